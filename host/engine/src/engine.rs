@@ -1,0 +1,313 @@
+//! The engine (one per process) and the runtimes it loads.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::bindings::{
+    FieldError, ObservedObject, PlanError, PluginPre, RunContext, RunPlan, RunStatus, RuntimeInfo,
+};
+use crate::cache::CompiledCache;
+use crate::call::{self, CallState};
+use crate::error::{CallError, LoadError};
+use crate::limits::{EPOCH_TICK, Limits};
+use crate::version;
+
+/// Instance slots of the pooling allocator: the most calls in flight at once.
+const POOL_INSTANCES: u32 = 256;
+
+/// The host's wasm engine: compiles, caches and pre-instantiates runtime components.
+/// Cheap to clone; all clones share one wasmtime engine and one epoch ticker.
+#[derive(Clone)]
+pub struct PluginEngine {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    engine: Engine,
+    linker: Linker<CallState>,
+    limits: Limits,
+    cache: CompiledCache,
+    /// Held for its `Drop`, which stops the ticker thread with the engine.
+    _ticker: EpochTicker,
+}
+
+impl PluginEngine {
+    /// An engine whose calls obey `limits`, caching compiled components under
+    /// `cache_dir` when given.
+    pub fn new(limits: Limits, cache_dir: Option<&Path>) -> Result<Self, LoadError> {
+        let engine =
+            Engine::new(&config(&limits)).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let linker = call::linker(&engine).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let cache = CompiledCache::new(&engine, cache_dir);
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(PluginEngine {
+            shared: Arc::new(Shared {
+                engine,
+                linker,
+                limits,
+                cache,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// The limits every call obeys.
+    pub fn limits(&self) -> Limits {
+        self.shared.limits
+    }
+
+    /// Reads and loads the component at `path`.
+    pub fn load_file(&self, path: &Path) -> Result<LoadedRuntime, LoadError> {
+        let origin = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            origin: origin.clone(),
+            source,
+        })?;
+        self.load(&bytes, &origin)
+    }
+
+    /// Loads a runtime from component bytes: sha256, compile (or cached), contract
+    /// version check, pre-instantiate, smoke-call `info`. `origin` names the bytes in
+    /// errors (a path, "built-in python").
+    pub fn load(&self, bytes: &[u8], origin: &str) -> Result<LoadedRuntime, LoadError> {
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+        let shared = &self.shared;
+        let component = shared
+            .cache
+            .load_or_compile(&shared.engine, bytes, digest.trim_start_matches("sha256:"))
+            .map_err(|e| LoadError::Compile {
+                origin: origin.to_string(),
+                message: format!("{e:#}"),
+            })?;
+        version::check(&shared.engine, &component, origin)?;
+        let instance_pre =
+            shared
+                .linker
+                .instantiate_pre(&component)
+                .map_err(|e| LoadError::Link {
+                    origin: origin.to_string(),
+                    message: format!("{e:#}"),
+                })?;
+        let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::Link {
+            origin: origin.to_string(),
+            message: format!("{e:#}"),
+        })?;
+        let mut runtime = LoadedRuntime {
+            name: Arc::from(origin),
+            info: None,
+            digest,
+            origin: origin.to_string(),
+            pre,
+            engine: self.clone(),
+        };
+        let info = runtime.call_info().map_err(|source| LoadError::Smoke {
+            origin: origin.to_string(),
+            source,
+        })?;
+        runtime.name = Arc::from(info.name.as_str());
+        runtime.info = Some(info);
+        Ok(runtime)
+    }
+}
+
+fn config(limits: &Limits) -> Config {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(POOL_INSTANCES)
+        .total_core_instances(POOL_INSTANCES * 4)
+        .total_memories(POOL_INSTANCES * 2)
+        .total_tables(POOL_INSTANCES * 4)
+        .total_stacks(POOL_INSTANCES)
+        .max_memory_size(limits.memory);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        // Small reservations: runtimes are capped at `limits.memory`, and 256 slots of
+        // the default 4 GiB would reserve a terabyte of address space.
+        .memory_reservation(limits.memory as u64)
+        .memory_guard_size(64 << 10)
+        .memory_reservation_for_growth(0);
+    config
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`], which is what interrupts a call
+/// that runs past its budget. Stops when the engine is dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("runplane-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning a thread only fails when the process is out of resources");
+        EpochTicker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A loaded runtime: its description, digest and pre-instantiated component. Each
+/// call runs in a fresh instance, so calls never share state.
+pub struct LoadedRuntime {
+    name: Arc<str>,
+    /// Set right after the smoke call; always present once `load` returns.
+    info: Option<RuntimeInfo>,
+    digest: String,
+    origin: String,
+    pre: PluginPre<CallState>,
+    engine: PluginEngine,
+}
+
+impl std::fmt::Debug for LoadedRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedRuntime")
+            .field("name", &self.name)
+            .field("digest", &self.digest)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+impl LoadedRuntime {
+    /// The runtime's name (from its `info`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the runtime said about itself at load time.
+    pub fn info(&self) -> &RuntimeInfo {
+        self.info
+            .as_ref()
+            .expect("load() sets info before returning the runtime")
+    }
+
+    /// `sha256:<hex>` of the component bytes; runs record it.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Where the component came from (a path, or "built-in python").
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn call<R>(
+        &self,
+        function: &'static str,
+        body: impl FnOnce(
+            &crate::bindings::RuntimeExports,
+            &mut wasmtime::Store<CallState>,
+        ) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let shared = &self.engine.shared;
+        call::call(
+            &shared.engine,
+            &self.pre,
+            &shared.limits,
+            &self.name,
+            function,
+            body,
+        )
+    }
+
+    /// Calls `info` in a fresh instance (the loaded description is [`Self::info`]).
+    pub fn call_info(&self) -> Result<RuntimeInfo, CallError> {
+        self.call("info", |exports, store| exports.call_info(store))
+    }
+
+    /// Calls `validate(kind, spec)`: `Ok(Err(..))` lists the bad fields.
+    pub fn validate(
+        &self,
+        kind: &str,
+        spec: &str,
+    ) -> Result<Result<(), Vec<FieldError>>, CallError> {
+        self.call("validate", |exports, store| {
+            exports.call_validate(store, kind, spec)
+        })
+    }
+
+    /// Calls `plan(context)` and enforces the output caps.
+    pub fn plan(&self, context: &RunContext) -> Result<Result<RunPlan, PlanError>, CallError> {
+        let planned = self.call("plan", |exports, store| exports.call_plan(store, context))?;
+        if let Ok(plan) = &planned {
+            self.check_output(plan)?;
+        }
+        Ok(planned)
+    }
+
+    /// Calls `observe(context, objects)`.
+    pub fn observe(
+        &self,
+        context: &RunContext,
+        objects: &[ObservedObject],
+    ) -> Result<RunStatus, CallError> {
+        self.call("observe", |exports, store| {
+            exports.call_observe(store, context, objects)
+        })
+    }
+
+    fn check_output(&self, plan: &RunPlan) -> Result<(), CallError> {
+        let limits = self.engine.limits();
+        let size = match plan {
+            RunPlan::Kubernetes(objects) => {
+                if objects.len() > limits.objects {
+                    return Err(CallError::TooManyObjects {
+                        runtime: self.name.to_string(),
+                        count: objects.len(),
+                        limit: limits.objects,
+                    });
+                }
+                objects.iter().map(String::len).sum()
+            }
+            RunPlan::Local(process) => {
+                process
+                    .files
+                    .iter()
+                    .map(|f| f.contents.len() + f.path.len())
+                    .sum::<usize>()
+                    + process
+                        .argv
+                        .iter()
+                        .chain(process.env.iter().map(|(k, _)| k))
+                        .map(String::len)
+                        .sum::<usize>()
+            }
+        };
+        if size > limits.output_bytes {
+            return Err(CallError::OutputTooLarge {
+                runtime: self.name.to_string(),
+                function: "plan",
+                size,
+                limit: limits.output_bytes,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,151 @@
+//! Typed failures of loading and calling runtimes. Every variant names the runtime (or
+//! the file it came from) and, for limits, the limit.
+
+use std::time::Duration;
+
+/// Why a call into a runtime failed. A runtime's own domain errors (bad fields, an
+/// unplannable run) are not here: they are data in the call's `Ok` value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The call ran past its wall-clock budget and was interrupted.
+    #[error("runtime {runtime} exceeded its {budget:?} budget in {function}")]
+    Timeout {
+        /// Runtime name.
+        runtime: String,
+        /// Exported function called.
+        function: &'static str,
+        /// The budget.
+        budget: Duration,
+    },
+    /// The instance tried to grow its memory past the cap.
+    #[error("runtime {runtime} exceeded its {} MiB memory limit in {function}", limit >> 20)]
+    MemoryLimit {
+        /// Runtime name.
+        runtime: String,
+        /// Exported function called.
+        function: &'static str,
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The guest trapped (a panic, an abort, an out-of-bounds access).
+    #[error("runtime {runtime} trapped in {function}: {message}")]
+    Trap {
+        /// Runtime name.
+        runtime: String,
+        /// Exported function called.
+        function: &'static str,
+        /// The trap, with the guest's stderr (panic message) when it wrote any.
+        message: String,
+    },
+    /// The call returned more bytes than allowed.
+    #[error("runtime {runtime} returned {size} bytes from {function}, over the {limit} byte limit")]
+    OutputTooLarge {
+        /// Runtime name.
+        runtime: String,
+        /// Exported function called.
+        function: &'static str,
+        /// Bytes returned.
+        size: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// A plan returned more Kubernetes objects than allowed.
+    #[error("runtime {runtime} planned {count} objects, over the limit of {limit}")]
+    TooManyObjects {
+        /// Runtime name.
+        runtime: String,
+        /// Objects returned.
+        count: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// The host could not set up the call (no free instance slot, for example).
+    #[error("cannot call runtime {runtime}: {message}")]
+    Host {
+        /// Runtime name.
+        runtime: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl CallError {
+    /// Short machine-friendly name of the failure, for metrics and run reasons.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Timeout { .. } => "timeout",
+            CallError::MemoryLimit { .. } => "memory-limit",
+            CallError::Trap { .. } => "trap",
+            CallError::OutputTooLarge { .. } => "output-too-large",
+            CallError::TooManyObjects { .. } => "too-many-objects",
+            CallError::Host { .. } => "host",
+        }
+    }
+}
+
+/// Why a component could not be loaded as a runtime.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read runtime component {origin}")]
+    Read {
+        /// Path of the file.
+        origin: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a valid component, or it does not compile.
+    #[error("{origin} is not a valid WebAssembly component: {message}")]
+    Compile {
+        /// Where the bytes came from.
+        origin: String,
+        /// What wasmtime said.
+        message: String,
+    },
+    /// A component that does not export the runtime interface at all.
+    #[error(
+        "{origin} does not export {} (it exports: {exports})",
+        crate::INTERFACE
+    )]
+    NotARuntime {
+        /// Where the bytes came from.
+        origin: String,
+        /// What it exports instead.
+        exports: String,
+    },
+    /// A runtime built against another major version of the contract.
+    #[error(
+        "{origin} implements runplane:runtime@{found}, but this host supports runplane:runtime@{supported} (compatible: the same major version, or the same minor while the major is 0)"
+    )]
+    IncompatibleVersion {
+        /// Where the bytes came from.
+        origin: String,
+        /// The component's contract version.
+        found: String,
+        /// The host's contract version.
+        supported: String,
+    },
+    /// Its imports cannot be satisfied: it asks for a capability the host does not grant.
+    #[error("{origin} imports something this host does not grant: {message}")]
+    Link {
+        /// Where the bytes came from.
+        origin: String,
+        /// What wasmtime said.
+        message: String,
+    },
+    /// The smoke call to `info` failed.
+    #[error("{origin} failed its info() smoke call")]
+    Smoke {
+        /// Where the bytes came from.
+        origin: String,
+        /// The call failure.
+        #[source]
+        source: CallError,
+    },
+    /// The engine itself could not be configured.
+    #[error("cannot configure the wasm engine: {0}")]
+    Engine(String),
+}

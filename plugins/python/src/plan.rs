@@ -1,0 +1,445 @@
+//! Run → plan: a local process, or Kubernetes objects (ConfigMap with the code, then a
+//! Job, a Deployment + Service, or a kaniko build Job).
+
+use std::collections::BTreeMap;
+
+use runplane_sdk::k8s::{self, Manifests, TaskSettings};
+use runplane_sdk::k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use runplane_sdk::k8s_openapi::api::batch::v1::{Job, JobSpec};
+use runplane_sdk::k8s_openapi::api::core::v1::{
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SecurityContext, Service,
+    ServicePort, ServiceSpec, Volume, VolumeMount,
+};
+use runplane_sdk::k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use runplane_sdk::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use runplane_sdk::spec::decode;
+use runplane_sdk::{
+    LocalEnvironment, LocalFile, LocalProcess, Plan, PlanError, RunContext, Target,
+};
+
+use crate::spec::{FunctionSpec, Handler, JobTask, RunSpec, ServeTask};
+
+/// The bootstrap that imports the handler and calls it (same file locally and in pods).
+pub const BOOTSTRAP: &str = include_str!("bootstrap.py");
+/// File name of the bootstrap beside the source.
+pub const BOOTSTRAP_FILE: &str = "runplane_bootstrap.py";
+/// Where pods mount the ConfigMap holding the code.
+pub const SOURCE_DIR: &str = "/runplane/src";
+/// Writable working directory (and HOME) of pods.
+pub const WORK_DIR: &str = "/workspace";
+/// Port the serve bootstrap listens on.
+pub const SERVE_PORT: i32 = 8080;
+/// The original platform's job deadline: three days.
+pub const ACTIVE_DEADLINE_SECONDS: i64 = 259_200;
+/// Image of the build action.
+pub const KANIKO_IMAGE: &str = "gcr.io/kaniko-project/executor:v1.23.2";
+/// Name of the main container, which `observe` reads exit codes from.
+pub const CONTAINER: &str = "python";
+
+/// A run resolved from its context: specs decoded, code and handler ready.
+struct Run<'a> {
+    context: &'a RunContext,
+    function: FunctionSpec,
+    run: RunSpec,
+    handler: Handler,
+    code: String,
+}
+
+impl<'a> Run<'a> {
+    fn resolve(context: &'a RunContext) -> Result<Self, PlanError> {
+        let function: FunctionSpec = decode(&context.function_spec, "function spec")?;
+        let run: RunSpec = decode(&context.run_spec, "run spec")?;
+        let handler = Handler::parse(&function.source.handler)
+            .ok_or_else(|| PlanError::message("source.handler is not a valid handler"))?;
+        let code = function.code().map_err(PlanError::message)?;
+        Ok(Run {
+            context,
+            function,
+            run,
+            handler,
+            code,
+        })
+    }
+
+    /// The files the bootstrap needs beside it.
+    fn files(&self) -> Vec<(String, String)> {
+        let arguments = serde_json::json!({
+            "parameters": self.run.parameters,
+            "inputs": self.run.inputs,
+            "init_parameters": self.run.init_parameters,
+        });
+        let mut files = vec![
+            (format!("{}.py", self.handler.module), self.code.clone()),
+            (BOOTSTRAP_FILE.to_string(), BOOTSTRAP.to_string()),
+            ("arguments.json".to_string(), arguments.to_string()),
+        ];
+        if !self.function.requirements.is_empty() {
+            let mut requirements = self.function.requirements.join("\n");
+            requirements.push('\n');
+            files.push(("requirements.txt".to_string(), requirements));
+        }
+        files
+    }
+
+    fn handler_env(&self, mode: &str) -> Vec<(String, String)> {
+        let mut env = vec![
+            (
+                "RUNPLANE_HANDLER".to_string(),
+                format!("{}:{}", self.handler.module, self.handler.function),
+            ),
+            ("RUNPLANE_MODE".to_string(), mode.to_string()),
+            ("RUNPLANE_RUN_ID".to_string(), self.context.run_id.clone()),
+            ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
+        ];
+        if let Some(init) = &self.function.source.init_function {
+            env.push((
+                "RUNPLANE_INIT_FUNCTION".to_string(),
+                format!("{}:{init}", self.handler.module),
+            ));
+        }
+        env
+    }
+
+    /// `<prefix>-<task>-<run id>`, the original's naming, e.g. `j-pythonjob-<id>`.
+    fn name(&self, prefix: &str) -> String {
+        let task = format!("{}{}", self.context.function_kind, self.context.action);
+        k8s::object_name(prefix, &task, &self.context.run_id)
+    }
+
+    fn labels(&self, settings: &TaskSettings) -> BTreeMap<String, String> {
+        let mut labels = settings.label_map();
+        labels.extend(k8s::app_labels(
+            "python",
+            &self.context.action,
+            &self.context.run_id,
+        ));
+        labels
+    }
+
+    fn image(&self) -> String {
+        let default = self.function.image();
+        let role = format!("python-{}", self.function.python_version.number());
+        self.context
+            .settings
+            .default_images
+            .iter()
+            .find(|(name, _)| {
+                *name == role && self.function.image.is_none() && self.function.base_image.is_none()
+            })
+            .map_or(default, |(_, image)| image.clone())
+    }
+
+    fn config_map(
+        &self,
+        labels: &BTreeMap<String, String>,
+        extra: &[(String, String)],
+    ) -> ConfigMap {
+        let data = self
+            .files()
+            .into_iter()
+            .chain(extra.iter().cloned())
+            .collect();
+        ConfigMap {
+            metadata: k8s::meta(&self.name("c"), labels),
+            data: Some(data),
+            ..ConfigMap::default()
+        }
+    }
+
+    /// The main container and its pod, with the code mounted and settings applied.
+    fn pod(&self, settings: &TaskSettings, mode: &str) -> PodSpec {
+        let installs_requirements =
+            !self.function.requirements.is_empty() && self.function.image.is_none();
+        let start = format!("exec python -u {SOURCE_DIR}/{BOOTSTRAP_FILE}");
+        let command = if installs_requirements {
+            format!(
+                "pip install --quiet --no-cache-dir --disable-pip-version-check --target {WORK_DIR}/.deps \
+                 -r {SOURCE_DIR}/requirements.txt && {start}"
+            )
+        } else {
+            start
+        };
+        let mut env: Vec<EnvVar> = self
+            .handler_env(mode)
+            .into_iter()
+            .chain([
+                ("HOME".to_string(), WORK_DIR.to_string()),
+                ("PYTHONPATH".to_string(), format!("{WORK_DIR}/.deps")),
+            ])
+            .map(|(name, value)| EnvVar {
+                name,
+                value: Some(value),
+                value_from: None,
+            })
+            .collect();
+        env.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut container = Container {
+            name: CONTAINER.to_string(),
+            image: Some(self.image()),
+            command: Some(vec!["sh".to_string(), "-c".to_string(), command]),
+            working_dir: Some(WORK_DIR.to_string()),
+            env: Some(env),
+            volume_mounts: Some(vec![
+                mount("source", SOURCE_DIR, true),
+                mount("workspace", WORK_DIR, false),
+            ]),
+            ..Container::default()
+        };
+        let mut pod = PodSpec {
+            volumes: Some(vec![
+                Volume {
+                    name: "source".to_string(),
+                    config_map: Some(ConfigMapVolumeSource {
+                        name: self.name("c"),
+                        ..ConfigMapVolumeSource::default()
+                    }),
+                    ..Volume::default()
+                },
+                Volume {
+                    name: "workspace".to_string(),
+                    empty_dir: Some(EmptyDirVolumeSource::default()),
+                    ..Volume::default()
+                },
+            ]),
+            ..PodSpec::default()
+        };
+        settings.apply(&mut pod, &mut container);
+        pod.containers = vec![container];
+        pod
+    }
+}
+
+fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.to_string(),
+        mount_path: path.to_string(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    }
+}
+
+/// Plans a run of the Python runtime.
+pub fn plan(context: &RunContext) -> Result<Plan, PlanError> {
+    let run = Run::resolve(context)?;
+    match (context.action.as_str(), context.target) {
+        ("job", Target::Local) => Ok(local_job(&run)),
+        ("job", Target::Kubernetes) => kubernetes_job(&run),
+        ("serve", Target::Kubernetes) => serve(&run),
+        ("build", Target::Kubernetes) => build(&run),
+        ("serve" | "build", Target::Local) => Err(PlanError::message(format!(
+            "the {} action runs only on the kubernetes target",
+            context.action
+        ))),
+        (action, _) => Err(PlanError::message(format!(
+            "unknown action {action:?}: the python runtime offers job, serve and build"
+        ))),
+    }
+}
+
+fn local_job(run: &Run<'_>) -> Plan {
+    let mut env = run.handler_env("job");
+    env.push(("RUNPLANE_OUTPUTS".to_string(), "outputs.json".to_string()));
+    Plan::Local(LocalProcess {
+        argv: vec![
+            "python".to_string(),
+            "-u".to_string(),
+            BOOTSTRAP_FILE.to_string(),
+        ],
+        env,
+        files: run
+            .files()
+            .into_iter()
+            .map(|(path, contents)| LocalFile {
+                path,
+                contents: contents.into_bytes(),
+            })
+            .collect(),
+        environment: (!run.function.requirements.is_empty())
+            .then(|| LocalEnvironment::PythonVenv(run.function.requirements.clone())),
+    })
+}
+
+fn job_object(
+    run: &Run<'_>,
+    labels: &BTreeMap<String, String>,
+    backoff_limit: i32,
+    pod: PodSpec,
+) -> Job {
+    Job {
+        metadata: k8s::meta(&run.name("j"), labels),
+        spec: Some(JobSpec {
+            backoff_limit: Some(backoff_limit),
+            active_deadline_seconds: Some(ACTIVE_DEADLINE_SECONDS),
+            template: PodTemplateSpec {
+                metadata: Some(k8s::meta(&run.name("j"), labels)),
+                spec: Some(PodSpec {
+                    restart_policy: Some("Never".to_string()),
+                    ..pod
+                }),
+            },
+            ..JobSpec::default()
+        }),
+        ..Job::default()
+    }
+}
+
+fn kubernetes_job(run: &Run<'_>) -> Result<Plan, PlanError> {
+    let task: JobTask = decode(&run.context.task_spec, "task spec")?;
+    let labels = run.labels(&task.settings);
+    let mut manifests = Manifests::new();
+    manifests.push(&run.config_map(&labels, &[]))?;
+    let pod = run.pod(&task.settings, "job");
+    manifests.push(&job_object(
+        run,
+        &labels,
+        task.backoff_limit.unwrap_or(0),
+        pod,
+    ))?;
+    Ok(manifests.into_plan())
+}
+
+/// Name of the Service of a serve run.
+pub fn service_name(context: &RunContext, task: &ServeTask) -> String {
+    task.service_name.clone().unwrap_or_else(|| {
+        k8s::object_name(
+            "s",
+            &format!("{}{}", context.function_kind, context.action),
+            &context.run_id,
+        )
+    })
+}
+
+fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
+    let task: ServeTask = decode(&run.context.task_spec, "task spec")?;
+    let labels = run.labels(&task.settings);
+    let selector = BTreeMap::from([(
+        "app.kubernetes.io/instance".to_string(),
+        run.context.run_id.clone(),
+    )]);
+    let mut pod = run.pod(&task.settings, "serve");
+    let container = &mut pod.containers[0];
+    container.ports = Some(vec![ContainerPort {
+        name: Some("http".to_string()),
+        container_port: SERVE_PORT,
+        ..ContainerPort::default()
+    }]);
+    container.readiness_probe = Some(Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some("/healthz".to_string()),
+            port: IntOrString::String("http".to_string()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(5),
+        ..Probe::default()
+    });
+    let deployment = Deployment {
+        metadata: k8s::meta(&run.name("d"), &labels),
+        spec: DeploymentSpec {
+            replicas: Some(task.replicas.unwrap_or(1)),
+            selector: LabelSelector {
+                match_labels: Some(selector.clone()),
+                ..LabelSelector::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(k8s::meta(&run.name("d"), &labels)),
+                spec: Some(pod),
+            },
+            ..DeploymentSpec::default()
+        },
+        ..Deployment::default()
+    };
+    let service = Service {
+        metadata: k8s::meta(&service_name(run.context, &task), &labels),
+        spec: Some(ServiceSpec {
+            type_: Some(format!("{:?}", task.service_type.unwrap_or_default())),
+            selector: Some(selector),
+            ports: Some(vec![ServicePort {
+                name: Some("http".to_string()),
+                port: SERVE_PORT,
+                target_port: Some(IntOrString::String("http".to_string())),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    };
+    let mut manifests = Manifests::new();
+    manifests.push(&run.config_map(&labels, &[]))?;
+    manifests.push(&deployment)?;
+    manifests.push(&service)?;
+    Ok(manifests.into_plan())
+}
+
+/// The image a build run pushes: `[registry/]<project>-<function>:<short run id>`.
+pub fn built_image(context: &RunContext) -> Option<String> {
+    let registry = context.settings.image_registry.as_deref()?;
+    let short_id: String = context
+        .run_id
+        .chars()
+        .filter(|c| *c != '-')
+        .take(8)
+        .collect();
+    let repository = format!("{}-{}", context.project, context.function_name).to_lowercase();
+    Some(format!(
+        "{}/{repository}:{short_id}",
+        registry.trim_end_matches('/')
+    ))
+}
+
+fn build(run: &Run<'_>) -> Result<Plan, PlanError> {
+    let task: JobTask = decode(&run.context.task_spec, "task spec")?;
+    let destination = built_image(run.context).ok_or_else(|| {
+        PlanError::message(
+            "the build action needs an image registry to push to (host setting image_registry)",
+        )
+    })?;
+    let labels = run.labels(&task.settings);
+    let mut dockerfile = format!(
+        "FROM {}\nWORKDIR {SOURCE_DIR}\nCOPY . {SOURCE_DIR}\n",
+        run.function.image()
+    );
+    if !run.function.requirements.is_empty() {
+        dockerfile.push_str(
+            "RUN pip install --no-cache-dir --disable-pip-version-check -r requirements.txt\n",
+        );
+    }
+    dockerfile.push_str(&format!(
+        "CMD [\"python\", \"-u\", \"{SOURCE_DIR}/{BOOTSTRAP_FILE}\"]\n"
+    ));
+    let image_from_settings = run
+        .context
+        .settings
+        .default_images
+        .iter()
+        .find(|(role, _)| role == "kaniko")
+        .map_or(KANIKO_IMAGE.to_string(), |(_, image)| image.clone());
+    let mut pod = run.pod(&task.settings, "build");
+    let container = &mut pod.containers[0];
+    container.name = "kaniko".to_string();
+    container.image = Some(image_from_settings);
+    container.command = None;
+    container.working_dir = None;
+    container.args = Some(vec![
+        format!("--dockerfile={SOURCE_DIR}/Dockerfile"),
+        format!("--context=dir://{SOURCE_DIR}"),
+        format!("--destination={destination}"),
+    ]);
+    // Kaniko unpacks image layers as root: a build pod cannot pass Pod Security
+    // "restricted", so the host policy must allow build runs to relax it.
+    container.security_context = Some(SecurityContext {
+        run_as_user: Some(0),
+        run_as_non_root: Some(false),
+        ..SecurityContext::default()
+    });
+    pod.security_context = Some(PodSecurityContext::default());
+    let mut manifests = Manifests::new();
+    manifests.push(&run.config_map(&labels, &[("Dockerfile".to_string(), dockerfile)]))?;
+    manifests.push(&job_object(
+        run,
+        &labels,
+        task.backoff_limit.unwrap_or(0),
+        pod,
+    ))?;
+    Ok(manifests.into_plan())
+}

@@ -1,0 +1,127 @@
+//! Typed Kubernetes builders for runtimes, over `k8s-openapi`.
+//!
+//! Manifests are built from typed structs, never assembled as JSON by hand, so a field
+//! name typo is a compile error. [`TaskSettings`] holds the execution settings every
+//! Kubernetes action shares in the original platform (resources, envs, secrets, volumes,
+//! scheduling, security) and applies them to a pod.
+
+mod quantity;
+mod settings;
+
+pub use settings::{
+    EnvVar, ImagePullPolicy, Label, NodeSelector, Resource, Resources, TaintEffect, TaskSettings,
+    Toleration, TolerationOperator, Volume, VolumeType,
+};
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, PodSecurityContext, SeccompProfile, SecurityContext,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use crate::{Plan, PlanError};
+
+/// User id a pod runs as when the task sets none: Pod Security "restricted" forbids
+/// root, and the official language images default to root.
+pub const DEFAULT_RUN_AS_USER: i64 = 1000;
+
+/// Metadata with a name and labels; the host sets the namespace and its own labels.
+pub fn meta(name: &str, labels: &BTreeMap<String, String>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        labels: Some(labels.clone()),
+        ..ObjectMeta::default()
+    }
+}
+
+/// The standard `app.kubernetes.io` labels of a run's objects.
+pub fn app_labels(runtime: &str, component: &str, run_id: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), runtime.to_string()),
+        (
+            "app.kubernetes.io/component".to_string(),
+            component.to_string(),
+        ),
+        ("app.kubernetes.io/instance".to_string(), run_id.to_string()),
+    ])
+}
+
+/// A container security context that passes Pod Security "restricted".
+pub fn restricted_container_security() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_string()]),
+            add: None,
+        }),
+        run_as_non_root: Some(true),
+        seccomp_profile: Some(runtime_default_seccomp()),
+        ..SecurityContext::default()
+    }
+}
+
+/// A pod security context that passes Pod Security "restricted".
+pub fn restricted_pod_security(
+    run_as_user: Option<i64>,
+    run_as_group: Option<i64>,
+    fs_group: Option<i64>,
+) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(run_as_user.unwrap_or(DEFAULT_RUN_AS_USER)),
+        run_as_group,
+        fs_group,
+        seccomp_profile: Some(runtime_default_seccomp()),
+        ..PodSecurityContext::default()
+    }
+}
+
+fn runtime_default_seccomp() -> SeccompProfile {
+    SeccompProfile {
+        type_: "RuntimeDefault".to_string(),
+        localhost_profile: None,
+    }
+}
+
+/// A DNS-1123 name for an object of a run: `<prefix>-<task>-<run id>` as in the
+/// original platform, lowercased, invalid characters dropped, at most 63 characters.
+pub fn object_name(prefix: &str, task: &str, run_id: &str) -> String {
+    let raw = format!("{prefix}-{task}-{run_id}").to_lowercase();
+    let mut name: String = raw
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    name.truncate(63);
+    name.trim_end_matches('-').to_string()
+}
+
+/// The Kubernetes objects of a plan, serialized in the order they are pushed.
+#[derive(Debug, Default)]
+pub struct Manifests {
+    objects: Vec<String>,
+}
+
+impl Manifests {
+    /// An empty list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a typed object (its `apiVersion` and `kind` come from its type).
+    pub fn push<T: Serialize + k8s_openapi::Resource>(
+        &mut self,
+        object: &T,
+    ) -> Result<(), PlanError> {
+        let json = serde_json::to_string(object)
+            .map_err(|e| PlanError::message(format!("cannot serialize {}: {e}", T::KIND)))?;
+        self.objects.push(json);
+        Ok(())
+    }
+
+    /// The plan that applies these objects.
+    pub fn into_plan(self) -> Plan {
+        Plan::Kubernetes(self.objects)
+    }
+}
