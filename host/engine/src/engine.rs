@@ -2,12 +2,12 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings::{
     FieldError, ObservedObject, PlanError, PluginPre, RunContext, RunPlan, RunStatus, RuntimeInfo,
@@ -20,6 +20,16 @@ use crate::version;
 
 /// Instance slots of the pooling allocator: the most calls in flight at once.
 const POOL_INSTANCES: u32 = 256;
+/// Bytes of a linear memory reset in place, rather than returned to the kernel, when
+/// its instance ends. A call dirties about 1.2 MiB (the guest's stack, data and first
+/// heap pages); keeping those pages mapped spares the next call on the slot a page
+/// fault per page (the Python plan went from ≈ 137 µs to ≈ 85 µs).
+const KEEP_RESIDENT_MEMORY: usize = 2 << 20;
+/// The same for tables (function tables are a few KiB).
+const KEEP_RESIDENT_TABLE: usize = 64 << 10;
+/// Slots that keep their resident pages while unused; caps that memory at about
+/// `KEEP_RESIDENT_MEMORY` times this.
+const WARM_SLOTS: u32 = 32;
 
 /// The host's wasm engine: compiles, caches and pre-instantiates runtime components.
 /// Cheap to clone; all clones share one wasmtime engine and one epoch ticker.
@@ -123,7 +133,14 @@ fn config(limits: &Limits) -> Config {
         .total_memories(POOL_INSTANCES * 2)
         .total_tables(POOL_INSTANCES * 4)
         .total_stacks(POOL_INSTANCES)
-        .max_memory_size(limits.memory);
+        .max_memory_size(limits.memory)
+        // Isolation is unchanged: a slot's memory is still reset to the component's
+        // initial image between instances, by `memset`/copy of the dirty pages (found
+        // with PAGEMAP_SCAN on Linux ≥ 6.7, else the first bytes) instead of `madvise`.
+        .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY.min(limits.memory))
+        .table_keep_resident(KEEP_RESIDENT_TABLE)
+        .pagemap_scan(Enabled::Auto)
+        .max_unused_warm_slots(WARM_SLOTS);
     let mut config = Config::new();
     config
         .wasm_component_model(true)
@@ -140,25 +157,25 @@ fn config(limits: &Limits) -> Config {
 /// Advances the engine's epoch every [`EPOCH_TICK`], which is what interrupts a call
 /// that runs past its budget. Stops when the engine is dropped.
 struct EpochTicker {
-    stop: Arc<AtomicBool>,
+    /// Dropping it wakes the thread at once, so dropping an engine does not wait for
+    /// the rest of a tick.
+    stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl EpochTicker {
     fn start(engine: Engine) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("runplane-epoch".into())
             .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
                     engine.increment_epoch();
                 }
             })
             .expect("spawning a thread only fails when the process is out of resources");
         EpochTicker {
-            stop,
+            stop: Some(stop),
             thread: Some(thread),
         }
     }
@@ -166,7 +183,7 @@ impl EpochTicker {
 
 impl Drop for EpochTicker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -28,5 +28,5 @@ mod state;
 
 pub use field::FieldError;
 pub use run::{Run, RunId, Target, Transition};
-pub use spec_file::{Entity, SpecFile, SpecFileError};
-pub use state::{IllegalTransition, RunState};
+pub use spec_file::{DEFAULT_PROJECT, Entity, SpecFile, SpecFileError};
+pub use state::{ALL_STATES, IllegalTransition, RunState};

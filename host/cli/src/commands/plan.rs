@@ -1,0 +1,59 @@
+//! `runplane plan`: render a run's plan, guarded, without applying anything.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use runplane_control::guard::{self, Policy, Subject};
+use runplane_engine::RunPlan;
+use runplane_model::{Run, Target};
+use serde_json::{Value, json};
+
+use crate::{host, spec};
+
+pub(crate) async fn execute(
+    path: &Path,
+    target: Target,
+    plugins: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let file = spec::load(path)?;
+    let control = host::build(plugins)?;
+    let runtime = super::run::validate(&control, path, &file, target).await?;
+    let run = Run::new(
+        &file.project,
+        &file.function.name,
+        &file.function.kind,
+        &file.action,
+        target,
+    );
+    let context = control.context(&file, &run);
+    let plan = control
+        .plan(&runtime, context.clone())
+        .await
+        .with_context(|| path.display().to_string())?;
+    let documents = match plan {
+        RunPlan::Kubernetes(objects) => {
+            let subject = Subject {
+                run_id: run.id.as_str(),
+                project: &run.project,
+                namespace: &context.namespace,
+                runtime: runtime.name(),
+                runtime_kinds: &runtime.info().allowed_kinds,
+            };
+            guard::admit(&objects, &subject, &Policy::default())?
+        }
+        RunPlan::Local(process) => vec![json!({
+            "argv": process.argv,
+            "env": process.env.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+            "environment": process.environment,
+            "files": process.files.iter().map(|f| json!({
+                "path": f.path,
+                "contents": String::from_utf8_lossy(&f.contents),
+            })).collect::<Vec<_>>(),
+        })],
+    };
+    for document in documents {
+        print!("---\n{}", serde_yaml::to_string(&document)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}

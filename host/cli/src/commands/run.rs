@@ -1,0 +1,109 @@
+//! `runplane run`: validate, plan, execute, follow to the end.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use runplane_control::{Control, RunEvent};
+use runplane_model::{Run, RunState, Target, Transition};
+use tokio::sync::{mpsc, watch};
+
+use super::{EXIT_RUN_FAILED, EXIT_STOPPED};
+use crate::output::Follower;
+use crate::{host, spec};
+
+pub(crate) async fn execute(
+    path: &Path,
+    target: Target,
+    plugins: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let file = spec::load(path)?;
+    let control = host::build(plugins)?;
+    let runtime = validate(&control, path, &file, target).await?;
+    if target == Target::Kubernetes {
+        bail!(
+            "{}: the kubernetes target is not available in this build yet; use --target local, \
+             or `runplane plan -f {} --target kubernetes` to see the manifests",
+            path.display(),
+            path.display()
+        );
+    }
+    let run = Run::new(
+        &file.project,
+        &file.function.name,
+        &file.function.kind,
+        &file.action,
+        target,
+    );
+    let follower = Follower::new(run.id.as_str());
+    follower.show(&RunEvent::Transition(Transition {
+        from: RunState::Created,
+        to: RunState::Created,
+        at: time::OffsetDateTime::now_utc(),
+        reason: Some(format!(
+            "run {} of {} {}",
+            run.id, file.task.kind, file.function.name
+        )),
+    }));
+    let (events, mut received) = mpsc::unbounded_channel();
+    let (stop, stop_requested) = watch::channel(false);
+    tokio::spawn(async move {
+        stop_on_signal().await;
+        let _ = stop.send(true);
+    });
+    let execution = {
+        let (control, runtime, file) = (control.clone(), runtime.clone(), file.clone());
+        tokio::spawn(async move {
+            control
+                .run_local(&runtime, &file, run, events, stop_requested)
+                .await
+        })
+    };
+    while let Some(event) = received.recv().await {
+        follower.show(&event);
+    }
+    let run = execution.await??;
+    follower.finish();
+    Ok(match run.state {
+        RunState::Completed => ExitCode::SUCCESS,
+        RunState::Stopped => ExitCode::from(EXIT_STOPPED),
+        _ => {
+            let reason = run
+                .history
+                .last()
+                .and_then(|t| t.reason.clone())
+                .unwrap_or_default();
+            eprintln!("run {} ended {}: {reason}", run.id, run.state);
+            ExitCode::from(EXIT_RUN_FAILED)
+        }
+    })
+}
+
+/// Validates `file` and returns its runtime; errors name the file and every bad field.
+pub(super) async fn validate(
+    control: &Control,
+    path: &Path,
+    file: &runplane_model::SpecFile,
+    target: Target,
+) -> anyhow::Result<std::sync::Arc<runplane_engine::LoadedRuntime>> {
+    match control.validate(file, target).await {
+        Ok(runtime) => Ok(runtime),
+        Err(runplane_control::Error::Invalid(errors)) => bail!(spec::field_errors(path, &errors)),
+        Err(error) => bail!("{}: {error}", path.display()),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stop_on_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+}

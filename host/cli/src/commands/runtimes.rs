@@ -1,0 +1,67 @@
+//! `runplane runtimes`: the loaded runtimes and their capability matrix.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
+
+use crate::host;
+
+pub(crate) fn execute(plugins: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let control = host::build(plugins)?;
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header([
+            "NAME",
+            "VERSION",
+            "DIGEST",
+            "KINDS",
+            "ACTIONS",
+            "LOCAL",
+            "REMOTE",
+            "WORKFLOWS",
+            "SERVING",
+            "DATA",
+            "FEDERATED",
+        ]);
+    for runtime in control.registry().all() {
+        let info = runtime.info();
+        let kinds: Vec<&str> = info
+            .function_kinds
+            .iter()
+            .map(|k| k.name.as_str())
+            .collect();
+        let actions: Vec<String> = info
+            .actions
+            .iter()
+            .map(|action| {
+                let targets: Vec<String> = action
+                    .targets
+                    .iter()
+                    .map(|target| runplane_control::model_target(*target).to_string())
+                    .collect();
+                format!("{} ({})", action.name, targets.join(", "))
+            })
+            .collect();
+        let caps = &info.capabilities;
+        let mark = |yes: bool| if yes { "✓" } else { "—" };
+        let digest = runtime.digest().trim_start_matches("sha256:");
+        table.add_row([
+            info.name.clone(),
+            info.version.clone(),
+            digest[..12.min(digest.len())].to_string(),
+            kinds.join(", "),
+            actions.join("\n"),
+            mark(caps.local_execution).into(),
+            mark(caps.remote_execution).into(),
+            mark(caps.workflows).into(),
+            mark(caps.model_serving).into(),
+            mark(caps.data_processing).into(),
+            mark(caps.federated_learning).into(),
+        ]);
+    }
+    println!("{table}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,66 @@
+//! Reading a spec file: YAML envelope, then local source files inlined.
+
+use std::path::Path;
+
+use anyhow::bail;
+use base64::Engine as _;
+use runplane_model::{FieldError, SpecFile, SpecFileError};
+use serde_json::Value;
+
+/// Reads and parses `path`. Errors name the file, then each bad field and why.
+pub(crate) fn load(path: &Path) -> anyhow::Result<SpecFile> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+    let mut file = match SpecFile::parse(&text) {
+        Ok(file) => file,
+        Err(SpecFileError::Fields(errors)) => bail!(field_errors(path, &errors)),
+        Err(error @ SpecFileError::Syntax(_)) => bail!("{}: {error}", path.display()),
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    if let Err(error) = inline_source(&mut file, base) {
+        bail!(field_errors(path, &[error]));
+    }
+    Ok(file)
+}
+
+/// One line per error: `<file>: <field>: <reason>`.
+pub(crate) fn field_errors(path: &Path, errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|error| format!("{}: {error}", path.display()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A function whose `source.source` names a local file (relative to the spec file) and
+/// carries no code gets the file's contents as `source.base64`, as the original SDK
+/// uploads local sources. URLs are left for the runtime to judge.
+fn inline_source(file: &mut SpecFile, base: &Path) -> Result<(), FieldError> {
+    let Some(source) = file
+        .function
+        .spec
+        .get_mut("source")
+        .and_then(Value::as_object_mut)
+    else {
+        return Ok(());
+    };
+    if source.contains_key("code") || source.contains_key("base64") {
+        return Ok(());
+    }
+    let Some(reference) = source.get("source").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    if reference.contains("://") {
+        return Ok(());
+    }
+    let path = base.join(reference);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        FieldError::new(
+            "function.spec.source.source",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    source.insert("base64".into(), Value::String(encoded));
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! Runplane's command side: a run goes validate → persist → plan → guard → execute.
+//!
+//! # Overview
+//!
+//! - [`Control`] holds the runtime [`Registry`](runplane_engine::Registry), the local
+//!   target and the host settings runtimes plan with.
+//! - [`Control::validate`] asks the owning runtime to check the function, task and run
+//!   specs and reports every bad field with its full path (`function.spec.source`).
+//! - [`Control::plan`] asks the runtime for a plan; [`guard::admit`] is the host's last
+//!   word on Kubernetes objects (allowed kinds, namespace, names, host labels).
+//! - [`Control::run_local`] executes a local plan, drives the run's state machine and
+//!   reports every transition and output line as a [`RunEvent`].
+//!
+//! Runtime calls are CPU-bound and budgeted, so they run on the blocking pool and never
+//! stall the async workers.
+
+pub mod guard;
+mod local;
+
+use std::sync::Arc;
+
+use runplane_engine::{
+    CallError, HostSettings, LoadedRuntime, PlanError, Registry, RunContext, RunPlan,
+};
+use runplane_model::{FieldError, IllegalTransition, Run, RunState, SpecFile, Target};
+use runplane_target_local::LocalTarget;
+
+pub use local::{RunEvent, STOP_GRACE, StopSignal};
+
+/// Why a run could not be validated, planned or executed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No loaded runtime owns the function kind.
+    #[error("no runtime handles function kind {kind:?} (known kinds: {known})")]
+    UnknownKind {
+        /// The kind asked for.
+        kind: String,
+        /// The kinds that have a runtime.
+        known: String,
+    },
+    /// The runtime has no such action.
+    #[error("runtime {runtime} has no action {action:?} (actions: {known})")]
+    UnknownAction {
+        /// Runtime name.
+        runtime: String,
+        /// The action asked for.
+        action: String,
+        /// Its actions.
+        known: String,
+    },
+    /// The action does not run on the requested target.
+    #[error("action {action} of runtime {runtime} does not run on the {target} target")]
+    UnsupportedTarget {
+        /// Runtime name.
+        runtime: String,
+        /// The action.
+        action: String,
+        /// The target asked for.
+        target: Target,
+    },
+    /// The specs have bad fields.
+    #[error("invalid spec:\n{}", .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<FieldError>),
+    /// The runtime could not plan the run.
+    #[error("runtime {runtime} cannot plan the run: {message}")]
+    Plan {
+        /// Runtime name.
+        runtime: String,
+        /// The runtime's message.
+        message: String,
+    },
+    /// The runtime call failed (trap, limit).
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// The host refused the plan.
+    #[error(transparent)]
+    Guard(#[from] guard::Violation),
+    /// The plan is for another target than the one asked for.
+    #[error("runtime {runtime} returned a {returned} plan for the {target} target")]
+    WrongPlan {
+        /// Runtime name.
+        runtime: String,
+        /// Which kind of plan came back.
+        returned: &'static str,
+        /// The target asked for.
+        target: Target,
+    },
+    /// The local target failed.
+    #[error(transparent)]
+    Local(#[from] runplane_target_local::Error),
+    /// A state transition the machine forbids.
+    #[error(transparent)]
+    Transition(#[from] IllegalTransition),
+}
+
+/// Result of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The command side of the host.
+#[derive(Clone)]
+pub struct Control {
+    registry: Arc<Registry>,
+    local: LocalTarget,
+    settings: HostSettings,
+}
+
+impl Control {
+    /// A control over `registry`'s runtimes, executing local plans on `local`.
+    pub fn new(registry: Arc<Registry>, local: LocalTarget, settings: HostSettings) -> Self {
+        Control {
+            registry,
+            local,
+            settings,
+        }
+    }
+
+    /// The runtime registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The runtime owning `file`'s function kind, checked to offer its action on
+    /// `target`.
+    pub fn runtime_for(&self, file: &SpecFile, target: Target) -> Result<Arc<LoadedRuntime>> {
+        let kind = &file.function.kind;
+        let runtime = self
+            .registry
+            .for_kind(kind)
+            .ok_or_else(|| Error::UnknownKind {
+                kind: kind.clone(),
+                known: self.registry.kinds().join(", "),
+            })?;
+        let info = runtime.info();
+        let action = info
+            .actions
+            .iter()
+            .find(|action| action.name == file.action)
+            .ok_or_else(|| Error::UnknownAction {
+                runtime: info.name.clone(),
+                action: file.action.clone(),
+                known: info
+                    .actions
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        if !action.targets.contains(&wire_target(target)) {
+            return Err(Error::UnsupportedTarget {
+                runtime: info.name.clone(),
+                action: file.action.clone(),
+                target,
+            });
+        }
+        Ok(runtime)
+    }
+
+    /// Validates the function, task and run specs of `file` with their runtime and
+    /// returns it. Every bad field is reported, with paths from the file's root.
+    pub async fn validate(&self, file: &SpecFile, target: Target) -> Result<Arc<LoadedRuntime>> {
+        let runtime = self.runtime_for(file, target)?;
+        let checks = [
+            (
+                "function.spec",
+                file.function.kind.clone(),
+                file.function.spec.to_string(),
+            ),
+            (
+                "task.spec",
+                file.task.kind.clone(),
+                file.task.spec.to_string(),
+            ),
+            ("run.spec", file.run.kind.clone(), file.run.spec.to_string()),
+        ];
+        let calling = runtime.clone();
+        let answers = blocking(move || {
+            checks
+                .into_iter()
+                .map(|(prefix, kind, spec)| {
+                    calling
+                        .validate(&kind, &spec)
+                        .map(|answer| (prefix, answer))
+                })
+                .collect::<Result<Vec<_>, CallError>>()
+        })
+        .await?;
+        let errors: Vec<FieldError> = answers
+            .into_iter()
+            .flat_map(|(prefix, answer)| {
+                answer
+                    .err()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(move |e| FieldError::new(e.path, e.message).under(prefix))
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(runtime)
+        } else {
+            Err(Error::Invalid(errors))
+        }
+    }
+
+    /// The context a runtime plans and observes `run` with.
+    pub fn context(&self, file: &SpecFile, run: &Run) -> RunContext {
+        RunContext {
+            run_id: run.id.to_string(),
+            project: run.project.clone(),
+            namespace: run.project.clone(),
+            function_name: file.function.name.clone(),
+            function_kind: file.function.kind.clone(),
+            action: file.action.clone(),
+            function_spec: file.function.spec.to_string(),
+            task_spec: file.task.spec.to_string(),
+            run_spec: file.run.spec.to_string(),
+            target: wire_target(run.target),
+            settings: self.settings.clone(),
+        }
+    }
+
+    /// Asks `runtime` for the plan of `run`.
+    pub async fn plan(&self, runtime: &Arc<LoadedRuntime>, context: RunContext) -> Result<RunPlan> {
+        let calling = runtime.clone();
+        let planned = blocking(move || calling.plan(&context)).await?;
+        planned.map_err(|PlanError { message, fields }| {
+            if fields.is_empty() {
+                Error::Plan {
+                    runtime: runtime.name().to_string(),
+                    message,
+                }
+            } else {
+                Error::Invalid(
+                    fields
+                        .into_iter()
+                        .map(|f| FieldError::new(f.path, f.message))
+                        .collect(),
+                )
+            }
+        })
+    }
+
+    /// Moves `run` to `to` and returns the event announcing it.
+    pub fn transition(run: &mut Run, to: RunState, reason: Option<String>) -> Result<RunEvent> {
+        let transition = run.transition(to, reason)?;
+        Ok(RunEvent::Transition(transition.clone()))
+    }
+}
+
+/// The contract's name for a target.
+pub fn wire_target(target: Target) -> runplane_engine::Target {
+    match target {
+        Target::Local => runplane_engine::Target::Local,
+        Target::Kubernetes => runplane_engine::Target::Kubernetes,
+    }
+}
+
+/// The host's name for a target of the contract.
+pub fn model_target(target: runplane_engine::Target) -> Target {
+    match target {
+        runplane_engine::Target::Local => Target::Local,
+        runplane_engine::Target::Kubernetes => Target::Kubernetes,
+    }
+}
+
+/// Runs a budgeted runtime call on the blocking pool.
+async fn blocking<R: Send + 'static>(call: impl FnOnce() -> R + Send + 'static) -> R {
+    tokio::task::spawn_blocking(call)
+        .await
+        .expect("runtime calls do not panic: traps are returned as errors")
+}

@@ -1,0 +1,147 @@
+//! Executing a run on the local target and driving its state machine.
+
+use std::time::Duration;
+
+use runplane_engine::{LoadedRuntime, RunPlan};
+use runplane_model::{Run, RunState, SpecFile, Transition};
+use runplane_target_local::{LocalEvent, Stream};
+use tokio::sync::{mpsc, watch};
+
+use crate::{Control, Error, Result};
+
+/// How long a stopped process gets between SIGTERM and SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Set to `true` to ask a run to stop.
+pub type StopSignal = watch::Receiver<bool>;
+
+/// What a caller following a run sees.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunEvent {
+    /// The run changed state.
+    Transition(Transition),
+    /// One line of the run's output.
+    Log {
+        /// Which stream.
+        stream: Stream,
+        /// The line.
+        line: String,
+    },
+    /// Named results the run produced.
+    Outputs(Vec<(String, String)>),
+}
+
+impl Control {
+    /// Plans `run` with `runtime` and executes it locally, reporting on `events` until
+    /// the run is COMPLETED, ERROR or STOPPED, and returns it. Failures of the runtime
+    /// or the target end the run in ERROR with the reason; only a broken state machine
+    /// is an `Err`. `events` closes when the run ends.
+    pub async fn run_local(
+        &self,
+        runtime: &std::sync::Arc<LoadedRuntime>,
+        file: &SpecFile,
+        mut run: Run,
+        events: mpsc::UnboundedSender<RunEvent>,
+        stop: StopSignal,
+    ) -> Result<Run> {
+        self.drive_local(runtime, file, &mut run, &events, stop)
+            .await?;
+        Ok(run)
+    }
+
+    async fn drive_local(
+        &self,
+        runtime: &std::sync::Arc<LoadedRuntime>,
+        file: &SpecFile,
+        run: &mut Run,
+        events: &mpsc::UnboundedSender<RunEvent>,
+        mut stop: StopSignal,
+    ) -> Result<()> {
+        let step = |run: &mut Run, to: RunState, reason: Option<String>| -> Result<()> {
+            let event = Control::transition(run, to, reason)?;
+            let _ = events.send(event);
+            Ok(())
+        };
+        let plan = match self.plan(runtime, self.context(file, run)).await {
+            Ok(RunPlan::Local(process)) => process,
+            Ok(RunPlan::Kubernetes(_)) => {
+                let error = Error::WrongPlan {
+                    runtime: runtime.name().to_string(),
+                    returned: "kubernetes",
+                    target: run.target,
+                };
+                return step(run, RunState::Error, Some(error.to_string()));
+            }
+            Err(error) => return step(run, RunState::Error, Some(error.to_string())),
+        };
+        step(
+            run,
+            RunState::Built,
+            Some(format!(
+                "planned by {} {}",
+                runtime.name(),
+                runtime.digest()
+            )),
+        )?;
+        let started = tokio::select! {
+            started = self.local.start(run.id.as_str(), plan) => started,
+            _ = stop.wait_for(|stop| *stop) => {
+                step(run, RunState::Stop, Some("stop requested".into()))?;
+                return step(run, RunState::Stopped, Some("stopped before it started".into()));
+            }
+        };
+        let mut process = match started {
+            Ok(process) => process,
+            Err(error) => return step(run, RunState::Error, Some(error.to_string())),
+        };
+        step(
+            run,
+            RunState::Ready,
+            Some(format!(
+                "working directory {}",
+                self.local.workdir(run.id.as_str()).display()
+            )),
+        )?;
+        step(
+            run,
+            RunState::Running,
+            Some(format!("process {}", process.pid())),
+        )?;
+        let stopper = process.stopper();
+        let mut stopping = false;
+        loop {
+            tokio::select! {
+                event = process.next_event() => match event {
+                    Some(LocalEvent::Log { stream, line }) => {
+                        let _ = events.send(RunEvent::Log { stream, line });
+                    }
+                    Some(LocalEvent::Exited(exit)) => {
+                        if !exit.outputs.is_empty() {
+                            let _ = events.send(RunEvent::Outputs(exit.outputs.clone()));
+                        }
+                        return match (stopping, exit.success()) {
+                            (true, _) => step(run, RunState::Stopped, Some("process terminated".into())),
+                            (false, true) => step(run, RunState::Completed, Some("exit code 0".into())),
+                            (false, false) => step(run, RunState::Error, Some(describe_failure(exit.code, exit.signal))),
+                        };
+                    }
+                    None => return step(run, RunState::Error, Some("lost track of the process".into())),
+                },
+                _ = stop.wait_for(|stop| *stop), if !stopping => {
+                    stopping = true;
+                    step(run, RunState::Stop, Some("stop requested".into()))?;
+                    let stopper = stopper.clone();
+                    tokio::spawn(async move { stopper.stop(STOP_GRACE).await });
+                }
+            }
+        }
+    }
+}
+
+fn describe_failure(code: Option<i32>, signal: Option<i32>) -> String {
+    match (code, signal) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => "ended without an exit status".to_string(),
+    }
+}
