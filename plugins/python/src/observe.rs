@@ -8,7 +8,7 @@ use runplane_sdk::spec::decode;
 use runplane_sdk::{ObservedObject, RunContext, RunStatus, status};
 use serde::de::DeserializeOwned;
 
-use crate::plan::{SERVE_PORT, built_image, service_name};
+use crate::plan::{BUILD_CONTAINER, CONTAINER, SERVE_PORT, built_image, service_name};
 use crate::spec::ServeTask;
 
 /// Maps a run's live objects to its status.
@@ -41,9 +41,10 @@ fn observe_job(context: &RunContext, objects: &[ObservedObject], pods: &[Pod]) -
             .iter()
             .find(|c| c.type_ == kind && c.status == "True")
     };
-    let exit = pods.iter().find_map(exit_code);
     if holds("Complete").is_some() {
-        let mut done = status::completed().with_exit_code(exit.map_or(0, |(code, _)| code));
+        // A Job completes when a pod succeeded, that is when its containers exited with
+        // 0; pods of earlier failed attempts may still be listed.
+        let mut done = status::completed().with_exit_code(0);
         if context.action == "build"
             && let Some(image) = built_image(context)
         {
@@ -60,6 +61,10 @@ fn observe_job(context: &RunContext, objects: &[ObservedObject], pods: &[Pod]) -
             .clone()
             .unwrap_or_else(|| "Failed".to_string());
         let job_message = failed.message.clone().unwrap_or_default();
+        let exit = pods
+            .iter()
+            .filter_map(exit_code)
+            .find(|(code, _)| *code != 0);
         return match exit {
             Some((code, container_reason)) => status::error(
                 &reason,
@@ -72,10 +77,14 @@ fn observe_job(context: &RunContext, objects: &[ObservedObject], pods: &[Pod]) -
     pod_progress(pods)
 }
 
-/// The exit code and reason of a pod's terminated main container, if it ended.
+/// The exit code and reason of a pod's terminated main container (`python`, or
+/// `kaniko` for builds), if it ended; sidecars are ignored.
 fn exit_code(pod: &Pod) -> Option<(i32, String)> {
     let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
     statuses.iter().find_map(|container| {
+        if container.name != CONTAINER && container.name != BUILD_CONTAINER {
+            return None;
+        }
         let terminated = container.state.as_ref()?.terminated.as_ref()?;
         Some((
             terminated.exit_code,
@@ -84,12 +93,15 @@ fn exit_code(pod: &Pod) -> Option<(i32, String)> {
     })
 }
 
-/// Running when a pod runs, else pending with the reason Kubernetes gives.
+/// Running when a pod runs (or has just succeeded, before the Job records it), else
+/// pending with the reason Kubernetes gives.
 fn pod_progress(pods: &[Pod]) -> RunStatus {
-    if pods
-        .iter()
-        .any(|pod| pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-    {
+    if pods.iter().any(|pod| {
+        matches!(
+            pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+            Some("Running" | "Succeeded")
+        )
+    }) {
         return status::running();
     }
     pods.iter()
@@ -143,11 +155,9 @@ fn observe_service(context: &RunContext, objects: &[ObservedObject], pods: &[Pod
     };
     let desired = deployment.spec.replicas.unwrap_or(1);
     let deployment_status = deployment.status.unwrap_or_default();
-    let stalled = deployment_status
-        .conditions
-        .iter()
-        .flatten()
-        .find(|c| c.type_.as_deref() == Some("Progressing") && c.status.as_deref() == Some("False"));
+    let stalled = deployment_status.conditions.iter().flatten().find(|c| {
+        c.type_.as_deref() == Some("Progressing") && c.status.as_deref() == Some("False")
+    });
     if let Some(condition) = stalled {
         return status::error(
             condition
@@ -174,5 +184,354 @@ fn observe_service(context: &RunContext, objects: &[ObservedObject], pods: &[Pod
     match progress.message {
         Some(_) => progress,
         None => status::pending().with_message(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use runplane_sdk::k8s_openapi::api::apps::v1::{
+        DeploymentCondition, DeploymentSpec, DeploymentStatus,
+    };
+    use runplane_sdk::k8s_openapi::api::batch::v1::{JobCondition, JobStatus};
+    use runplane_sdk::k8s_openapi::api::core::v1::{
+        ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
+        PodCondition, PodStatus,
+    };
+    use runplane_sdk::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use runplane_sdk::k8s_openapi::{Metadata, Resource};
+    use runplane_sdk::{HostSettings, ObservedState, Target};
+    use serde::Serialize;
+
+    use super::*;
+
+    const RUN_ID: &str = "0190f3c2-7a41-7c3e-9d2b-5e8f1a2b3c4d";
+    const NAMESPACE: &str = "runplane-demo";
+
+    /// A Kubernetes run of `action` with an image registry and an empty task spec.
+    fn context(action: &str) -> RunContext {
+        RunContext {
+            run_id: RUN_ID.to_string(),
+            project: "demo".to_string(),
+            namespace: NAMESPACE.to_string(),
+            function_name: "fetch".to_string(),
+            function_kind: "python".to_string(),
+            action: action.to_string(),
+            function_spec: r#"{"source":{"code":"def main(): pass","handler":"main"}}"#.to_string(),
+            task_spec: "{}".to_string(),
+            run_spec: "{}".to_string(),
+            target: Target::Kubernetes,
+            settings: HostSettings {
+                image_registry: Some("registry.example.com/team".to_string()),
+                default_images: Vec::new(),
+            },
+        }
+    }
+
+    /// A live object as the host hands it to `observe`.
+    fn observed<T>(object: &T) -> ObservedObject
+    where
+        T: Resource + Metadata<Ty = ObjectMeta> + Serialize,
+    {
+        ObservedObject {
+            api_version: T::API_VERSION.to_string(),
+            kind: T::KIND.to_string(),
+            name: object.metadata().name.clone().unwrap_or_default(),
+            object: serde_json::to_string(object).expect("k8s objects serialize"),
+        }
+    }
+
+    fn metadata(name: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(NAMESPACE.to_string()),
+            ..ObjectMeta::default()
+        }
+    }
+
+    fn job(active: i32, conditions: Vec<JobCondition>) -> Job {
+        Job {
+            metadata: metadata("j-pythonjob-run"),
+            status: Some(JobStatus {
+                active: Some(active),
+                conditions: Some(conditions),
+                ..JobStatus::default()
+            }),
+            ..Job::default()
+        }
+    }
+
+    fn job_condition(type_: &str, reason: &str, message: &str) -> JobCondition {
+        JobCondition {
+            type_: type_.to_string(),
+            status: "True".to_string(),
+            reason: Some(reason.to_string()),
+            message: Some(message.to_string()),
+            ..JobCondition::default()
+        }
+    }
+
+    fn pod(phase: &str, containers: Vec<ContainerStatus>, conditions: Vec<PodCondition>) -> Pod {
+        Pod {
+            metadata: metadata("j-pythonjob-run-abcde"),
+            status: Some(PodStatus {
+                phase: Some(phase.to_string()),
+                container_statuses: Some(containers),
+                conditions: Some(conditions),
+                ..PodStatus::default()
+            }),
+            ..Pod::default()
+        }
+    }
+
+    fn container(name: &str, state: ContainerState) -> ContainerStatus {
+        ContainerStatus {
+            name: name.to_string(),
+            image: "python:3.11-slim".to_string(),
+            state: Some(state),
+            ..ContainerStatus::default()
+        }
+    }
+
+    fn terminated(name: &str, exit_code: i32, reason: &str) -> ContainerStatus {
+        container(
+            name,
+            ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    exit_code,
+                    reason: Some(reason.to_string()),
+                    ..ContainerStateTerminated::default()
+                }),
+                ..ContainerState::default()
+            },
+        )
+    }
+
+    fn waiting(name: &str, reason: &str, message: &str) -> ContainerStatus {
+        container(
+            name,
+            ContainerState {
+                waiting: Some(ContainerStateWaiting {
+                    reason: Some(reason.to_string()),
+                    message: Some(message.to_string()),
+                }),
+                ..ContainerState::default()
+            },
+        )
+    }
+
+    fn deployment(replicas: i32, ready: i32, conditions: Vec<DeploymentCondition>) -> Deployment {
+        Deployment {
+            metadata: metadata("d-pythonserve-run"),
+            spec: DeploymentSpec {
+                replicas: Some(replicas),
+                ..DeploymentSpec::default()
+            },
+            status: Some(DeploymentStatus {
+                replicas: Some(replicas),
+                ready_replicas: Some(ready),
+                conditions: Some(conditions),
+                ..DeploymentStatus::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn complete_job_is_completed_with_exit_code_0() {
+        let objects = [
+            observed(&job(0, vec![job_condition("Complete", "", "")])),
+            observed(&pod(
+                "Succeeded",
+                vec![terminated(CONTAINER, 0, "Completed")],
+                vec![],
+            )),
+        ];
+        let status = observe(&context("job"), &objects);
+        assert_eq!(status.state, ObservedState::Completed);
+        assert_eq!(status.exit_code, Some(0));
+        assert!(status.outputs.is_empty());
+    }
+
+    #[test]
+    fn complete_job_ignores_the_pods_of_failed_attempts() {
+        let objects = [
+            observed(&job(0, vec![job_condition("Complete", "", "")])),
+            observed(&pod(
+                "Failed",
+                vec![terminated(CONTAINER, 1, "Error")],
+                vec![],
+            )),
+            observed(&pod(
+                "Succeeded",
+                vec![terminated(CONTAINER, 0, "Completed")],
+                vec![],
+            )),
+        ];
+        let status = observe(&context("job"), &objects);
+        assert_eq!(status.state, ObservedState::Completed);
+        assert_eq!(status.exit_code, Some(0));
+    }
+
+    #[test]
+    fn failed_job_reports_the_reason_and_the_main_container_exit_code() {
+        let failed = job_condition(
+            "Failed",
+            "BackoffLimitExceeded",
+            "Job has reached the specified backoff limit",
+        );
+        let containers = vec![
+            terminated("istio-proxy", 0, "Completed"),
+            terminated(CONTAINER, 3, "Error"),
+        ];
+        let objects = [
+            observed(&job(0, vec![failed])),
+            observed(&pod("Failed", containers, vec![])),
+        ];
+        let status = observe(&context("job"), &objects);
+        assert_eq!(status.state, ObservedState::Error);
+        assert_eq!(status.reason.as_deref(), Some("BackoffLimitExceeded"));
+        assert_eq!(status.exit_code, Some(3));
+        let message = status.message.unwrap_or_default();
+        assert!(message.contains("code 3"), "{message}");
+        assert!(message.contains("backoff limit"), "{message}");
+    }
+
+    #[test]
+    fn active_job_with_a_running_pod_is_running() {
+        let objects = [
+            observed(&job(1, vec![])),
+            observed(&pod("Running", vec![], vec![])),
+        ];
+        let status = observe(&context("job"), &objects);
+        assert_eq!(status.state, ObservedState::Running);
+    }
+
+    #[test]
+    fn succeeded_pod_keeps_the_run_running_until_the_job_completes() {
+        let objects = [
+            observed(&job(0, vec![])),
+            observed(&pod(
+                "Succeeded",
+                vec![terminated(CONTAINER, 0, "Completed")],
+                vec![],
+            )),
+        ];
+        let status = observe(&context("job"), &objects);
+        assert_eq!(status.state, ObservedState::Running);
+    }
+
+    #[test]
+    fn unschedulable_pod_is_pending_with_the_scheduler_reason() {
+        let unscheduled = PodCondition {
+            type_: "PodScheduled".to_string(),
+            status: "False".to_string(),
+            reason: Some("Unschedulable".to_string()),
+            message: Some("0/3 nodes are available: 3 Insufficient nvidia.com/gpu.".to_string()),
+            ..PodCondition::default()
+        };
+        let objects = [
+            observed(&job(1, vec![])),
+            observed(&pod("Pending", vec![], vec![unscheduled])),
+        ];
+        let status = observe(&context("job"), &objects);
+        assert_eq!(status.state, ObservedState::Pending);
+        assert_eq!(status.reason.as_deref(), Some("Unschedulable"));
+        assert!(
+            status
+                .message
+                .is_some_and(|m| m.contains("Insufficient nvidia.com/gpu"))
+        );
+    }
+
+    #[test]
+    fn image_pull_back_off_is_pending_with_that_reason() {
+        let pulling = waiting(
+            CONTAINER,
+            "ImagePullBackOff",
+            "Back-off pulling image \"python:3.99-slim\"",
+        );
+        let objects = [
+            observed(&job(1, vec![])),
+            observed(&pod("Pending", vec![pulling], vec![])),
+        ];
+        let status = observe(&context("job"), &objects);
+        assert_eq!(status.state, ObservedState::Pending);
+        assert_eq!(status.reason.as_deref(), Some("ImagePullBackOff"));
+    }
+
+    #[test]
+    fn no_job_yet_is_pending() {
+        let status = observe(&context("job"), &[]);
+        assert_eq!(status.state, ObservedState::Pending);
+        assert_eq!(status.exit_code, None);
+    }
+
+    #[test]
+    fn ready_deployment_is_running_with_the_service_url() {
+        let objects = [observed(&deployment(2, 2, vec![]))];
+        let status = observe(&context("serve"), &objects);
+        assert_eq!(status.state, ObservedState::Running);
+        assert_eq!(
+            status.service_url.as_deref(),
+            Some(
+                "http://s-pythonserve-0190f3c2-7a41-7c3e-9d2b-5e8f1a2b3c4d.runplane-demo\
+                 .svc.cluster.local:8080"
+            )
+        );
+
+        let named = RunContext {
+            task_spec: r#"{"service_name":"predict-api"}"#.to_string(),
+            ..context("serve")
+        };
+        let status = observe(&named, &objects);
+        assert_eq!(
+            status.service_url.as_deref(),
+            Some("http://predict-api.runplane-demo.svc.cluster.local:8080")
+        );
+    }
+
+    #[test]
+    fn deployment_not_ready_yet_is_pending() {
+        let objects = [observed(&deployment(2, 1, vec![]))];
+        let status = observe(&context("serve"), &objects);
+        assert_eq!(status.state, ObservedState::Pending);
+        assert_eq!(status.message.as_deref(), Some("1/2 replicas ready"));
+        assert_eq!(status.service_url, None);
+    }
+
+    #[test]
+    fn stalled_deployment_is_an_error() {
+        let stalled = DeploymentCondition {
+            type_: Some("Progressing".to_string()),
+            status: Some("False".to_string()),
+            reason: Some("ProgressDeadlineExceeded".to_string()),
+            message: Some("ReplicaSet has timed out progressing.".to_string()),
+            ..DeploymentCondition::default()
+        };
+        let objects = [observed(&deployment(1, 0, vec![stalled]))];
+        let status = observe(&context("serve"), &objects);
+        assert_eq!(status.state, ObservedState::Error);
+        assert_eq!(status.reason.as_deref(), Some("ProgressDeadlineExceeded"));
+        assert_eq!(status.service_url, None);
+    }
+
+    #[test]
+    fn complete_build_outputs_the_pushed_image() {
+        let objects = [
+            observed(&job(0, vec![job_condition("Complete", "", "")])),
+            observed(&pod(
+                "Succeeded",
+                vec![terminated(BUILD_CONTAINER, 0, "Completed")],
+                vec![],
+            )),
+        ];
+        let status = observe(&context("build"), &objects);
+        assert_eq!(status.state, ObservedState::Completed);
+        assert_eq!(
+            status.outputs,
+            [(
+                "image".to_string(),
+                r#""registry.example.com/team/demo-fetch:0190f3c2""#.to_string()
+            )]
+        );
     }
 }

@@ -36,6 +36,12 @@ pub const ACTIVE_DEADLINE_SECONDS: i64 = 259_200;
 pub const KANIKO_IMAGE: &str = "gcr.io/kaniko-project/executor:v1.23.2";
 /// Name of the main container, which `observe` reads exit codes from.
 pub const CONTAINER: &str = "python";
+/// Name of the main container of build runs.
+pub const BUILD_CONTAINER: &str = "kaniko";
+/// Pod volume holding the code (prefixed so that no task volume can clash with it).
+const SOURCE_VOLUME: &str = "runplane-source";
+/// Pod volume of the working directory.
+const WORK_VOLUME: &str = "runplane-workspace";
 
 /// A run resolved from its context: specs decoded, code and handler ready.
 struct Run<'a> {
@@ -181,15 +187,15 @@ impl<'a> Run<'a> {
             working_dir: Some(WORK_DIR.to_string()),
             env: Some(env),
             volume_mounts: Some(vec![
-                mount("source", SOURCE_DIR, true),
-                mount("workspace", WORK_DIR, false),
+                mount(SOURCE_VOLUME, SOURCE_DIR, true),
+                mount(WORK_VOLUME, WORK_DIR, false),
             ]),
             ..Container::default()
         };
         let mut pod = PodSpec {
             volumes: Some(vec![
                 Volume {
-                    name: "source".to_string(),
+                    name: SOURCE_VOLUME.to_string(),
                     config_map: Some(ConfigMapVolumeSource {
                         name: self.name("c"),
                         ..ConfigMapVolumeSource::default()
@@ -197,7 +203,7 @@ impl<'a> Run<'a> {
                     ..Volume::default()
                 },
                 Volume {
-                    name: "workspace".to_string(),
+                    name: WORK_VOLUME.to_string(),
                     empty_dir: Some(EmptyDirVolumeSource::default()),
                     ..Volume::default()
                 },
@@ -397,7 +403,7 @@ fn build(run: &Run<'_>) -> Result<Plan, PlanError> {
     let labels = run.labels(&task.settings);
     let mut dockerfile = format!(
         "FROM {}\nWORKDIR {SOURCE_DIR}\nCOPY . {SOURCE_DIR}\n",
-        run.function.image()
+        run.image()
     );
     if !run.function.requirements.is_empty() {
         dockerfile.push_str(
@@ -416,7 +422,7 @@ fn build(run: &Run<'_>) -> Result<Plan, PlanError> {
         .map_or(KANIKO_IMAGE.to_string(), |(_, image)| image.clone());
     let mut pod = run.pod(&task.settings, "build");
     let container = &mut pod.containers[0];
-    container.name = "kaniko".to_string();
+    container.name = BUILD_CONTAINER.to_string();
     container.image = Some(image_from_settings);
     container.command = None;
     container.working_dir = None;

@@ -242,7 +242,8 @@ pub struct Handler {
 }
 
 impl Handler {
-    /// Parses `function` or `module:function`; both must be Python identifiers.
+    /// Parses `function` or `module:function`; both must be ASCII Python identifiers,
+    /// and the module must not shadow the bootstrap.
     pub fn parse(text: &str) -> Option<Handler> {
         let (module, function) = text.split_once(':').unwrap_or(("main", text));
         let identifier = |s: &str| {

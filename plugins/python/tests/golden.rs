@@ -1,0 +1,415 @@
+//! Golden tests of the Python runtime, run natively through the rlib (no wasm).
+//!
+//! Each directory `tests/golden/<case>/` holds one case:
+//!
+//! - `input.yaml`: the run, shaped like a [`RunContext`]: `run_id`, `project`,
+//!   `namespace`, `function_name`, `function_kind`, `action`, `target` (`local` or
+//!   `kubernetes`), `settings` (`image_registry`, `default_images` as a role → image
+//!   mapping), and `function_spec`, `task_spec`, `run_spec` as YAML mappings (serialized
+//!   to JSON for the runtime; the last two default to `{}`). With `validate: true` the
+//!   harness first validates the three specs as the host would, with kinds `python`,
+//!   `python+<action>` and `python+<action>:run`.
+//! - `plan.yaml`, when the run plans: for the kubernetes target the manifests as a
+//!   multi-document YAML, in apply order; for the local target the local process, with
+//!   file contents as text. The bootstrap file, identical in every plan, is written as
+//!   the placeholder `<plan::BOOTSTRAP>` once the harness has checked that it is exactly
+//!   [`plan::BOOTSTRAP`].
+//! - `error.txt`, when it does not: the validation errors as `<spec>.<path>: <message>`
+//!   lines, or else the plan error's message followed by its field errors as
+//!   `<path>: <message>` lines.
+//!
+//! Every Kubernetes manifest, produced or expected, must also deserialize into its
+//! `k8s-openapi` type and serialize back to the same JSON, so a misspelled field fails.
+//!
+//! `BLESS=1 cargo test -p runplane-runtime-python --test golden` rewrites the expected
+//! files from what the runtime returns; review the diff before keeping it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use runplane_runtime_python::Python;
+use runplane_runtime_python::plan;
+use runplane_sdk::k8s_openapi::api::apps::v1::Deployment;
+use runplane_sdk::k8s_openapi::api::batch::v1::Job;
+use runplane_sdk::k8s_openapi::api::core::v1::{ConfigMap, Service};
+use runplane_sdk::{
+    FieldError, HostSettings, LocalEnvironment, LocalProcess, Plan, PlanError, RunContext, Runtime,
+    Target,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use similar::TextDiff;
+
+/// What stands for the bootstrap in expected files.
+const BOOTSTRAP_PLACEHOLDER: &str = "<plan::BOOTSTRAP>";
+
+/// `input.yaml`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Input {
+    run_id: String,
+    project: String,
+    namespace: String,
+    function_name: String,
+    function_kind: String,
+    action: String,
+    target: TargetName,
+    #[serde(default)]
+    settings: Settings,
+    #[serde(default)]
+    validate: bool,
+    function_spec: Value,
+    #[serde(default = "empty_object")]
+    task_spec: Value,
+    #[serde(default = "empty_object")]
+    run_spec: Value,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum TargetName {
+    Local,
+    Kubernetes,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    #[serde(default)]
+    image_registry: Option<String>,
+    #[serde(default)]
+    default_images: BTreeMap<String, String>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+impl Input {
+    fn context(&self) -> RunContext {
+        RunContext {
+            run_id: self.run_id.clone(),
+            project: self.project.clone(),
+            namespace: self.namespace.clone(),
+            function_name: self.function_name.clone(),
+            function_kind: self.function_kind.clone(),
+            action: self.action.clone(),
+            function_spec: self.function_spec.to_string(),
+            task_spec: self.task_spec.to_string(),
+            run_spec: self.run_spec.to_string(),
+            target: match self.target {
+                TargetName::Local => Target::Local,
+                TargetName::Kubernetes => Target::Kubernetes,
+            },
+            settings: HostSettings {
+                image_registry: self.settings.image_registry.clone(),
+                default_images: self
+                    .settings
+                    .default_images
+                    .iter()
+                    .map(|(role, image)| (role.clone(), image.clone()))
+                    .collect(),
+            },
+        }
+    }
+
+    /// The three specs with the kinds the host validates them as.
+    fn specs(&self) -> [(&'static str, String, &Value); 3] {
+        let task_kind = format!("{}+{}", self.function_kind, self.action);
+        [
+            (
+                "function_spec",
+                self.function_kind.clone(),
+                &self.function_spec,
+            ),
+            ("task_spec", task_kind.clone(), &self.task_spec),
+            ("run_spec", format!("{task_kind}:run"), &self.run_spec),
+        ]
+    }
+}
+
+/// What a case produced, rendered as its expected file.
+enum Outcome {
+    /// `plan.yaml`.
+    Plan(String),
+    /// `error.txt`.
+    Error(String),
+}
+
+impl Outcome {
+    fn file(&self) -> &'static str {
+        match self {
+            Outcome::Plan(_) => "plan.yaml",
+            Outcome::Error(_) => "error.txt",
+        }
+    }
+
+    fn text(&self) -> &str {
+        match self {
+            Outcome::Plan(text) | Outcome::Error(text) => text,
+        }
+    }
+}
+
+#[test]
+fn golden() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let bless = std::env::var_os("BLESS").is_some_and(|value| !value.is_empty() && value != "0");
+    let cases = cases(&root);
+    assert!(
+        !cases.is_empty(),
+        "no golden cases under {}",
+        root.display()
+    );
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case.file_name().unwrap_or_default().to_string_lossy();
+        if let Err(report) = check_case(case, bless) {
+            eprintln!("--- golden case {name} failed:\n{report}\n");
+            failures.push(name.into_owned());
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} golden case(s) failed (diffs above; BLESS=1 rewrites expected files): {}",
+        failures.len(),
+        cases.len(),
+        failures.join(", ")
+    );
+}
+
+fn cases(root: &Path) -> Vec<PathBuf> {
+    let entries = fs::read_dir(root)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
+        .map(|entry| entry.expect("a directory entry").path());
+    let mut cases: Vec<_> = entries.filter(|path| path.is_dir()).collect();
+    cases.sort();
+    cases
+}
+
+/// Runs one case and compares (or, blessing, rewrites) its expected file.
+fn check_case(case: &Path, bless: bool) -> Result<(), String> {
+    let input_text = fs::read_to_string(case.join("input.yaml"))
+        .map_err(|e| format!("cannot read input.yaml: {e}"))?;
+    let input: Input = serde_yaml::from_str(&input_text).map_err(|e| format!("input.yaml: {e}"))?;
+    let outcome = run(&input)?;
+    let other = match outcome {
+        Outcome::Plan(_) => "error.txt",
+        Outcome::Error(_) => "plan.yaml",
+    };
+    let expected_path = case.join(outcome.file());
+    let other_path = case.join(other);
+    if bless {
+        fs::write(&expected_path, outcome.text())
+            .map_err(|e| format!("cannot write {}: {e}", expected_path.display()))?;
+        if other_path.exists() {
+            fs::remove_file(&other_path)
+                .map_err(|e| format!("cannot remove {}: {e}", other_path.display()))?;
+        }
+        return Ok(());
+    }
+    if other_path.exists() {
+        let found = fs::read_to_string(&other_path).unwrap_or_default();
+        return Err(format!(
+            "expected {other}, but the runtime produced {}:\n{}\n{other} says:\n{found}",
+            outcome.file(),
+            outcome.text(),
+        ));
+    }
+    let expected = fs::read_to_string(&expected_path).map_err(|e| {
+        format!(
+            "cannot read {} ({e}); BLESS=1 writes it from this output:\n{}",
+            expected_path.display(),
+            outcome.text()
+        )
+    })?;
+    if matches!(outcome, Outcome::Plan(_)) && matches!(input.target, TargetName::Kubernetes) {
+        check_manifest_documents(&expected).map_err(|e| format!("{}: {e}", outcome.file()))?;
+    }
+    let expected = expected.replace("\r\n", "\n");
+    if expected == outcome.text() {
+        Ok(())
+    } else {
+        let file = outcome.file();
+        Err(diff(
+            &format!("expected {file}"),
+            &format!("actual {file}"),
+            &expected,
+            outcome.text(),
+        ))
+    }
+}
+
+/// Validates (when asked) and plans the case.
+fn run(input: &Input) -> Result<Outcome, String> {
+    if input.validate {
+        let mut lines = String::new();
+        for (spec, kind, value) in input.specs() {
+            if let Err(errors) = <Python as Runtime>::validate(kind, value.to_string()) {
+                for FieldError { path, message } in errors {
+                    let at = if path.is_empty() {
+                        spec.to_string()
+                    } else {
+                        format!("{spec}.{path}")
+                    };
+                    writeln!(lines, "{at}: {message}").expect("writing to a String");
+                }
+            }
+        }
+        if !lines.is_empty() {
+            return Ok(Outcome::Error(lines));
+        }
+    }
+    match <Python as Runtime>::plan(input.context()) {
+        Ok(Plan::Kubernetes(manifests)) => render_manifests(&manifests).map(Outcome::Plan),
+        Ok(Plan::Local(process)) => render_local(process).map(Outcome::Plan),
+        Err(PlanError { message, fields }) => {
+            let mut text = format!("{message}\n");
+            for FieldError { path, message } in fields {
+                writeln!(text, "{path}: {message}").expect("writing to a String");
+            }
+            Ok(Outcome::Error(text))
+        }
+    }
+}
+
+/// The manifests as multi-document YAML, each checked to round-trip through its type.
+fn render_manifests(manifests: &[String]) -> Result<String, String> {
+    let mut documents = Vec::new();
+    for (index, manifest) in manifests.iter().enumerate() {
+        let mut value: Value = serde_json::from_str(manifest)
+            .map_err(|e| format!("manifest {index} is not JSON: {e}"))?;
+        round_trip(&value).map_err(|e| format!("manifest {index}: {e}"))?;
+        if let Some(data) = value.pointer_mut(&format!("/data/{}", plan::BOOTSTRAP_FILE)) {
+            *data = Value::from(elide_bootstrap(data.as_str().unwrap_or_default())?);
+        }
+        documents.push(to_yaml(&value)?);
+    }
+    Ok(documents.join("---\n"))
+}
+
+/// The placeholder for the bootstrap's text, after checking it is the real one.
+fn elide_bootstrap(contents: &str) -> Result<&'static str, String> {
+    if contents == plan::BOOTSTRAP {
+        Ok(BOOTSTRAP_PLACEHOLDER)
+    } else {
+        Err(format!(
+            "{} differs from plan::BOOTSTRAP",
+            plan::BOOTSTRAP_FILE
+        ))
+    }
+}
+
+/// How a local process appears in `plan.yaml`.
+#[derive(Serialize)]
+struct LocalRendering {
+    argv: Vec<String>,
+    /// `NAME=value`, in the order the runtime gave them.
+    env: Vec<String>,
+    files: Vec<FileRendering>,
+    environment: Option<EnvironmentRendering>,
+}
+
+#[derive(Serialize)]
+struct FileRendering {
+    path: String,
+    contents: String,
+}
+
+#[derive(Serialize)]
+struct EnvironmentRendering {
+    python_venv: Vec<String>,
+}
+
+fn render_local(process: LocalProcess) -> Result<String, String> {
+    let mut files = Vec::new();
+    for file in process.files {
+        let contents = String::from_utf8(file.contents)
+            .map_err(|_| format!("local file {} is not UTF-8 text", file.path))?;
+        let contents = if file.path == plan::BOOTSTRAP_FILE {
+            elide_bootstrap(&contents)?.to_string()
+        } else {
+            contents
+        };
+        files.push(FileRendering {
+            path: file.path,
+            contents,
+        });
+    }
+    let rendering = LocalRendering {
+        argv: process.argv,
+        env: process
+            .env
+            .into_iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect(),
+        files,
+        environment: process.environment.map(|environment| match environment {
+            LocalEnvironment::PythonVenv(python_venv) => EnvironmentRendering { python_venv },
+        }),
+    };
+    to_yaml(&rendering)
+}
+
+fn to_yaml<T: Serialize>(value: &T) -> Result<String, String> {
+    serde_yaml::to_string(value).map_err(|e| format!("cannot render YAML: {e}"))
+}
+
+/// Checks every document of an expected Kubernetes `plan.yaml`.
+fn check_manifest_documents(text: &str) -> Result<(), String> {
+    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let value = Value::deserialize(document).map_err(|e| format!("document {index}: {e}"))?;
+        round_trip(&value).map_err(|e| format!("document {index}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Deserializes a manifest into its `k8s-openapi` type (by apiVersion and kind) and
+/// checks that it serializes back to the same JSON: unknown (misspelled) fields, which
+/// `k8s-openapi` drops silently, make the two differ.
+fn round_trip(manifest: &Value) -> Result<(), String> {
+    let api_version = manifest.get("apiVersion").and_then(Value::as_str);
+    let kind = manifest.get("kind").and_then(Value::as_str);
+    match (api_version, kind) {
+        (Some("v1"), Some("ConfigMap")) => same_after_round_trip::<ConfigMap>(manifest),
+        (Some("batch/v1"), Some("Job")) => same_after_round_trip::<Job>(manifest),
+        (Some("apps/v1"), Some("Deployment")) => same_after_round_trip::<Deployment>(manifest),
+        (Some("v1"), Some("Service")) => same_after_round_trip::<Service>(manifest),
+        (api_version, kind) => Err(format!(
+            "unexpected object {}/{}: the python runtime plans ConfigMaps, Jobs, \
+             Deployments and Services",
+            api_version.unwrap_or("<no apiVersion>"),
+            kind.unwrap_or("<no kind>")
+        )),
+    }
+}
+
+fn same_after_round_trip<T: DeserializeOwned + Serialize>(manifest: &Value) -> Result<(), String> {
+    let typed: T = serde_json::from_value(manifest.clone())
+        .map_err(|e| format!("does not deserialize as its k8s-openapi type: {e}"))?;
+    let back = serde_json::to_value(&typed).map_err(|e| format!("does not serialize: {e}"))?;
+    if back == *manifest {
+        return Ok(());
+    }
+    Err(format!(
+        "changes through its k8s-openapi type (a misspelled or misplaced field?):\n{}",
+        diff(
+            "manifest as written",
+            "manifest through k8s-openapi",
+            &to_yaml(manifest)?,
+            &to_yaml(&back)?,
+        )
+    ))
+}
+
+/// A unified line diff from `old` to `new`.
+fn diff(old_label: &str, new_label: &str, old: &str, new: &str) -> String {
+    TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_label, new_label)
+        .to_string()
+}
