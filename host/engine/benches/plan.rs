@@ -56,7 +56,9 @@ impl Setup {
     fn new() -> Self {
         let engine = PluginEngine::new(Limits::default(), None).expect("the engine starts");
         let bytes = component(PYTHON_RUNTIME);
-        let python = engine.load(&bytes, "built-in python").expect("the Python runtime loads");
+        let python = engine
+            .load(&bytes, "built-in python")
+            .expect("the Python runtime loads");
         let context = python::job_context(Target::Kubernetes);
         let trivial = engine
             .load(&component(MISBEHAVING_RUNTIME), "misbehaving")
@@ -89,7 +91,10 @@ impl Setup {
         assert_eq!(self.engine_validate(), Ok(()));
         assert_eq!(self.native_validate(), Ok(()));
         assert_eq!(self.engine_trivial(), ObservedState::Completed);
-        assert_eq!(self.native_trivial(), runplane_sdk::ObservedState::Completed);
+        assert_eq!(
+            self.native_trivial(),
+            runplane_sdk::ObservedState::Completed
+        );
     }
 
     fn engine_trivial(&self) -> ObservedState {
@@ -141,7 +146,8 @@ struct ScratchDir(PathBuf);
 
 impl ScratchDir {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("runplane-bench-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("runplane-bench-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         ScratchDir(dir)
     }
@@ -193,9 +199,16 @@ fn criterion_groups(criterion: &mut Criterion, setup: &Setup) {
     group.finish();
 
     let mut group = criterion.benchmark_group("load");
-    group.sample_size(10).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
     group.bench_function("compile python (no cache)", |b| {
-        b.iter(|| setup.engine.load(black_box(&setup.bytes), "built-in python").expect("loads"));
+        b.iter(|| {
+            setup
+                .engine
+                .load(black_box(&setup.bytes), "built-in python")
+                .expect("loads")
+        });
     });
     let empty = ScratchDir::new("empty");
     group.bench_function("cold start, empty cache", |b| {
@@ -222,7 +235,8 @@ fn median<R>(mut f: impl FnMut() -> R) -> Duration {
         calls += 1;
     }
     let per_call = warm_up.elapsed() / calls;
-    let batch = (Duration::from_millis(20).as_nanos() / per_call.as_nanos().max(1)).clamp(1, 100_000) as u32;
+    let batch = (Duration::from_millis(20).as_nanos() / per_call.as_nanos().max(1))
+        .clamp(1, 100_000) as u32;
     let mut means: Vec<Duration> = (0..31)
         .map(|_| {
             let start = Instant::now();
@@ -263,11 +277,28 @@ fn micros(duration: Duration) -> String {
 }
 
 fn summary(setup: &Setup) {
-    let plan = (median(|| setup.engine_plan()), median(|| setup.native_plan()));
-    let info = (median(|| setup.engine_info()), median(|| setup.native_info()));
-    let validate = (median(|| setup.engine_validate()), median(|| setup.native_validate()));
-    let trivial = (median(|| setup.engine_trivial()), median(|| setup.native_trivial()));
-    let compile = median_slow(5, || setup.engine.load(&setup.bytes, "built-in python").expect("loads"));
+    let plan = (
+        median(|| setup.engine_plan()),
+        median(|| setup.native_plan()),
+    );
+    let info = (
+        median(|| setup.engine_info()),
+        median(|| setup.native_info()),
+    );
+    let validate = (
+        median(|| setup.engine_validate()),
+        median(|| setup.native_validate()),
+    );
+    let trivial = (
+        median(|| setup.engine_trivial()),
+        median(|| setup.native_trivial()),
+    );
+    let compile = median_slow(5, || {
+        setup
+            .engine
+            .load(&setup.bytes, "built-in python")
+            .expect("loads")
+    });
     let empty = ScratchDir::new("summary-empty");
     let cold_empty = median_slow(5, || {
         empty.clear();
@@ -276,14 +307,22 @@ fn summary(setup: &Setup) {
     let warm = ScratchDir::new("summary-warm");
     let cold_warm = median_slow(9, || cold_start(Some(warm.path())));
 
-    let ratio = |(engine, native): (Duration, Duration)| engine.as_secs_f64() / native.as_secs_f64();
+    let ratio =
+        |(engine, native): (Duration, Duration)| engine.as_secs_f64() / native.as_secs_f64();
     let overhead = |(engine, native): (Duration, Duration)| engine.saturating_sub(native);
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
 
     println!();
-    println!("Summary (median of batches; {} built-in runtime(s))", runplane_builtins::COMPONENTS.len());
-    println!("| call                       | engine     | native     | ratio    | overhead   | target              |");
-    println!("|----------------------------|------------|------------|----------|------------|---------------------|");
+    println!(
+        "Summary (median of batches; {} built-in runtime(s))",
+        runplane_builtins::COMPONENTS.len()
+    );
+    println!(
+        "| call                       | engine     | native     | ratio    | overhead   | target              |"
+    );
+    println!(
+        "|----------------------------|------------|------------|----------|------------|---------------------|"
+    );
     let row = |name: &str, pair: (Duration, Duration), target: String| {
         println!(
             "| {name:<26} | {:>10} | {:>10} | {:>7.2}× | {:>10} | {target:<19} |",
@@ -296,23 +335,41 @@ fn summary(setup: &Setup) {
     row(
         "plan (python job, k8s)",
         plan,
-        format!("≤ {PLAN_RATIO_TARGET}×: {}", verdict(ratio(plan) <= PLAN_RATIO_TARGET)),
+        format!(
+            "≤ {PLAN_RATIO_TARGET}×: {}",
+            verdict(ratio(plan) <= PLAN_RATIO_TARGET)
+        ),
     );
     row(
         "info (python)",
         info,
-        format!("≤ +10 µs: {}", verdict(overhead(info) <= INFO_OVERHEAD_TARGET)),
+        format!(
+            "≤ +10 µs: {}",
+            verdict(overhead(info) <= INFO_OVERHEAD_TARGET)
+        ),
     );
     row("validate (python+job)", validate, String::new());
     row("observe (trivial fixture)", trivial, String::new());
     let single = |name: &str, time: Duration| {
-        println!("| {name:<26} | {:>10} | {:>10} | {:>8} | {:>10} | {:<19} |", micros(time), "", "", "", "");
+        println!(
+            "| {name:<26} | {:>10} | {:>10} | {:>8} | {:>10} | {:<19} |",
+            micros(time),
+            "",
+            "",
+            "",
+            ""
+        );
     };
     single("compile python (no cache)", compile);
     single("cold start, empty cache", cold_empty);
     single("cold start, warm cache", cold_warm);
     println!();
-    for (name, pair) in [("plan", plan), ("info", info), ("validate", validate), ("trivial", trivial)] {
+    for (name, pair) in [
+        ("plan", plan),
+        ("info", info),
+        ("validate", validate),
+        ("trivial", trivial),
+    ] {
         println!(
             "{name}: engine {}, native {}, ratio {:.2}×, overhead {}",
             micros(pair.0),

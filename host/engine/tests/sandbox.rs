@@ -41,7 +41,10 @@ static SANDBOX: LazyLock<Sandbox> = LazyLock::new(|| {
     let misbehaving = engine
         .load(&component(MISBEHAVING_RUNTIME), MISBEHAVING_RUNTIME)
         .expect("the misbehaving runtime loads");
-    Sandbox { engine, misbehaving }
+    Sandbox {
+        engine,
+        misbehaving,
+    }
 });
 
 /// Plans `behaviour`, expecting the call to fail; returns the failure and its duration.
@@ -94,11 +97,17 @@ fn a_normal_call_plans_one_object() {
 fn an_endless_loop_times_out_within_the_budget() {
     let (error, elapsed) = failing_plan("loop");
     println!("endless loop interrupted after {elapsed:?} (budget {BUDGET:?})");
-    let CallError::Timeout { budget, function, .. } = &error else {
+    let CallError::Timeout {
+        budget, function, ..
+    } = &error
+    else {
         panic!("expected a timeout, got {error:?}");
     };
     assert_eq!((*budget, *function), (BUDGET, "plan"));
-    assert!(elapsed >= BUDGET.mul_f32(0.9), "interrupted early: {elapsed:?}");
+    assert!(
+        elapsed >= BUDGET.mul_f32(0.9),
+        "interrupted early: {elapsed:?}"
+    );
     assert!(elapsed < BUDGET + MARGIN, "interrupted late: {elapsed:?}");
     assert_names(&error, &["misbehaving", "500ms", "plan"]);
     still_serves();
@@ -107,7 +116,10 @@ fn an_endless_loop_times_out_within_the_budget() {
 #[test]
 fn a_memory_bomb_hits_the_memory_limit() {
     let (error, _) = failing_plan("memory");
-    let CallError::MemoryLimit { limit, function, .. } = &error else {
+    let CallError::MemoryLimit {
+        limit, function, ..
+    } = &error
+    else {
         panic!("expected the memory limit, got {error:?}");
     };
     assert_eq!((*limit, *function), (MEMORY, "plan"));
@@ -118,12 +130,18 @@ fn a_memory_bomb_hits_the_memory_limit() {
 #[test]
 fn a_panic_is_a_trap_with_the_panic_message() {
     let (error, _) = failing_plan("trap");
-    let CallError::Trap { message, function, .. } = &error else {
+    let CallError::Trap {
+        message, function, ..
+    } = &error
+    else {
         panic!("expected a trap, got {error:?}");
     };
     assert_eq!(*function, "plan");
     assert!(message.contains("fixture panic: on purpose"), "{message}");
-    assert_names(&error, &["misbehaving", "plan", "fixture panic: on purpose"]);
+    assert_names(
+        &error,
+        &["misbehaving", "plan", "fixture panic: on purpose"],
+    );
     still_serves();
 }
 
@@ -157,10 +175,16 @@ fn a_wrong_major_is_refused_naming_both_versions() {
         .load(&component(WRONG_MAJOR_WAT), "wrong-major.wat")
         .expect_err("a runtime@9.0.0 does not load");
     println!("{error}");
-    let LoadError::IncompatibleVersion { found, supported, .. } = &error else {
+    let LoadError::IncompatibleVersion {
+        found, supported, ..
+    } = &error
+    else {
         panic!("expected an incompatible version, got {error:?}");
     };
-    assert_eq!((found.as_str(), supported.as_str()), ("9.0.0", runplane_engine::CONTRACT_VERSION));
+    assert_eq!(
+        (found.as_str(), supported.as_str()),
+        ("9.0.0", runplane_engine::CONTRACT_VERSION)
+    );
     assert_names(&error, &["wrong-major.wat", "9.0.0", "0.1.0"]);
     still_serves();
 }
@@ -192,9 +216,15 @@ fn random_bytes_do_not_compile() {
             state as u8
         })
         .collect();
-    let error = SANDBOX.engine.load(&bytes, "random.bin").expect_err("random bytes do not load");
+    let error = SANDBOX
+        .engine
+        .load(&bytes, "random.bin")
+        .expect_err("random bytes do not load");
     println!("{error}");
-    assert!(matches!(error, LoadError::Compile { .. }), "expected a compile error, got {error:?}");
+    assert!(
+        matches!(error, LoadError::Compile { .. }),
+        "expected a compile error, got {error:?}"
+    );
     assert_names(&error, &["random.bin"]);
     still_serves();
 }
@@ -207,11 +237,23 @@ fn the_python_runtime_loads_and_plans() {
         .expect("the Python runtime loads");
     let info = python.info();
     assert_eq!(python.name(), "python");
-    let kinds: Vec<&str> = info.function_kinds.iter().map(|kind| kind.name.as_str()).collect();
+    let kinds: Vec<&str> = info
+        .function_kinds
+        .iter()
+        .map(|kind| kind.name.as_str())
+        .collect();
     assert_eq!(kinds, ["python"]);
-    let actions: Vec<&str> = info.actions.iter().map(|action| action.name.as_str()).collect();
+    let actions: Vec<&str> = info
+        .actions
+        .iter()
+        .map(|action| action.name.as_str())
+        .collect();
     assert_eq!(actions, ["job", "serve", "build"]);
-    assert!(python.digest().starts_with("sha256:"), "{}", python.digest());
+    assert!(
+        python.digest().starts_with("sha256:"),
+        "{}",
+        python.digest()
+    );
     let plan = python
         .plan(&python::job_context(Target::Kubernetes))
         .expect("the call succeeds")
@@ -231,10 +273,14 @@ fn the_precompiled_cache_serves_the_second_load() {
     let engine = PluginEngine::new(Limits::default(), Some(&dir)).expect("the engine starts");
 
     let start = Instant::now();
-    let first = engine.load(&bytes, "built-in python").expect("the first load compiles");
+    let first = engine
+        .load(&bytes, "built-in python")
+        .expect("the first load compiles");
     let compiled = start.elapsed();
     let start = Instant::now();
-    let second = engine.load(&bytes, "built-in python").expect("the second load uses the cache");
+    let second = engine
+        .load(&bytes, "built-in python")
+        .expect("the second load uses the cache");
     let cached = start.elapsed();
     println!("python runtime: first load (compile) {compiled:?}, second load (cache) {cached:?}");
 
@@ -247,6 +293,11 @@ fn the_precompiled_cache_serves_the_second_load() {
         .filter(|path| path.is_file())
         .collect();
     assert_eq!(entries.len(), 1, "one {file} under {}", dir.display());
-    assert!(second.plan(&python::job_context(Target::Kubernetes)).expect("the call succeeds").is_ok());
+    assert!(
+        second
+            .plan(&python::job_context(Target::Kubernetes))
+            .expect("the call succeeds")
+            .is_ok()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

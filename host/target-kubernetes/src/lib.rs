@@ -1,0 +1,466 @@
+//! The Kubernetes target: applies a run's (already guarded) objects, lists them back for
+//! the runtime's `observe`, watches them for changes and deletes them.
+//!
+//! # Overview
+//!
+//! - [`KubernetesTarget::connect`]: a client from the kubeconfig (`KUBECONFIG` or
+//!   `~/.kube/config`, optionally one context) or the in-cluster configuration.
+//! - [`KubernetesTarget::apply`]: server-side apply, field manager [`FIELD_MANAGER`],
+//!   forced, in order; the namespace is created first when missing.
+//! - [`KubernetesTarget::observe_run`]: the run's Jobs, Pods, Deployments, Services and
+//!   ConfigMaps (label `runplane.io/run=<id>`) as [`ObservedObject`]s.
+//! - [`KubernetesTarget::subscribe`]: "run changed" notifications from **one** watcher per
+//!   kind (Jobs, Pods, Deployments) over every object labelled
+//!   `app.kubernetes.io/managed-by=runplane`, shared by every run of the process.
+//! - [`KubernetesTarget::delete_run`]: deletes every object of a run (background
+//!   propagation, so the garbage collector removes what they own).
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt as _;
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service,
+};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, PropagationPolicy,
+};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::runtime::{WatchStreamExt as _, watcher};
+use kube::{Client, Config, Resource, ResourceExt as _};
+use runplane_engine::ObservedObject;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+/// The field manager of every apply.
+pub const FIELD_MANAGER: &str = "runplane";
+/// Label naming the run an object belongs to.
+pub const RUN_LABEL: &str = "runplane.io/run";
+/// The selector of every object Runplane manages.
+pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=runplane";
+/// How many notifications a slow subscriber may fall behind before it is told it lagged.
+const CHANGES_CAPACITY: usize = 4096;
+
+/// What went wrong talking to the cluster.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No usable configuration: no kubeconfig, no in-cluster environment.
+    #[error("no Kubernetes configuration: {0} (set KUBECONFIG or run inside a cluster)")]
+    Config(String),
+    /// The client could not be built.
+    #[error("cannot build a Kubernetes client: {0}")]
+    Client(#[source] kube::Error),
+    /// An object is not a Kubernetes object (no apiVersion, kind or name).
+    #[error("object #{index} is not a Kubernetes object: {message}")]
+    Malformed {
+        /// Its position in the plan.
+        index: usize,
+        /// What is missing.
+        message: String,
+    },
+    /// The API server does not serve a kind.
+    #[error("the API server does not serve {api_version}/{kind}: {source}")]
+    UnknownKind {
+        /// apiVersion.
+        api_version: String,
+        /// kind.
+        kind: String,
+        /// The discovery error.
+        #[source]
+        source: kube::Error,
+    },
+    /// The namespace could not be read or created.
+    #[error("namespace {namespace}: {source}")]
+    Namespace {
+        /// The namespace.
+        namespace: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// An apply was refused.
+    #[error("cannot apply {kind}/{name} in namespace {namespace}: {source}")]
+    Apply {
+        /// kind.
+        kind: String,
+        /// Object name.
+        name: String,
+        /// Namespace.
+        namespace: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// Listing a kind failed.
+    #[error("cannot list {kind} of run {run_id} in namespace {namespace}: {source}")]
+    List {
+        /// kind.
+        kind: &'static str,
+        /// The run.
+        run_id: String,
+        /// Namespace.
+        namespace: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// Deleting a kind failed.
+    #[error("cannot delete {kind} of run {run_id} in namespace {namespace}: {source}")]
+    Delete {
+        /// kind.
+        kind: &'static str,
+        /// The run.
+        run_id: String,
+        /// Namespace.
+        namespace: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Result of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// "Something of this run changed": re-list it and observe it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunChange {
+    /// Namespace of the changed object.
+    pub namespace: String,
+    /// The run (its `runplane.io/run` label).
+    pub run_id: String,
+    /// Kind of the changed object.
+    pub kind: &'static str,
+}
+
+/// A connection to one cluster. Cheap to clone; clones share the watchers.
+#[derive(Clone)]
+pub struct KubernetesTarget {
+    client: Client,
+    kinds: Arc<Mutex<HashMap<GroupVersionKind, ApiResource>>>,
+    watch: Arc<Watch>,
+}
+
+/// The shared watchers, started on the first subscription and stopped with the last
+/// clone of the target.
+struct Watch {
+    changes: broadcast::Sender<RunChange>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        for task in self.tasks.get_mut().map(std::mem::take).unwrap_or_default() {
+            task.abort();
+        }
+    }
+}
+
+impl Debug for KubernetesTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubernetesTarget")
+            .field("cluster", &self.client.default_namespace())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubernetesTarget {
+    /// Connects with the kubeconfig (`KUBECONFIG`, else `~/.kube/config`), using
+    /// `context` or the current one; without a kubeconfig, with the in-cluster
+    /// configuration.
+    pub async fn connect(context: Option<String>) -> Result<Self> {
+        let options = KubeConfigOptions {
+            context,
+            ..KubeConfigOptions::default()
+        };
+        let config = match Config::from_kubeconfig(&options).await {
+            Ok(config) => config,
+            Err(kubeconfig) => match Config::incluster() {
+                Ok(config) if options.context.is_none() => config,
+                _ => return Err(Error::Config(kubeconfig.to_string())),
+            },
+        };
+        Self::from_config(config)
+    }
+
+    /// Connects with the kubeconfig file at `path` (its current context).
+    pub async fn from_kubeconfig(path: &std::path::Path) -> Result<Self> {
+        let kubeconfig = Kubeconfig::read_from(path)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        Self::from_config(config)
+    }
+
+    /// A target over a client configuration.
+    pub fn from_config(config: Config) -> Result<Self> {
+        let client = Client::try_from(config).map_err(Error::Client)?;
+        Ok(Self::from_client(client))
+    }
+
+    /// A target over an existing client.
+    pub fn from_client(client: Client) -> Self {
+        KubernetesTarget {
+            client,
+            kinds: Arc::default(),
+            watch: Arc::new(Watch {
+                changes: broadcast::channel(CHANGES_CAPACITY).0,
+                tasks: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The underlying client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates `namespace` unless it exists.
+    pub async fn ensure_namespace(&self, namespace: &str) -> Result<()> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let failed = |source| Error::Namespace {
+            namespace: namespace.to_string(),
+            source,
+        };
+        if api.get_opt(namespace).await.map_err(failed)?.is_some() {
+            return Ok(());
+        }
+        let mut created = Namespace::default();
+        created.metadata.name = Some(namespace.to_string());
+        match api.create(&PostParams::default(), &created).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.is_already_exists() => Ok(()),
+            Err(error) => Err(failed(error)),
+        }
+    }
+
+    /// Applies `objects` in order to `namespace` (server-side apply, forced), creating
+    /// the namespace first when it is missing.
+    pub async fn apply(&self, namespace: &str, objects: &[Value]) -> Result<()> {
+        self.apply_with(namespace, objects, false).await
+    }
+
+    /// Like [`apply`](Self::apply) with `dryRun=All`: the API server validates and
+    /// admits every object without persisting it (the namespace is still created).
+    pub async fn dry_run(&self, namespace: &str, objects: &[Value]) -> Result<()> {
+        self.apply_with(namespace, objects, true).await
+    }
+
+    async fn apply_with(&self, namespace: &str, objects: &[Value], dry_run: bool) -> Result<()> {
+        self.ensure_namespace(namespace).await?;
+        let mut params = PatchParams::apply(FIELD_MANAGER).force();
+        params.dry_run = dry_run;
+        for (index, object) in objects.iter().enumerate() {
+            let malformed = |message: &str| Error::Malformed {
+                index,
+                message: message.to_string(),
+            };
+            let api_version = object["apiVersion"]
+                .as_str()
+                .ok_or_else(|| malformed("no apiVersion"))?;
+            let kind = object["kind"].as_str().ok_or_else(|| malformed("no kind"))?;
+            let name = object["metadata"]["name"]
+                .as_str()
+                .ok_or_else(|| malformed("no metadata.name"))?;
+            let resource = self.resource(api_version, kind).await?;
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.client.clone(), namespace, &resource);
+            api.patch(name, &params, &Patch::Apply(object))
+                .await
+                .map_err(|source| Error::Apply {
+                    kind: kind.to_string(),
+                    name: name.to_string(),
+                    namespace: namespace.to_string(),
+                    source,
+                })?;
+            tracing::debug!(namespace, kind, name, dry_run, "applied");
+        }
+        Ok(())
+    }
+
+    /// The API resource of a kind, discovered once.
+    async fn resource(&self, api_version: &str, kind: &str) -> Result<ApiResource> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        if let Some(found) = self.kinds.lock().expect("not poisoned").get(&gvk) {
+            return Ok(found.clone());
+        }
+        let (resource, _) = kube::discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .map_err(|source| Error::UnknownKind {
+                api_version: api_version.to_string(),
+                kind: kind.to_string(),
+                source,
+            })?;
+        self.kinds
+            .lock()
+            .expect("not poisoned")
+            .insert(gvk, resource.clone());
+        Ok(resource)
+    }
+
+    /// The run's live Jobs, Pods, Deployments, Services and ConfigMaps, status included
+    /// (without `managedFields`), for the runtime's `observe`.
+    pub async fn observe_run(&self, namespace: &str, run_id: &str) -> Result<Vec<ObservedObject>> {
+        let mut objects = Vec::new();
+        self.list_into::<ConfigMap>(namespace, run_id, &mut objects)
+            .await?;
+        self.list_into::<Job>(namespace, run_id, &mut objects)
+            .await?;
+        self.list_into::<Deployment>(namespace, run_id, &mut objects)
+            .await?;
+        self.list_into::<Service>(namespace, run_id, &mut objects)
+            .await?;
+        self.list_into::<Pod>(namespace, run_id, &mut objects)
+            .await?;
+        Ok(objects)
+    }
+
+    async fn list_into<K>(
+        &self,
+        namespace: &str,
+        run_id: &str,
+        into: &mut Vec<ObservedObject>,
+    ) -> Result<()>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let list = api
+            .list(&ListParams::default().labels(&run_selector(run_id)))
+            .await
+            .map_err(|source| Error::List {
+                kind: K::KIND,
+                run_id: run_id.to_string(),
+                namespace: namespace.to_string(),
+                source,
+            })?;
+        for mut item in list.items {
+            item.meta_mut().managed_fields = None;
+            let name = item.name_any();
+            let object = serde_json::to_string(&item).expect("API objects serialize");
+            into.push(ObservedObject {
+                api_version: K::API_VERSION.to_string(),
+                kind: K::KIND.to_string(),
+                name,
+                object,
+            });
+        }
+        Ok(())
+    }
+
+    /// Notifications of changes to any managed Job, Pod or Deployment, from one
+    /// watcher per kind for the whole process (started on the first call). A receiver
+    /// that lags is told so ([`broadcast::error::RecvError::Lagged`]) and should
+    /// re-observe its run.
+    pub fn subscribe(&self) -> broadcast::Receiver<RunChange> {
+        let receiver = self.watch.changes.subscribe();
+        let mut tasks = self.watch.tasks.lock().expect("not poisoned");
+        if tasks.is_empty() {
+            let changes = &self.watch.changes;
+            tasks.push(spawn_watcher::<Job>(&self.client, changes));
+            tasks.push(spawn_watcher::<Pod>(&self.client, changes));
+            tasks.push(spawn_watcher::<Deployment>(&self.client, changes));
+        }
+        receiver
+    }
+
+    /// Deletes every object labelled with the run (background propagation) and returns
+    /// how many were listed for deletion.
+    pub async fn delete_run(&self, namespace: &str, run_id: &str) -> Result<usize> {
+        let mut deleted = 0;
+        deleted += self.delete_kind::<Job>(namespace, run_id).await?;
+        deleted += self.delete_kind::<CronJob>(namespace, run_id).await?;
+        deleted += self.delete_kind::<Deployment>(namespace, run_id).await?;
+        deleted += self.delete_kind::<StatefulSet>(namespace, run_id).await?;
+        deleted += self.delete_kind::<Pod>(namespace, run_id).await?;
+        deleted += self.delete_kind::<Service>(namespace, run_id).await?;
+        deleted += self.delete_kind::<ConfigMap>(namespace, run_id).await?;
+        deleted += self.delete_kind::<Secret>(namespace, run_id).await?;
+        deleted += self
+            .delete_kind::<PersistentVolumeClaim>(namespace, run_id)
+            .await?;
+        Ok(deleted)
+    }
+
+    async fn delete_kind<K>(&self, namespace: &str, run_id: &str) -> Result<usize>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let params = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..DeleteParams::default()
+        };
+        let deleted = api
+            .delete_collection(&params, &ListParams::default().labels(&run_selector(run_id)))
+            .await
+            .map_err(|source| Error::Delete {
+                kind: K::KIND,
+                run_id: run_id.to_string(),
+                namespace: namespace.to_string(),
+                source,
+            })?;
+        Ok(deleted.left().map_or(0, |list| list.items.len()))
+    }
+}
+
+/// `runplane.io/run=<run_id>`.
+pub fn run_selector(run_id: &str) -> String {
+    format!("{RUN_LABEL}={run_id}")
+}
+
+/// One watcher over every managed object of kind `K`, in all namespaces, reporting the
+/// run of each object that changes.
+fn spawn_watcher<K>(client: &Client, changes: &broadcast::Sender<RunChange>) -> JoinHandle<()>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let api: Api<K> = Api::all(client.clone());
+    let changes = changes.clone();
+    tokio::spawn(async move {
+        let config = watcher::Config::default().labels(MANAGED_SELECTOR);
+        let mut stream = std::pin::pin!(watcher(api, config).default_backoff());
+        while let Some(event) = stream.next().await {
+            let object = match event {
+                Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => object,
+                // The initial listing (and every relist after a 410) reports each object
+                // once: subscribers may have missed changes meanwhile.
+                Ok(watcher::Event::InitApply(object)) => object,
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => continue,
+                Err(error) => {
+                    tracing::warn!(kind = K::KIND, %error, "watch failed; retrying with backoff");
+                    continue;
+                }
+            };
+            let (Some(namespace), Some(run_id)) =
+                (object.namespace(), object.labels().get(RUN_LABEL).cloned())
+            else {
+                continue;
+            };
+            // No subscriber is not an error.
+            let _ = changes.send(RunChange {
+                namespace,
+                run_id,
+                kind: K::KIND,
+            });
+        }
+    })
+}
