@@ -27,7 +27,11 @@ pub fn workspace_root(manifest_dir: &Path) -> PathBuf {
 /// the compiler's output on failure: build scripts report errors by panicking.
 pub fn build(workspace: &Path, packages: &[String]) -> Vec<(String, PathBuf)> {
     ensure_target();
-    let target_dir = workspace.join("target").join("wasm");
+    // Beside the outer build's artifacts (CARGO_TARGET_DIR when set, as CI does to
+    // cache them), in a folder of its own.
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from)
+        .join("wasm");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut command = Command::new(cargo);
     command
