@@ -309,8 +309,8 @@ mod tests {
         path: String,
     }
 
-    fn paths(instance: Value) -> Vec<String> {
-        check(&of::<Sample>(), &instance)
+    fn paths(instance: &Value) -> Vec<String> {
+        check(&of::<Sample>(), instance)
             .into_iter()
             .map(|e| format!("{}: {}", e.path, e.message))
             .collect()
@@ -320,12 +320,12 @@ mod tests {
     fn valid_instance_has_no_errors() {
         let instance =
             json!({"name": "a", "mode": "Fast", "items": [{"path": "x"}], "labels": {"a": "b"}});
-        assert!(paths(instance).is_empty());
+        assert!(paths(&instance).is_empty());
     }
 
     #[test]
     fn every_bad_field_is_reported_with_its_path() {
-        let errors = paths(json!({
+        let errors = paths(&json!({
             "replicas": -1,
             "mode": "Medium",
             "items": [{"path": "x"}, {"path": 3, "extra": true}],
