@@ -240,7 +240,7 @@ fn check_pod(pod: &Value) -> Result<(), String> {
             return Err(format!("hostPath volume {} is not allowed", volume["name"]));
         }
     }
-    if pod["securityContext"]["runAsUser"] == Value::from(0) {
+    if pod["securityContext"]["runAsUser"].as_i64() == Some(0) {
         return Err("the pod runs as root (runAsUser 0)".into());
     }
     let containers = ["initContainers", "containers", "ephemeralContainers"]
@@ -255,7 +255,8 @@ fn check_pod(pod: &Value) -> Result<(), String> {
         if security["allowPrivilegeEscalation"] == Value::Bool(true) {
             return Err(format!("container {name} allows privilege escalation"));
         }
-        if security["runAsUser"] == Value::from(0) || security["runAsNonRoot"] == Value::Bool(false)
+        if security["runAsUser"].as_i64() == Some(0)
+            || security["runAsNonRoot"] == Value::Bool(false)
         {
             return Err(format!("container {name} runs as root"));
         }
@@ -301,7 +302,7 @@ mod tests {
         (kinds, Policy::default())
     }
 
-    fn admit_value(object: Value) -> Result<Value, Violation> {
+    fn admit_value(object: &Value) -> Result<Value, Violation> {
         let (kinds, policy) = subject();
         let subject = Subject {
             run_id: "r1",
@@ -315,7 +316,7 @@ mod tests {
 
     #[test]
     fn host_labels_and_namespace_are_stamped_and_not_overridable() {
-        let admitted = admit_value(json!({
+        let admitted = admit_value(&json!({
             "apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": "j-1", "labels": {"runplane.io/run": "forged", "team": "a"}},
             "spec": {"template": {"metadata": {}, "spec": {"containers": [{"name": "c"}]}}}
@@ -375,7 +376,7 @@ mod tests {
             ),
         ];
         for (object, rule) in cases {
-            let violation = admit_value(object.clone()).unwrap_err();
+            let violation = admit_value(&object).unwrap_err();
             assert!(
                 violation.to_string().contains(rule),
                 "{object}: {violation}"

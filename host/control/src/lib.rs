@@ -10,11 +10,14 @@
 //!   word on Kubernetes objects (allowed kinds, namespace, names, host labels).
 //! - [`Control::run_local`] executes a local plan, drives the run's state machine and
 //!   reports every transition and output line as a [`RunEvent`].
+//! - [`Control::run_kubernetes`] guards and applies a Kubernetes plan, then follows the
+//!   cluster's watch notifications through the runtime's `observe` to the end.
 //!
 //! Runtime calls are CPU-bound and budgeted, so they run on the blocking pool and never
 //! stall the async workers.
 
 pub mod guard;
+mod kubernetes;
 mod local;
 
 use std::sync::Arc;
@@ -23,8 +26,10 @@ use runplane_engine::{
     CallError, HostSettings, LoadedRuntime, PlanError, Registry, RunContext, RunPlan,
 };
 use runplane_model::{FieldError, IllegalTransition, Run, RunState, SpecFile, Target};
+use runplane_target_kubernetes::KubernetesTarget;
 use runplane_target_local::LocalTarget;
 
+pub use kubernetes::RESYNC;
 pub use local::{RunEvent, STOP_GRACE, StopSignal};
 
 /// Why a run could not be validated, planned or executed.
@@ -89,6 +94,9 @@ pub enum Error {
     /// The local target failed.
     #[error(transparent)]
     Local(#[from] runplane_target_local::Error),
+    /// The Kubernetes target failed.
+    #[error(transparent)]
+    Kubernetes(#[from] runplane_target_kubernetes::Error),
     /// A state transition the machine forbids.
     #[error(transparent)]
     Transition(#[from] IllegalTransition),
@@ -103,6 +111,7 @@ pub struct Control {
     registry: Arc<Registry>,
     local: LocalTarget,
     settings: HostSettings,
+    kubernetes: Option<KubernetesTarget>,
 }
 
 impl Control {
@@ -112,7 +121,19 @@ impl Control {
             registry,
             local,
             settings,
+            kubernetes: None,
         }
+    }
+
+    /// The same control, with a cluster to run Kubernetes plans on.
+    pub fn with_kubernetes(mut self, target: KubernetesTarget) -> Self {
+        self.kubernetes = Some(target);
+        self
+    }
+
+    /// The cluster Kubernetes plans run on, when one was given.
+    pub fn kubernetes(&self) -> Option<&KubernetesTarget> {
+        self.kubernetes.as_ref()
     }
 
     /// The runtime registry.

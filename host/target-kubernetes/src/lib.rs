@@ -58,7 +58,7 @@ pub enum Error {
     Config(String),
     /// The client could not be built.
     #[error("cannot build a Kubernetes client: {0}")]
-    Client(#[source] kube::Error),
+    Client(#[source] Box<kube::Error>),
     /// An object is not a Kubernetes object (no apiVersion, kind or name).
     #[error("object #{index} is not a Kubernetes object: {message}")]
     Malformed {
@@ -76,7 +76,7 @@ pub enum Error {
         kind: String,
         /// The discovery error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// The namespace could not be read or created.
     #[error("namespace {namespace}: {source}")]
@@ -85,7 +85,7 @@ pub enum Error {
         namespace: String,
         /// The API error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// An apply was refused.
     #[error("cannot apply {kind}/{name} in namespace {namespace}: {source}")]
@@ -98,7 +98,7 @@ pub enum Error {
         namespace: String,
         /// The API error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// Listing a kind failed.
     #[error("cannot list {kind} of run {run_id} in namespace {namespace}: {source}")]
@@ -111,7 +111,7 @@ pub enum Error {
         namespace: String,
         /// The API error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// Deleting a kind failed.
     #[error("cannot delete {kind} of run {run_id} in namespace {namespace}: {source}")]
@@ -124,7 +124,7 @@ pub enum Error {
         namespace: String,
         /// The API error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 }
 
@@ -204,7 +204,7 @@ impl KubernetesTarget {
 
     /// A target over a client configuration.
     pub fn from_config(config: Config) -> Result<Self> {
-        let client = Client::try_from(config).map_err(Error::Client)?;
+        let client = Client::try_from(config).map_err(|e| Error::Client(Box::new(e)))?;
         Ok(Self::from_client(client))
     }
 
@@ -230,7 +230,7 @@ impl KubernetesTarget {
         let api: Api<Namespace> = Api::all(self.client.clone());
         let failed = |source| Error::Namespace {
             namespace: namespace.to_string(),
-            source,
+            source: Box::new(source),
         };
         if api.get_opt(namespace).await.map_err(failed)?.is_some() {
             return Ok(());
@@ -268,7 +268,9 @@ impl KubernetesTarget {
             let api_version = object["apiVersion"]
                 .as_str()
                 .ok_or_else(|| malformed("no apiVersion"))?;
-            let kind = object["kind"].as_str().ok_or_else(|| malformed("no kind"))?;
+            let kind = object["kind"]
+                .as_str()
+                .ok_or_else(|| malformed("no kind"))?;
             let name = object["metadata"]["name"]
                 .as_str()
                 .ok_or_else(|| malformed("no metadata.name"))?;
@@ -281,7 +283,7 @@ impl KubernetesTarget {
                     kind: kind.to_string(),
                     name: name.to_string(),
                     namespace: namespace.to_string(),
-                    source,
+                    source: Box::new(source),
                 })?;
             tracing::debug!(namespace, kind, name, dry_run, "applied");
         }
@@ -300,7 +302,7 @@ impl KubernetesTarget {
             .map_err(|source| Error::UnknownKind {
                 api_version: api_version.to_string(),
                 kind: kind.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         self.kinds
             .lock()
@@ -334,6 +336,7 @@ impl KubernetesTarget {
     ) -> Result<()>
     where
         K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + k8s_openapi::Resource
             + Clone
             + DeserializeOwned
             + Serialize
@@ -344,18 +347,18 @@ impl KubernetesTarget {
             .list(&ListParams::default().labels(&run_selector(run_id)))
             .await
             .map_err(|source| Error::List {
-                kind: K::KIND,
+                kind: <K as k8s_openapi::Resource>::KIND,
                 run_id: run_id.to_string(),
                 namespace: namespace.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         for mut item in list.items {
             item.meta_mut().managed_fields = None;
             let name = item.name_any();
             let object = serde_json::to_string(&item).expect("API objects serialize");
             into.push(ObservedObject {
-                api_version: K::API_VERSION.to_string(),
-                kind: K::KIND.to_string(),
+                api_version: <K as k8s_openapi::Resource>::API_VERSION.to_string(),
+                kind: <K as k8s_openapi::Resource>::KIND.to_string(),
                 name,
                 object,
             });
@@ -400,6 +403,7 @@ impl KubernetesTarget {
     async fn delete_kind<K>(&self, namespace: &str, run_id: &str) -> Result<usize>
     where
         K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + k8s_openapi::Resource
             + Clone
             + DeserializeOwned
             + Debug,
@@ -410,13 +414,16 @@ impl KubernetesTarget {
             ..DeleteParams::default()
         };
         let deleted = api
-            .delete_collection(&params, &ListParams::default().labels(&run_selector(run_id)))
+            .delete_collection(
+                &params,
+                &ListParams::default().labels(&run_selector(run_id)),
+            )
             .await
             .map_err(|source| Error::Delete {
-                kind: K::KIND,
+                kind: <K as k8s_openapi::Resource>::KIND,
                 run_id: run_id.to_string(),
                 namespace: namespace.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         Ok(deleted.left().map_or(0, |list| list.items.len()))
     }
@@ -431,7 +438,13 @@ pub fn run_selector(run_id: &str) -> String {
 /// run of each object that changes.
 fn spawn_watcher<K>(client: &Client, changes: &broadcast::Sender<RunChange>) -> JoinHandle<()>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+    K: Resource<DynamicType = ()>
+        + k8s_openapi::Resource
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + 'static,
 {
     let api: Api<K> = Api::all(client.clone());
     let changes = changes.clone();
@@ -446,7 +459,7 @@ where
                 Ok(watcher::Event::InitApply(object)) => object,
                 Ok(watcher::Event::Init | watcher::Event::InitDone) => continue,
                 Err(error) => {
-                    tracing::warn!(kind = K::KIND, %error, "watch failed; retrying with backoff");
+                    tracing::warn!(kind = <K as k8s_openapi::Resource>::KIND, %error, "watch failed; retrying with backoff");
                     continue;
                 }
             };
@@ -459,7 +472,7 @@ where
             let _ = changes.send(RunChange {
                 namespace,
                 run_id,
-                kind: K::KIND,
+                kind: <K as k8s_openapi::Resource>::KIND,
             });
         }
     })

@@ -3,9 +3,10 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use runplane_control::{Control, RunEvent};
 use runplane_model::{Run, RunState, Target, Transition};
+use runplane_target_kubernetes::KubernetesTarget;
 use tokio::sync::{mpsc, watch};
 
 use super::{EXIT_RUN_FAILED, EXIT_STOPPED};
@@ -20,14 +21,14 @@ pub(crate) async fn execute(
     let file = spec::load(path)?;
     let control = host::build(plugins)?;
     let runtime = validate(&control, path, &file, target).await?;
-    if target == Target::Kubernetes {
-        bail!(
-            "{}: the kubernetes target is not available in this build yet; use --target local, \
-             or `runplane plan -f {} --target kubernetes` to see the manifests",
-            path.display(),
-            path.display()
-        );
-    }
+    let cluster = match target {
+        Target::Kubernetes => Some(
+            KubernetesTarget::connect(None)
+                .await
+                .with_context(|| format!("{}: cannot reach the cluster", path.display()))?,
+        ),
+        Target::Local => None,
+    };
     let run = Run::new(
         &file.project,
         &file.function.name,
@@ -54,9 +55,18 @@ pub(crate) async fn execute(
     let execution = {
         let (control, runtime, file) = (control.clone(), runtime.clone(), file.clone());
         tokio::spawn(async move {
-            control
-                .run_local(&runtime, &file, run, events, stop_requested)
-                .await
+            match cluster {
+                Some(cluster) => {
+                    control
+                        .run_kubernetes(&runtime, &file, run, events, stop_requested, &cluster)
+                        .await
+                }
+                None => {
+                    control
+                        .run_local(&runtime, &file, run, events, stop_requested)
+                        .await
+                }
+            }
         })
     };
     while let Some(event) = received.recv().await {
