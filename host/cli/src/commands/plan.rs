@@ -6,26 +6,20 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use runplane_control::guard::{self, Policy, Subject};
 use runplane_engine::RunPlan;
-use runplane_model::{Run, Target};
+use runplane_model::Target;
 use serde_json::{Value, json};
-
-use crate::{host, spec};
 
 pub(crate) async fn execute(
     path: &Path,
     target: Target,
     plugins: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
-    let file = spec::load(path)?;
-    let control = host::build(plugins)?;
-    let runtime = super::run::validate(&control, path, &file, target).await?;
-    let run = Run::new(
-        &file.project,
-        &file.function.name,
-        &file.function.kind,
-        &file.action,
-        target,
-    );
+    let super::Prepared {
+        file,
+        control,
+        runtime,
+        run,
+    } = super::prepare(path, target, plugins).await?;
     let context = control.context(&file, &run);
     let plan = control
         .plan(&runtime, context.clone())

@@ -3,24 +3,26 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
-use runplane_control::{Control, RunEvent};
-use runplane_model::{Run, RunState, Target, Transition};
+use anyhow::Context as _;
+use runplane_control::RunEvent;
+use runplane_model::{RunState, Target, Transition};
 use runplane_target_kubernetes::KubernetesTarget;
 use tokio::sync::{mpsc, watch};
 
 use super::{EXIT_RUN_FAILED, EXIT_STOPPED};
 use crate::output::Follower;
-use crate::{host, spec};
 
 pub(crate) async fn execute(
     path: &Path,
     target: Target,
     plugins: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
-    let file = spec::load(path)?;
-    let control = host::build(plugins)?;
-    let runtime = validate(&control, path, &file, target).await?;
+    let super::Prepared {
+        file,
+        control,
+        runtime,
+        run,
+    } = super::prepare(path, target, plugins).await?;
     let cluster = match target {
         Target::Kubernetes => Some(
             KubernetesTarget::connect(None)
@@ -29,13 +31,6 @@ pub(crate) async fn execute(
         ),
         Target::Local => None,
     };
-    let run = Run::new(
-        &file.project,
-        &file.function.name,
-        &file.function.kind,
-        &file.action,
-        target,
-    );
     let follower = Follower::new(run.id.as_str());
     follower.show(&RunEvent::Transition(Transition {
         from: RunState::Created,
@@ -87,20 +82,6 @@ pub(crate) async fn execute(
             ExitCode::from(EXIT_RUN_FAILED)
         }
     })
-}
-
-/// Validates `file` and returns its runtime; errors name the file and every bad field.
-pub(super) async fn validate(
-    control: &Control,
-    path: &Path,
-    file: &runplane_model::SpecFile,
-    target: Target,
-) -> anyhow::Result<std::sync::Arc<runplane_engine::LoadedRuntime>> {
-    match control.validate(file, target).await {
-        Ok(runtime) => Ok(runtime),
-        Err(runplane_control::Error::Invalid(errors)) => bail!(spec::field_errors(path, &errors)),
-        Err(error) => bail!("{}: {error}", path.display()),
-    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
