@@ -30,7 +30,8 @@ impl Paths {
     }
 }
 
-/// Loads the built-in runtimes and those in `plugins`, and builds the control.
+/// Loads the built-in runtimes and those in `plugins` (default: `$RUNPLANE_HOME/plugins`
+/// when it exists), and builds the control.
 pub(crate) fn build(plugins: Option<&Path>) -> anyhow::Result<Control> {
     let paths = Paths::from_env();
     let engine = PluginEngine::new(Limits::default(), Some(&paths.cache.join("compiled")))
@@ -42,8 +43,11 @@ pub(crate) fn build(plugins: Option<&Path>) -> anyhow::Result<Control> {
             .with_context(|| format!("the built-in runtime {name} does not load"))?;
         registry.insert(runtime);
     }
-    if let Some(dir) = plugins {
-        load_directory(&engine, &registry, dir)?;
+    let default_dir = paths.data.join("plugins");
+    match plugins {
+        Some(dir) => load_directory(&engine, &registry, dir)?,
+        None if default_dir.is_dir() => load_directory(&engine, &registry, &default_dir)?,
+        None => {}
     }
     let local = LocalTarget::new(paths.data.join("runs"), paths.cache);
     Ok(Control::new(

@@ -2,6 +2,7 @@
 //! stderr captured, and every failure mapped to a [`CallError`].
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, Trap};
@@ -23,9 +24,15 @@ pub(crate) struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
     memory: MemoryCap,
-    /// Tags the guest's log lines.
+    /// Tags the guest's log lines, with `call`.
     runtime: Arc<str>,
+    /// Process-unique id of this call, so a guest's log lines and stderr can be told
+    /// apart from another call's.
+    call: u64,
 }
+
+/// Source of call ids.
+static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
@@ -48,13 +55,13 @@ impl runplane::runtime::log::Host for CallState {
             message.truncate(cut);
             message.push_str(" …");
         }
-        let runtime = &*self.runtime;
+        let (runtime, call) = (&*self.runtime, self.call);
         match level {
-            Level::Trace => tracing::trace!(runtime, "{message}"),
-            Level::Debug => tracing::debug!(runtime, "{message}"),
-            Level::Info => tracing::info!(runtime, "{message}"),
-            Level::Warn => tracing::warn!(runtime, "{message}"),
-            Level::Error => tracing::error!(runtime, "{message}"),
+            Level::Trace => tracing::trace!(runtime, call, "{message}"),
+            Level::Debug => tracing::debug!(runtime, call, "{message}"),
+            Level::Info => tracing::info!(runtime, call, "{message}"),
+            Level::Warn => tracing::warn!(runtime, call, "{message}"),
+            Level::Error => tracing::error!(runtime, call, "{message}"),
         }
     }
 }
@@ -87,7 +94,9 @@ pub(crate) fn call<R>(
             exceeded: false,
         },
         runtime: runtime.clone(),
+        call: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
     };
+    let call = state.call;
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.memory);
     store.set_epoch_deadline(limits.ticks());
@@ -101,7 +110,19 @@ pub(crate) fn call<R>(
             message: format!("cannot instantiate: {error:#}"),
         }
     })?;
-    body(instance.runplane_runtime_runtime(), &mut store).map_err(|error| {
+    let result = body(instance.runplane_runtime_runtime(), &mut store);
+    let stderr = String::from_utf8_lossy(&stderr.contents())
+        .trim()
+        .to_string();
+    if !stderr.is_empty() {
+        tracing::warn!(
+            runtime = &**runtime,
+            call,
+            function,
+            "guest stderr: {stderr}"
+        );
+    }
+    result.map_err(|error| {
         if store.data().memory.exceeded {
             return memory_limit(runtime, function, limits);
         }
@@ -112,9 +133,6 @@ pub(crate) fn call<R>(
                 budget: limits.budget,
             };
         }
-        let stderr = String::from_utf8_lossy(&stderr.contents())
-            .trim()
-            .to_string();
         let trap = error
             .downcast_ref::<Trap>()
             .map_or_else(|| format!("{error:#}"), ToString::to_string);
