@@ -170,6 +170,43 @@ async fn python_job_completes_with_host_labels() {
     assert!(target.delete_run(&ns, &run_id).await.expect("deletes") >= 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_failing_with_exit_code_3_ends_the_run_in_error() {
+    let Some(target) = target().await else { return };
+    let (control, _dir) = control();
+    let ns = namespace("fail");
+    let mut file = example("hello.yaml", &ns);
+    // kwok's stages read these pod annotations (tests/control-plane/README.md).
+    file.task.spec["annotations"] = serde_json::json!([
+        {"name": "runplane.io/simulate", "value": "fail"},
+        {"name": "runplane.io/simulate-exit-code", "value": "3"},
+    ]);
+    let runtime = control
+        .validate(&file, Target::Kubernetes)
+        .await
+        .expect("valid");
+    let run = new_run(&file);
+    let run_id = run.id.to_string();
+    let (events, _received) = mpsc::unbounded_channel();
+    let (_stop, stop_requested) = watch::channel(false);
+    let run = tokio::time::timeout(
+        Duration::from_secs(120),
+        control.run_kubernetes(&runtime, &file, run, events, stop_requested, &target),
+    )
+    .await
+    .expect("the run ends within 2 minutes")
+    .expect("the state machine holds");
+    assert_eq!(run.state, RunState::Error, "history: {:?}", run.history);
+    let reason = run
+        .history
+        .last()
+        .and_then(|t| t.reason.clone())
+        .unwrap_or_default();
+    assert!(reason.contains("exited with code 3"), "{reason}");
+    assert!(reason.contains("BackoffLimitExceeded"), "{reason}");
+    target.delete_run(&ns, &run_id).await.expect("deletes");
+}
+
 /// The guarded plan of `file`, as `runplane plan --target kubernetes` prints it.
 async fn guarded_plan(control: &Control, file: &SpecFile) -> (Run, Vec<Value>) {
     let runtime = control

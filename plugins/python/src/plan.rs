@@ -269,16 +269,16 @@ fn local_job(run: &Run<'_>) -> Plan {
 fn job_object(
     run: &Run<'_>,
     labels: &BTreeMap<String, String>,
-    backoff_limit: i32,
+    task: &JobTask,
     pod: PodSpec,
 ) -> Job {
     Job {
         metadata: k8s::meta(&run.name("j"), labels),
         spec: Some(JobSpec {
-            backoff_limit: Some(backoff_limit),
+            backoff_limit: Some(task.backoff_limit.unwrap_or(0)),
             active_deadline_seconds: Some(ACTIVE_DEADLINE_SECONDS),
             template: PodTemplateSpec {
-                metadata: Some(k8s::meta(&run.name("j"), labels)),
+                metadata: Some(task.settings.pod_metadata(&run.name("j"), labels)),
                 spec: Some(PodSpec {
                     restart_policy: Some("Never".to_string()),
                     ..pod
@@ -296,12 +296,7 @@ fn kubernetes_job(run: &Run<'_>) -> Result<Plan, PlanError> {
     let mut manifests = Manifests::new();
     manifests.push(&run.config_map(&labels, &[]))?;
     let pod = run.pod(&task.settings, "job");
-    manifests.push(&job_object(
-        run,
-        &labels,
-        task.backoff_limit.unwrap_or(0),
-        pod,
-    ))?;
+    manifests.push(&job_object(run, &labels, &task, pod))?;
     Ok(manifests.into_plan())
 }
 
@@ -348,7 +343,7 @@ fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
                 ..LabelSelector::default()
             },
             template: PodTemplateSpec {
-                metadata: Some(k8s::meta(&run.name("d"), &labels)),
+                metadata: Some(task.settings.pod_metadata(&run.name("d"), &labels)),
                 spec: Some(pod),
             },
             ..DeploymentSpec::default()
@@ -441,11 +436,6 @@ fn build(run: &Run<'_>) -> Result<Plan, PlanError> {
     pod.security_context = Some(PodSecurityContext::default());
     let mut manifests = Manifests::new();
     manifests.push(&run.config_map(&labels, &[("Dockerfile".to_string(), dockerfile)]))?;
-    manifests.push(&job_object(
-        run,
-        &labels,
-        task.backoff_limit.unwrap_or(0),
-        pod,
-    ))?;
+    manifests.push(&job_object(run, &labels, &task, pod))?;
     Ok(manifests.into_plan())
 }

@@ -62,6 +62,10 @@ pub struct TaskSettings {
     /// Extra labels on the run's objects (host labels cannot be overridden).
     #[serde(default)]
     pub labels: Vec<Label>,
+    /// Annotations on the run's pods (sidecar injection, metrics scraping, …). Not in
+    /// the original platform; pods are where annotations drive behaviour.
+    #[serde(default)]
+    pub annotations: Vec<Label>,
     /// A named template of defaults chosen by the admin. Profiles are host
     /// configuration; the runtime only records the name.
     #[serde(default)]
@@ -283,6 +287,24 @@ impl TaskSettings {
             .iter()
             .map(|label| (label.name.clone(), label.value.clone()))
             .collect()
+    }
+
+    /// Metadata of the run's pod template: `labels` plus the task's annotations.
+    pub fn pod_metadata(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        let mut metadata = super::meta(name, labels);
+        if !self.annotations.is_empty() {
+            metadata.annotations = Some(
+                self.annotations
+                    .iter()
+                    .map(|annotation| (annotation.name.clone(), annotation.value.clone()))
+                    .collect(),
+            );
+        }
+        metadata
     }
 
     /// Applies the settings to a pod and its main container.
