@@ -9,9 +9,8 @@ use runplane_model::{Run, RunState, SpecFile};
 use runplane_target_kubernetes::KubernetesTarget;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::guard::{self, Policy, Subject};
 use crate::local::{RunEvent, StopSignal};
-use crate::{Control, Error, Result, blocking};
+use crate::{Control, Error, Result, blocking, record};
 
 /// How often a run is observed even when no watch notification came (a backstop for
 /// missed or coalesced events).
@@ -47,43 +46,16 @@ impl Control {
         mut stop: StopSignal,
         target: &KubernetesTarget,
     ) -> Result<()> {
-        let step = |run: &mut Run, to: RunState, reason: Option<String>| -> Result<()> {
-            let event = Control::transition(run, to, reason)?;
-            let _ = events.send(event);
-            Ok(())
+        let step =
+            |run: &mut Run, to: RunState, reason: Option<String>| record(events, run, to, reason);
+        let Some(RunPlan::Kubernetes(objects)) = self.plan_run(runtime, file, run, events).await?
+        else {
+            return Ok(());
         };
         let context = self.context(file, run);
         let namespace = context.namespace.clone();
         let run_id = run.id.to_string();
-        let objects = match self.plan(runtime, context.clone()).await {
-            Ok(RunPlan::Kubernetes(objects)) => objects,
-            Ok(RunPlan::Local(_)) => {
-                let error = Error::WrongPlan {
-                    runtime: runtime.name().to_string(),
-                    returned: "local",
-                    target: run.target,
-                };
-                return step(run, RunState::Error, Some(error.to_string()));
-            }
-            Err(error) => return step(run, RunState::Error, Some(error.to_string())),
-        };
-        step(
-            run,
-            RunState::Built,
-            Some(format!(
-                "planned by {} {}",
-                runtime.name(),
-                runtime.digest()
-            )),
-        )?;
-        let subject = Subject {
-            run_id: &run_id,
-            project: &run.project,
-            namespace: &namespace,
-            runtime: runtime.name(),
-            runtime_kinds: &runtime.info().allowed_kinds,
-        };
-        let admitted = match guard::admit(&objects, &subject, &Policy::default()) {
+        let admitted = match Control::admit(runtime, run, &namespace, &objects) {
             Ok(admitted) => admitted,
             Err(violation) => {
                 return step(

@@ -87,7 +87,7 @@ pub enum Error {
         /// Runtime name.
         runtime: String,
         /// Which kind of plan came back.
-        returned: &'static str,
+        returned: Target,
         /// The target asked for.
         target: Target,
     },
@@ -266,6 +266,54 @@ impl Control {
         let transition = run.transition(to, reason)?;
         Ok(RunEvent::Transition(transition.clone()))
     }
+
+    /// Checks and stamps `objects` planned by `runtime` for `run` with the host policy.
+    pub fn admit(
+        runtime: &LoadedRuntime,
+        run: &Run,
+        namespace: &str,
+        objects: &[String],
+    ) -> Result<Vec<serde_json::Value>, guard::Violation> {
+        let subject = guard::Subject {
+            run_id: run.id.as_str(),
+            project: &run.project,
+            namespace,
+            runtime: runtime.name(),
+            runtime_kinds: &runtime.info().allowed_kinds,
+        };
+        guard::admit(objects, &subject, &guard::Policy::default())
+    }
+
+    /// Plans `run` for its target and records BUILT. A failed plan, or a plan for
+    /// another target, ends the run in ERROR instead and gives `None`.
+    async fn plan_run(
+        &self,
+        runtime: &Arc<LoadedRuntime>,
+        file: &SpecFile,
+        run: &mut Run,
+        events: &tokio::sync::mpsc::UnboundedSender<RunEvent>,
+    ) -> Result<Option<RunPlan>> {
+        let planned = match self.plan(runtime, self.context(file, run)).await {
+            Ok(plan) if plan_target(&plan) == run.target => Ok(plan),
+            Ok(plan) => Err(Error::WrongPlan {
+                runtime: runtime.name().to_string(),
+                returned: plan_target(&plan),
+                target: run.target,
+            }),
+            Err(error) => Err(error),
+        };
+        match planned {
+            Ok(plan) => {
+                let reason = format!("planned by {} {}", runtime.name(), runtime.digest());
+                record(events, run, RunState::Built, Some(reason))?;
+                Ok(Some(plan))
+            }
+            Err(error) => {
+                record(events, run, RunState::Error, Some(error.to_string()))?;
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// The contract's name for a target.
@@ -273,6 +321,26 @@ pub fn wire_target(target: Target) -> runplane_engine::Target {
     match target {
         Target::Local => runplane_engine::Target::Local,
         Target::Kubernetes => runplane_engine::Target::Kubernetes,
+    }
+}
+
+/// Moves `run` to `to` and sends the transition to whoever follows the run (a closed
+/// channel is fine: nobody is following).
+fn record(
+    events: &tokio::sync::mpsc::UnboundedSender<RunEvent>,
+    run: &mut Run,
+    to: RunState,
+    reason: Option<String>,
+) -> Result<()> {
+    let _ = events.send(Control::transition(run, to, reason)?);
+    Ok(())
+}
+
+/// The target a plan is for.
+fn plan_target(plan: &RunPlan) -> Target {
+    match plan {
+        RunPlan::Kubernetes(_) => Target::Kubernetes,
+        RunPlan::Local(_) => Target::Local,
     }
 }
 

@@ -7,7 +7,7 @@ use runplane_model::{Run, RunState, SpecFile, Transition};
 use runplane_target_local::{LocalEvent, Stream};
 use tokio::sync::{mpsc, watch};
 
-use crate::{Control, Error, Result};
+use crate::{Control, Result, record};
 
 /// How long a stopped process gets between SIGTERM and SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -57,32 +57,11 @@ impl Control {
         events: &mpsc::UnboundedSender<RunEvent>,
         mut stop: StopSignal,
     ) -> Result<()> {
-        let step = |run: &mut Run, to: RunState, reason: Option<String>| -> Result<()> {
-            let event = Control::transition(run, to, reason)?;
-            let _ = events.send(event);
-            Ok(())
+        let step =
+            |run: &mut Run, to: RunState, reason: Option<String>| record(events, run, to, reason);
+        let Some(RunPlan::Local(plan)) = self.plan_run(runtime, file, run, events).await? else {
+            return Ok(());
         };
-        let plan = match self.plan(runtime, self.context(file, run)).await {
-            Ok(RunPlan::Local(process)) => process,
-            Ok(RunPlan::Kubernetes(_)) => {
-                let error = Error::WrongPlan {
-                    runtime: runtime.name().to_string(),
-                    returned: "kubernetes",
-                    target: run.target,
-                };
-                return step(run, RunState::Error, Some(error.to_string()));
-            }
-            Err(error) => return step(run, RunState::Error, Some(error.to_string())),
-        };
-        step(
-            run,
-            RunState::Built,
-            Some(format!(
-                "planned by {} {}",
-                runtime.name(),
-                runtime.digest()
-            )),
-        )?;
         let started = tokio::select! {
             started = self.local.start(run.id.as_str(), plan) => started,
             _ = stop.wait_for(|stop| *stop) => {

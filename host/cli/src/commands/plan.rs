@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use runplane_control::guard::{self, Policy, Subject};
+use runplane_control::Control;
 use runplane_engine::RunPlan;
 use runplane_model::Target;
 use serde_json::{Value, json};
@@ -27,14 +27,7 @@ pub(crate) async fn execute(
         .with_context(|| path.display().to_string())?;
     let documents = match plan {
         RunPlan::Kubernetes(objects) => {
-            let subject = Subject {
-                run_id: run.id.as_str(),
-                project: &run.project,
-                namespace: &context.namespace,
-                runtime: runtime.name(),
-                runtime_kinds: &runtime.info().allowed_kinds,
-            };
-            guard::admit(&objects, &subject, &Policy::default())?
+            Control::admit(&runtime, &run, &context.namespace, &objects)?
         }
         RunPlan::Local(process) => vec![json!({
             "argv": process.argv,
