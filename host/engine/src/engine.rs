@@ -146,10 +146,10 @@ fn config(limits: &Limits) -> Config {
         .wasm_component_model(true)
         .epoch_interruption(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
-        // Small reservations: runtimes are capped at `limits.memory`, and 256 slots of
-        // the default 4 GiB would reserve a terabyte of address space.
-        .memory_reservation(limits.memory as u64)
-        .memory_guard_size(64 << 10)
+        // 4 GiB of address space per memory plus a 2 GiB guard lets Cranelift drop the
+        // bounds check on every load and store. It is only reserved, never committed.
+        .memory_reservation(4 << 30)
+        .memory_guard_size(2 << 30)
         .memory_reservation_for_growth(0);
     config
 }
