@@ -104,6 +104,36 @@ fn new_run(file: &SpecFile) -> Run {
     )
 }
 
+/// Validates `file`, runs it on `target` to its end (two minutes at most) and returns
+/// the run with the events it produced.
+async fn run_to_end(
+    control: &Control,
+    target: &KubernetesTarget,
+    file: &SpecFile,
+) -> (Run, mpsc::UnboundedReceiver<RunEvent>) {
+    let runtime = control
+        .validate(file, Target::Kubernetes)
+        .await
+        .expect("valid");
+    let (events, received) = mpsc::unbounded_channel();
+    let (_stop, stop_requested) = watch::channel(false);
+    let run = tokio::time::timeout(
+        Duration::from_secs(120),
+        control.run_kubernetes(
+            &runtime,
+            file,
+            new_run(file),
+            events,
+            stop_requested,
+            target,
+        ),
+    )
+    .await
+    .expect("the run ends within 2 minutes")
+    .expect("the state machine holds");
+    (run, received)
+}
+
 /// A fresh namespace name for one test.
 fn namespace(test: &str) -> String {
     let unique = std::time::SystemTime::now()
@@ -120,21 +150,8 @@ async fn python_job_completes_with_host_labels() {
     let (control, _dir) = control();
     let ns = namespace("job");
     let file = example("hello.yaml", &ns);
-    let runtime = control
-        .validate(&file, Target::Kubernetes)
-        .await
-        .expect("valid");
-    let run = new_run(&file);
+    let (run, mut received) = run_to_end(&control, &target, &file).await;
     let run_id = run.id.to_string();
-    let (events, mut received) = mpsc::unbounded_channel();
-    let (_stop, stop_requested) = watch::channel(false);
-    let run = tokio::time::timeout(
-        Duration::from_secs(120),
-        control.run_kubernetes(&runtime, &file, run, events, stop_requested, &target),
-    )
-    .await
-    .expect("the run ends within 2 minutes")
-    .expect("the state machine holds");
     let mut states = Vec::new();
     while let Ok(event) = received.try_recv() {
         if let RunEvent::Transition(t) = event {
@@ -180,21 +197,8 @@ async fn a_pod_failing_with_exit_code_3_ends_the_run_in_error() {
         {"name": "runplane.io/simulate", "value": "fail"},
         {"name": "runplane.io/simulate-exit-code", "value": "3"},
     ]);
-    let runtime = control
-        .validate(&file, Target::Kubernetes)
-        .await
-        .expect("valid");
-    let run = new_run(&file);
+    let (run, _received) = run_to_end(&control, &target, &file).await;
     let run_id = run.id.to_string();
-    let (events, _received) = mpsc::unbounded_channel();
-    let (_stop, stop_requested) = watch::channel(false);
-    let run = tokio::time::timeout(
-        Duration::from_secs(120),
-        control.run_kubernetes(&runtime, &file, run, events, stop_requested, &target),
-    )
-    .await
-    .expect("the run ends within 2 minutes")
-    .expect("the state machine holds");
     assert_eq!(run.state, RunState::Error, "history: {:?}", run.history);
     let reason = run
         .history
