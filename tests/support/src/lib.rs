@@ -12,6 +12,8 @@
 //!   binary component bytes (wasmtime is built without its `wat` feature here).
 //! - Run builders: [`run_context`] for the misbehaving runtime, [`python`] for a Python
 //!   job with realistic specs.
+//! - A real PostgreSQL server: [`postgres::database`] gives each test a fresh database on
+//!   a server started once per test binary (skipped without PostgreSQL, unless CI).
 //!
 //! # Example
 //!
@@ -27,6 +29,8 @@
 //! ```
 
 use runplane_engine::{HostSettings, RunContext, Target};
+
+pub mod postgres;
 
 include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 

@@ -1,0 +1,257 @@
+//! Runplane's store: one interface over SQLite (the embedded default, WAL, one file)
+//! and PostgreSQL (several host replicas), with versioned migrations.
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver (`$n` placeholders, which
+//! SQLite accepts too), so a query is written once. To keep that possible the schema
+//! only uses types both sides share: text (ids, names, JSON documents) and 64-bit
+//! integers (versions, sequence numbers, timestamps as unix nanoseconds, which round-trip
+//! an [`OffsetDateTime`] exactly and sort as numbers). Each backend has its own migration
+//! directory (`migrations/sqlite`, `migrations/postgres`), embedded in the binary and
+//! applied by [`Store::open`].
+//!
+//! Concurrency: a run carries a `version`; [`Store::record_transition`] is a conditional
+//! update on it, so of several writers holding the same version exactly one wins and the
+//! others get [`Error::Conflict`]. Every write transaction starts with its write (never
+//! read-then-write), which lets SQLite wait on its busy timeout instead of failing with
+//! a stale snapshot, and takes the row lock first on PostgreSQL.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> runplane_store::Result<()> {
+//! let store = runplane_store::Store::open("sqlite://runplane.db").await?;
+//! store.create_project("demo", Some("first steps")).await?;
+//! let hello = store
+//!     .create_function("demo", "hello", "python", &serde_json::json!({"handler": "main"}))
+//!     .await?;
+//! assert_eq!(store.get_function("demo", "hello", None).await?.id, hello.id);
+//! store.close().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod catalog;
+mod connect;
+mod rows;
+mod runs;
+
+use runplane_model::{RunId, RunState, SpecFile, Target};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No such project, function (version), task or run.
+    #[error("{entity} {name} not found")]
+    NotFound {
+        /// `project`, `function`, `task`, `run`.
+        entity: &'static str,
+        /// What was looked for (`demo/hello:3`).
+        name: String,
+    },
+    /// A project (or other uniquely named thing) of that name exists.
+    #[error("{entity} {name} already exists")]
+    AlreadyExists {
+        /// `project`.
+        entity: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// The run changed since it was read (optimistic concurrency): re-read and retry.
+    #[error("run {id} changed concurrently (expected version {expected}, found {found})")]
+    Conflict {
+        /// The run.
+        id: String,
+        /// The version the writer had read.
+        expected: i64,
+        /// The version in the store.
+        found: i64,
+    },
+    /// The project still has live runs and deletion was not forced.
+    #[error("project {project} has {live} live runs; stop them or force the deletion")]
+    LiveRuns {
+        /// The project.
+        project: String,
+        /// How many runs are live.
+        live: i64,
+    },
+    /// The call cannot succeed as asked, however often it is retried: a transition the
+    /// state machine forbids or that does not start from the run's stored state, a status
+    /// that is not a JSON object. A caller bug, unlike [`Error::Conflict`].
+    #[error("run {id}: {reason}")]
+    Invalid {
+        /// The run.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The database failed (connection, I/O, corrupt row).
+    #[error("database: {0}")]
+    Database(String),
+}
+
+/// Result of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which database backs the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// One SQLite file, in WAL mode.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// A project: the namespace of functions and runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    /// Unique name (DNS-1123 label; also the Kubernetes namespace).
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+}
+
+/// One version of a function. Every create or update makes a new version; the newest
+/// is `latest`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FunctionVersion {
+    /// Version id (a UUIDv7, so versions sort by creation).
+    pub id: String,
+    /// Project.
+    pub project: String,
+    /// Function name.
+    pub name: String,
+    /// Function kind = runtime kind (`python`).
+    pub kind: String,
+    /// The function spec as validated by its runtime.
+    pub spec: serde_json::Value,
+    /// Creation time of this version.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+}
+
+/// A task: an action on a function with its settings (`python+job`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// Id (UUIDv7).
+    pub id: String,
+    /// Project.
+    pub project: String,
+    /// Task kind, `<function kind>+<action>`.
+    pub kind: String,
+    /// Function reference, `python://demo/hello:<version>`.
+    pub function: String,
+    /// The task spec.
+    pub spec: serde_json::Value,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+}
+
+/// A run to insert: everything known when it is accepted, in state CREATED.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewRun {
+    /// Id chosen by the caller.
+    pub id: RunId,
+    /// Run kind (`python+job:run`).
+    pub kind: String,
+    /// Function reference the run was created with (`python://demo/hello:<version>`).
+    pub function_ref: String,
+    /// Where it executes.
+    pub target: Target,
+    /// The full, resolved spec: function, task and run.
+    pub spec: SpecFile,
+    /// Retries with the same key (per project) get the first run back.
+    pub idempotency_key: Option<String>,
+    /// When it was accepted.
+    pub created: OffsetDateTime,
+}
+
+/// A run as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredRun {
+    /// The run: id, project, function, kind, action, target, state, history.
+    pub run: runplane_model::Run,
+    /// Run kind (`python+job:run`).
+    pub kind: String,
+    /// Function reference.
+    pub function_ref: String,
+    /// The full spec.
+    pub spec: SpecFile,
+    /// Digest of the runtime component that planned it (set at BUILT).
+    pub runtime_digest: Option<String>,
+    /// Status beyond the state: message, outputs, service URL (free-form JSON object).
+    pub status: serde_json::Value,
+    /// Row version for optimistic concurrency: 1 when inserted, +1 on every recorded
+    /// transition (so it is always 1 + the length of the history). Setting the runtime
+    /// digest or appending logs does not change it: those writes cannot contradict a
+    /// concurrent transition, and a writer's version stays valid across them.
+    pub version: i64,
+    /// Creation time.
+    pub created: OffsetDateTime,
+    /// Last write: the time of the last transition, or of the runtime digest.
+    pub updated: OffsetDateTime,
+}
+
+/// Filters of a run listing; `None` means any.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunFilter {
+    /// Project.
+    pub project: Option<String>,
+    /// Function name.
+    pub function: Option<String>,
+    /// Current state.
+    pub state: Option<RunState>,
+    /// Runtime kind (`python`).
+    pub runtime: Option<String>,
+    /// Created at or after.
+    pub created_after: Option<OffsetDateTime>,
+    /// Created before.
+    pub created_before: Option<OffsetDateTime>,
+}
+
+/// One page of runs, newest first, and the cursor of the next page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunPage {
+    /// The runs.
+    pub runs: Vec<StoredRun>,
+    /// Pass back to get the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Which stream a log line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// One line of a run's output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Position in the run's log, from 1.
+    pub seq: i64,
+    /// Stream.
+    pub stream: LogStream,
+    /// The line, without its newline.
+    pub line: String,
+    /// When the host read it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// The store: a connection pool and the backend behind it. Cheap to clone (the pool is
+/// shared), so every task of the host can hold one.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: sqlx::AnyPool,
+    backend: Backend,
+}

@@ -1,0 +1,487 @@
+//! Runs, their transitions and their logs.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use runplane_model::{ALL_STATES, Run, RunId, RunState, Transition};
+use sqlx::AssertSqlSafe;
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+
+use crate::catalog::{exists, not_found};
+use crate::rows::{self, database, insert_error, nanos, placeholders};
+use crate::{Error, LogLine, LogStream, NewRun, Result, RunFilter, RunPage, Store, StoredRun};
+
+/// The states in which nothing more happens to a run by itself, as an SQL list
+/// (`('COMPLETED', …)`), from the model so the two never disagree. Live = not in it.
+pub(crate) static FINAL_STATES: LazyLock<String> = LazyLock::new(|| {
+    let names: Vec<String> = ALL_STATES
+        .iter()
+        .filter(|state| state.is_final())
+        .map(|state| format!("'{}'", state.as_str()))
+        .collect();
+    format!("({})", names.join(", "))
+});
+
+/// Listing page size when the caller passes 0.
+const DEFAULT_PAGE: u32 = 100;
+/// Largest listing page.
+const MAX_PAGE: u32 = 1000;
+/// Most runs whose histories one query loads (the `IN` list is padded to a power of two
+/// up to this, so a connection caches at most a handful of such statements).
+const HISTORY_BATCH: usize = 512;
+/// Most log lines one insert statement writes (5 parameters each).
+const LOG_BATCH: usize = 100;
+
+/// Columns of a run, in the order [`stored_run`] reads them.
+macro_rules! run_columns {
+    () => {
+        "id, project, function, function_kind, action, kind, function_ref, target, spec, \
+         runtime_digest, state, status, version, created, updated"
+    };
+}
+
+impl Store {
+    /// Inserts a run in state CREATED (version 1, no history, status `{}`) and says
+    /// whether it was created. With an idempotency key already used in the project, the
+    /// run that has it comes back instead, with `false`: the unique index decides, so
+    /// concurrent retries agree. [`Error::NotFound`] when the project does not exist.
+    pub async fn insert_run(&self, run: &NewRun) -> Result<(StoredRun, bool)> {
+        let spec = &run.spec;
+        let created = nanos(run.created)?;
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO runs (",
+            run_columns!(),
+            ", idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, '{}', 1, \
+             $11, $11, $12) ON CONFLICT (project, idempotency_key) DO NOTHING"
+        ))
+        .bind(run.id.as_str())
+        .bind(&spec.project)
+        .bind(&spec.function.name)
+        .bind(&spec.function.kind)
+        .bind(&spec.action)
+        .bind(&run.kind)
+        .bind(&run.function_ref)
+        .bind(rows::name_of(&run.target)?)
+        .bind(rows::to_json(spec)?)
+        .bind(RunState::Created.as_str())
+        .bind(created)
+        .bind(run.idempotency_key.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            insert_error(
+                e,
+                exists("run", run.id.as_str()),
+                not_found("project", &spec.project),
+            )
+        })?;
+        if inserted.rows_affected() > 0 {
+            return Ok((self.get_run(&run.id).await?, true));
+        }
+        let first: String =
+            sqlx::query_scalar("SELECT id FROM runs WHERE project = $1 AND idempotency_key = $2")
+                .bind(&spec.project)
+                .bind(run.idempotency_key.as_deref())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(database)?;
+        Ok((self.get_run(&RunId::from(first)).await?, false))
+    }
+
+    /// Run `id` with its history.
+    pub async fn get_run(&self, id: &RunId) -> Result<StoredRun> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(database)?
+        .ok_or_else(|| not_found("run", id.as_str()))?;
+        let mut runs = self.with_histories(vec![stored_run(&row)?]).await?;
+        Ok(runs.remove(0))
+    }
+
+    /// Runs matching `filter`, newest first, `limit` a page (0: 100; at most 1000).
+    /// `cursor` is the `next` of the previous page; ids are UUIDv7, so "older than the
+    /// last id seen" is the next page, stable while new runs arrive.
+    pub async fn list_runs(
+        &self,
+        filter: &RunFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<RunPage> {
+        let limit = match limit {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let created_after = filter.created_after.map(nanos).transpose()?;
+        let created_before = filter.created_before.map(nanos).transpose()?;
+        // One more row than the page tells whether there is a next page.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE ($1 IS NULL OR project = $1) AND ($2 IS NULL OR function = $2) \
+             AND ($3 IS NULL OR state = $3) AND ($4 IS NULL OR function_kind = $4) \
+             AND ($5 IS NULL OR created >= $5) AND ($6 IS NULL OR created < $6) \
+             AND ($7 IS NULL OR id < $7) ORDER BY id DESC LIMIT $8"
+        ))
+        .bind(filter.project.as_deref())
+        .bind(filter.function.as_deref())
+        .bind(filter.state.map(RunState::as_str))
+        .bind(filter.runtime.as_deref())
+        .bind(created_after)
+        .bind(created_before)
+        .bind(cursor)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database)?;
+        let mut runs = rows.iter().map(stored_run).collect::<Result<Vec<_>>>()?;
+        let next = if runs.len() > limit as usize {
+            runs.truncate(limit as usize);
+            runs.last().map(|run| run.run.id.to_string())
+        } else {
+            None
+        };
+        Ok(RunPage {
+            runs: self.with_histories(runs).await?,
+            next,
+        })
+    }
+
+    /// Every live run (not COMPLETED, ERROR, STOPPED or DELETED), oldest first: what a
+    /// host re-attaches to after a restart.
+    pub async fn live_runs(&self) -> Result<Vec<StoredRun>> {
+        static LIVE: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                concat!(
+                    "SELECT ",
+                    run_columns!(),
+                    " FROM runs WHERE state NOT IN {} ORDER BY id"
+                ),
+                *FINAL_STATES
+            )
+        });
+        let runs = sqlx::query(AssertSqlSafe(LIVE.as_str()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database)?
+            .iter()
+            .map(stored_run)
+            .collect::<Result<Vec<_>>>()?;
+        self.with_histories(runs).await
+    }
+
+    /// Records `transition` if the run is still at `expected_version` and in state
+    /// `transition.from`, and returns the new version. In one transaction: state, version
+    /// and `updated` change, `status` (a JSON object) is merged into the stored status
+    /// key by key (a `null` value removes the key), and the transition is appended to
+    /// the history.
+    ///
+    /// Errors: [`Error::Conflict`] when the version moved on (re-read and retry: of
+    /// concurrent writers with the same version exactly one wins); [`Error::Invalid`]
+    /// when the state machine forbids the transition, when it does not start from the
+    /// stored state although the version matches, or when `status` is not an object;
+    /// [`Error::NotFound`].
+    pub async fn record_transition(
+        &self,
+        id: &RunId,
+        expected_version: i64,
+        transition: &Transition,
+        status: Option<&serde_json::Value>,
+    ) -> Result<i64> {
+        let invalid = |reason: String| Error::Invalid {
+            id: id.to_string(),
+            reason,
+        };
+        if !transition.from.can_become(transition.to) {
+            return Err(invalid(format!(
+                "a run cannot go from {} to {}",
+                transition.from, transition.to
+            )));
+        }
+        let patch = match status {
+            None => None,
+            Some(serde_json::Value::Object(patch)) => Some(patch),
+            Some(other) => return Err(invalid(format!("status {other} is not a JSON object"))),
+        };
+        let at = nanos(transition.at)?;
+        let mut tx = self.pool.begin().await.map_err(database)?;
+        // The conditional update comes first: it is the lock (SQLite's write lock, the
+        // row lock on PostgreSQL) and the check in one statement.
+        let stored_status: Option<String> = sqlx::query_scalar(
+            "UPDATE runs SET state = $1, version = version + 1, updated = $2 \
+             WHERE id = $3 AND version = $4 AND state = $5 RETURNING status",
+        )
+        .bind(transition.to.as_str())
+        .bind(at)
+        .bind(id.as_str())
+        .bind(expected_version)
+        .bind(transition.from.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(database)?;
+        let Some(stored_status) = stored_status else {
+            tx.rollback().await.map_err(database)?;
+            let (found, state) = self.version_and_state(id).await?;
+            return Err(if found == expected_version && state != transition.from {
+                invalid(format!(
+                    "the run is {state}, the transition starts from {}",
+                    transition.from
+                ))
+            } else {
+                Error::Conflict {
+                    id: id.to_string(),
+                    expected: expected_version,
+                    found,
+                }
+            });
+        };
+        if let Some(patch) = patch {
+            let mut merged: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&stored_status).unwrap_or_default();
+            for (key, value) in patch {
+                if value.is_null() {
+                    merged.remove(key);
+                } else {
+                    merged.insert(key.clone(), value.clone());
+                }
+            }
+            sqlx::query("UPDATE runs SET status = $1 WHERE id = $2")
+                .bind(rows::to_json(&merged)?)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(database)?;
+        }
+        // Version n is reached by transition n - 1, so the sequence number is the
+        // version the writer saw.
+        sqlx::query(
+            "INSERT INTO transitions (run_id, seq, from_state, to_state, at, reason) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.as_str())
+        .bind(expected_version)
+        .bind(transition.from.as_str())
+        .bind(transition.to.as_str())
+        .bind(at)
+        .bind(transition.reason.as_deref())
+        .execute(&mut *tx)
+        .await
+        .map_err(database)?;
+        tx.commit().await.map_err(database)?;
+        Ok(expected_version + 1)
+    }
+
+    /// Records the digest of the runtime component that planned the run. Not a
+    /// transition: the version stays (see [`StoredRun::version`]); `updated` moves.
+    pub async fn set_runtime_digest(&self, id: &RunId, digest: &str) -> Result<()> {
+        let updated =
+            sqlx::query("UPDATE runs SET runtime_digest = $1, updated = $2 WHERE id = $3")
+                .bind(digest)
+                .bind(nanos(OffsetDateTime::now_utc())?)
+                .bind(id.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(database)?;
+        if updated.rows_affected() == 0 {
+            return Err(not_found("run", id.as_str()));
+        }
+        Ok(())
+    }
+
+    /// Appends lines to the run's log, numbered on from the last one (the first line of
+    /// a run is 1), stamped now; returns the number of the last line. Concurrent
+    /// appenders to one run get disjoint, consecutive ranges.
+    pub async fn append_logs(&self, id: &RunId, lines: &[(LogStream, String)]) -> Result<i64> {
+        if lines.is_empty() {
+            return sqlx::query_scalar("SELECT log_seq FROM runs WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(database)?
+                .ok_or_else(|| not_found("run", id.as_str()));
+        }
+        let count = i64::try_from(lines.len())
+            .map_err(|_| Error::Database("too many log lines".to_string()))?;
+        let at = nanos(OffsetDateTime::now_utc())?;
+        let mut tx = self.pool.begin().await.map_err(database)?;
+        // Reserving the range first locks the run's counter until the lines are in.
+        let last: i64 = sqlx::query_scalar(
+            "UPDATE runs SET log_seq = log_seq + $1 WHERE id = $2 RETURNING log_seq",
+        )
+        .bind(count)
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(database)?
+        .ok_or_else(|| not_found("run", id.as_str()))?;
+        let mut seq = last - count;
+        for batch in lines.chunks(LOG_BATCH) {
+            let values: Vec<String> = (0..batch.len())
+                .map(|row| format!("({})", placeholders(row * 5 + 1, 5)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO logs (run_id, seq, stream, line, at) VALUES {}",
+                values.join(", ")
+            );
+            let mut insert = sqlx::query(AssertSqlSafe(sql));
+            for (stream, line) in batch {
+                seq += 1;
+                insert = insert
+                    .bind(id.as_str())
+                    .bind(seq)
+                    .bind(rows::name_of(stream)?)
+                    .bind(line.as_str())
+                    .bind(at);
+            }
+            insert.execute(&mut *tx).await.map_err(database)?;
+        }
+        tx.commit().await.map_err(database)?;
+        Ok(last)
+    }
+
+    /// The run's log lines numbered above `after_seq`, in order; at most `limit` of them
+    /// (0: all). Follow a log by passing the last number seen.
+    pub async fn logs(&self, id: &RunId, after_seq: i64, limit: u32) -> Result<Vec<LogLine>> {
+        let limit = match limit {
+            0 => i64::MAX,
+            n => i64::from(n),
+        };
+        let lines = sqlx::query(
+            "SELECT seq, stream, line, at FROM logs WHERE run_id = $1 AND seq > $2 \
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(id.as_str())
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database)?
+        .iter()
+        .map(|row| {
+            Ok(LogLine {
+                seq: rows::integer(row, "seq")?,
+                stream: rows::named(row, "stream")?,
+                line: rows::text(row, "line")?,
+                at: rows::timestamp(row, "at")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        if lines.is_empty() {
+            // Nothing new, or no such run: only the latter is an error.
+            self.version_and_state(id).await?;
+        }
+        Ok(lines)
+    }
+
+    /// Deletes the run's record, history and logs (not its workload).
+    pub async fn delete_run(&self, id: &RunId) -> Result<()> {
+        let deleted = sqlx::query("DELETE FROM runs WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(database)?;
+        if deleted.rows_affected() == 0 {
+            return Err(not_found("run", id.as_str()));
+        }
+        Ok(())
+    }
+
+    /// How many runs are in each state: every state, in lifecycle order, zeros included
+    /// (a metrics gauge must drop to 0, not vanish).
+    pub async fn count_runs_by_state(&self) -> Result<Vec<(RunState, i64)>> {
+        let counts: HashMap<String, i64> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM runs GROUP BY state")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database)?
+                .into_iter()
+                .collect();
+        Ok(ALL_STATES
+            .iter()
+            .map(|state| (*state, counts.get(state.as_str()).copied().unwrap_or(0)))
+            .collect())
+    }
+
+    /// The stored version and state of run `id`, to explain a failed write.
+    async fn version_and_state(&self, id: &RunId) -> Result<(i64, RunState)> {
+        let row = sqlx::query("SELECT version, state FROM runs WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database)?
+            .ok_or_else(|| not_found("run", id.as_str()))?;
+        Ok((rows::integer(&row, "version")?, rows::state(&row, "state")?))
+    }
+
+    /// Fills in the histories of `runs` with one query per [`HISTORY_BATCH`] runs. A
+    /// transition recorded after the run's row was read is left out (history length =
+    /// version - 1), so state and history always agree.
+    async fn with_histories(&self, mut runs: Vec<StoredRun>) -> Result<Vec<StoredRun>> {
+        let mut histories: HashMap<String, Vec<Transition>> = HashMap::new();
+        for batch in runs.chunks(HISTORY_BATCH) {
+            let size = batch.len().next_power_of_two();
+            let sql = format!(
+                "SELECT run_id, seq, from_state, to_state, at, reason FROM transitions \
+                 WHERE run_id IN ({}) ORDER BY run_id, seq",
+                placeholders(1, size)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for n in 0..size {
+                // Padding repeats the last id.
+                query = query.bind(batch[n.min(batch.len() - 1)].run.id.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await.map_err(database)? {
+                histories
+                    .entry(rows::text(&row, "run_id")?)
+                    .or_default()
+                    .push(transition(&row)?);
+            }
+        }
+        for stored in &mut runs {
+            let mut history = histories.remove(stored.run.id.as_str()).unwrap_or_default();
+            history.truncate(usize::try_from(stored.version - 1).unwrap_or(0));
+            stored.run.history = history;
+        }
+        Ok(runs)
+    }
+}
+
+/// A run from its row, without its history.
+fn stored_run(row: &AnyRow) -> Result<StoredRun> {
+    Ok(StoredRun {
+        run: Run {
+            id: RunId::from(rows::text(row, "id")?),
+            project: rows::text(row, "project")?,
+            function: rows::text(row, "function")?,
+            function_kind: rows::text(row, "function_kind")?,
+            action: rows::text(row, "action")?,
+            target: rows::named(row, "target")?,
+            state: rows::state(row, "state")?,
+            history: Vec::new(),
+        },
+        kind: rows::text(row, "kind")?,
+        function_ref: rows::text(row, "function_ref")?,
+        spec: rows::json(row, "spec")?,
+        runtime_digest: rows::optional_text(row, "runtime_digest")?,
+        status: rows::json(row, "status")?,
+        version: rows::integer(row, "version")?,
+        created: rows::timestamp(row, "created")?,
+        updated: rows::timestamp(row, "updated")?,
+    })
+}
+
+/// A transition from its row.
+fn transition(row: &AnyRow) -> Result<Transition> {
+    Ok(Transition {
+        from: rows::state(row, "from_state")?,
+        to: rows::state(row, "to_state")?,
+        at: rows::timestamp(row, "at")?,
+        reason: rows::optional_text(row, "reason")?,
+    })
+}
