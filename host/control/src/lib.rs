@@ -284,8 +284,10 @@ impl Control {
         guard::admit(objects, &subject, &guard::Policy::default())
     }
 
-    /// Plans `run` for its target and records BUILT. A failed plan, or a plan for
-    /// another target, ends the run in ERROR instead and gives `None`.
+    /// Plans `run` for its target and records BUILT when the run is CREATED (a resumed or
+    /// re-attached run is planned again but keeps its state: plans are deterministic).
+    /// A failed plan, or a plan for another target, ends the run in ERROR instead and
+    /// gives `None`.
     async fn plan_run(
         &self,
         runtime: &Arc<LoadedRuntime>,
@@ -304,8 +306,10 @@ impl Control {
         };
         match planned {
             Ok(plan) => {
-                let reason = format!("planned by {} {}", runtime.name(), runtime.digest());
-                record(events, run, RunState::Built, Some(reason))?;
+                if run.state == RunState::Created {
+                    let reason = format!("planned by {} {}", runtime.name(), runtime.digest());
+                    record(events, run, RunState::Built, Some(reason))?;
+                }
                 Ok(Some(plan))
             }
             Err(error) => {

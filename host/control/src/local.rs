@@ -49,6 +49,38 @@ impl Control {
         Ok(run)
     }
 
+    /// Deletes a run that is not live (or was DELETING when the host stopped): its
+    /// working directory goes, the record stays, in state DELETED.
+    pub async fn delete_local(
+        &self,
+        mut run: Run,
+        events: mpsc::UnboundedSender<RunEvent>,
+    ) -> Result<Run> {
+        if run.state != RunState::Deleting {
+            record(
+                &events,
+                &mut run,
+                RunState::Deleting,
+                Some("delete requested".into()),
+            )?;
+        }
+        match self.local.remove(run.id.as_str()).await {
+            Ok(()) => record(
+                &events,
+                &mut run,
+                RunState::Deleted,
+                Some("working directory removed".into()),
+            )?,
+            Err(error) => record(
+                &events,
+                &mut run,
+                RunState::Error,
+                Some(format!("cannot remove the working directory: {error}")),
+            )?,
+        }
+        Ok(run)
+    }
+
     async fn drive_local(
         &self,
         runtime: &std::sync::Arc<LoadedRuntime>,

@@ -13,6 +13,7 @@
 //!   spec: { parameters: { name: world } }
 //! ```
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::field::FieldError;
@@ -21,7 +22,7 @@ use crate::field::FieldError;
 pub const DEFAULT_PROJECT: &str = "default";
 
 /// A function, task or run as written: a kind, a name (functions) and a spec.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entity {
     /// Entity name; only functions have one.
     pub name: String,
@@ -31,8 +32,9 @@ pub struct Entity {
     pub spec: Value,
 }
 
-/// A parsed spec file, its kinds resolved and consistent.
-#[derive(Clone, Debug, PartialEq)]
+/// A parsed spec file, its kinds resolved and consistent. Its serde form is what the
+/// store keeps as a run's full spec (not the YAML a user writes: see [`SpecFile::parse`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpecFile {
     /// Project of the run.
     pub project: String,

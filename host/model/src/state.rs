@@ -62,7 +62,9 @@ impl RunState {
         match self {
             Created => &[Built, Error, Deleting],
             Built => &[Ready, Error, Stop, Deleting],
-            Ready | Resume => &[Pending, Running, Completed, Error, Stop, Deleting],
+            Ready => &[Pending, Running, Completed, Error, Stop, Deleting],
+            // Resuming applies the plan again: READY once the target accepted it.
+            Resume => &[Ready, Pending, Running, Completed, Error, Stop, Deleting],
             Pending => &[Running, Completed, Error, Stop, Deleting],
             // A service whose pods go away falls back to pending.
             Running => &[Pending, Completed, Error, Stop, Deleting],
@@ -157,7 +159,7 @@ mod tests {
         (Stopped, &[Resume, Deleting]),
         (
             Resume,
-            &[Pending, Running, Completed, Error, Stop, Deleting],
+            &[Ready, Pending, Running, Completed, Error, Stop, Deleting],
         ),
         (Deleting, &[Deleted, Error]),
         (Deleted, &[]),
@@ -193,8 +195,8 @@ mod tests {
     #[test]
     fn the_happy_path_and_stop_resume_are_allowed() {
         let path = [
-            Created, Built, Ready, Pending, Running, Stop, Stopped, Resume, Running, Completed,
-            Deleting, Deleted,
+            Created, Built, Ready, Pending, Running, Stop, Stopped, Resume, Ready, Running,
+            Completed, Deleting, Deleted,
         ];
         for pair in path.windows(2) {
             assert!(pair[0].can_become(pair[1]), "{} -> {}", pair[0], pair[1]);

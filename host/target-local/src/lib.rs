@@ -102,6 +102,14 @@ impl LocalTarget {
         self.runs_dir.join(run_id)
     }
 
+    /// Removes the working directory of run `run_id` (nothing to do when it is gone).
+    pub async fn remove(&self, run_id: &str) -> std::io::Result<()> {
+        match tokio::fs::remove_dir_all(self.workdir(run_id)).await {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        }
+    }
+
     /// Writes the plan's files, prepares its environment and starts its process.
     pub async fn start(&self, run_id: &str, plan: LocalProcess) -> Result<LocalRun> {
         let dir = self.workdir(run_id);

@@ -1,0 +1,183 @@
+//! Persisting what a driven run reports: every transition (with optimistic concurrency
+//! on the run row), its log lines and its outputs.
+
+use std::time::Duration;
+
+use runplane_control::RunEvent;
+use runplane_model::{RunId, RunState, Transition};
+use runplane_store::{LogStream, Store};
+use runplane_target_local::Stream;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use tokio::sync::broadcast;
+
+use crate::ServiceEvent;
+
+/// How often a failing database write is retried before the event is given up on (and
+/// logged): long enough to ride out a database restart of a few seconds.
+const WRITE_ATTEMPTS: u32 = 5;
+
+/// What happened to a transition the recorder was asked to persist.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Recorded {
+    /// Stored.
+    Stored,
+    /// Another writer moved the run first (a stop or delete from elsewhere); the run is
+    /// now in this state and this transition was dropped.
+    Superseded(RunState),
+    /// The database kept failing; the transition is only in the log.
+    Lost,
+}
+
+/// Writes one run's events to the store and announces them to subscribers.
+pub(crate) struct Recorder {
+    store: Store,
+    id: RunId,
+    version: i64,
+    /// Outputs reported before the transition they belong to (COMPLETED).
+    outputs: Option<Value>,
+    events: broadcast::Sender<ServiceEvent>,
+}
+
+impl Recorder {
+    /// A recorder for run `id`, whose row is at `version`.
+    pub(crate) fn new(
+        store: Store,
+        id: RunId,
+        version: i64,
+        events: broadcast::Sender<ServiceEvent>,
+    ) -> Self {
+        Recorder {
+            store,
+            id,
+            version,
+            outputs: None,
+            events,
+        }
+    }
+
+    /// The run.
+    pub(crate) fn id(&self) -> &RunId {
+        &self.id
+    }
+
+    /// Persists a batch of events in order: consecutive log lines in one write.
+    pub(crate) async fn record(&mut self, batch: Vec<RunEvent>) -> Option<RunState> {
+        let mut lines = Vec::new();
+        let mut superseded = None;
+        for event in batch {
+            match event {
+                RunEvent::Log { stream, line } => lines.push((log_stream(stream), line)),
+                RunEvent::Outputs(outputs) => {
+                    self.flush_logs(&mut lines).await;
+                    let map: Map<String, Value> = outputs
+                        .iter()
+                        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+                        .collect();
+                    let _ = self.events.send(ServiceEvent::Outputs {
+                        run: self.id.clone(),
+                        outputs,
+                    });
+                    self.outputs = Some(Value::Object(map));
+                }
+                RunEvent::Transition(transition) => {
+                    self.flush_logs(&mut lines).await;
+                    if let Recorded::Superseded(state) = self.transition(&transition).await {
+                        superseded = Some(state);
+                    }
+                }
+            }
+        }
+        self.flush_logs(&mut lines).await;
+        superseded
+    }
+
+    /// Persists `transition`, reading the row again when another writer got there first.
+    pub(crate) async fn transition(&mut self, transition: &Transition) -> Recorded {
+        let mut status = json!({ "message": transition.reason });
+        if let Some(outputs) = self.outputs.take() {
+            status["outputs"] = outputs;
+        }
+        for attempt in 1..=WRITE_ATTEMPTS {
+            match self
+                .store
+                .record_transition(&self.id, self.version, transition, Some(&status))
+                .await
+            {
+                Ok(version) => {
+                    self.version = version;
+                    let _ = self.events.send(ServiceEvent::Transition {
+                        run: self.id.clone(),
+                        transition: transition.clone(),
+                    });
+                    return Recorded::Stored;
+                }
+                Err(runplane_store::Error::Conflict { .. }) => {
+                    match self.store.get_run(&self.id).await {
+                        Ok(fresh) if fresh.run.state == transition.from => {
+                            self.version = fresh.version
+                        }
+                        Ok(fresh) => return Recorded::Superseded(fresh.run.state),
+                        Err(error) => self.wait_after(attempt, &error).await,
+                    }
+                }
+                Err(error) => self.wait_after(attempt, &error).await,
+            }
+        }
+        tracing::error!(run = %self.id, to = %transition.to, "transition not persisted: the database keeps failing");
+        Recorded::Lost
+    }
+
+    /// Moves the run from its stored state to `to` (for the service's own steps: resume,
+    /// shutdown, a local run orphaned by a restart).
+    pub(crate) async fn step(&mut self, from: RunState, to: RunState, reason: &str) -> Recorded {
+        self.transition(&Transition {
+            from,
+            to,
+            at: OffsetDateTime::now_utc(),
+            reason: Some(reason.to_string()),
+        })
+        .await
+    }
+
+    async fn flush_logs(&mut self, lines: &mut Vec<(LogStream, String)>) {
+        if lines.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(lines);
+        for attempt in 1..=WRITE_ATTEMPTS {
+            match self.store.append_logs(&self.id, &batch).await {
+                Ok(last) => {
+                    let first = last - batch.len() as i64 + 1;
+                    let at = OffsetDateTime::now_utc();
+                    for (seq, (stream, line)) in (first..).zip(batch) {
+                        let _ = self.events.send(ServiceEvent::Log {
+                            run: self.id.clone(),
+                            line: runplane_store::LogLine {
+                                seq,
+                                stream,
+                                line,
+                                at,
+                            },
+                        });
+                    }
+                    return;
+                }
+                Err(error) => self.wait_after(attempt, &error).await,
+            }
+        }
+        tracing::error!(run = %self.id, lines = batch.len(), "log lines not persisted: the database keeps failing");
+    }
+
+    async fn wait_after(&self, attempt: u32, error: &runplane_store::Error) {
+        tracing::warn!(run = %self.id, attempt, %error, "cannot write to the store; retrying");
+        tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
+    }
+}
+
+fn log_stream(stream: Stream) -> LogStream {
+    match stream {
+        Stream::Stdout => LogStream::Stdout,
+        Stream::Stderr => LogStream::Stderr,
+    }
+}
