@@ -3,6 +3,9 @@
 //! violation refuses the whole plan, naming the object and the rule, before anything is
 //! applied.
 
+use std::collections::BTreeMap;
+
+use runplane_target_kubernetes::owner_name;
 use serde_json::{Map, Value};
 
 /// The label every object Runplane manages carries (watches select on it).
@@ -181,6 +184,18 @@ fn admit_one(
             );
         }
     }
+    if metadata.contains_key("ownerReferences") {
+        return Err(violation(
+            &label,
+            "objects carry no ownerReferences (the host makes the run's owner own them)".into(),
+        ));
+    }
+    if kind == "ConfigMap" && name == owner_name(subject.run_id) {
+        return Err(violation(
+            &label,
+            format!("the name {name} is the host's, for the run's owner"),
+        ));
+    }
     stamp_labels(metadata, subject);
     if let Some(template) = object
         .pointer_mut("/spec/template/metadata")
@@ -197,6 +212,20 @@ fn admit_one(
     Ok(object)
 }
 
+/// The labels the host puts on every object of a run (and on the run's owner): managed
+/// by Runplane, the run, the project, the runtime.
+pub fn host_labels(run_id: &str, project: &str, runtime: &str) -> BTreeMap<String, String> {
+    [
+        MANAGED_BY,
+        (RUN_LABEL, run_id),
+        (PROJECT_LABEL, project),
+        (RUNTIME_LABEL, runtime),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_string(), value.to_string()))
+    .collect()
+}
+
 /// Sets the host labels, overriding any value the runtime chose for them.
 fn stamp_labels(metadata: &mut Map<String, Value>, subject: &Subject<'_>) {
     let labels = metadata
@@ -206,13 +235,8 @@ fn stamp_labels(metadata: &mut Map<String, Value>, subject: &Subject<'_>) {
         *labels = Value::Object(Map::new());
     }
     let labels = labels.as_object_mut().expect("just made an object");
-    for (key, value) in [
-        MANAGED_BY,
-        (RUN_LABEL, subject.run_id),
-        (PROJECT_LABEL, subject.project),
-        (RUNTIME_LABEL, subject.runtime),
-    ] {
-        labels.insert(key.to_string(), Value::String(value.to_string()));
+    for (key, value) in host_labels(subject.run_id, subject.project, subject.runtime) {
+        labels.insert(key, Value::String(value));
     }
 }
 
@@ -373,6 +397,14 @@ mod tests {
             (
                 json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "securityContext": {"runAsUser": 0}}]}}),
                 "root",
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "ownerReferences": [{"apiVersion": "v1", "kind": "Secret", "name": "s", "uid": "u"}]}}),
+                "ownerReferences",
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "runplane-run-r1"}}),
+                "the run's owner",
             ),
         ];
         for (object, rule) in cases {

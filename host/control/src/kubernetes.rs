@@ -1,28 +1,47 @@
-//! Executing a run on a Kubernetes cluster: guard, apply, then follow the cluster's
-//! watch notifications through the runtime's `observe` until the run ends.
+//! Executing a run on a Kubernetes cluster from whatever state it is in: plan, guard and
+//! apply it under its owner object, follow the cluster's watch notifications through
+//! the runtime's `observe` until it ends, stop it, resume it and delete it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use runplane_engine::{LoadedRuntime, ObservedState, RunContext, RunPlan, RunStatus};
-use runplane_model::{Run, RunState, SpecFile};
-use runplane_target_kubernetes::KubernetesTarget;
+use runplane_engine::{
+    LoadedRuntime, ObservedObject, ObservedState, RunContext, RunPlan, RunStatus,
+};
+use runplane_model::{Run, RunState, SpecFile, Target};
+use runplane_target_kubernetes::{
+    AppliedObject, KubernetesTarget, RunChange, missing_workload, owner_name,
+};
+use time::OffsetDateTime;
 use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
 
 use crate::local::{RunEvent, StopSignal};
-use crate::{Control, Error, Result, blocking, record};
+use crate::{Control, Error, Result, blocking, guard, record};
 
 /// How often a run is observed even when no watch notification came (a backstop for
-/// missed or coalesced events).
+/// missed or coalesced events, and for an API server that was away).
 pub const RESYNC: Duration = Duration::from_secs(5);
 
 impl Control {
-    /// Plans `run` with `runtime`, guards the objects, applies them to `target` and
-    /// follows them, reporting on `events` until the run is COMPLETED, ERROR or
-    /// STOPPED, and returns it. A guard violation ends the run in ERROR with the rule
-    /// before anything is applied; failures of the runtime or the cluster end it in
-    /// ERROR with the reason; only a broken state machine is an `Err`. Stopping
-    /// deletes the run's objects. `events` closes when the run ends.
+    /// Drives `run` on `target` from the state it is in, reporting on `events` until it
+    /// is COMPLETED, ERROR or STOPPED, and returns it. A restarted host calls this for
+    /// the runs it loads from its store, so every state has its way on:
+    ///
+    /// - CREATED: plan (BUILT), guard, apply (READY), follow;
+    /// - BUILT, RESUME: plan again, guard, apply again (server-side apply of the same
+    ///   names: nothing is created twice), follow;
+    /// - READY, PENDING, RUNNING: follow; nothing is applied;
+    /// - STOP: finish the stop;
+    /// - COMPLETED, ERROR, STOPPED, DELETING, DELETED: nothing to do.
+    ///
+    /// A guard violation ends the run in ERROR with the rule before anything is applied.
+    /// A failure of the runtime or the cluster, a workload deleted behind the host's back
+    /// and a run pending longer than the target's
+    /// [`pending_timeout`](KubernetesTarget::pending_timeout) end it in ERROR with the
+    /// reason; only a broken state machine is an `Err`. A stop deletes a job's Job,
+    /// scales a service's Deployment to zero and ends STOPPED once no pod of the run is
+    /// left. `events` closes when the run ends.
     pub async fn run_kubernetes(
         &self,
         runtime: &Arc<LoadedRuntime>,
@@ -32,116 +51,320 @@ impl Control {
         stop: StopSignal,
         target: &KubernetesTarget,
     ) -> Result<Run> {
-        self.drive_kubernetes(runtime, file, &mut run, &events, stop, target)
-            .await?;
+        let driver = Driver {
+            control: self,
+            runtime,
+            events: &events,
+            target,
+            context: self.context(file, &run),
+            run_id: run.id.to_string(),
+            file,
+        };
+        driver.drive(&mut run, stop).await?;
         Ok(run)
     }
 
-    async fn drive_kubernetes(
+    /// Deletes `run`, which is not live (COMPLETED, ERROR, STOPPED, CREATED, or DELETING
+    /// after a restart), from `target`: DELETING (unless it is already), then its owner
+    /// object is deleted, the garbage collector deletes the rest, and once no object
+    /// carrying the run's label is left (at most the target's
+    /// [`removal_timeout`](KubernetesTarget::removal_timeout)), DELETED. A cluster that
+    /// refuses or does not finish in time ends it in ERROR with the reason. Its namespace
+    /// is its project, as for [`run_kubernetes`](Self::run_kubernetes).
+    pub async fn delete_kubernetes(
         &self,
-        runtime: &Arc<LoadedRuntime>,
-        file: &SpecFile,
-        run: &mut Run,
-        events: &mpsc::UnboundedSender<RunEvent>,
-        mut stop: StopSignal,
+        mut run: Run,
+        events: mpsc::UnboundedSender<RunEvent>,
         target: &KubernetesTarget,
-    ) -> Result<()> {
-        let step =
-            |run: &mut Run, to: RunState, reason: Option<String>| record(events, run, to, reason);
-        let Some(RunPlan::Kubernetes(objects)) = self.plan_run(runtime, file, run, events).await?
-        else {
-            return Ok(());
+    ) -> Result<Run> {
+        if run.state != RunState::Deleting {
+            record(
+                &events,
+                &mut run,
+                RunState::Deleting,
+                Some("delete requested".into()),
+            )?;
+        }
+        let (to, reason) = match target.delete_run(&run.project, run.id.as_str()).await {
+            Ok(deletion) => (RunState::Deleted, deletion.to_string()),
+            Err(error) => (RunState::Error, error.to_string()),
         };
-        let context = self.context(file, run);
-        let namespace = context.namespace.clone();
-        let run_id = run.id.to_string();
-        let admitted = match Control::admit(runtime, run, &namespace, &objects) {
+        record(&events, &mut run, to, Some(reason))?;
+        Ok(run)
+    }
+}
+
+/// One run being driven on a cluster: what every step needs.
+struct Driver<'a> {
+    control: &'a Control,
+    runtime: &'a Arc<LoadedRuntime>,
+    file: &'a SpecFile,
+    events: &'a mpsc::UnboundedSender<RunEvent>,
+    target: &'a KubernetesTarget,
+    context: RunContext,
+    run_id: String,
+}
+
+/// What one look at the cluster told.
+enum Observation {
+    /// Nothing now (the API server is away): look again later.
+    Unavailable,
+    /// The run cannot go on: why.
+    Ended(String),
+    /// The runtime's reading of the run's objects.
+    Status(RunStatus),
+}
+
+impl Driver<'_> {
+    fn namespace(&self) -> &str {
+        &self.context.namespace
+    }
+
+    fn step(&self, run: &mut Run, to: RunState, reason: impl Into<String>) -> Result<()> {
+        record(self.events, run, to, Some(reason.into()))
+    }
+
+    async fn drive(&self, run: &mut Run, mut stop: StopSignal) -> Result<()> {
+        // Subscribe before applying or observing, so that no change after it is missed.
+        let changes = self.target.subscribe();
+        let applied = match run.state {
+            RunState::Created | RunState::Built | RunState::Resume => {
+                match self.plan_and_apply(run, &mut stop).await? {
+                    Some(applied) => Some(applied),
+                    None => return Ok(()),
+                }
+            }
+            // Applied by an earlier host: its owner object says what.
+            RunState::Ready | RunState::Pending | RunState::Running => None,
+            RunState::Stop => return self.stop(run).await,
+            RunState::Completed
+            | RunState::Error
+            | RunState::Stopped
+            | RunState::Deleting
+            | RunState::Deleted => return Ok(()),
+        };
+        self.follow(run, applied, changes, stop).await
+    }
+
+    /// Plans (or plans again), guards and applies the run; `None` when the run ended
+    /// instead (ERROR, or STOPPED when a stop came during the apply).
+    async fn plan_and_apply(
+        &self,
+        run: &mut Run,
+        stop: &mut StopSignal,
+    ) -> Result<Option<Vec<AppliedObject>>> {
+        let Some(objects) = self.plan(run).await? else {
+            return Ok(None);
+        };
+        let admitted = match Control::admit(self.runtime, run, self.namespace(), &objects) {
             Ok(admitted) => admitted,
             Err(violation) => {
-                return step(
-                    run,
-                    RunState::Error,
-                    Some(Error::from(violation).to_string()),
-                );
+                self.step(run, RunState::Error, Error::from(violation).to_string())?;
+                return Ok(None);
             }
         };
-        // Subscribe before applying so that no change after the apply is missed.
-        let mut changes = target.subscribe();
+        let labels = guard::host_labels(&self.run_id, &run.project, self.runtime.name());
         let applied = tokio::select! {
-            applied = target.apply(&namespace, &admitted) => applied,
-            _ = stop_requested(&mut stop) => {
-                step(run, RunState::Stop, Some("stop requested".into()))?;
-                return stop_run(run, target, &namespace, &run_id, &step).await;
+            applied = self.target.apply_run(self.namespace(), &self.run_id, &labels, &admitted) => applied,
+            () = stop_requested(stop) => {
+                self.step(run, RunState::Stop, "stop requested")?;
+                self.stop(run).await?;
+                return Ok(None);
             }
         };
-        if let Err(error) = applied {
-            return step(run, RunState::Error, Some(error.to_string()));
+        let applied = match applied {
+            Ok(applied) => applied,
+            Err(error) => {
+                self.step(run, RunState::Error, error.to_string())?;
+                return Ok(None);
+            }
+        };
+        // BUILT and RESUME become READY; a state that cannot goes on to what it is
+        // observed to be.
+        if run.state.can_become(RunState::Ready) {
+            let reason = format!(
+                "applied {} to namespace {} under ConfigMap/{}",
+                describe_objects(&applied),
+                self.namespace(),
+                owner_name(&self.run_id)
+            );
+            self.step(run, RunState::Ready, reason)?;
         }
-        step(
-            run,
-            RunState::Ready,
-            Some(format!(
-                "applied {} to namespace {namespace}",
-                describe_objects(&admitted)
-            )),
-        )?;
+        Ok(Some(applied))
+    }
+
+    /// The Kubernetes objects planned for the run: a new run is planned (BUILT), a
+    /// built or resumed one planned again (plans are deterministic: the same names).
+    /// `None` when the run ended in ERROR (a failed plan, or one for another target).
+    async fn plan(&self, run: &mut Run) -> Result<Option<Vec<String>>> {
+        let planned = self
+            .control
+            .plan_run(self.runtime, self.file, run, self.events);
+        match planned.await? {
+            Some(RunPlan::Kubernetes(objects)) => Ok(Some(objects)),
+            // Only a local run gets a local plan: not one for this target.
+            Some(RunPlan::Local(_)) => {
+                let error = Error::WrongPlan {
+                    runtime: self.runtime.name().to_string(),
+                    returned: Target::Local,
+                    target: Target::Kubernetes,
+                };
+                self.step(run, RunState::Error, error.to_string())?;
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Follows the run's objects until the run ends: on every change notification and
+    /// every [`RESYNC`], lists them, checks that its workload is still there and asks the
+    /// runtime what they mean. `applied` is what the run applied, or `None` for a run
+    /// applied by an earlier host (then read from its owner).
+    async fn follow(
+        &self,
+        run: &mut Run,
+        mut applied: Option<Vec<AppliedObject>>,
+        mut changes: broadcast::Receiver<RunChange>,
+        mut stop: StopSignal,
+    ) -> Result<()> {
         let mut resync = tokio::time::interval(RESYNC);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last: Option<RunStatus> = None;
+        let mut pending_since = pending_since(run);
+        let pending_timeout = self.target.pending_timeout();
         loop {
-            // The first tick is immediate: observe once right after the apply.
+            let deadline = pending_since.map(|since| since + pending_timeout);
+            // The first tick is immediate: observe once right away.
             tokio::select! {
-                change = changes.recv() => match change {
-                    Ok(change) if change.run_id == run_id && change.namespace == namespace => {}
-                    Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::debug!(run = %run_id, missed, "change notifications lagged; observing");
-                    }
-                    Err(broadcast::error::RecvError::Closed) => {
-                        // Cannot happen while the target lives; the resync still runs.
-                        changes = target.subscribe();
-                        continue;
-                    }
-                },
+                () = self.changed(&mut changes) => {}
                 _ = resync.tick() => {}
-                _ = stop_requested(&mut stop) => {
-                    step(run, RunState::Stop, Some("stop requested".into()))?;
-                    return stop_run(run, target, &namespace, &run_id, &step).await;
+                () = until(deadline) => {
+                    let why = last.as_ref().map_or_else(|| "pending".to_string(), describe_status);
+                    let reason = format!("still pending after {pending_timeout:?}: {why}");
+                    return self.step(run, RunState::Error, reason);
+                }
+                () = stop_requested(&mut stop) => {
+                    self.step(run, RunState::Stop, "stop requested")?;
+                    return self.stop(run).await;
                 }
             }
-            let observed = match target.observe_run(&namespace, &run_id).await {
-                Ok(observed) => observed,
-                Err(error) => {
-                    // The API server may be briefly away: the next resync tries again.
-                    tracing::warn!(run = %run_id, %error, "cannot list the run's objects");
-                    continue;
-                }
-            };
-            let status = match observe(runtime, &context, observed).await {
-                Ok(status) => status,
-                Err(error) => return step(run, RunState::Error, Some(error.to_string())),
+            let status = match self.observe(&mut applied).await {
+                Observation::Unavailable => continue,
+                Observation::Ended(reason) => return self.step(run, RunState::Error, reason),
+                Observation::Status(status) => status,
             };
             if last.as_ref() == Some(&status) {
                 continue;
             }
             last = Some(status.clone());
-            let to = match status.state {
-                ObservedState::Pending => RunState::Pending,
-                ObservedState::Running => RunState::Running,
-                ObservedState::Completed => RunState::Completed,
-                ObservedState::Error => RunState::Error,
-            };
+            let to = run_state(status.state);
             if to == run.state || !run.state.can_become(to) {
                 continue;
             }
             if to == RunState::Completed && !status.outputs.is_empty() {
-                let _ = events.send(RunEvent::Outputs(status.outputs.clone()));
+                let _ = self.events.send(RunEvent::Outputs(status.outputs.clone()));
             }
-            step(run, to, Some(describe_status(&status)))?;
+            self.step(run, to, describe_status(&status))?;
+            pending_since = (to == RunState::Pending).then(Instant::now);
             if matches!(to, RunState::Completed | RunState::Error) {
                 return Ok(());
             }
         }
+    }
+
+    /// Resolves when something of this run changed, or when notifications were lost (so
+    /// something may have).
+    async fn changed(&self, changes: &mut broadcast::Receiver<RunChange>) {
+        loop {
+            match changes.recv().await {
+                Ok(change)
+                    if change.run_id == self.run_id && change.namespace == self.namespace() =>
+                {
+                    return;
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::debug!(run = %self.run_id, missed, "change notifications lagged; observing");
+                    return;
+                }
+                // Cannot happen while the target lives; the resync still runs meanwhile.
+                Err(broadcast::error::RecvError::Closed) => *changes = self.target.subscribe(),
+            }
+        }
+    }
+
+    /// Lists the run's objects from the API server (never a cache: right after the
+    /// apply they must all be there), tells a workload deleted behind the host's back,
+    /// and asks the runtime what the objects mean. `applied`, when unknown, is read from
+    /// the run's owner; a missing owner means the run was deleted externally too.
+    async fn observe(&self, applied: &mut Option<Vec<AppliedObject>>) -> Observation {
+        let (namespace, run_id) = (self.namespace(), self.run_id.as_str());
+        let observed = match self.target.observe_run(namespace, run_id).await {
+            Ok(observed) => observed,
+            Err(error) => {
+                // The API server may be briefly away: the next resync tries again.
+                tracing::warn!(run = %run_id, %error, "cannot list the run's objects");
+                return Observation::Unavailable;
+            }
+        };
+        if applied.is_none() {
+            *applied = match self.target.applied_objects(namespace, run_id).await {
+                Ok(Some(objects)) => Some(objects),
+                Ok(None) => {
+                    return Observation::Ended(format!(
+                        "ConfigMap/{} (the run's owner) was deleted externally",
+                        owner_name(run_id)
+                    ));
+                }
+                Err(error) => {
+                    tracing::warn!(run = %run_id, %error, "cannot read the run's owner");
+                    return Observation::Unavailable;
+                }
+            };
+        }
+        let applied = applied.as_deref().unwrap_or_default();
+        if let Some(missing) = missing_workload(applied, &observed) {
+            return Observation::Ended(format!("{missing} was deleted externally"));
+        }
+        match observe(self.runtime, &self.context, observed).await {
+            Ok(status) => Observation::Status(status),
+            Err(error) => Observation::Ended(error.to_string()),
+        }
+    }
+
+    /// Stops a run in STOP: its Jobs and bare Pods are deleted, its Deployments and
+    /// StatefulSets scaled to zero; STOPPED once no pod of it is left, else ERROR.
+    async fn stop(&self, run: &mut Run) -> Result<()> {
+        let (namespace, run_id) = (self.namespace(), self.run_id.as_str());
+        let stopped = match self.target.stop_run(namespace, run_id).await {
+            Ok(stopped) => stopped,
+            Err(error) => return self.step(run, RunState::Error, error.to_string()),
+        };
+        match self.target.wait_for_no_pods(namespace, run_id).await {
+            Ok(()) => self.step(run, RunState::Stopped, stopped.to_string()),
+            Err(error) => self.step(run, RunState::Error, format!("{stopped}, but {error}")),
+        }
+    }
+}
+
+/// When a PENDING run became pending: now for a run that just did, earlier for one a
+/// restarted host re-attaches to (it keeps the time already spent pending).
+fn pending_since(run: &Run) -> Option<Instant> {
+    if run.state != RunState::Pending {
+        return None;
+    }
+    let now = Instant::now();
+    let spent = run.history.last().map_or(Duration::ZERO, |transition| {
+        Duration::try_from(OffsetDateTime::now_utc() - transition.at).unwrap_or_default()
+    });
+    Some(now.checked_sub(spent).unwrap_or(now))
+}
+
+/// Resolves at `deadline`, never without one.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -153,44 +376,30 @@ async fn stop_requested(stop: &mut StopSignal) {
     }
 }
 
-/// Deletes the run's objects after a STOP and ends it STOPPED (or ERROR).
-async fn stop_run(
-    run: &mut Run,
-    target: &KubernetesTarget,
-    namespace: &str,
-    run_id: &str,
-    step: &impl Fn(&mut Run, RunState, Option<String>) -> Result<()>,
-) -> Result<()> {
-    match target.delete_run(namespace, run_id).await {
-        Ok(deleted) => step(
-            run,
-            RunState::Stopped,
-            Some(format!("deleted {deleted} objects")),
-        ),
-        Err(error) => step(run, RunState::Error, Some(error.to_string())),
-    }
-}
-
 async fn observe(
     runtime: &Arc<LoadedRuntime>,
     context: &RunContext,
-    objects: Vec<runplane_engine::ObservedObject>,
+    objects: Vec<ObservedObject>,
 ) -> Result<RunStatus> {
     let (calling, context) = (runtime.clone(), context.clone());
     Ok(blocking(move || calling.observe(&context, &objects)).await?)
 }
 
-/// `Job/name, ConfigMap/name` of what was applied.
-fn describe_objects(objects: &[serde_json::Value]) -> String {
+/// The run state an observed state moves the run to.
+fn run_state(observed: ObservedState) -> RunState {
+    match observed {
+        ObservedState::Pending => RunState::Pending,
+        ObservedState::Running => RunState::Running,
+        ObservedState::Completed => RunState::Completed,
+        ObservedState::Error => RunState::Error,
+    }
+}
+
+/// `ConfigMap/name, Job/name` of what was applied.
+fn describe_objects(objects: &[AppliedObject]) -> String {
     objects
         .iter()
-        .map(|object| {
-            format!(
-                "{}/{}",
-                object["kind"].as_str().unwrap_or("?"),
-                object["metadata"]["name"].as_str().unwrap_or("?")
-            )
-        })
+        .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
 }

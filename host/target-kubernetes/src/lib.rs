@@ -1,34 +1,50 @@
-//! The Kubernetes target: applies a run's (already guarded) objects, lists them back for
-//! the runtime's `observe`, watches them for changes and deletes them.
+//! The Kubernetes target: applies a run's (already guarded) objects under one owner
+//! object, lists them back for the runtime's `observe`, watches them for changes, stops,
+//! deletes them and reads their pods' logs.
 //!
 //! # Overview
 //!
 //! - [`KubernetesTarget::connect`]: a client from the kubeconfig (`KUBECONFIG` or
 //!   `~/.kube/config`, optionally one context) or the in-cluster configuration.
-//! - [`KubernetesTarget::apply`]: server-side apply, field manager [`FIELD_MANAGER`],
-//!   forced, in order; the namespace is created first when missing.
+//! - [`KubernetesTarget::apply_run`]: server-side apply, field manager [`FIELD_MANAGER`],
+//!   forced, in order, of the run's **owner** (a ConfigMap named [`owner_name`]) and then
+//!   of every object with an `ownerReference` to it; the namespace is created first when
+//!   missing. Names are deterministic, so applying again (resume, re-attach) creates
+//!   nothing twice.
 //! - [`KubernetesTarget::observe_run`]: the run's Jobs, Pods, Deployments, Services and
-//!   ConfigMaps (label `runplane.io/run=<id>`) as [`ObservedObject`]s.
+//!   ConfigMaps (label `runplane.io/run=<id>`, the owner left out) as [`ObservedObject`]s;
+//!   [`missing_workload`] tells a workload deleted behind the host's back.
 //! - [`KubernetesTarget::subscribe`]: "run changed" notifications from **one** watcher per
 //!   kind (Jobs, Pods, Deployments) over every object labelled
 //!   `app.kubernetes.io/managed-by=runplane`, shared by every run of the process.
-//! - [`KubernetesTarget::delete_run`]: deletes every object of a run (background
-//!   propagation, so the garbage collector removes what they own).
+//! - [`KubernetesTarget::stop_run`]: deletes the run's Jobs and bare Pods, scales its
+//!   Deployments and StatefulSets to zero; [`KubernetesTarget::wait_for_no_pods`].
+//! - [`KubernetesTarget::delete_run`]: deletes the owner, so that the garbage collector
+//!   deletes the rest, and waits until no object carries the run's label
+//!   ([`KubernetesTarget::remaining_objects`]).
+//! - [`KubernetesTarget::logs`]: the log lines of the run's pods, through the API server.
+//!
+//! Waits are bounded by [`KubernetesTarget::removal_timeout`]; how long a run may stay
+//! pending is [`KubernetesTarget::pending_timeout`].
+
+mod apply;
+mod logs;
+mod removal;
+
+pub use apply::{AppliedObject, missing_workload, owner_name};
+pub use removal::{Deletion, Stopped};
 
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::StreamExt as _;
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{
-    ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service,
-};
-use kube::api::{
-    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, PropagationPolicy,
-};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
+use kube::api::{Api, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::{WatchStreamExt as _, watcher};
@@ -36,7 +52,6 @@ use kube::{Client, Config, Resource, ResourceExt as _};
 use runplane_engine::ObservedObject;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
@@ -48,6 +63,12 @@ pub const RUN_LABEL: &str = "runplane.io/run";
 pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=runplane";
 /// How many notifications a slow subscriber may fall behind before it is told it lagged.
 const CHANGES_CAPACITY: usize = 4096;
+/// How long a run may stay pending unless configured otherwise: long enough for a slow
+/// image pull or a cluster autoscaler, short enough that a typo in an image name ends.
+pub const DEFAULT_PENDING_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// How long a stop or a delete waits for the run's pods or objects to go unless
+/// configured otherwise (graceful termination, finalizers, the garbage collector).
+pub const DEFAULT_REMOVAL_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 /// What went wrong talking to the cluster.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +125,7 @@ pub enum Error {
     #[error("cannot list {kind} of run {run_id} in namespace {namespace}: {source}")]
     List {
         /// kind.
-        kind: &'static str,
+        kind: String,
         /// The run.
         run_id: String,
         /// Namespace.
@@ -113,11 +134,11 @@ pub enum Error {
         #[source]
         source: Box<kube::Error>,
     },
-    /// Deleting a kind failed.
+    /// Deleting objects failed.
     #[error("cannot delete {kind} of run {run_id} in namespace {namespace}: {source}")]
     Delete {
-        /// kind.
-        kind: &'static str,
+        /// kind (or `Kind/name`).
+        kind: String,
         /// The run.
         run_id: String,
         /// Namespace.
@@ -125,6 +146,60 @@ pub enum Error {
         /// The API error.
         #[source]
         source: Box<kube::Error>,
+    },
+    /// Reading one object failed.
+    #[error("cannot read {object} in namespace {namespace}: {source}")]
+    Get {
+        /// `Kind/name`.
+        object: String,
+        /// Namespace.
+        namespace: String,
+        /// The API error.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// Scaling a workload to zero failed.
+    #[error("cannot scale {object} in namespace {namespace} to zero: {source}")]
+    Scale {
+        /// `Kind/name`.
+        object: String,
+        /// Namespace.
+        namespace: String,
+        /// The API error.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// Objects of a run were still there when a wait gave up.
+    #[error("{waiting_for} did not happen within {}s; still there: {}", .waited.as_secs(), .remaining.join(", "))]
+    Timeout {
+        /// What was waited for, in words.
+        waiting_for: String,
+        /// How long.
+        waited: Duration,
+        /// `Kind/name` of what was still there.
+        remaining: Vec<String>,
+    },
+    /// The run has no pod to read logs from.
+    #[error("run {run_id} has no pods in namespace {namespace} (not started yet, or deleted)")]
+    NoPods {
+        /// The run.
+        run_id: String,
+        /// Namespace.
+        namespace: String,
+    },
+    /// Opening or reading a container's log failed.
+    #[error(
+        "cannot read the log of container {container} of Pod/{pod} in namespace {namespace}: {message}"
+    )]
+    Logs {
+        /// Pod name.
+        pod: String,
+        /// Container name.
+        container: String,
+        /// Namespace.
+        namespace: String,
+        /// Why, with a hint when the node's kubelet could not be reached.
+        message: String,
     },
 }
 
@@ -148,6 +223,8 @@ pub struct KubernetesTarget {
     client: Client,
     kinds: Arc<Mutex<HashMap<GroupVersionKind, ApiResource>>>,
     watch: Arc<Watch>,
+    pending_timeout: Duration,
+    removal_timeout: Duration,
 }
 
 /// The shared watchers, started on the first subscription and stopped with the last
@@ -217,7 +294,33 @@ impl KubernetesTarget {
                 changes: broadcast::channel(CHANGES_CAPACITY).0,
                 tasks: Mutex::default(),
             }),
+            pending_timeout: DEFAULT_PENDING_TIMEOUT,
+            removal_timeout: DEFAULT_REMOVAL_TIMEOUT,
         }
+    }
+
+    /// The same target (sharing its watchers), ending runs that stay pending longer than
+    /// `timeout` in ERROR.
+    pub fn with_pending_timeout(mut self, timeout: Duration) -> Self {
+        self.pending_timeout = timeout;
+        self
+    }
+
+    /// How long a run may stay pending ([`DEFAULT_PENDING_TIMEOUT`] unless set).
+    pub fn pending_timeout(&self) -> Duration {
+        self.pending_timeout
+    }
+
+    /// The same target (sharing its watchers), waiting at most `timeout` for a stopped
+    /// run's pods or a deleted run's objects to go.
+    pub fn with_removal_timeout(mut self, timeout: Duration) -> Self {
+        self.removal_timeout = timeout;
+        self
+    }
+
+    /// How long stops and deletes wait ([`DEFAULT_REMOVAL_TIMEOUT`] unless set).
+    pub fn removal_timeout(&self) -> Duration {
+        self.removal_timeout
     }
 
     /// The underlying client.
@@ -244,52 +347,6 @@ impl KubernetesTarget {
         }
     }
 
-    /// Applies `objects` in order to `namespace` (server-side apply, forced), creating
-    /// the namespace first when it is missing.
-    pub async fn apply(&self, namespace: &str, objects: &[Value]) -> Result<()> {
-        self.apply_with(namespace, objects, false).await
-    }
-
-    /// Like [`apply`](Self::apply) with `dryRun=All`: the API server validates and
-    /// admits every object without persisting it (the namespace is still created).
-    pub async fn dry_run(&self, namespace: &str, objects: &[Value]) -> Result<()> {
-        self.apply_with(namespace, objects, true).await
-    }
-
-    async fn apply_with(&self, namespace: &str, objects: &[Value], dry_run: bool) -> Result<()> {
-        self.ensure_namespace(namespace).await?;
-        let mut params = PatchParams::apply(FIELD_MANAGER).force();
-        params.dry_run = dry_run;
-        for (index, object) in objects.iter().enumerate() {
-            let malformed = |message: &str| Error::Malformed {
-                index,
-                message: message.to_string(),
-            };
-            let api_version = object["apiVersion"]
-                .as_str()
-                .ok_or_else(|| malformed("no apiVersion"))?;
-            let kind = object["kind"]
-                .as_str()
-                .ok_or_else(|| malformed("no kind"))?;
-            let name = object["metadata"]["name"]
-                .as_str()
-                .ok_or_else(|| malformed("no metadata.name"))?;
-            let resource = self.resource(api_version, kind).await?;
-            let api: Api<DynamicObject> =
-                Api::namespaced_with(self.client.clone(), namespace, &resource);
-            api.patch(name, &params, &Patch::Apply(object))
-                .await
-                .map_err(|source| Error::Apply {
-                    kind: kind.to_string(),
-                    name: name.to_string(),
-                    namespace: namespace.to_string(),
-                    source: Box::new(source),
-                })?;
-            tracing::debug!(namespace, kind, name, dry_run, "applied");
-        }
-        Ok(())
-    }
-
     /// The API resource of a kind, discovered once.
     async fn resource(&self, api_version: &str, kind: &str) -> Result<ApiResource> {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
@@ -312,7 +369,9 @@ impl KubernetesTarget {
     }
 
     /// The run's live Jobs, Pods, Deployments, Services and ConfigMaps, status included
-    /// (without `managedFields`), for the runtime's `observe`.
+    /// (without `managedFields`), for the runtime's `observe`. The owner object is the
+    /// host's, not the runtime's: it is left out. Listed from the API server (a quorum
+    /// read), never from a cache, so an object applied just before is always there.
     pub async fn observe_run(&self, namespace: &str, run_id: &str) -> Result<Vec<ObservedObject>> {
         let mut objects = Vec::new();
         self.list_into::<ConfigMap>(namespace, run_id, &mut objects)
@@ -347,14 +406,18 @@ impl KubernetesTarget {
             .list(&ListParams::default().labels(&run_selector(run_id)))
             .await
             .map_err(|source| Error::List {
-                kind: <K as k8s_openapi::Resource>::KIND,
+                kind: <K as k8s_openapi::Resource>::KIND.to_string(),
                 run_id: run_id.to_string(),
                 namespace: namespace.to_string(),
                 source: Box::new(source),
             })?;
+        let owner = owner_name(run_id);
         for mut item in list.items {
             item.meta_mut().managed_fields = None;
             let name = item.name_any();
+            if <K as k8s_openapi::Resource>::KIND == "ConfigMap" && name == owner {
+                continue;
+            }
             let object = serde_json::to_string(&item).expect("API objects serialize");
             into.push(ObservedObject {
                 api_version: <K as k8s_openapi::Resource>::API_VERSION.to_string(),
@@ -380,52 +443,6 @@ impl KubernetesTarget {
             tasks.push(spawn_watcher::<Deployment>(&self.client, changes));
         }
         receiver
-    }
-
-    /// Deletes every object labelled with the run (background propagation) and returns
-    /// how many were listed for deletion.
-    pub async fn delete_run(&self, namespace: &str, run_id: &str) -> Result<usize> {
-        let mut deleted = 0;
-        deleted += self.delete_kind::<Job>(namespace, run_id).await?;
-        deleted += self.delete_kind::<CronJob>(namespace, run_id).await?;
-        deleted += self.delete_kind::<Deployment>(namespace, run_id).await?;
-        deleted += self.delete_kind::<StatefulSet>(namespace, run_id).await?;
-        deleted += self.delete_kind::<Pod>(namespace, run_id).await?;
-        deleted += self.delete_kind::<Service>(namespace, run_id).await?;
-        deleted += self.delete_kind::<ConfigMap>(namespace, run_id).await?;
-        deleted += self.delete_kind::<Secret>(namespace, run_id).await?;
-        deleted += self
-            .delete_kind::<PersistentVolumeClaim>(namespace, run_id)
-            .await?;
-        Ok(deleted)
-    }
-
-    async fn delete_kind<K>(&self, namespace: &str, run_id: &str) -> Result<usize>
-    where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + k8s_openapi::Resource
-            + Clone
-            + DeserializeOwned
-            + Debug,
-    {
-        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
-        let params = DeleteParams {
-            propagation_policy: Some(PropagationPolicy::Background),
-            ..DeleteParams::default()
-        };
-        let deleted = api
-            .delete_collection(
-                &params,
-                &ListParams::default().labels(&run_selector(run_id)),
-            )
-            .await
-            .map_err(|source| Error::Delete {
-                kind: <K as k8s_openapi::Resource>::KIND,
-                run_id: run_id.to_string(),
-                namespace: namespace.to_string(),
-                source: Box::new(source),
-            })?;
-        Ok(deleted.left().map_or(0, |list| list.items.len()))
     }
 }
 

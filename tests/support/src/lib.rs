@@ -12,6 +12,8 @@
 //!   binary component bytes (wasmtime is built without its `wat` feature here).
 //! - Run builders: [`run_context`] for the misbehaving runtime, [`python`] for a Python
 //!   job with realistic specs.
+//! - The test Kubernetes control plane: [`control_plane::kubeconfig`] starts (or finds)
+//!   the shared plane of `tests/control-plane`.
 //! - A real PostgreSQL server: [`postgres::database`] gives each test a fresh database on
 //!   a server started once per test binary (skipped without PostgreSQL, unless CI).
 //!
@@ -30,6 +32,7 @@
 
 use runplane_engine::{HostSettings, RunContext, Target};
 
+pub mod control_plane;
 pub mod postgres;
 
 include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
