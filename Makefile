@@ -1,9 +1,10 @@
 # The commands CI and developers share; .ci/run calls `make test`.
 
-.PHONY: test fmt-check lint unit doc bench plugins control-plane
+.PHONY: test fmt-check lint unit doc bench bench-api plugins control-plane api-fuzz
 
-## Everything CI checks: formatting, lints (warnings are errors), every test.
-test: fmt-check lint unit
+## Everything CI checks: formatting, lints (warnings are errors), every test, and the
+## HTTP API fuzzed by Schemathesis against its OpenAPI document.
+test: fmt-check lint unit api-fuzz
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -17,9 +18,19 @@ unit:
 doc:
 	RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --workspace
 
+## Fuzz the HTTP API with Schemathesis against a real `runplane serve` (every check;
+## API_FUZZ_EXAMPLES and API_FUZZ_SEED tune it).
+api-fuzz:
+	tests/api-fuzz/run
+
 ## The plugin engine benchmark: plan latency through wasm vs native, cold start.
 bench:
 	cargo bench -p runplane-engine --bench plan
+
+## The HTTP API benchmark: create-run and GET-run load on SQLite and PostgreSQL, against
+## a plain axum handler; figures printed and written to target/bench/api.json.
+bench-api:
+	cargo run --release -p runplane-load --bin api
 
 ## Build every runtime component (also done by the build scripts that embed them).
 plugins:

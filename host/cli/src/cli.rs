@@ -16,6 +16,14 @@ pub(crate) struct Args {
     #[arg(long, env = "RUNPLANE_PLUGINS", global = true)]
     pub(crate) plugins: Option<PathBuf>,
 
+    /// Talk to a Runplane server (`runplane serve`) instead of running in this process.
+    #[arg(long, env = "RUNPLANE_SERVER", global = true)]
+    pub(crate) server: Option<String>,
+
+    /// Bearer token for --server (default: `token` in ~/.config/runplane/config.toml).
+    #[arg(long, env = "RUNPLANE_TOKEN", global = true, hide_env_values = true)]
+    pub(crate) token: Option<String>,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -31,9 +39,14 @@ pub(crate) enum Command {
         /// Where the run executes.
         #[arg(long, value_enum, default_value_t = TargetArg::Local)]
         target: TargetArg,
-        /// Stream the run's logs while it runs (always on for in-process runs).
+        /// Stream the run's logs: a Kubernetes run's pod logs in-process; with
+        /// --server, its transitions and logs until it ends (without it the command
+        /// prints the run id and returns). Local in-process runs always stream.
         #[arg(long)]
         follow: bool,
+        /// Kubeconfig context for --target kubernetes (default: the current one).
+        #[arg(long)]
+        context: Option<String>,
     },
     /// Print what a run would create, as YAML (like `helm template`); nothing is applied.
     Plan {
@@ -46,6 +59,74 @@ pub(crate) enum Command {
     },
     /// List the loaded runtimes with their kinds, actions and capabilities.
     Runtimes,
+    /// Serve the HTTP API (`/api/v1`), driving runs until stopped.
+    Serve(crate::commands::serve::ServeArgs),
+    /// Inspect and change runs: in the local store, or on --server.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+}
+
+/// `runplane runs …`
+#[derive(Debug, Subcommand)]
+pub(crate) enum RunsCommand {
+    /// List runs, newest first.
+    List {
+        /// Only this project's runs.
+        #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
+        project: String,
+        /// Only runs in this state (`RUNNING`).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only runs of this function.
+        #[arg(long)]
+        function: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Show one run with its transitions.
+    Get {
+        /// The run id.
+        id: String,
+        /// The run's project.
+        #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
+        project: String,
+    },
+    /// Print a run's logs.
+    Logs {
+        /// The run id.
+        id: String,
+        /// The run's project.
+        #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
+        project: String,
+        /// Keep printing new lines until the run ends.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Stop a live run (--server only: an in-process run stops with Ctrl-C).
+    Stop {
+        /// The run id.
+        id: String,
+        /// The run's project.
+        #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
+        project: String,
+    },
+    /// Resume a stopped run (--server only).
+    Resume {
+        /// The run id.
+        id: String,
+        /// The run's project.
+        #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
+        project: String,
+    },
+    /// Delete a run's workload; the record stays, DELETED.
+    Delete {
+        /// The run id.
+        id: String,
+        /// The run's project.
+        #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
+        project: String,
+    },
 }
 
 /// Where a run executes.

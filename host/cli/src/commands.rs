@@ -2,7 +2,9 @@
 
 mod plan;
 mod run;
+mod runs;
 mod runtimes;
+pub(crate) mod serve;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,6 +16,7 @@ use runplane_engine::LoadedRuntime;
 use runplane_model::{Run, SpecFile, Target};
 
 use crate::cli::{Args, Command};
+use crate::client::Client;
 use crate::{host, spec};
 
 /// The run ended in ERROR.
@@ -26,14 +29,34 @@ pub(crate) const EXIT_STOPPED: u8 = 130;
 /// Runs the command.
 pub(crate) async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
     let plugins = args.plugins.as_deref();
-    match args.command {
-        Command::Run {
-            file,
-            target,
-            follow: _,
-        } => run::execute(&file, target.into(), plugins).await,
-        Command::Plan { file, target } => plan::execute(&file, target.into(), plugins).await,
-        Command::Runtimes => runtimes::execute(plugins),
+    let server = match args.command {
+        // The server's own command never talks to a server.
+        Command::Serve(_) => None,
+        _ => Client::from_args(args.server, args.token)?,
+    };
+    match (args.command, server) {
+        (
+            Command::Run {
+                file,
+                target,
+                follow,
+                context: _,
+            },
+            Some(client),
+        ) => run::execute_remote(&file, target.into(), &client, follow).await,
+        (
+            Command::Run {
+                file,
+                target,
+                follow,
+                context,
+            },
+            None,
+        ) => run::execute(&file, target.into(), plugins, context, follow).await,
+        (Command::Plan { file, target }, _) => plan::execute(&file, target.into(), plugins).await,
+        (Command::Runtimes, _) => runtimes::execute(plugins),
+        (Command::Serve(serve), _) => serve::execute(serve, plugins).await,
+        (Command::Runs(command), server) => runs::execute(command, server, plugins).await,
     }
 }
 

@@ -6,6 +6,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use runplane_control::Control;
 use runplane_engine::{HostSettings, Limits, PluginEngine, Registry};
+use runplane_model::Target;
+use runplane_service::RunService;
+use runplane_store::Store;
+use runplane_target_kubernetes::KubernetesTarget;
 use runplane_target_local::LocalTarget;
 
 /// Where Runplane keeps things on this machine.
@@ -58,6 +62,46 @@ pub(crate) fn build(plugins: Option<&Path>) -> anyhow::Result<Control> {
             default_images: Vec::new(),
         },
     ))
+}
+
+/// The run service of an in-process host: the runtimes, the local store and, for
+/// Kubernetes runs, the cluster of kubeconfig context `context` (default: current).
+pub(crate) async fn service(
+    plugins: Option<&Path>,
+    target: Target,
+    context: Option<String>,
+) -> anyhow::Result<RunService> {
+    let mut control = build(plugins)?;
+    if target == Target::Kubernetes {
+        let cluster = KubernetesTarget::connect(context)
+            .await
+            .context("cannot reach the cluster")?;
+        control = control.with_kubernetes(cluster);
+    }
+    Ok(RunService::new(control, open_store(None).await?))
+}
+
+/// The store at `url`, by default the SQLite file `$RUNPLANE_HOME/runplane.db` that
+/// in-process runs are kept in.
+pub(crate) async fn open_store(url: Option<&str>) -> anyhow::Result<Store> {
+    let url = match url {
+        Some(url) => url.to_string(),
+        None => {
+            let data = Paths::from_env().data;
+            std::fs::create_dir_all(&data)
+                .with_context(|| format!("cannot create {}", data.display()))?;
+            format!("sqlite://{}", data.join("runplane.db").display())
+        }
+    };
+    Ok(Store::open(&url).await?)
+}
+
+/// Creates `project` unless it exists: in-process runs need no set-up.
+pub(crate) async fn ensure_project(store: &Store, project: &str) -> anyhow::Result<()> {
+    match store.create_project(project, None).await {
+        Ok(_) | Err(runplane_store::Error::AlreadyExists { .. }) => Ok(()),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Loads every `*.wasm` in `dir`. A component that fails to load is reported and

@@ -1,10 +1,12 @@
 //! `runplane`: run data and ML work as sandboxed runtimes, locally or on Kubernetes.
 
 mod cli;
+mod client;
 mod commands;
 mod host;
 mod output;
 mod spec;
+mod sse;
 
 use std::process::ExitCode;
 

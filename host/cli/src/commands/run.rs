@@ -1,75 +1,137 @@
-//! `runplane run`: validate, plan, execute, follow to the end.
+//! `runplane run`: validate, persist, execute and follow a run to the end, in this
+//! process (the run is kept in the local store, `runplane runs list` shows it).
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
+use futures::StreamExt as _;
+use reqwest::Method;
 use runplane_control::RunEvent;
 use runplane_model::{RunState, Target, Transition};
-use runplane_target_kubernetes::KubernetesTarget;
-use tokio::sync::{mpsc, watch};
+use runplane_service::{ServiceEvent, Submission};
+use runplane_store::{LogStream, StoredRun};
+use runplane_target_local::Stream;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
 
 use super::{EXIT_RUN_FAILED, EXIT_STOPPED};
+use crate::client::Client;
 use crate::output::Follower;
+use crate::{host, spec};
 
 pub(crate) async fn execute(
     path: &Path,
     target: Target,
     plugins: Option<&Path>,
+    context: Option<String>,
+    follow: bool,
 ) -> anyhow::Result<ExitCode> {
-    let super::Prepared {
+    let file = spec::load(path)?;
+    let service = host::service(plugins, target, context)
+        .await
+        .with_context(|| format!("{}: cannot start the host", path.display()))?;
+    host::ensure_project(service.store(), &file.project).await?;
+    let mut events = service.subscribe();
+    let function_ref = format!(
+        "{}://{}/{}",
+        file.function.kind, file.project, file.function.name
+    );
+    let submission = Submission {
         file,
-        control,
-        runtime,
-        run,
-    } = super::prepare(path, target, plugins).await?;
-    let cluster = match target {
-        Target::Kubernetes => Some(
-            KubernetesTarget::connect(None)
-                .await
-                .with_context(|| format!("{}: cannot reach the cluster", path.display()))?,
-        ),
-        Target::Local => None,
+        target,
+        function_ref,
+        idempotency_key: None,
     };
-    let follower = Follower::new(run.id.as_str());
+    let stored = match service.submit(submission).await {
+        Ok(stored) => stored,
+        Err(runplane_service::Error::Control(runplane_control::Error::Invalid(errors))) => {
+            bail!(spec::field_errors(path, &errors))
+        }
+        Err(error) => bail!("{}: {error}", path.display()),
+    };
+    let id = stored.run.id.clone();
+    let follower = Follower::new(id.as_str());
     follower.show(&RunEvent::Transition(Transition {
         from: RunState::Created,
         to: RunState::Created,
-        at: time::OffsetDateTime::now_utc(),
+        at: stored.created,
         reason: Some(format!(
-            "run {} of {} {}",
-            run.id, file.task.kind, file.function.name
+            "run {id} of {} {}",
+            stored.spec.task.kind, stored.spec.function.name
         )),
     }));
-    let (events, mut received) = mpsc::unbounded_channel();
-    let (stop, stop_requested) = watch::channel(false);
-    tokio::spawn(async move {
-        stop_on_signal().await;
-        let _ = stop.send(true);
-    });
-    let execution = {
-        let (control, runtime, file) = (control.clone(), runtime.clone(), file.clone());
+    {
+        let (service, id) = (service.clone(), id.clone());
         tokio::spawn(async move {
-            match cluster {
-                Some(cluster) => {
-                    control
-                        .run_kubernetes(&runtime, &file, run, events, stop_requested, &cluster)
-                        .await
+            stop_on_signal().await;
+            let _ = service.stop(&id).await;
+        });
+    }
+    // A local run's output comes with its events; a Kubernetes run's from its pods.
+    let mut pod_logs = None;
+    loop {
+        match events.recv().await {
+            Ok(event) if event.run() == &id => match as_run_event(event) {
+                Some(event) => {
+                    let running =
+                        matches!(&event, RunEvent::Transition(t) if t.to == RunState::Running);
+                    if running && follow && target == Target::Kubernetes && pod_logs.is_none() {
+                        pod_logs = Some(tokio::spawn(print_pod_logs(service.clone(), id.clone())));
+                    }
+                    follower.show(&event);
                 }
-                None => {
-                    control
-                        .run_local(&runtime, &file, run, events, stop_requested)
-                        .await
+                None => break,
+            },
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => break,
+        }
+    }
+    if let Some(printing) = pod_logs {
+        // The pod's last lines arrive just after its end; give them a moment.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), printing).await;
+    }
+    follower.finish();
+    let run = service.get(&id).await?;
+    Ok(exit_code(&run))
+}
+
+/// Streams the run's pod logs to stdout until the pods end.
+async fn print_pod_logs(service: runplane_service::RunService, id: runplane_model::RunId) {
+    match service.logs(&id, true).await {
+        Ok(mut lines) => {
+            while let Some(line) = lines.next().await {
+                match line {
+                    Ok(line) => println!("{line}"),
+                    Err(error) => return eprintln!("warning: pod logs: {error}"),
                 }
             }
-        })
-    };
-    while let Some(event) = received.recv().await {
-        follower.show(&event);
+        }
+        Err(error) => eprintln!("warning: pod logs: {error}"),
     }
-    let run = execution.await??;
-    follower.finish();
-    Ok(match run.state {
+}
+
+/// What the follower prints for a service event; `None` when the run is no longer
+/// driven.
+fn as_run_event(event: ServiceEvent) -> Option<RunEvent> {
+    Some(match event {
+        ServiceEvent::Transition { transition, .. } => RunEvent::Transition(transition),
+        ServiceEvent::Log { line, .. } => RunEvent::Log {
+            stream: match line.stream {
+                LogStream::Stdout => Stream::Stdout,
+                LogStream::Stderr => Stream::Stderr,
+            },
+            line: line.line,
+        },
+        ServiceEvent::Outputs { outputs, .. } => RunEvent::Outputs(outputs),
+        ServiceEvent::Finished { .. } => return None,
+    })
+}
+
+/// 0 for COMPLETED, 130 for STOPPED, 1 (with the reason on stderr) otherwise.
+pub(crate) fn exit_code(stored: &StoredRun) -> ExitCode {
+    let run = &stored.run;
+    match run.state {
         RunState::Completed => ExitCode::SUCCESS,
         RunState::Stopped => ExitCode::from(EXIT_STOPPED),
         _ => {
@@ -81,11 +143,11 @@ pub(crate) async fn execute(
             eprintln!("run {} ended {}: {reason}", run.id, run.state);
             ExitCode::from(EXIT_RUN_FAILED)
         }
-    })
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn stop_on_signal() {
+pub(crate) async fn stop_on_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut interrupt), Ok(mut terminate)) = (
         signal(SignalKind::interrupt()),
@@ -97,4 +159,115 @@ async fn stop_on_signal() {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
+}
+
+/// `runplane --server URL run -f spec.yaml [--follow]`: the same run, made through the
+/// API: the project (when missing), a new version of the function, then the run.
+pub(crate) async fn execute_remote(
+    path: &Path,
+    target: Target,
+    client: &Client,
+    follow: bool,
+) -> anyhow::Result<ExitCode> {
+    let file = spec::load(path)?;
+    let project = &file.project;
+    if client
+        .json(Method::GET, &format!("/api/v1/projects/{project}"), None)
+        .await
+        .is_err()
+    {
+        let body = json!({ "name": project });
+        client
+            .json(Method::POST, "/api/v1/projects", Some(&body))
+            .await?;
+    }
+    let function = json!({
+        "name": file.function.name,
+        "kind": file.function.kind,
+        "spec": file.function.spec,
+    });
+    let version = client
+        .json(
+            Method::POST,
+            &format!("/api/v1/-/{project}/functions"),
+            Some(&function),
+        )
+        .await?;
+    let mut spec = file.task.spec.as_object().cloned().unwrap_or_default();
+    spec.extend(file.run.spec.as_object().cloned().unwrap_or_default());
+    spec.insert(
+        "function".into(),
+        json!(format!(
+            "{}://{project}/{}:{}",
+            file.function.kind,
+            file.function.name,
+            version["id"].as_str().unwrap_or("latest")
+        )),
+    );
+    spec.insert("task".into(), json!(file.task.kind));
+    spec.insert("local_execution".into(), json!(target == Target::Local));
+    let body = json!({ "kind": file.run.kind, "spec": spec });
+    let runs = format!("/api/v1/-/{project}/runs");
+    let run = client.json(Method::POST, &runs, Some(&body)).await?;
+    let id = run["id"].as_str().unwrap_or_default().to_string();
+    println!(
+        "run {id} {}",
+        run["status"]["state"].as_str().unwrap_or_default()
+    );
+    if !follow {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let logs = client
+        .stream(&format!("{runs}/{id}/logs?follow=true"))
+        .await?;
+    let printing = tokio::spawn(async move {
+        let mut logs = std::pin::pin!(logs);
+        while let Some(Ok(chunk)) = logs.next().await {
+            print!("{chunk}");
+        }
+    });
+    let events = client.stream(&format!("{runs}/{id}/events")).await?;
+    crate::sse::follow(events, |event, data| {
+        if event == "transition" {
+            print_transition(data);
+        }
+    })
+    .await?;
+    let _ = printing.await;
+    let run = client
+        .json(Method::GET, &format!("{runs}/{id}"), None)
+        .await?;
+    for (name, value) in run["status"]["outputs"].as_object().into_iter().flatten() {
+        println!(
+            "output {name} = {}",
+            value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string)
+        );
+    }
+    let state = run["status"]["state"].as_str().unwrap_or_default();
+    Ok(match state {
+        "COMPLETED" => ExitCode::SUCCESS,
+        "STOPPED" => ExitCode::from(EXIT_STOPPED),
+        _ => {
+            eprintln!(
+                "run {id} ended {state}: {}",
+                run["status"]["message"].as_str().unwrap_or_default()
+            );
+            ExitCode::from(EXIT_RUN_FAILED)
+        }
+    })
+}
+
+/// One transition of the event stream: `STATE  message`.
+fn print_transition(data: &Value) {
+    let state = data["status"]
+        .as_str()
+        .or(data["to"].as_str())
+        .unwrap_or("?");
+    let message = data["message"]
+        .as_str()
+        .or(data["reason"].as_str())
+        .unwrap_or_default();
+    println!("{state:<9} {message}");
 }

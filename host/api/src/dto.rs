@@ -1,0 +1,652 @@
+//! What the API sends and accepts, shaped like the original platform's entities:
+//! `{id, name, kind, project, key, metadata, spec, status}`, snake_case fields,
+//! transitions newest first.
+
+use runplane_engine::{Category, LoadedRuntime};
+use runplane_model::{RunState, Target, Transition};
+use runplane_store::{FunctionVersion, Project, StoredRun, Task};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::refs::{self, FunctionRef};
+
+/// A page of a listing.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Page<T> {
+    /// The entities.
+    pub(crate) content: Vec<T>,
+    /// Cursor of the next page (pass it as `cursor`), `null` on the last page.
+    pub(crate) next: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A listing that has one page.
+    pub(crate) fn all(content: Vec<T>) -> Self {
+        Page {
+            content,
+            next: None,
+        }
+    }
+}
+
+/// Metadata of an entity.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Metadata {
+    /// Project.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) project: Option<String>,
+    /// Entity name.
+    pub(crate) name: String,
+    /// Version id (functions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) version: Option<String>,
+    /// Free text (projects).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<String>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) created: OffsetDateTime,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) updated: OffsetDateTime,
+    /// Digest of the runtime component that planned the run (runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) runtime_digest: Option<String>,
+    /// Links to other entities (a run is `run_of` its function).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) relationships: Vec<Relationship>,
+}
+
+/// A link from an entity to another, by key.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Relationship {
+    /// `run_of`.
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    /// Key of the other entity.
+    pub(crate) dest: String,
+}
+
+/// A project.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProjectDto {
+    /// The name.
+    pub(crate) id: String,
+    /// The name.
+    pub(crate) name: String,
+    /// Always `project`.
+    pub(crate) kind: String,
+    /// `store://<name>`.
+    pub(crate) key: String,
+    /// Description and times.
+    pub(crate) metadata: Metadata,
+}
+
+impl From<Project> for ProjectDto {
+    fn from(project: Project) -> Self {
+        ProjectDto {
+            id: project.name.clone(),
+            key: refs::project_key(&project.name),
+            kind: "project".into(),
+            metadata: Metadata {
+                description: project.description,
+                ..Metadata::new(None, &project.name, project.created, project.created)
+            },
+            name: project.name,
+        }
+    }
+}
+
+/// Status of a function version.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EntityStatus {
+    /// Always `CREATED`.
+    pub(crate) state: String,
+}
+
+/// One version of a function.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FunctionDto {
+    /// Version id.
+    pub(crate) id: String,
+    /// Function name.
+    pub(crate) name: String,
+    /// Function kind (`python`).
+    pub(crate) kind: String,
+    /// Project.
+    pub(crate) project: String,
+    /// `store://<project>/function/<kind>/<name>:<version>`.
+    pub(crate) key: String,
+    /// Version and times.
+    pub(crate) metadata: Metadata,
+    /// The function spec, as validated by its runtime.
+    #[schema(value_type = Object)]
+    pub(crate) spec: Value,
+    /// Always `{"state": "CREATED"}`.
+    pub(crate) status: EntityStatus,
+}
+
+impl From<FunctionVersion> for FunctionDto {
+    fn from(version: FunctionVersion) -> Self {
+        let key = FunctionRef::of(&version).key();
+        FunctionDto {
+            metadata: Metadata {
+                version: Some(version.id.clone()),
+                ..Metadata::new(
+                    Some(&version.project),
+                    &version.name,
+                    version.created,
+                    version.created,
+                )
+            },
+            id: version.id,
+            name: version.name,
+            kind: version.kind,
+            project: version.project,
+            key,
+            spec: version.spec,
+            status: EntityStatus {
+                state: RunState::Created.as_str().into(),
+            },
+        }
+    }
+}
+
+/// A task: an action on a function with its execution settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TaskDto {
+    /// Task id.
+    pub(crate) id: String,
+    /// The id.
+    pub(crate) name: String,
+    /// Task kind (`python+job`).
+    pub(crate) kind: String,
+    /// Project.
+    pub(crate) project: String,
+    /// `store://<project>/task/<kind>/<id>`.
+    pub(crate) key: String,
+    /// Times.
+    pub(crate) metadata: Metadata,
+    /// The task spec, with `function` the function reference.
+    #[schema(value_type = Object)]
+    pub(crate) spec: Value,
+}
+
+impl From<Task> for TaskDto {
+    fn from(task: Task) -> Self {
+        let mut spec = object(task.spec);
+        spec.insert("function".into(), Value::String(task.function));
+        TaskDto {
+            key: refs::task_key(&task.project, &task.kind, &task.id),
+            metadata: Metadata::new(Some(&task.project), &task.id, task.created, task.created),
+            name: task.id.clone(),
+            id: task.id,
+            kind: task.kind,
+            project: task.project,
+            spec: Value::Object(spec),
+        }
+    }
+}
+
+/// A run.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RunDto {
+    /// Run id (a UUIDv7).
+    pub(crate) id: String,
+    /// The id.
+    pub(crate) name: String,
+    /// Run kind (`python+job:run`).
+    pub(crate) kind: String,
+    /// Project.
+    pub(crate) project: String,
+    /// `store://<project>/run/<kind>/<id>`.
+    pub(crate) key: String,
+    /// Times, the runtime digest and the function the run is `run_of`.
+    pub(crate) metadata: Metadata,
+    /// `function`, `task`, `local_execution`, then the task and run fields.
+    #[schema(value_type = Object)]
+    pub(crate) spec: Value,
+    /// State, message, transitions and outputs.
+    pub(crate) status: RunStatusDto,
+}
+
+/// Where a run is.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RunStatusDto {
+    /// Current state.
+    pub(crate) state: StateName,
+    /// The last word on the run (the latest transition's reason).
+    pub(crate) message: Option<String>,
+    /// Every transition, newest first.
+    pub(crate) transitions: Vec<TransitionDto>,
+    /// Named results of a finished run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) outputs: Option<Value>,
+}
+
+/// One step of a run's life.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct TransitionDto {
+    /// The state entered.
+    pub(crate) status: StateName,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) time: OffsetDateTime,
+    /// Why.
+    pub(crate) message: Option<String>,
+}
+
+impl From<&Transition> for TransitionDto {
+    fn from(transition: &Transition) -> Self {
+        TransitionDto {
+            status: transition.to.into(),
+            time: transition.at,
+            message: transition.reason.clone(),
+        }
+    }
+}
+
+impl From<StoredRun> for RunDto {
+    fn from(stored: StoredRun) -> Self {
+        let run = &stored.run;
+        let file = &stored.spec;
+        let task = if file.task.name.is_empty() {
+            file.task.kind.clone()
+        } else {
+            format!("{}://{}/{}", file.task.kind, run.project, file.task.name)
+        };
+        let mut spec = Map::new();
+        spec.insert(
+            "function".into(),
+            Value::String(stored.function_ref.clone()),
+        );
+        spec.insert("task".into(), Value::String(task));
+        spec.insert(
+            "local_execution".into(),
+            Value::Bool(run.target == Target::Local),
+        );
+        spec.extend(object(file.task.spec.clone()));
+        spec.extend(object(file.run.spec.clone()));
+        let relationships = FunctionRef::parse(&stored.function_ref)
+            .map(|function| Relationship {
+                kind: "run_of".into(),
+                dest: function.key(),
+            })
+            .into_iter()
+            .collect();
+        let transitions: Vec<TransitionDto> =
+            run.history.iter().rev().map(TransitionDto::from).collect();
+        let message = stored
+            .status
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| transitions.first().and_then(|t| t.message.clone()));
+        RunDto {
+            id: run.id.to_string(),
+            name: run.id.to_string(),
+            kind: stored.kind.clone(),
+            project: run.project.clone(),
+            key: refs::run_key(&run.project, &stored.kind, run.id.as_str()),
+            metadata: Metadata {
+                runtime_digest: stored.runtime_digest.clone(),
+                relationships,
+                ..Metadata::new(
+                    Some(&run.project),
+                    run.id.as_str(),
+                    stored.created,
+                    stored.updated,
+                )
+            },
+            spec: Value::Object(spec),
+            status: RunStatusDto {
+                state: run.state.into(),
+                message,
+                transitions,
+                outputs: stored.status.get("outputs").cloned(),
+            },
+        }
+    }
+}
+
+impl Metadata {
+    fn new(
+        project: Option<&str>,
+        name: &str,
+        created: OffsetDateTime,
+        updated: OffsetDateTime,
+    ) -> Self {
+        Metadata {
+            project: project.map(str::to_string),
+            name: name.to_string(),
+            version: None,
+            description: None,
+            created,
+            updated,
+            runtime_digest: None,
+            relationships: Vec::new(),
+        }
+    }
+}
+
+/// The fields of a JSON object (nothing for anything else).
+pub(crate) fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// A run state, as the original platform names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum StateName {
+    // The states are documented on `RunState`.
+    Created,
+    Built,
+    Ready,
+    Pending,
+    Running,
+    Completed,
+    Error,
+    Stop,
+    Stopped,
+    Resume,
+    Deleting,
+    Deleted,
+}
+
+impl From<RunState> for StateName {
+    fn from(state: RunState) -> Self {
+        match state {
+            RunState::Created => StateName::Created,
+            RunState::Built => StateName::Built,
+            RunState::Ready => StateName::Ready,
+            RunState::Pending => StateName::Pending,
+            RunState::Running => StateName::Running,
+            RunState::Completed => StateName::Completed,
+            RunState::Error => StateName::Error,
+            RunState::Stop => StateName::Stop,
+            RunState::Stopped => StateName::Stopped,
+            RunState::Resume => StateName::Resume,
+            RunState::Deleting => StateName::Deleting,
+            RunState::Deleted => StateName::Deleted,
+        }
+    }
+}
+
+impl From<StateName> for RunState {
+    fn from(state: StateName) -> Self {
+        match state {
+            StateName::Created => RunState::Created,
+            StateName::Built => RunState::Built,
+            StateName::Ready => RunState::Ready,
+            StateName::Pending => RunState::Pending,
+            StateName::Running => RunState::Running,
+            StateName::Completed => RunState::Completed,
+            StateName::Error => RunState::Error,
+            StateName::Stop => RunState::Stop,
+            StateName::Stopped => RunState::Stopped,
+            StateName::Resume => RunState::Resume,
+            StateName::Deleting => RunState::Deleting,
+            StateName::Deleted => RunState::Deleted,
+        }
+    }
+}
+
+/// A project to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "demo", "description": "first steps"}))]
+pub(crate) struct CreateProject {
+    /// Unique name; a DNS-1123 label (it is also the Kubernetes namespace).
+    #[schema(
+        pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        min_length = 1,
+        max_length = 63
+    )]
+    pub(crate) name: String,
+    /// Free text.
+    #[serde(default)]
+    pub(crate) description: Option<String>,
+}
+
+/// A function (its first or a new version).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "hello", "kind": "python", "spec": {
+    "source": {"code": "def main(name):\n    print(f'hello {name}')\n", "handler": "main"},
+    "python_version": "PYTHON3_11"}}))]
+pub(crate) struct CreateFunction {
+    /// Function name.
+    #[schema(pattern = "^[a-zA-Z0-9._+-]+$", min_length = 1, max_length = 253)]
+    pub(crate) name: String,
+    /// Function kind; names the runtime (`python`).
+    pub(crate) kind: String,
+    /// The function spec, checked by the runtime (see `/api/v1/runtimes/{name}/schemas`).
+    #[schema(value_type = Object)]
+    pub(crate) spec: Map<String, Value>,
+    /// Project; when given, must be the project of the path.
+    #[serde(default)]
+    pub(crate) project: Option<String>,
+}
+
+/// A new version of an existing function.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"spec": {
+    "source": {"code": "def main(name):\n    print(f'hi {name}')\n", "handler": "main"}}}))]
+pub(crate) struct UpdateFunction {
+    /// The function spec.
+    #[schema(value_type = Object)]
+    pub(crate) spec: Map<String, Value>,
+    /// When given, must be the function's name.
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    /// When given, must be the function's kind (a kind cannot change).
+    #[serde(default)]
+    pub(crate) kind: Option<String>,
+    /// When given, must be the project of the path.
+    #[serde(default)]
+    pub(crate) project: Option<String>,
+}
+
+/// A task to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "python+job", "spec": {
+    "function": "python://demo/hello", "resources": {"cpu": {"requests": "100m"}}}}))]
+pub(crate) struct CreateTask {
+    /// Task kind, `<function kind>+<action>` (`python+job`).
+    pub(crate) kind: String,
+    /// The task spec; `function` is required: `python://demo/hello[:version]`.
+    #[schema(value_type = Object)]
+    pub(crate) spec: Map<String, Value>,
+    /// When given, must be the project of the path.
+    #[serde(default)]
+    pub(crate) project: Option<String>,
+}
+
+/// A run to start.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "python+job:run", "spec": {
+    "function": "python://demo/hello", "task": "python+job", "local_execution": true,
+    "parameters": {"name": "Runplane"}}}))]
+pub(crate) struct CreateRun {
+    /// Run kind, `<task kind>:run` (`python+job:run`; the older `python+run` is a job).
+    pub(crate) kind: String,
+    /// `function` (`python://demo/hello[:version]`), `task` (a task kind or a task
+    /// reference `python+job://demo/<id>`), `local_execution`, then the task fields
+    /// (resources, envs, …) and the run fields (parameters, inputs, …) side by side.
+    #[schema(value_type = Object)]
+    pub(crate) spec: Map<String, Value>,
+    /// When given, must be the project of the path.
+    #[serde(default)]
+    pub(crate) project: Option<String>,
+}
+
+/// A loaded runtime.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RuntimeDto {
+    /// Name (`python`).
+    pub(crate) name: String,
+    /// Its own version.
+    pub(crate) version: String,
+    /// What it runs.
+    pub(crate) description: String,
+    /// Version of the guest SDK that built it (empty when none).
+    pub(crate) sdk_version: String,
+    /// `sha256:<hex>` of the component; runs record it.
+    pub(crate) digest: String,
+    /// Where it was loaded from (a path, or `built-in python`).
+    pub(crate) origin: String,
+    /// Function kinds it owns.
+    pub(crate) kinds: Vec<String>,
+    /// Its actions.
+    pub(crate) actions: Vec<ActionDto>,
+    /// The capability matrix.
+    pub(crate) capabilities: CapabilitiesDto,
+    /// Kubernetes kinds it may plan (`batch/v1/Job`).
+    pub(crate) allowed_kinds: Vec<String>,
+}
+
+/// An action of a runtime.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ActionDto {
+    /// Name (`job`).
+    pub(crate) name: String,
+    /// `job`, `service`, `workflow` or `build`.
+    pub(crate) category: String,
+    /// Where it runs: `local`, `kubernetes`.
+    pub(crate) targets: Vec<String>,
+}
+
+/// What a runtime can do.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CapabilitiesDto {
+    /// Runs on the host machine.
+    pub(crate) local_execution: bool,
+    /// Runs on Kubernetes.
+    pub(crate) remote_execution: bool,
+    /// Drives workflows.
+    pub(crate) workflows: bool,
+    /// Serves models.
+    pub(crate) model_serving: bool,
+    /// Processes data.
+    pub(crate) data_processing: bool,
+    /// Federated learning.
+    pub(crate) federated_learning: bool,
+}
+
+impl From<&LoadedRuntime> for RuntimeDto {
+    fn from(runtime: &LoadedRuntime) -> Self {
+        let info = runtime.info();
+        let caps = &info.capabilities;
+        RuntimeDto {
+            name: info.name.clone(),
+            version: info.version.clone(),
+            description: info.description.clone(),
+            sdk_version: info.sdk_version.clone(),
+            digest: runtime.digest().to_string(),
+            origin: runtime.origin().to_string(),
+            kinds: info.function_kinds.iter().map(|k| k.name.clone()).collect(),
+            actions: info
+                .actions
+                .iter()
+                .map(|action| ActionDto {
+                    name: action.name.clone(),
+                    category: match action.category {
+                        Category::Job => "job",
+                        Category::Service => "service",
+                        Category::Workflow => "workflow",
+                        Category::Build => "build",
+                    }
+                    .into(),
+                    targets: action
+                        .targets
+                        .iter()
+                        .map(|t| runplane_control::model_target(*t).to_string())
+                        .collect(),
+                })
+                .collect(),
+            capabilities: CapabilitiesDto {
+                local_execution: caps.local_execution,
+                remote_execution: caps.remote_execution,
+                workflows: caps.workflows,
+                model_serving: caps.model_serving,
+                data_processing: caps.data_processing,
+                federated_learning: caps.federated_learning,
+            },
+            allowed_kinds: info.allowed_kinds.clone(),
+        }
+    }
+}
+
+/// Which entity a schema describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SchemaEntity {
+    /// A function spec.
+    Function,
+    /// A task spec.
+    Task,
+    /// A run spec.
+    Run,
+}
+
+/// The JSON Schema of one kind of spec, for clients that build forms.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SchemaDto {
+    /// Runtime name.
+    pub(crate) runtime: String,
+    /// Which spec.
+    pub(crate) entity: SchemaEntity,
+    /// The kind (`python`, `python+job`, `python+job:run`).
+    pub(crate) kind: String,
+    /// The JSON Schema.
+    #[schema(value_type = Object)]
+    pub(crate) schema: Value,
+}
+
+/// Every schema `runtime` publishes: one per function kind, one task and one run
+/// schema per action and function kind.
+pub(crate) fn schemas(runtime: &LoadedRuntime) -> Vec<SchemaDto> {
+    let info = runtime.info();
+    let schema = |entity, kind: String, text: &str| {
+        SchemaDto {
+        runtime: info.name.clone(),
+        entity,
+        kind,
+        schema: serde_json::from_str(text).unwrap_or_else(|error| {
+            tracing::warn!(runtime = %info.name, %error, "runtime published a schema that is not JSON");
+            Value::Object(Map::new())
+        }),
+    }
+    };
+    let mut all = Vec::new();
+    for function in &info.function_kinds {
+        all.push(schema(
+            SchemaEntity::Function,
+            function.name.clone(),
+            &function.function_schema,
+        ));
+        for action in &info.actions {
+            let task_kind = format!("{}+{}", function.name, action.name);
+            all.push(schema(
+                SchemaEntity::Task,
+                task_kind.clone(),
+                &action.task_schema,
+            ));
+            all.push(schema(
+                SchemaEntity::Run,
+                format!("{task_kind}:run"),
+                &action.run_schema,
+            ));
+        }
+    }
+    all
+}

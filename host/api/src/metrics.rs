@@ -1,0 +1,141 @@
+//! Prometheus metrics: runs by state (read from the store at each scrape, so every
+//! replica reports the same truth), run submission latency, runtime call failures seen
+//! by the API, and request latency by route and status.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::AppState;
+use crate::problem::PluginFailure;
+
+/// Media type of the exposition.
+pub(crate) const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// The API's metrics.
+pub(crate) struct Metrics {
+    registry: Registry,
+    runs: Family<StateLabels, Gauge>,
+    submit: Histogram,
+    runtime_errors: Family<KindLabels, Counter>,
+    requests: HistogramFamily<RequestLabels>,
+}
+
+/// Latency buckets from 1 ms to about 33 s.
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::default();
+        let runs = Family::<StateLabels, Gauge>::default();
+        registry.register("runplane_runs", "Runs by current state", runs.clone());
+        let submit = latency();
+        registry.register(
+            "runplane_run_submit_duration_seconds",
+            "Time to accept a run: resolve, validate with its runtime, persist",
+            submit.clone(),
+        );
+        let runtime_errors = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "runplane_runtime_call_errors",
+            "Runtime failures answered by the API, by kind (trap, timeout, memory-limit, plan, …)",
+            runtime_errors.clone(),
+        );
+        let requests: HistogramFamily<RequestLabels> = Family::new_with_constructor(latency);
+        registry.register(
+            "runplane_api_request_duration_seconds",
+            "API request latency (to the response head) by method, route and status",
+            requests.clone(),
+        );
+        Metrics {
+            registry,
+            runs,
+            submit,
+            runtime_errors,
+            requests,
+        }
+    }
+
+    /// Records the time one run submission took.
+    pub(crate) fn observe_submit(&self, took: Duration) {
+        self.submit.observe(took.as_secs_f64());
+    }
+
+    /// The exposition text, with the run gauges refreshed from the store.
+    pub(crate) async fn render(&self, state: &AppState) -> String {
+        match state.service.store().count_runs_by_state().await {
+            Ok(counts) => {
+                for (run_state, count) in counts {
+                    self.runs
+                        .get_or_create(&StateLabels {
+                            state: run_state.as_str(),
+                        })
+                        .set(count);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot count runs for the metrics"),
+        }
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String does not fail");
+        text
+    }
+}
+
+/// Middleware: request latency by route, and the runtime failures problems carry.
+pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_string();
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let metrics = &state.metrics;
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status: response.status().as_u16(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    if let Some(PluginFailure(kind)) = response.extensions().get::<PluginFailure>() {
+        metrics
+            .runtime_errors
+            .get_or_create(&KindLabels { kind })
+            .inc();
+    }
+    response
+}

@@ -1,0 +1,59 @@
+//! The routes, one module per resource, each with its handlers beside its router.
+
+mod functions;
+mod health;
+mod projects;
+mod runs;
+mod runtimes;
+mod tasks;
+
+use axum::http::{Method, StatusCode, Uri};
+use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::openapi::{self, ApiDoc};
+use crate::problem::ApiError;
+
+/// Every route, with the OpenAPI document they make up.
+pub(crate) fn all() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .merge(projects::router())
+        .merge(functions::router())
+        .merge(tasks::router())
+        .merge(runs::router())
+        .merge(runtimes::router())
+        .routes(routes!(openapi::document));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .nest("/api/v1", v1)
+}
+
+/// The project of a project-scoped route.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ProjectPath {
+    /// Project name.
+    #[expect(
+        dead_code,
+        reason = "read by the access extractors; here for the document"
+    )]
+    #[param(example = "demo")]
+    project: String,
+}
+
+/// Any path no route matches.
+pub(crate) async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route {}", uri.path()))
+}
+
+/// A route that exists, with a method it does not offer (`Allow` lists those it does).
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!("{} does not accept {method}", uri.path()),
+    )
+}

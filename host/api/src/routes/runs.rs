@@ -1,0 +1,394 @@
+//! `/api/v1/-/{project}/runs`: start, list, read, stop, resume and delete runs; their
+//! logs (text, streamed when followed) and events (server-sent events).
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json as JsonBody};
+use futures::StreamExt;
+use runplane_model::{RunId, Target};
+use runplane_service::Error as ServiceError;
+use runplane_store::{RunFilter, StoredRun};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{ProjectEditor, ProjectReader};
+use crate::dto::{CreateRun, Page, RunDto, StateName};
+use crate::events::StreamEvent;
+use crate::extract::{Json, Path, Query};
+use crate::problem::{ApiError, FieldProblem, Problem};
+use crate::routes::ProjectPath;
+use crate::{AppState, Draining, events, submission};
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_runs, create_run))
+        .routes(routes!(get_run, delete_run))
+        .routes(routes!(stop_run))
+        .routes(routes!(resume_run))
+        .routes(routes!(run_logs))
+        .routes(routes!(run_events))
+}
+
+/// Header carrying a client's idempotency key.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Longest idempotency key accepted.
+const MAX_KEY: usize = 255;
+
+/// A run of a project.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct RunPath {
+    /// Run id.
+    id: String,
+}
+
+/// The idempotency key of a run request.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[expect(dead_code, reason = "read from the headers; here for the document")]
+struct CreateRunHeaders {
+    /// A retry with the same key (in the project) returns the first run instead of
+    /// starting another; 1 to 255 visible ASCII characters.
+    #[serde(rename = "Idempotency-Key")]
+    #[param(min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$")]
+    idempotency_key: Option<String>,
+}
+
+/// Starts a run.
+#[utoipa::path(
+    post,
+    path = "/-/{project}/runs",
+    tag = "runs",
+    params(ProjectPath, CreateRunHeaders),
+    request_body = CreateRun,
+    responses(
+        (status = 201, description = "Started", body = RunDto,
+         headers(("Location" = String, description = "The run's URL"))),
+        (status = 200, description = "The run an earlier request with the same Idempotency-Key started",
+         body = RunDto),
+        (status = 403, description = "The caller may not run code on the host (local_execution)",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The runtime failed (trap, budget, memory)", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+async fn create_run(
+    editor: ProjectEditor,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(request): Json<CreateRun>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let since = OffsetDateTime::now_utc();
+    let key = idempotency_key(&headers)?;
+    let project = editor.project;
+    let submission = submission::prepare(&state, &project, request, key).await?;
+    if submission.target == Target::Local {
+        editor.caller.require_local(state.local_policy)?;
+    }
+    let stored = state
+        .service
+        .submit(submission)
+        .await
+        .map_err(|error| match error {
+            ServiceError::Control(runplane_control::Error::Invalid(errors)) => ApiError::invalid(
+                "the run's specs have invalid fields",
+                errors
+                    .into_iter()
+                    .map(|e| FieldProblem::from(submission::request_path(e)))
+                    .collect(),
+            ),
+            ServiceError::NoCluster => {
+                ApiError::field("spec.local_execution", ServiceError::NoCluster.to_string())
+            }
+            other => other.into(),
+        })?;
+    state.metrics.observe_submit(started.elapsed());
+    // A run created before this request is the one an earlier request with the same
+    // key started.
+    let status = if stored.created < since {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let location = format!("/api/v1/-/{project}/runs/{}", stored.run.id);
+    let mut response = (status, JsonBody(RunDto::from(stored))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// The `Idempotency-Key` header, checked.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key)
+            if !key.is_empty()
+                && key.len() <= MAX_KEY
+                && key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(Some(key.to_string()))
+        }
+        _ => Err(ApiError::bad_request(format!(
+            "the Idempotency-Key header must be 1 to {MAX_KEY} visible ASCII characters"
+        ))),
+    }
+}
+
+/// Filters and page of a run listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListRuns {
+    /// Only runs of this function (its name).
+    function: Option<String>,
+    /// Only runs in this state.
+    state: Option<StateName>,
+    /// Only runs of this function kind (`python`).
+    runtime: Option<String>,
+    /// Only runs created at or after this time (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    created_after: Option<OffsetDateTime>,
+    /// Only runs created before this time (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    created_before: Option<OffsetDateTime>,
+    /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// The `next` of the previous page.
+    cursor: Option<String>,
+}
+
+/// Lists runs, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/-/{project}/runs",
+    tag = "runs",
+    params(ProjectPath, ListRuns),
+    responses((status = 200, description = "A page of runs", body = Page<RunDto>))
+)]
+async fn list_runs(
+    reader: ProjectReader,
+    State(state): State<AppState>,
+    Query(query): Query<ListRuns>,
+) -> Result<JsonBody<Page<RunDto>>, ApiError> {
+    let limit = match query.limit {
+        None => 0,
+        Some(limit @ 1..=1000) => limit,
+        Some(_) => return Err(ApiError::bad_request("limit must be 1 to 1000")),
+    };
+    let store = state.service.store();
+    store.get_project(&reader.project).await?;
+    let filter = RunFilter {
+        project: Some(reader.project),
+        function: query.function,
+        state: query.state.map(Into::into),
+        runtime: query.runtime,
+        created_after: query.created_after.map(storable),
+        created_before: query.created_before.map(storable),
+    };
+    let page = store
+        .list_runs(&filter, limit, query.cursor.as_deref())
+        .await?;
+    Ok(JsonBody(Page {
+        content: page.runs.into_iter().map(RunDto::from).collect(),
+        next: page.next,
+    }))
+}
+
+/// `at`, moved into the range the store keeps times in (nanoseconds since 1970 in 64
+/// bits: 1677 to 2262), so that a bound far in the past or future filters as expected
+/// instead of failing.
+fn storable(at: OffsetDateTime) -> OffsetDateTime {
+    let nanos = at
+        .unix_timestamp_nanos()
+        .clamp(i64::MIN.into(), i64::MAX.into());
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(at)
+}
+
+/// Reads a run.
+#[utoipa::path(
+    get,
+    path = "/-/{project}/runs/{id}",
+    tag = "runs",
+    params(ProjectPath, RunPath),
+    responses((status = 200, description = "The run", body = RunDto))
+)]
+async fn get_run(
+    reader: ProjectReader,
+    State(state): State<AppState>,
+    Path(path): Path<RunPath>,
+) -> Result<JsonBody<RunDto>, ApiError> {
+    let stored = run_in(&state, &reader.project, &path.id).await?;
+    Ok(JsonBody(stored.into()))
+}
+
+/// Stops a live run and waits (up to a minute) until it has stopped.
+#[utoipa::path(
+    post,
+    path = "/-/{project}/runs/{id}/stop",
+    tag = "runs",
+    params(ProjectPath, RunPath),
+    responses(
+        (status = 200, description = "The run, STOPPED (or still stopping)", body = RunDto),
+        (status = 409, description = "The run is not live on this host", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+async fn stop_run(
+    editor: ProjectEditor,
+    State(state): State<AppState>,
+    Path(path): Path<RunPath>,
+) -> Result<JsonBody<RunDto>, ApiError> {
+    let stored = run_in(&state, &editor.project, &path.id).await?;
+    Ok(JsonBody(state.service.stop(&stored.run.id).await?.into()))
+}
+
+/// Resumes a STOPPED run: it is planned and executed again.
+#[utoipa::path(
+    post,
+    path = "/-/{project}/runs/{id}/resume",
+    tag = "runs",
+    params(ProjectPath, RunPath),
+    responses(
+        (status = 200, description = "The run, resuming", body = RunDto),
+        (status = 409, description = "The run is not STOPPED", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+async fn resume_run(
+    editor: ProjectEditor,
+    State(state): State<AppState>,
+    Path(path): Path<RunPath>,
+) -> Result<JsonBody<RunDto>, ApiError> {
+    let stored = run_in(&state, &editor.project, &path.id).await?;
+    Ok(JsonBody(state.service.resume(&stored.run.id).await?.into()))
+}
+
+/// Deletes a run: stops it when live, removes its workload; the record stays, DELETED.
+#[utoipa::path(
+    delete,
+    path = "/-/{project}/runs/{id}",
+    tag = "runs",
+    params(ProjectPath, RunPath),
+    responses(
+        (status = 200, description = "The run, DELETED", body = RunDto),
+        (status = 409, description = "The run is driven by another host", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+async fn delete_run(
+    editor: ProjectEditor,
+    State(state): State<AppState>,
+    Path(path): Path<RunPath>,
+) -> Result<JsonBody<RunDto>, ApiError> {
+    let stored = run_in(&state, &editor.project, &path.id).await?;
+    Ok(JsonBody(state.service.delete(&stored.run.id).await?.into()))
+}
+
+/// How to read logs.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct LogsQuery {
+    /// Keep the response open and send new lines until the run ends.
+    #[serde(default)]
+    follow: bool,
+}
+
+/// The run's output, one line per line.
+#[utoipa::path(
+    get,
+    path = "/-/{project}/runs/{id}/logs",
+    tag = "runs",
+    params(ProjectPath, RunPath, LogsQuery),
+    responses(
+        (status = 200, description = "The lines (chunked while followed)", body = String,
+         content_type = "text/plain"),
+        (status = 409, description = "A Kubernetes run, and this host has no cluster", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 502, description = "The cluster could not be read", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+async fn run_logs(
+    reader: ProjectReader,
+    State(state): State<AppState>,
+    Path(path): Path<RunPath>,
+    Query(query): Query<LogsQuery>,
+    draining: Option<Extension<Draining>>,
+) -> Result<Response, ApiError> {
+    let stored = run_in(&state, &reader.project, &path.id).await?;
+    let lines = state.service.logs(&stored.run.id, query.follow).await?;
+    let id = stored.run.id;
+    let lines = lines
+        .take_while(move |line| {
+            if let Err(error) = line {
+                tracing::warn!(run = %id, %error, "log stream ended early");
+            }
+            std::future::ready(line.is_ok())
+        })
+        .filter_map(|line| std::future::ready(line.ok()))
+        .map(|line| Ok::<_, std::convert::Infallible>(line + "\n"));
+    let body = match draining {
+        Some(Extension(draining)) => Body::from_stream(lines.take_until(draining.started())),
+        None => Body::from_stream(lines),
+    };
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+}
+
+/// The run's transitions as server-sent events: the stored ones, then live ones
+/// (`event: transition`, data = the transition), then `event: end` once the host no
+/// longer drives the run.
+#[utoipa::path(
+    get,
+    path = "/-/{project}/runs/{id}/events",
+    tag = "runs",
+    params(ProjectPath, RunPath),
+    responses((status = 200, description = "The event stream; each event is described here",
+               body = StreamEvent, content_type = "text/event-stream"))
+)]
+async fn run_events(
+    reader: ProjectReader,
+    State(state): State<AppState>,
+    Path(path): Path<RunPath>,
+    draining: Option<Extension<Draining>>,
+) -> Result<Response, ApiError> {
+    // Subscribe, then ask whether the run is driven, then read it: a transition or an
+    // end between two of these steps is in the subscription.
+    let subscription = state.service.subscribe();
+    let driving = state.service.is_driving(&RunId::from(path.id.clone()));
+    let stored = run_in(&state, &reader.project, &path.id).await?;
+    let stream = events::follow(
+        state.service.clone(),
+        stored,
+        subscription,
+        driving,
+        draining.map(|Extension(draining)| draining),
+    );
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// Run `id`, when it belongs to `project` (another project's run is not found here).
+async fn run_in(state: &AppState, project: &str, id: &str) -> Result<StoredRun, ApiError> {
+    let stored = state.service.get(&RunId::from(id.to_string())).await?;
+    if stored.run.project != project {
+        return Err(ApiError::not_found(format!(
+            "run {id} not found in project {project}"
+        )));
+    }
+    Ok(stored)
+}

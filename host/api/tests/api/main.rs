@@ -1,0 +1,13 @@
+//! The HTTP API in process: every route's success and error paths, against the real
+//! built-in runtimes, the real local target (python3) and a real SQLite store.
+
+mod auth;
+mod errors;
+mod functions;
+mod host;
+mod openapi;
+mod projects;
+mod runs;
+mod runtimes;
+mod support;
+mod tasks;

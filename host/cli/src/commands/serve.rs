@@ -1,0 +1,140 @@
+//! `runplane serve`: the HTTP API over the run service, with embedded defaults (a
+//! SQLite file in the working directory, the built-in runtimes, the local target, and
+//! the Kubernetes target when a kubeconfig or in-cluster config is present).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use runplane_api::{ApiConfig, AuthConfig, LocalPolicy};
+use runplane_service::RunService;
+use runplane_target_kubernetes::KubernetesTarget;
+use serde::Deserialize;
+
+use crate::host;
+
+/// Flags of `runplane serve`; each overrides the config file, which overrides the
+/// defaults.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "RUNPLANE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// TOML config file (docs/serve.md lists its keys).
+    #[arg(long, env = "RUNPLANE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: `sqlite://file.db` or `postgres://…` [default: sqlite://runplane.db].
+    #[arg(long, env = "RUNPLANE_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+    /// Kubeconfig context of the cluster Kubernetes runs go to (default: current).
+    #[arg(long)]
+    context: Option<String>,
+    /// Never use a cluster, even when a kubeconfig is present.
+    #[arg(long)]
+    no_kubernetes: bool,
+    /// Serve without authentication: every caller is admin. Only on a loopback address.
+    #[arg(long)]
+    insecure: bool,
+}
+
+/// The config file of `runplane serve`. Unknown keys are errors, so a typo is never
+/// silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServeConfig {
+    listen: Option<SocketAddr>,
+    database: Option<String>,
+    plugins: Option<PathBuf>,
+    #[serde(default)]
+    kubernetes: KubernetesConfig,
+    #[serde(default)]
+    auth: AuthConfig,
+    #[serde(default)]
+    local_target: LocalPolicy,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KubernetesConfig {
+    /// `false` never connects; absent connects when a cluster config is found.
+    enabled: Option<bool>,
+    context: Option<String>,
+}
+
+impl ServeConfig {
+    fn load(path: Option<&Path>) -> anyhow::Result<ServeConfig> {
+        let Some(path) = path else {
+            return Ok(ServeConfig::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{}: invalid config", path.display()))
+    }
+}
+
+pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = ServeConfig::load(args.config.as_deref())?;
+    let listen = args
+        .listen
+        .or(config.listen)
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let mut auth = config.auth;
+    auth.insecure |= args.insecure;
+    if auth.tokens.is_empty() && !auth.insecure {
+        if !listen.ip().is_loopback() {
+            bail!(
+                "no API tokens are configured ([[auth.tokens]] in --config): refusing to serve {listen} without authentication"
+            );
+        }
+        eprintln!(
+            "warning: no API tokens configured; serving {listen} in insecure mode (every caller is admin, loopback only)"
+        );
+        auth.insecure = true;
+    }
+    runplane_api::check_listen(listen, &auth)?;
+
+    let plugins = plugins.or(config.plugins.as_deref());
+    let mut control = host::build(plugins)?;
+    let kubernetes = config.kubernetes;
+    if !args.no_kubernetes && kubernetes.enabled != Some(false) {
+        match KubernetesTarget::connect(args.context.or(kubernetes.context)).await {
+            Ok(cluster) => control = control.with_kubernetes(cluster),
+            Err(error) if kubernetes.enabled == Some(true) => {
+                return Err(error)
+                    .context("[kubernetes] enabled = true, but the cluster is unreachable");
+            }
+            Err(error) => eprintln!("note: no Kubernetes target ({error}); local runs only"),
+        }
+    }
+    let database = args
+        .database
+        .or(config.database)
+        .unwrap_or_else(|| "sqlite://runplane.db".to_string());
+    let store = host::open_store(Some(&database)).await?;
+    let service = RunService::new(control, store);
+    let reattached = service.reattach().await?;
+    if reattached > 0 {
+        eprintln!("re-attached {reattached} live runs");
+    }
+    let api = ApiConfig {
+        auth,
+        local_target_for: config.local_target,
+        ..ApiConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    eprintln!("runplane serving http://{}/api/v1", listener.local_addr()?);
+    runplane_api::serve(
+        listener,
+        runplane_api::router(service.clone(), api),
+        super::run::stop_on_signal(),
+    )
+    .await
+    .context("the API server failed")?;
+    eprintln!("shutting down: stopping local runs, leaving Kubernetes runs to the next host");
+    service.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,360 @@
+//! `runplane serve` end to end: the real binary on a real port, driven over HTTP and by
+//! `runplane --server`; restarts with SIGKILL and SIGTERM keep every run and history.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A running `runplane serve` with its own working directory and database.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    /// Starts the server in `dir` (its SQLite file and run directories live there) and
+    /// waits until it listens; Kubernetes runs go to the cluster of `kubeconfig`.
+    #[allow(clippy::zombie_processes, reason = "Server's Drop kills and waits")]
+    fn start(dir: &Path, kubeconfig: Option<&Path>) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_runplane"));
+        command.args(["serve", "--listen", "127.0.0.1:0"]);
+        match kubeconfig {
+            Some(path) => command.env("KUBECONFIG", path),
+            None => command.arg("--no-kubernetes").env_remove("KUBECONFIG"),
+        };
+        let mut child = command
+            .current_dir(dir)
+            .env("RUNPLANE_HOME", dir.join("home"))
+            .env(
+                "XDG_CACHE_HOME",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache"),
+            )
+            .env_remove("RUNPLANE_PLUGINS")
+            .env_remove("RUNPLANE_SERVER")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runplane serve starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+        let mut seen = Vec::new();
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(address) = line
+                .strip_prefix("runplane serving http://")
+                .and_then(|rest| rest.strip_suffix("/api/v1"))
+            {
+                let base = format!("http://{address}");
+                // Keep draining stderr so the server never blocks on a full pipe.
+                std::thread::spawn(move || lines.for_each(drop));
+                return Server { child, base };
+            }
+            seen.push(line);
+        }
+        panic!(
+            "runplane serve exited before listening:\n{}",
+            seen.join("\n")
+        );
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn signal(mut self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).expect("the server is alive");
+        let status = self.child.wait().expect("the server exits");
+        if signal == nix::sys::signal::Signal::SIGTERM {
+            assert!(status.success(), "graceful shutdown failed: {status}");
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> (u16, Value) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let mut request = client.request(method, url);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn get(url: &str) -> Value {
+    let (status, body) = call(reqwest::Method::GET, url, None).await;
+    assert_eq!(status, 200, "GET {url}: {body}");
+    body
+}
+
+/// Polls run `id` of project demo until `done` holds for it.
+async fn wait_for(server: &Server, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    wait_in(server, "demo", id, done).await
+}
+
+/// Polls run `id` of `project` until `done` holds for it.
+async fn wait_in(server: &Server, project: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let url = server.url(&format!("/api/v1/-/{project}/runs/{id}"));
+    let started = Instant::now();
+    loop {
+        let run = get(&url).await;
+        if done(&run) {
+            return run;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "run {id} never got there: {run:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn state(run: &Value) -> &str {
+    run["status"]["state"].as_str().unwrap_or_default()
+}
+
+/// Creates `project` (unless it exists) and a python function `name` from `code`.
+async fn create_function(server: &Server, project: &str, name: &str, code: &str) {
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &server.url("/api/v1/projects"),
+        Some(json!({"name": project})),
+    )
+    .await;
+    assert!(status == 201 || status == 409, "project: {status}");
+    use base64::Engine as _;
+    let source = base64::engine::general_purpose::STANDARD.encode(code);
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &server.url(&format!("/api/v1/-/{project}/functions")),
+        Some(json!({"name": name, "kind": "python", "spec": {
+            "source": {"base64": source, "handler": "main", "lang": "python"},
+            "python_version": "PYTHON3_11"}})),
+    )
+    .await;
+    assert_eq!(status, 201, "function: {body}");
+}
+
+/// Starts a job of `project`'s function `name` with the extra run `spec` fields;
+/// returns the run id.
+async fn post_run(server: &Server, project: &str, name: &str, spec: Value) -> String {
+    let mut body = json!({"function": format!("python://{project}/{name}"), "task": "python+job"});
+    body.as_object_mut()
+        .unwrap()
+        .extend(spec.as_object().unwrap().clone());
+    let (status, run) = call(
+        reqwest::Method::POST,
+        &server.url(&format!("/api/v1/-/{project}/runs")),
+        Some(json!({"kind": "python+job:run", "spec": body})),
+    )
+    .await;
+    assert_eq!(status, 201, "run: {run}");
+    run["id"].as_str().expect("the run has an id").to_string()
+}
+
+/// Creates project demo and a python function from `code`, and starts a local run of
+/// it with `parameters`; returns the run id.
+async fn start_run(server: &Server, name: &str, code: &str, parameters: Value) -> String {
+    create_function(server, "demo", name, code).await;
+    post_run(
+        server,
+        "demo",
+        name,
+        json!({"parameters": parameters, "local_execution": true}),
+    )
+    .await
+}
+
+const HELLO: &str = "def main(name):\n    print(f'hello {name}', flush=True)\n";
+const SLEEPS: &str =
+    "import time\n\ndef main():\n    print('sleeping', flush=True)\n    time.sleep(300)\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_exchange_completes_and_keeps_its_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    let id = start_run(&server, "hello", HELLO, json!({"name": "x"})).await;
+    let run = wait_for(&server, &id, |run| state(run) == "COMPLETED").await;
+    assert_eq!(run["kind"], "python+job:run");
+    let (status, logs) = call(
+        reqwest::Method::GET,
+        &server.url(&format!("/api/v1/-/demo/runs/{id}/logs")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        logs.as_str().unwrap_or_default().contains("hello x"),
+        "{logs}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_loses_no_run_and_no_transition() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    let done = start_run(&server, "hello", HELLO, json!({"name": "x"})).await;
+    let before = wait_for(&server, &done, |run| state(run) == "COMPLETED").await;
+    let live = start_run(&server, "sleeps", SLEEPS, json!({})).await;
+    wait_for(&server, &live, |run| state(run) == "RUNNING").await;
+    server.signal(nix::sys::signal::Signal::SIGKILL);
+
+    let server = Server::start(dir.path(), None);
+    let after = get(&server.url(&format!("/api/v1/-/demo/runs/{done}"))).await;
+    assert_eq!(
+        before["status"]["transitions"], after["status"]["transitions"],
+        "the finished run's history changed across the restart"
+    );
+    // A local process ends with its host: the re-attached run says so.
+    let orphan = wait_for(&server, &live, |run| state(run) == "ERROR").await;
+    let message = orphan["status"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("host restarted"), "{orphan:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_shutdown_leaves_local_runs_resumable() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    let id = start_run(&server, "sleeps", SLEEPS, json!({})).await;
+    wait_for(&server, &id, |run| state(run) == "RUNNING").await;
+    server.signal(nix::sys::signal::Signal::SIGTERM);
+
+    let server = Server::start(dir.path(), None);
+    let stopped = get(&server.url(&format!("/api/v1/-/demo/runs/{id}"))).await;
+    assert_eq!(state(&stopped), "STOPPED", "{stopped:#}");
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &server.url(&format!("/api/v1/-/demo/runs/{id}/resume")),
+        None,
+    )
+    .await;
+    assert!(status < 300, "resume: {status} {body}");
+    wait_for(&server, &id, |run| state(run) == "RUNNING").await;
+    let (status, body) = call(
+        reqwest::Method::DELETE,
+        &server.url(&format!("/api/v1/-/demo/runs/{id}")),
+        None,
+    )
+    .await;
+    assert!(status < 300, "delete: {status} {body}");
+    assert_eq!(state(&body), "DELETED", "{body:#}");
+}
+
+#[test]
+fn the_cli_runs_and_lists_through_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    let runplane = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_runplane"))
+            .args(["--server", &server.base])
+            .args(args)
+            .env_remove("RUNPLANE_TOKEN")
+            .env("XDG_CONFIG_HOME", dir.path())
+            .output()
+            .expect("runplane runs")
+    };
+    let output = runplane(&[
+        "run",
+        "-f",
+        example("hello.yaml").to_str().unwrap(),
+        "--follow",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("COMPLETED"), "{stdout}");
+    assert!(stdout.contains("output result = "), "{stdout}");
+    let listed = runplane(&["runs", "list"]);
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(table.contains("COMPLETED"), "{table}");
+}
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/python")
+        .join(name)
+}
+
+/// The uids of the Jobs of run `id` in `namespace`, read with the plane's kubectl.
+fn job_uids(kubeconfig: &Path, namespace: &str, id: &str) -> Vec<String> {
+    let kubectl = runplane_test_support::control_plane::plane_dir(kubeconfig).join("bin/kubectl");
+    let output = Command::new(kubectl)
+        .args([
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "-n",
+            namespace,
+        ])
+        .args(["get", "jobs", "-l", &format!("runplane.io/run={id}")])
+        .args(["-o", "jsonpath={.items[*].metadata.uid}"])
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_reattaches_its_kubernetes_run_which_completes_applied_once() {
+    let Some(kubeconfig) = runplane_test_support::control_plane::kubeconfig() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let project = format!("restart-{}", std::process::id());
+    let server = Server::start(dir.path(), Some(&kubeconfig));
+    create_function(&server, &project, "hello", HELLO).await;
+    // The simulated pod runs 20 s: the host is killed while it runs.
+    let spec = json!({"parameters": {"name": "k8s"}, "local_execution": false,
+        "annotations": [{"name": "runplane.io/simulate-delay", "value": "20s"}]});
+    let id = post_run(&server, &project, "hello", spec).await;
+    wait_in(&server, &project, &id, |run| state(run) == "RUNNING").await;
+    let applied = job_uids(&kubeconfig, &project, &id);
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    server.signal(nix::sys::signal::Signal::SIGKILL);
+
+    let server = Server::start(dir.path(), Some(&kubeconfig));
+    let run = wait_in(&server, &project, &id, |run| state(run) == "COMPLETED").await;
+    assert_eq!(
+        job_uids(&kubeconfig, &project, &id),
+        applied,
+        "the Job was applied again"
+    );
+    let transitions: Vec<&str> = run["status"]["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap_or_default())
+        .collect();
+    for state in ["BUILT", "READY", "RUNNING", "COMPLETED"] {
+        let times = transitions.iter().filter(|s| **s == state).count();
+        assert_eq!(times, 1, "{state} recorded {times} times: {transitions:?}");
+    }
+}
