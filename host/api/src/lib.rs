@@ -101,11 +101,15 @@ pub fn router(service: RunService, config: ApiConfig) -> Router {
     let auth = auth::Authenticator::new(&auth);
     let (routes, mut document) = routes::all().split_for_parts();
     openapi::finish(&mut document, auth.required());
+    let metrics = Arc::new(metrics::Metrics::new());
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(metrics.clone().follow_plans(service.clone()));
+    }
     let state = AppState {
         service,
         auth: Arc::new(auth),
         local_policy: local_target_for,
-        metrics: Arc::new(metrics::Metrics::new()),
+        metrics,
         openapi: serde_json::to_string(&document)
             .expect("the OpenAPI document serializes")
             .into(),

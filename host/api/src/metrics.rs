@@ -2,6 +2,7 @@
 //! replica reports the same truth), run submission latency, runtime call failures seen
 //! by the API, and request latency by route and status.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -14,6 +15,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use runplane_service::{RunService, ServiceEvent};
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
 use crate::problem::PluginFailure;
@@ -45,6 +49,7 @@ pub(crate) struct Metrics {
     registry: Registry,
     runs: Family<StateLabels, Gauge>,
     submit: Histogram,
+    plan: Histogram,
     runtime_errors: Family<KindLabels, Counter>,
     requests: HistogramFamily<RequestLabels>,
 }
@@ -66,10 +71,16 @@ impl Metrics {
             "Time to accept a run: resolve, validate with its runtime, persist",
             submit.clone(),
         );
+        let plan = Histogram::new(exponential_buckets(0.000_05, 2.0, 18));
+        registry.register(
+            "runplane_plan_duration_seconds",
+            "Time of the runtime's plan call for each run driven by this host",
+            plan.clone(),
+        );
         let runtime_errors = Family::<KindLabels, Counter>::default();
         registry.register(
             "runplane_runtime_call_errors",
-            "Runtime failures answered by the API, by kind (trap, timeout, memory-limit, plan, …)",
+            "Runtime failures, by kind (trap, timeout, memory-limit, plan, …): answered by the API, or met while planning a run",
             runtime_errors.clone(),
         );
         let requests: HistogramFamily<RequestLabels> = Family::new_with_constructor(latency);
@@ -82,6 +93,7 @@ impl Metrics {
             registry,
             runs,
             submit,
+            plan,
             runtime_errors,
             requests,
         }
@@ -90,6 +102,26 @@ impl Metrics {
     /// Records the time one run submission took.
     pub(crate) fn observe_submit(&self, took: Duration) {
         self.submit.observe(took.as_secs_f64());
+    }
+
+    /// Counts the plan calls of the runs `service` drives, until the service goes.
+    pub(crate) async fn follow_plans(self: Arc<Self>, service: RunService) {
+        let mut events = service.subscribe();
+        drop(service);
+        loop {
+            match events.recv().await {
+                Ok(ServiceEvent::Planned { took, failure, .. }) => {
+                    self.plan.observe(took.as_secs_f64());
+                    if let Some(kind) = failure {
+                        self.runtime_errors
+                            .get_or_create(&KindLabels { kind })
+                            .inc();
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            }
+        }
     }
 
     /// The exposition text, with the run gauges refreshed from the store.

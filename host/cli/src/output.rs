@@ -72,6 +72,7 @@ impl Follower {
                     println!("output {name} = {value}");
                 }
             }
+            RunEvent::Planned { .. } => {}
         });
         let _ = std::io::stdout().flush();
         if let RunEvent::Transition(transition) = event {

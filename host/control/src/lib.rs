@@ -102,6 +102,25 @@ pub enum Error {
     Transition(#[from] IllegalTransition),
 }
 
+impl Error {
+    /// A short name of the failure, for metrics labels (`timeout`, `trap`, `invalid`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::UnknownKind { .. } => "unknown-kind",
+            Error::UnknownAction { .. } => "unknown-action",
+            Error::UnsupportedTarget { .. } => "unsupported-target",
+            Error::Invalid(_) => "invalid",
+            Error::Plan { .. } => "plan",
+            Error::Call(error) => error.kind(),
+            Error::Guard(_) => "guard",
+            Error::WrongPlan { .. } => "wrong-plan",
+            Error::Local(_) => "local",
+            Error::Kubernetes(_) => "kubernetes",
+            Error::Transition(_) => "transition",
+        }
+    }
+}
+
 /// Result of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -295,7 +314,13 @@ impl Control {
         run: &mut Run,
         events: &tokio::sync::mpsc::UnboundedSender<RunEvent>,
     ) -> Result<Option<RunPlan>> {
-        let planned = match self.plan(runtime, self.context(file, run)).await {
+        let started = std::time::Instant::now();
+        let planned = self.plan(runtime, self.context(file, run)).await;
+        let _ = events.send(RunEvent::Planned {
+            took: started.elapsed(),
+            failure: planned.as_ref().err().map(Error::kind),
+        });
+        let planned = match planned {
             Ok(plan) if plan_target(&plan) == run.target => Ok(plan),
             Ok(plan) => Err(Error::WrongPlan {
                 runtime: runtime.name().to_string(),

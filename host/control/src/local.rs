@@ -29,6 +29,14 @@ pub enum RunEvent {
     },
     /// Named results the run produced.
     Outputs(Vec<(String, String)>),
+    /// The runtime planned the run (or failed to), in `took`; `failure` is the kind of
+    /// failure (`timeout`, `trap`, `plan`, …), for metrics.
+    Planned {
+        /// How long the runtime's `plan` call took.
+        took: std::time::Duration,
+        /// Why it failed, when it did.
+        failure: Option<&'static str>,
+    },
 }
 
 impl Control {

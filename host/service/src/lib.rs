@@ -92,6 +92,15 @@ pub enum ServiceEvent {
         /// Name and value of each output.
         outputs: Vec<(String, String)>,
     },
+    /// The runtime planned the run (or failed to): for plan-latency metrics.
+    Planned {
+        /// The run.
+        run: RunId,
+        /// How long the `plan` call took.
+        took: Duration,
+        /// The failure's kind (`timeout`, `trap`, `plan`, …), when it failed.
+        failure: Option<&'static str>,
+    },
     /// The host stopped driving the run: it reached a final state, or the host shuts
     /// down.
     Finished {
@@ -107,6 +116,7 @@ impl ServiceEvent {
             ServiceEvent::Transition { run, .. }
             | ServiceEvent::Log { run, .. }
             | ServiceEvent::Outputs { run, .. }
+            | ServiceEvent::Planned { run, .. }
             | ServiceEvent::Finished { run } => run,
         }
     }

@@ -80,6 +80,13 @@ impl Recorder {
                     });
                     self.outputs = Some(Value::Object(map));
                 }
+                RunEvent::Planned { took, failure } => {
+                    let _ = self.events.send(ServiceEvent::Planned {
+                        run: self.id.clone(),
+                        took,
+                        failure,
+                    });
+                }
                 RunEvent::Transition(transition) => {
                     self.flush_logs(&mut lines).await;
                     if let Recorded::Superseded(state) = self.transition(&transition).await {

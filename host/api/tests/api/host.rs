@@ -32,6 +32,7 @@ async fn metrics_count_runs_and_requests() {
         "runplane_runs{state=\"COMPLETED\"} 1",
         "runplane_runs{state=\"RUNNING\"} 0",
         "runplane_run_submit_duration_seconds_count 1",
+        "runplane_plan_duration_seconds_count 1",
         "runplane_api_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/-/{project}/runs\",status=\"201\"} 1",
         "runplane_api_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/projects\",status=\"201\"} 1",
     ] {

@@ -124,6 +124,7 @@ fn as_run_event(event: ServiceEvent) -> Option<RunEvent> {
             line: line.line,
         },
         ServiceEvent::Outputs { outputs, .. } => RunEvent::Outputs(outputs),
+        ServiceEvent::Planned { took, failure, .. } => RunEvent::Planned { took, failure },
         ServiceEvent::Finished { .. } => return None,
     })
 }
