@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use crate::local::{RunEvent, StopSignal};
-use crate::{Control, Error, Result, blocking, guard, record};
+use crate::{Control, Error, Result, blocking, delete_with, guard, record};
 
 /// How often a run is observed even when no watch notification came (a backstop for
 /// missed or coalesced events, and for an API server that was away).
@@ -73,24 +73,16 @@ impl Control {
     /// is its project, as for [`run_kubernetes`](Self::run_kubernetes).
     pub async fn delete_kubernetes(
         &self,
-        mut run: Run,
+        run: Run,
         events: mpsc::UnboundedSender<RunEvent>,
         target: &KubernetesTarget,
     ) -> Result<Run> {
-        if run.state != RunState::Deleting {
-            record(
-                &events,
-                &mut run,
-                RunState::Deleting,
-                Some("delete requested".into()),
-            )?;
-        }
-        let (to, reason) = match target.delete_run(&run.project, run.id.as_str()).await {
-            Ok(deletion) => (RunState::Deleted, deletion.to_string()),
-            Err(error) => (RunState::Error, error.to_string()),
-        };
-        record(&events, &mut run, to, Some(reason))?;
-        Ok(run)
+        let (namespace, id) = (run.project.clone(), run.id.clone());
+        let removal = async move { target.delete_run(&namespace, id.as_str()).await };
+        delete_with(run, &events, async {
+            removal.await.map(|deletion| deletion.to_string())
+        })
+        .await
     }
 }
 

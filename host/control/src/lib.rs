@@ -365,6 +365,29 @@ fn record(
     Ok(())
 }
 
+/// Deletes a run that is not live: DELETING (unless it already is), then `removal`
+/// takes its workload away: DELETED with what it says, or ERROR with why it failed.
+async fn delete_with(
+    mut run: Run,
+    events: &tokio::sync::mpsc::UnboundedSender<RunEvent>,
+    removal: impl std::future::Future<Output = Result<impl ToString, impl ToString>>,
+) -> Result<Run> {
+    if run.state != RunState::Deleting {
+        record(
+            events,
+            &mut run,
+            RunState::Deleting,
+            Some("delete requested".into()),
+        )?;
+    }
+    let (to, reason) = match removal.await {
+        Ok(done) => (RunState::Deleted, done.to_string()),
+        Err(error) => (RunState::Error, error.to_string()),
+    };
+    record(events, &mut run, to, Some(reason))?;
+    Ok(run)
+}
+
 /// The target a plan is for.
 fn plan_target(plan: &RunPlan) -> Target {
     match plan {

@@ -7,7 +7,7 @@ use runplane_model::{Run, RunState, SpecFile, Transition};
 use runplane_target_local::{LocalEvent, Stream};
 use tokio::sync::{mpsc, watch};
 
-use crate::{Control, Result, record};
+use crate::{Control, Result, delete_with, record};
 
 /// How long a stopped process gets between SIGTERM and SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -61,32 +61,18 @@ impl Control {
     /// working directory goes, the record stays, in state DELETED.
     pub async fn delete_local(
         &self,
-        mut run: Run,
+        run: Run,
         events: mpsc::UnboundedSender<RunEvent>,
     ) -> Result<Run> {
-        if run.state != RunState::Deleting {
-            record(
-                &events,
-                &mut run,
-                RunState::Deleting,
-                Some("delete requested".into()),
-            )?;
-        }
-        match self.local.remove(run.id.as_str()).await {
-            Ok(()) => record(
-                &events,
-                &mut run,
-                RunState::Deleted,
-                Some("working directory removed".into()),
-            )?,
-            Err(error) => record(
-                &events,
-                &mut run,
-                RunState::Error,
-                Some(format!("cannot remove the working directory: {error}")),
-            )?,
-        }
-        Ok(run)
+        let id = run.id.clone();
+        let removal = async move { self.local.remove(id.as_str()).await };
+        delete_with(run, &events, async {
+            match removal.await {
+                Ok(()) => Ok("working directory removed"),
+                Err(error) => Err(format!("cannot remove the working directory: {error}")),
+            }
+        })
+        .await
     }
 
     async fn drive_local(
