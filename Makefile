@@ -1,6 +1,6 @@
 # The commands CI and developers share; .ci/run calls `make test`.
 
-.PHONY: test fmt-check lint unit doc bench bench-api plugins control-plane api-fuzz
+.PHONY: test fmt-check lint unit doc bench bench-api bench-kube plugins control-plane api-fuzz
 
 ## Everything CI checks: formatting, lints (warnings are errors), every test, and the
 ## HTTP API fuzzed by Schemathesis against its OpenAPI document.
@@ -31,6 +31,12 @@ bench:
 ## a plain axum handler; figures printed and written to target/bench/api.json.
 bench-api:
 	cargo run --release -p runplane-load --bin api
+
+## The Kubernetes benchmark: 1,000 and 5,000 short Python jobs through the host on a test
+## control plane of its own, against a plain kube server-side-apply loop; lag, RSS, open
+## watches and the throughput ratio printed and written to target/bench/kube.json.
+bench-kube:
+	cargo run --release -p runplane-load --bin kube -- --runs 1000,5000
 
 ## Build every runtime component (also done by the build scripts that embed them).
 plugins:

@@ -1,0 +1,393 @@
+//! The Kubernetes benchmark (`make bench-kube`): N live runs of a short Python job on
+//! the test control plane, through the host built in this process as the cluster
+//! tests build it (built-in runtimes, `KubernetesTarget`, `Control::run_kubernetes`),
+//! against a plain kube server-side-apply loop doing the same applies.
+//!
+//! Once, on a plane of the benchmark's own (`--plane-dir`, stopped at the end unless
+//! `--keep-plane`): the benchmark's watchers of Pods and Jobs start, then the baseline of
+//! memory and open watches is taken, then the host's target is made. Per number of runs
+//! N (`--runs`), in order:
+//!
+//! 1. the host: N runs of `examples/python/hello.yaml` in a fresh namespace, whose pods
+//!    kwok runs for `--pod-runs-for` and then marks Succeeded; each run validated and
+//!    driven by its own task, at most `--concurrency` of them between submission and
+//!    READY. When every run is READY: the submission throughput, memory and the open
+//!    watches; when every run is over: memory again and the lag of each run's
+//!    COMPLETED event behind its pod's Succeeded (and its Job's Complete) as the
+//!    benchmark's own watchers received them;
+//! 2. the namespace is deleted and waited for, so the next phase has the cluster alone;
+//! 3. the baseline: the same manifests (planned and guarded by the host beforehand, for
+//!    other run ids in another namespace) applied by a plain loop, `--concurrency` runs at
+//!    a time; its runs per second and the ratio host / baseline;
+//! 4. that namespace is deleted and waited for too.
+//!
+//! Host, benchmark, etcd, the API server, the controllers and kwok share the machine:
+//! the ratio is the figure to compare across machines, not the absolute ones.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Parser;
+use kube::Client;
+use runplane_control::Control;
+use runplane_load::cluster::figures::{
+    Baseline, HostFigures, Lag, RawFigures, Report, Settings, Size,
+};
+use runplane_load::cluster::memory::Memory;
+use runplane_load::cluster::metrics::{self, Counts, Metrics};
+use runplane_load::cluster::plane::{self, Plane};
+use runplane_load::cluster::runs::{Outcome, Progress, Submission, seconds};
+use runplane_load::cluster::seen::Seen;
+use runplane_load::cluster::{create_namespace, delete_namespace, raw};
+use runplane_load::host;
+use runplane_model::SpecFile;
+use runplane_target_kubernetes::KubernetesTarget;
+
+/// The host's watched kinds, as the API server's metrics name them.
+const HOST_KINDS: [&str; 3] = ["pods", "jobs.batch", "deployments.apps"];
+/// The longest a namespace deletion is waited for.
+const CLEANUP: Duration = Duration::from_secs(10 * 60);
+/// How often progress is printed.
+const PROGRESS: Duration = Duration::from_secs(15);
+
+/// N runs of a short job through the host against a plain server-side-apply loop.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Numbers of runs, one phase each.
+    #[arg(long, value_delimiter = ',', default_values_t = [1000, 5000])]
+    runs: Vec<usize>,
+    /// Runs between submission and READY at once (the baseline: runs being applied).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// How long kwok keeps each pod Running before Succeeded (a Go duration).
+    #[arg(long, default_value = "2s")]
+    pod_runs_for: String,
+    /// Longest a phase may take (submission and every run's end), in seconds.
+    #[arg(long, default_value_t = 1800)]
+    timeout: u64,
+    /// The plane's run dir (default ~/.cache/runplane/control-plane/bench).
+    #[arg(long)]
+    plane_dir: Option<PathBuf>,
+    /// Leave the plane running at the end.
+    #[arg(long)]
+    keep_plane: bool,
+    /// Where the JSON report goes (default: target/bench/kube.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let target = target_dir()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    eprintln!(
+        "{cores} cores, load average {} at start (other work on the machine skews the figures)",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let dir = args.plane_dir.clone().unwrap_or_else(plane::default_dir);
+    eprintln!(
+        "starting the benchmark's control plane in {}…",
+        dir.display()
+    );
+    let plane = Plane::start(dir).await?;
+    let report = bench(&args, &plane, &target, cores).await;
+    if args.keep_plane {
+        eprintln!(
+            "the plane keeps running: RUNPLANE_CONTROL_PLANE_DIR={} tests/control-plane/down",
+            plane.dir.display()
+        );
+    } else if let Err(error) = plane.stop() {
+        eprintln!("warning: {error:#}");
+    }
+    let report = report?;
+    println!(
+        "Host, benchmark (its watchers included in the RSS), etcd, kube-apiserver, the \
+         controllers and kwok share {cores} cores."
+    );
+    let out = args
+        .out
+        .unwrap_or_else(|| target.join("bench").join("kube.json"));
+    report.write(&out)?;
+    println!("written to {}", out.display());
+    Ok(())
+}
+
+/// Everything measured on the running plane (see the module documentation).
+async fn bench(
+    args: &Args,
+    plane: &Plane,
+    target_dir: &std::path::Path,
+    cores: usize,
+) -> anyhow::Result<Report> {
+    let scratch = tempfile::Builder::new()
+        .prefix("runplane-bench-")
+        .tempdir()?;
+    let compiled = target_dir.join("bench").join("compiled");
+    let components_compiled = std::fs::read_dir(&compiled).map_or(true, |mut d| d.next().is_none());
+    eprintln!("loading the built-in runtimes…");
+    let control = host::control(&compiled, scratch.path())?;
+    if components_compiled {
+        eprintln!(
+            "warning: the runtime components were compiled in this process (nothing in {} \
+             yet): the compiler's leftovers stay in the RSS; run again for the host's figures",
+            compiled.display()
+        );
+    }
+    let client = plane.client().await?;
+    let seen = Seen::start(&client, Duration::from_secs(120)).await?;
+    // The watchers' watch requests follow their listing: let them be open.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = Metrics::read(&client).await?.watches;
+    let baseline = Baseline {
+        memory: Memory::now()?,
+        watches: HOST_KINDS
+            .iter()
+            .map(|kind| (kind.to_string(), before.get(*kind).copied().unwrap_or(0)))
+            .collect(),
+    };
+    let target = KubernetesTarget::from_kubeconfig(&plane.kubeconfig).await?;
+    let control = control.with_kubernetes(target.clone());
+    let bench = Bench {
+        args,
+        plane,
+        control: &control,
+        target: &target,
+        client: &client,
+        seen: &seen,
+        before: &before,
+        unique: unique(),
+    };
+    let mut sizes = Vec::new();
+    for &runs in &args.runs {
+        let size = bench.size(runs).await?;
+        println!("{}", size.render());
+        sizes.push(size);
+    }
+    Ok(Report {
+        settings: Settings {
+            concurrency: args.concurrency,
+            pod_runs_for: args.pod_runs_for.clone(),
+            cores,
+            plane_dir: plane.dir.display().to_string(),
+            components_compiled,
+        },
+        baseline,
+        sizes,
+    })
+}
+
+/// What every phase uses.
+struct Bench<'a> {
+    args: &'a Args,
+    plane: &'a Plane,
+    control: &'a Control,
+    target: &'a KubernetesTarget,
+    /// The benchmark's own client (namespaces, metrics).
+    client: &'a Client,
+    seen: &'a Seen,
+    /// Open watches before the host's target existed.
+    before: &'a Counts,
+    /// Suffix of this invocation's namespaces.
+    unique: u64,
+}
+
+impl Bench<'_> {
+    /// The host's phase, then the baseline's, for `runs` runs.
+    async fn size(&self, runs: usize) -> anyhow::Result<Size> {
+        let namespace = format!("bench-host-{runs}-{}", self.unique);
+        eprintln!("{runs} runs: submitting through the host to namespace {namespace}…");
+        let host = self.host(runs, &namespace).await?;
+        let mut cleanup = vec![self.cleanup(&namespace).await?];
+
+        let namespace = format!("bench-raw-{runs}-{}", self.unique);
+        eprintln!("{runs} runs: planning the baseline's manifests…");
+        let manifests = raw::prepare(self.control, &self.spec(&namespace)?, runs).await?;
+        create_namespace(self.client, &namespace).await?;
+        eprintln!("{runs} runs: applying them with plain kube to namespace {namespace}…");
+        // A client of its own, as the host's target has.
+        let raw_client = self.plane.client().await?;
+        let requests_before = Metrics::read(self.client).await?.requests;
+        let applied = raw::apply(&raw_client, &namespace, manifests, self.args.concurrency).await?;
+        let raw_requests = metrics::added(
+            &Metrics::read(self.client).await?.requests,
+            &requests_before,
+        );
+        cleanup.push(self.cleanup(&namespace).await?);
+        let raw = RawFigures {
+            applied: applied.runs,
+            failed: applied.failed,
+            seconds: applied.seconds,
+            runs_per_second: applied.runs as f64 / applied.seconds.max(f64::MIN_POSITIVE),
+            first_error: applied.first_error,
+        };
+        Ok(Size {
+            runs,
+            throughput_ratio: host.figures.runs_per_second
+                / raw.runs_per_second.max(f64::MIN_POSITIVE),
+            host: host.figures,
+            raw,
+            lag_from_pod_succeeded: host.lag_from_pod_succeeded,
+            lag_job_controller: host.lag_job_controller,
+            lag_from_job_complete: host.lag_from_job_complete,
+            memory_all_ready: host.memory_all_ready,
+            memory_end: host.memory_end,
+            host_watches: host.watches,
+            host_requests: host.requests,
+            raw_requests,
+            cleanup_seconds: cleanup,
+        })
+    }
+
+    /// `runs` runs through the host in `namespace`, from submission to their end.
+    async fn host(&self, runs: usize, namespace: &str) -> anyhow::Result<HostPhase> {
+        let file = self.spec(namespace)?;
+        let requests_before = Metrics::read(self.client).await?.requests;
+        let mut submission =
+            Submission::start(self.control, self.target, file, runs, self.args.concurrency);
+        let started = submission.started;
+        let deadline = started + Duration::from_secs(self.args.timeout);
+        let progress = submission.progress();
+        let printer = print_progress(progress.clone(), runs);
+        let settled = submission.settled(deadline).await;
+        let memory_all_ready = Memory::now()?;
+        let watches = metrics::added(&Metrics::read(self.client).await?.watches, self.before);
+        eprintln!(
+            "{runs} runs: {} READY, {} over before; waiting for every run to end…",
+            settled.ready,
+            settled.settled - settled.ready
+        );
+        let (outcomes, abandoned) = submission.finish(deadline).await;
+        printer.abort();
+        let ended = Instant::now();
+        let memory_end = Memory::now()?;
+        let requests = metrics::added(
+            &Metrics::read(self.client).await?.requests,
+            &requests_before,
+        );
+        let completed: Vec<(&Outcome, Instant)> = outcomes
+            .iter()
+            .filter_map(|o| o.completed.map(|at| (o, at)))
+            .collect();
+        let seconds_to_ready = seconds(started, settled.at);
+        let figures = HostFigures {
+            submitted: runs,
+            ready: settled.ready,
+            completed: completed.len(),
+            not_completed: outcomes.len() - completed.len(),
+            abandoned,
+            seconds_to_ready,
+            runs_per_second: settled.ready as f64 / seconds_to_ready.max(f64::MIN_POSITIVE),
+            seconds_to_end: seconds(started, ended),
+            peak_live: progress.peak_live(),
+            first_failure: outcomes
+                .iter()
+                .find(|o| o.completed.is_none())
+                .map(describe),
+        };
+        let seen = self.seen;
+        let lag = |reference: &dyn Fn(&str) -> Option<Instant>| {
+            Lag::of(completed.iter().map(|(o, at)| (reference(&o.run_id), *at)))
+        };
+        Ok(HostPhase {
+            figures,
+            lag_from_pod_succeeded: lag(&|run| seen.succeeded(run)),
+            lag_from_job_complete: lag(&|run| seen.complete(run)),
+            lag_job_controller: Lag::of(
+                completed.iter().filter_map(|(o, _)| {
+                    Some((seen.succeeded(&o.run_id), seen.complete(&o.run_id)?))
+                }),
+            ),
+            memory_all_ready,
+            memory_end,
+            watches,
+            requests,
+        })
+    }
+
+    /// The hello example in `namespace`, its pod kept Running by kwok for
+    /// `--pod-runs-for` (`tests/control-plane/stages/pod-complete.yaml`).
+    fn spec(&self, namespace: &str) -> anyhow::Result<SpecFile> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/python/hello.yaml");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut file = SpecFile::parse(&text)?;
+        file.project = namespace.to_string();
+        file.task.spec["annotations"] = serde_json::json!([
+            {"name": "runplane.io/simulate-delay", "value": self.args.pod_runs_for}
+        ]);
+        Ok(file)
+    }
+
+    /// Deletes `namespace` and waits for it to be gone; the seconds it took.
+    async fn cleanup(&self, namespace: &str) -> anyhow::Result<Option<f64>> {
+        eprintln!("deleting namespace {namespace}…");
+        let took = delete_namespace(self.client, namespace, CLEANUP).await?;
+        if took.is_none() {
+            eprintln!("warning: namespace {namespace} still there after {CLEANUP:?}; going on");
+        }
+        Ok(took.map(|took| took.as_secs_f64()))
+    }
+}
+
+/// The host phase's figures.
+struct HostPhase {
+    figures: HostFigures,
+    lag_from_pod_succeeded: Lag,
+    lag_job_controller: Lag,
+    lag_from_job_complete: Lag,
+    memory_all_ready: Memory,
+    memory_end: Memory,
+    watches: Counts,
+    requests: Counts,
+}
+
+/// `STATE: reason` of a run that did not complete.
+fn describe(outcome: &Outcome) -> String {
+    match (&outcome.error, &outcome.last) {
+        (Some(error), _) => format!("run {}: {error}", outcome.run_id),
+        (None, Some((state, reason))) => format!("run {} ended {state}: {reason}", outcome.run_id),
+        (None, None) => format!("run {} never moved", outcome.run_id),
+    }
+}
+
+/// Prints the phase's progress every [`PROGRESS`] until aborted.
+fn print_progress(progress: Arc<Progress>, runs: usize) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PROGRESS);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            eprintln!(
+                "  {}/{runs} READY, {} live, {} over, RSS {:.0} MiB",
+                progress.ready(),
+                progress.live(),
+                progress.ended(),
+                Memory::now().map_or(0.0, |m| m.rss_mib),
+            );
+        }
+    })
+}
+
+/// A per-invocation suffix for namespace names.
+fn unique() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() % 1_000_000)
+}
+
+/// `target/` of the workspace: the binary is `target/<profile>/kube`.
+fn target_dir() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    exe.ancestors()
+        .nth(2)
+        .map(PathBuf::from)
+        .context("the binary is not in a cargo target folder")
+}

@@ -1,0 +1,114 @@
+//! The system under test: the real API (`runplane_api::router` and `serve`) over the
+//! real run service, store and local target, on a 127.0.0.1 port of this process.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use runplane_api::{ApiConfig, AuthConfig, LocalPolicy};
+use runplane_control::Control;
+use runplane_engine::{HostSettings, Limits, PluginEngine, Registry};
+use runplane_model::{RunId, RunState};
+use runplane_service::RunService;
+use runplane_store::Store;
+use runplane_target_local::LocalTarget;
+
+use crate::Served;
+
+/// The built-in runtimes and the local target, runs under `scratch`. Compiled
+/// components are cached in `cache`, so only the first benchmark compiles them.
+/// Built once and shared by every backend: loading the runtimes is the slow part.
+pub fn control(cache: &Path, scratch: &Path) -> anyhow::Result<Control> {
+    let engine = PluginEngine::new(Limits::default(), Some(cache)).context("the engine")?;
+    let registry = Registry::new();
+    for (name, bytes) in runplane_builtins::COMPONENTS {
+        registry.insert(
+            engine
+                .load(bytes, &format!("built-in {name}"))
+                .with_context(|| format!("the built-in runtime {name}"))?,
+        );
+    }
+    let local = LocalTarget::new(scratch.join("runs"), scratch.join("cache"));
+    let settings = HostSettings {
+        image_registry: None,
+        default_images: Vec::new(),
+    };
+    Ok(Control::new(Arc::new(registry), local, settings))
+}
+
+/// The API serving, and the service behind it (to wait for runs).
+pub struct Host {
+    /// The run service the API drives.
+    pub service: RunService,
+    /// The listening API.
+    pub served: Served,
+}
+
+impl Host {
+    /// Opens the store at `url` and serves the API over it: insecure mode (every
+    /// caller is admin, loopback only), local runs allowed.
+    pub async fn start(control: Control, url: &str) -> anyhow::Result<Host> {
+        let store = Store::open(url).await.context("the store")?;
+        let service = RunService::new(control, store);
+        let config = ApiConfig {
+            auth: AuthConfig {
+                insecure: true,
+                tokens: Vec::new(),
+            },
+            local_target_for: LocalPolicy::Admins,
+            ..ApiConfig::default()
+        };
+        let router = runplane_api::router(service.clone(), config);
+        let served =
+            Served::start(|listener, shutdown| runplane_api::serve(listener, router, shutdown))
+                .await?;
+        Ok(Host { service, served })
+    }
+
+    /// How many of `ids` this host still drives (their run is not over yet).
+    pub fn live(&self, ids: &[RunId]) -> usize {
+        ids.iter().filter(|id| self.service.is_driving(id)).count()
+    }
+
+    /// Waits until every run of `ids` is over and counts their final states.
+    pub async fn drain(&self, ids: &[RunId]) -> anyhow::Result<Drained> {
+        let started = Instant::now();
+        for id in ids {
+            self.service.wait(id).await;
+        }
+        let waited = started.elapsed();
+        let mut drained = Drained {
+            waited,
+            completed: 0,
+            other: Vec::new(),
+        };
+        for id in ids {
+            let state = self.service.get(id).await?.run.state;
+            if state == RunState::Completed {
+                drained.completed += 1;
+            } else {
+                drained.other.push((id.clone(), state));
+            }
+        }
+        Ok(drained)
+    }
+
+    /// Stops serving, then lets go of the service.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.served.stop().await?;
+        self.service.shutdown().await;
+        Ok(())
+    }
+}
+
+/// Runs waited for until they were over.
+#[derive(Debug)]
+pub struct Drained {
+    /// How long the wait took.
+    pub waited: Duration,
+    /// Runs that ended COMPLETED.
+    pub completed: usize,
+    /// Runs that ended otherwise, with their state.
+    pub other: Vec<(RunId, RunState)>,
+}
