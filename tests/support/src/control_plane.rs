@@ -24,24 +24,41 @@ pub fn start(dir: Option<&Path>) -> Option<PathBuf> {
         );
         return None;
     }
-    let mut up = Command::new(workspace().join("tests/control-plane/up"));
-    up.current_dir(workspace());
-    if let Some(dir) = dir {
-        up.env("RUNPLANE_CONTROL_PLANE_DIR", dir);
-    }
-    let output = up.output().expect("tests/control-plane/up runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "tests/control-plane/up failed:\n{}\n{}",
-        stdout,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = up_with_retries(dir);
     let line = stdout.lines().last().unwrap_or_default();
     let path = line
         .strip_prefix("KUBECONFIG=")
         .unwrap_or_else(|| panic!("last line of up is not KUBECONFIG=: {line:?}"));
     Some(PathBuf::from(path))
+}
+
+/// How often `up` is tried: a component killed while it started (by a machine cleaning
+/// up after another job, say) is started again by the next `up`.
+const UP_ATTEMPTS: usize = 3;
+
+/// Runs `tests/control-plane/up` (for run dir `dir`) until it succeeds, at most
+/// [`UP_ATTEMPTS`] times, printing each failure; panics with all of them. Its stdout.
+fn up_with_retries(dir: Option<&Path>) -> String {
+    let mut failures = Vec::new();
+    for attempt in 1..=UP_ATTEMPTS {
+        let mut up = Command::new(workspace().join("tests/control-plane/up"));
+        up.current_dir(workspace());
+        if let Some(dir) = dir {
+            up.env("RUNPLANE_CONTROL_PLANE_DIR", dir);
+        }
+        let output = up.output().expect("tests/control-plane/up runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        if output.status.success() {
+            return stdout;
+        }
+        let failure = format!(
+            "tests/control-plane/up failed (attempt {attempt} of {UP_ATTEMPTS}):\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        eprintln!("{failure}");
+        failures.push(failure);
+    }
+    panic!("{}", failures.join("\n"));
 }
 
 /// The kubeconfig of the default plane, shared by the tests of this binary.
