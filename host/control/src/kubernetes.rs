@@ -1,6 +1,7 @@
 //! Executing a run on a Kubernetes cluster from whatever state it is in: plan, guard and
-//! apply it under its owner object, follow the cluster's watch notifications through
-//! the runtime's `observe` until it ends, stop it, resume it and delete it.
+//! apply it under its owner object, follow its objects as the target's shared watchers
+//! see them through the runtime's `observe` until it ends, stop it, resume it and
+//! delete it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,18 +11,18 @@ use runplane_engine::{
 };
 use runplane_model::{Run, RunState, SpecFile, Target};
 use runplane_target_kubernetes::{
-    AppliedObject, KubernetesTarget, RunChange, missing_workload, owner_name,
+    AppliedObject, KubernetesTarget, RunTracker, missing_workload, owner_name,
 };
 use time::OffsetDateTime;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::local::{RunEvent, StopSignal};
 use crate::{Control, Error, Result, blocking, delete_with, guard, record};
 
-/// How often a run is observed even when no watch notification came (a backstop for
-/// missed or coalesced events, and for an API server that was away).
-pub const RESYNC: Duration = Duration::from_secs(5);
+/// How often the objects of a run applied by an earlier host are listed again while
+/// the API server does not answer (until then its tracker may know none of them).
+const RETRY: Duration = Duration::from_secs(5);
 
 impl Control {
     /// Drives `run` on `target` from the state it is in, reporting on `events` until it
@@ -117,8 +118,8 @@ impl Driver<'_> {
     }
 
     async fn drive(&self, run: &mut Run, mut stop: StopSignal) -> Result<()> {
-        // Subscribe before applying or observing, so that no change after it is missed.
-        let changes = self.target.subscribe();
+        // Track before applying or observing, so that no change after it is missed.
+        let tracker = self.target.track(self.namespace(), &self.run_id);
         let applied = match run.state {
             RunState::Created | RunState::Built | RunState::Resume => {
                 match self.plan_and_apply(run, &mut stop).await? {
@@ -135,7 +136,7 @@ impl Driver<'_> {
             | RunState::Deleting
             | RunState::Deleted => return Ok(()),
         };
-        self.follow(run, applied, changes, stop).await
+        self.follow(run, applied, tracker, stop).await
     }
 
     /// Plans (or plans again), guards and applies the run; `None` when the run ended
@@ -208,28 +209,46 @@ impl Driver<'_> {
         }
     }
 
-    /// Follows the run's objects until the run ends: on every change notification and
-    /// every [`RESYNC`], lists them, checks that its workload is still there and asks the
-    /// runtime what they mean. `applied` is what the run applied, or `None` for a run
-    /// applied by an earlier host (then read from its owner).
+    /// Follows the run's objects until the run ends: whenever its tracker reports a
+    /// change, checks that its workload is still there and asks the runtime what the
+    /// objects mean. `applied` is what the run applied (its tracker knows the objects),
+    /// or `None` for a run applied by an earlier host: then the owner says what, and the
+    /// objects are listed once from the API server (every [`RETRY`] until it answers).
     async fn follow(
         &self,
         run: &mut Run,
         mut applied: Option<Vec<AppliedObject>>,
-        mut changes: broadcast::Receiver<RunChange>,
+        mut tracker: RunTracker,
         mut stop: StopSignal,
     ) -> Result<()> {
-        let mut resync = tokio::time::interval(RESYNC);
-        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last: Option<RunStatus> = None;
         let mut pending_since = pending_since(run);
         let pending_timeout = self.target.pending_timeout();
         loop {
+            match self.observe(&tracker, &mut applied).await {
+                Observation::Unavailable => {}
+                Observation::Ended(reason) => return self.step(run, RunState::Error, reason),
+                Observation::Status(status) if last.as_ref() != Some(&status) => {
+                    last = Some(status.clone());
+                    let to = run_state(status.state);
+                    if to != run.state && run.state.can_become(to) {
+                        if to == RunState::Completed && !status.outputs.is_empty() {
+                            let _ = self.events.send(RunEvent::Outputs(status.outputs.clone()));
+                        }
+                        self.step(run, to, describe_status(&status))?;
+                        pending_since = (to == RunState::Pending).then(Instant::now);
+                        if matches!(to, RunState::Completed | RunState::Error) {
+                            return Ok(());
+                        }
+                    }
+                }
+                Observation::Status(_) => {}
+            }
+            let listed = applied.is_some();
             let deadline = pending_since.map(|since| since + pending_timeout);
-            // The first tick is immediate: observe once right away.
             tokio::select! {
-                () = self.changed(&mut changes) => {}
-                _ = resync.tick() => {}
+                () = tracker.changed(), if listed => {}
+                () = tokio::time::sleep(RETRY), if !listed => {}
                 () = until(deadline) => {
                     let why = last.as_ref().map_or_else(|| "pending".to_string(), describe_status);
                     let reason = format!("still pending after {pending_timeout:?}: {why}");
@@ -240,68 +259,22 @@ impl Driver<'_> {
                     return self.stop(run).await;
                 }
             }
-            let status = match self.observe(&mut applied).await {
-                Observation::Unavailable => continue,
-                Observation::Ended(reason) => return self.step(run, RunState::Error, reason),
-                Observation::Status(status) => status,
-            };
-            if last.as_ref() == Some(&status) {
-                continue;
-            }
-            last = Some(status.clone());
-            let to = run_state(status.state);
-            if to == run.state || !run.state.can_become(to) {
-                continue;
-            }
-            if to == RunState::Completed && !status.outputs.is_empty() {
-                let _ = self.events.send(RunEvent::Outputs(status.outputs.clone()));
-            }
-            self.step(run, to, describe_status(&status))?;
-            pending_since = (to == RunState::Pending).then(Instant::now);
-            if matches!(to, RunState::Completed | RunState::Error) {
-                return Ok(());
-            }
         }
     }
 
-    /// Resolves when something of this run changed, or when notifications were lost (so
-    /// something may have).
-    async fn changed(&self, changes: &mut broadcast::Receiver<RunChange>) {
-        loop {
-            match changes.recv().await {
-                Ok(change)
-                    if change.run_id == self.run_id && change.namespace == self.namespace() =>
-                {
-                    return;
-                }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::debug!(run = %self.run_id, missed, "change notifications lagged; observing");
-                    return;
-                }
-                // Cannot happen while the target lives; the resync still runs meanwhile.
-                Err(broadcast::error::RecvError::Closed) => *changes = self.target.subscribe(),
-            }
-        }
-    }
-
-    /// Lists the run's objects from the API server (never a cache: right after the
-    /// apply they must all be there), tells a workload deleted behind the host's back,
-    /// and asks the runtime what the objects mean. `applied`, when unknown, is read from
-    /// the run's owner; a missing owner means the run was deleted externally too.
-    async fn observe(&self, applied: &mut Option<Vec<AppliedObject>>) -> Observation {
+    /// The run's objects as its tracker knows them, a workload deleted behind the
+    /// host's back told, and the runtime's reading of them. `applied`, when unknown, is
+    /// read from the run's owner (a missing owner means the run was deleted externally
+    /// too) and the objects are listed from the API server, which teaches the tracker.
+    async fn observe(
+        &self,
+        tracker: &RunTracker,
+        applied: &mut Option<Vec<AppliedObject>>,
+    ) -> Observation {
         let (namespace, run_id) = (self.namespace(), self.run_id.as_str());
-        let observed = match self.target.observe_run(namespace, run_id).await {
-            Ok(observed) => observed,
-            Err(error) => {
-                // The API server may be briefly away: the next resync tries again.
-                tracing::warn!(run = %run_id, %error, "cannot list the run's objects");
-                return Observation::Unavailable;
-            }
-        };
         if applied.is_none() {
-            *applied = match self.target.applied_objects(namespace, run_id).await {
-                Ok(Some(objects)) => Some(objects),
+            let owner = match self.target.applied_objects(namespace, run_id).await {
+                Ok(Some(objects)) => objects,
                 Ok(None) => {
                     return Observation::Ended(format!(
                         "ConfigMap/{} (the run's owner) was deleted externally",
@@ -309,11 +282,18 @@ impl Driver<'_> {
                     ));
                 }
                 Err(error) => {
+                    // The API server may be briefly away: try again later.
                     tracing::warn!(run = %run_id, %error, "cannot read the run's owner");
                     return Observation::Unavailable;
                 }
             };
+            if let Err(error) = self.target.observe_run(namespace, run_id).await {
+                tracing::warn!(run = %run_id, %error, "cannot list the run's objects");
+                return Observation::Unavailable;
+            }
+            *applied = Some(owner);
         }
+        let observed = tracker.objects();
         let applied = applied.as_deref().unwrap_or_default();
         if let Some(missing) = missing_workload(applied, &observed) {
             return Observation::Ended(format!("{missing} was deleted externally"));

@@ -29,7 +29,6 @@ use runplane_model::{FieldError, IllegalTransition, Run, RunState, SpecFile, Tar
 use runplane_target_kubernetes::KubernetesTarget;
 use runplane_target_local::LocalTarget;
 
-pub use kubernetes::RESYNC;
 pub use local::{RunEvent, STOP_GRACE, StopSignal};
 
 /// Why a run could not be validated, planned or executed.

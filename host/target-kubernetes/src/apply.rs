@@ -14,7 +14,7 @@ use crate::{Error, FIELD_MANAGER, KubernetesTarget, Result};
 /// Key of the owner's data listing what the run applied.
 const APPLIED_KEY: &str = "applied";
 /// Kinds whose disappearance means the run's work is gone. Only kinds that
-/// [`KubernetesTarget::observe_run`] lists can be told missing.
+/// [`KubernetesTarget::observe_run`] lists (and trackers follow) can be told missing.
 const WORKLOAD_KINDS: &[&str] = &["Job", "Deployment", "Pod"];
 
 /// The name of the ConfigMap owning every object of run `run_id`: deterministic, so
@@ -77,8 +77,9 @@ impl std::fmt::Display for AppliedObject {
     }
 }
 
-/// The first workload (Job, Deployment or bare Pod) the run applied that `observed` (a
-/// fresh [`KubernetesTarget::observe_run`]) no longer holds: someone deleted it.
+/// The first workload (Job, Deployment or bare Pod) the run applied that `observed` (its
+/// tracker's objects, or a fresh [`KubernetesTarget::observe_run`]) no longer holds:
+/// someone deleted it.
 pub fn missing_workload<'a>(
     applied: &'a [AppliedObject],
     observed: &[ObservedObject],
@@ -99,7 +100,8 @@ impl KubernetesTarget {
     /// the list of the objects), then every object with an `ownerReference` to it
     /// (replacing any other). Server-side apply, forced, so applying again changes
     /// nothing or takes fields back (a resume restores the replicas a stop set to 0).
-    /// Returns what was applied, in order.
+    /// Returns what was applied, in order; the run's trackers learn the objects as the
+    /// API server stored them at once, before any watch event.
     pub async fn apply_run(
         &self,
         namespace: &str,
@@ -112,12 +114,22 @@ impl KubernetesTarget {
             .enumerate()
             .map(|(index, object)| AppliedObject::of(index, object))
             .collect::<Result<Vec<_>>>()?;
-        self.ensure_namespace(namespace).await?;
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let (owner, identity) = owner_object(run_id, labels, &applied);
-        let owner = self
+        self.ensure_namespace(namespace).await?;
+        let owner = match self
             .apply_object(namespace, &identity, &owner, &params)
-            .await?;
+            .await
+        {
+            // The namespace was deleted since this target saw it: create it again.
+            Err(Error::Apply { source, .. }) if is_not_found(&source) => {
+                self.forget_namespace(namespace);
+                self.ensure_namespace(namespace).await?;
+                self.apply_object(namespace, &identity, &owner, &params)
+                    .await?
+            }
+            applied => applied?,
+        };
         let reference = json!([{
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -203,8 +215,16 @@ impl KubernetesTarget {
                 source: Box::new(source),
             })?;
         tracing::debug!(namespace, kind, name, dry_run = params.dry_run, "applied");
+        if !params.dry_run {
+            self.tracking.record(api_version, kind, &applied);
+        }
         Ok(applied)
     }
+}
+
+/// Whether the API server answered 404 Not Found.
+fn is_not_found(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.is_not_found())
 }
 
 /// The owner ConfigMap of a run, and its identity: the host's labels (so the run

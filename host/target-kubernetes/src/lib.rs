@@ -11,12 +11,13 @@
 //!   of every object with an `ownerReference` to it; the namespace is created first when
 //!   missing. Names are deterministic, so applying again (resume, re-attach) creates
 //!   nothing twice.
-//! - [`KubernetesTarget::observe_run`]: the run's Jobs, Pods, Deployments, Services and
-//!   ConfigMaps (label `runplane.io/run=<id>`, the owner left out) as [`ObservedObject`]s;
+//! - [`KubernetesTarget::track`]: a [`RunTracker`] following one run: its Jobs, Pods,
+//!   Deployments, Services and ConfigMaps (label `runplane.io/run=<id>`, the owner left
+//!   out) as [`ObservedObject`]s, kept current by **one** watcher per kind over every
+//!   object labelled `app.kubernetes.io/managed-by=runplane`, shared by every run of the
+//!   process, and a wake-up when they change.
+//! - [`KubernetesTarget::observe_run`]: the same objects listed from the API server;
 //!   [`missing_workload`] tells a workload deleted behind the host's back.
-//! - [`KubernetesTarget::subscribe`]: "run changed" notifications from **one** watcher per
-//!   kind (Jobs, Pods, Deployments) over every object labelled
-//!   `app.kubernetes.io/managed-by=runplane`, shared by every run of the process.
 //! - [`KubernetesTarget::stop_run`]: deletes the run's Jobs and bare Pods, scales its
 //!   Deployments and StatefulSets to zero; [`KubernetesTarget::wait_for_no_pods`].
 //! - [`KubernetesTarget::delete_run`]: deletes the owner, so that the garbage collector
@@ -30,16 +31,17 @@
 mod apply;
 mod logs;
 mod removal;
+mod tracking;
 
 pub use apply::{AppliedObject, missing_workload, owner_name};
 pub use removal::{Deletion, Stopped};
+pub use tracking::{RESYNC, RunTracker};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
@@ -47,13 +49,12 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
 use kube::api::{Api, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
-use kube::runtime::{WatchStreamExt as _, watcher};
-use kube::{Client, Config, Resource, ResourceExt as _};
+use kube::{Client, Config, Resource};
 use runplane_engine::ObservedObject;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::broadcast;
-use tokio::task::JoinHandle;
+
+use crate::tracking::Tracking;
 
 /// The field manager of every apply.
 pub const FIELD_MANAGER: &str = "runplane";
@@ -61,8 +62,6 @@ pub const FIELD_MANAGER: &str = "runplane";
 pub const RUN_LABEL: &str = "runplane.io/run";
 /// The selector of every object Runplane manages.
 pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=runplane";
-/// How many notifications a slow subscriber may fall behind before it is told it lagged.
-const CHANGES_CAPACITY: usize = 4096;
 /// How long a run may stay pending unless configured otherwise: long enough for a slow
 /// image pull or a cluster autoscaler, short enough that a typo in an image name ends.
 pub const DEFAULT_PENDING_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -206,40 +205,16 @@ pub enum Error {
 /// Result of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// "Something of this run changed": re-list it and observe it again.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunChange {
-    /// Namespace of the changed object.
-    pub namespace: String,
-    /// The run (its `runplane.io/run` label).
-    pub run_id: String,
-    /// Kind of the changed object.
-    pub kind: &'static str,
-}
-
 /// A connection to one cluster. Cheap to clone; clones share the watchers.
 #[derive(Clone)]
 pub struct KubernetesTarget {
     client: Client,
     kinds: Arc<Mutex<HashMap<GroupVersionKind, ApiResource>>>,
-    watch: Arc<Watch>,
+    /// Namespaces this target saw exist: not asked for again before every apply.
+    namespaces: Arc<Mutex<HashSet<String>>>,
+    tracking: Arc<Tracking>,
     pending_timeout: Duration,
     removal_timeout: Duration,
-}
-
-/// The shared watchers, started on the first subscription and stopped with the last
-/// clone of the target.
-struct Watch {
-    changes: broadcast::Sender<RunChange>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        for task in self.tasks.get_mut().map(std::mem::take).unwrap_or_default() {
-            task.abort();
-        }
-    }
 }
 
 impl Debug for KubernetesTarget {
@@ -290,10 +265,8 @@ impl KubernetesTarget {
         KubernetesTarget {
             client,
             kinds: Arc::default(),
-            watch: Arc::new(Watch {
-                changes: broadcast::channel(CHANGES_CAPACITY).0,
-                tasks: Mutex::default(),
-            }),
+            namespaces: Arc::default(),
+            tracking: Arc::new(Tracking::new()),
             pending_timeout: DEFAULT_PENDING_TIMEOUT,
             removal_timeout: DEFAULT_REMOVAL_TIMEOUT,
         }
@@ -328,23 +301,43 @@ impl KubernetesTarget {
         &self.client
     }
 
-    /// Creates `namespace` unless it exists.
+    /// Creates `namespace` unless it exists (or this target saw it exist before).
     pub async fn ensure_namespace(&self, namespace: &str) -> Result<()> {
+        if self
+            .namespaces
+            .lock()
+            .expect("not poisoned")
+            .contains(namespace)
+        {
+            return Ok(());
+        }
         let api: Api<Namespace> = Api::all(self.client.clone());
         let failed = |source| Error::Namespace {
             namespace: namespace.to_string(),
             source: Box::new(source),
         };
-        if api.get_opt(namespace).await.map_err(failed)?.is_some() {
-            return Ok(());
+        if api.get_opt(namespace).await.map_err(failed)?.is_none() {
+            let mut created = Namespace::default();
+            created.metadata.name = Some(namespace.to_string());
+            match api.create(&PostParams::default(), &created).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(status)) if status.is_already_exists() => {}
+                Err(error) => return Err(failed(error)),
+            }
         }
-        let mut created = Namespace::default();
-        created.metadata.name = Some(namespace.to_string());
-        match api.create(&PostParams::default(), &created).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(status)) if status.is_already_exists() => Ok(()),
-            Err(error) => Err(failed(error)),
-        }
+        self.namespaces
+            .lock()
+            .expect("not poisoned")
+            .insert(namespace.to_string());
+        Ok(())
+    }
+
+    /// Forgets that `namespace` exists: an apply found it gone.
+    fn forget_namespace(&self, namespace: &str) {
+        self.namespaces
+            .lock()
+            .expect("not poisoned")
+            .remove(namespace);
     }
 
     /// The API resource of a kind, discovered once.
@@ -371,7 +364,8 @@ impl KubernetesTarget {
     /// The run's live Jobs, Pods, Deployments, Services and ConfigMaps, status included
     /// (without `managedFields`), for the runtime's `observe`. The owner object is the
     /// host's, not the runtime's: it is left out. Listed from the API server (a quorum
-    /// read), never from a cache, so an object applied just before is always there.
+    /// read), never from a cache, so an object applied just before is always there; the
+    /// run's trackers learn them too.
     pub async fn observe_run(&self, namespace: &str, run_id: &str) -> Result<Vec<ObservedObject>> {
         let mut objects = Vec::new();
         self.list_into::<ConfigMap>(namespace, run_id, &mut objects)
@@ -411,86 +405,28 @@ impl KubernetesTarget {
                 namespace: namespace.to_string(),
                 source: Box::new(source),
             })?;
-        let owner = owner_name(run_id);
-        for mut item in list.items {
-            item.meta_mut().managed_fields = None;
-            let name = item.name_any();
-            if <K as k8s_openapi::Resource>::KIND == "ConfigMap" && name == owner {
-                continue;
-            }
-            let object = serde_json::to_string(&item).expect("API objects serialize");
-            into.push(ObservedObject {
-                api_version: <K as k8s_openapi::Resource>::API_VERSION.to_string(),
-                kind: <K as k8s_openapi::Resource>::KIND.to_string(),
-                name,
-                object,
-            });
-        }
+        let (api_version, kind) = (
+            <K as k8s_openapi::Resource>::API_VERSION,
+            <K as k8s_openapi::Resource>::KIND,
+        );
+        into.extend(
+            list.items
+                .iter()
+                .filter_map(|item| self.tracking.record(api_version, kind, item)),
+        );
         Ok(())
     }
 
-    /// Notifications of changes to any managed Job, Pod or Deployment, from one
-    /// watcher per kind for the whole process (started on the first call). A receiver
-    /// that lags is told so ([`broadcast::error::RecvError::Lagged`]) and should
-    /// re-observe its run.
-    pub fn subscribe(&self) -> broadcast::Receiver<RunChange> {
-        let receiver = self.watch.changes.subscribe();
-        let mut tasks = self.watch.tasks.lock().expect("not poisoned");
-        if tasks.is_empty() {
-            let changes = &self.watch.changes;
-            tasks.push(spawn_watcher::<Job>(&self.client, changes));
-            tasks.push(spawn_watcher::<Pod>(&self.client, changes));
-            tasks.push(spawn_watcher::<Deployment>(&self.client, changes));
-        }
-        receiver
+    /// Follows run `run_id` of `namespace` from now on (until the tracker is dropped):
+    /// what the shared watchers (started on the first call, one per kind) see of it, and
+    /// what this target applies or lists of it. Objects that existed before and do not
+    /// change are only known after an [`observe_run`](Self::observe_run).
+    pub fn track(&self, namespace: &str, run_id: &str) -> RunTracker {
+        self.tracking.track(&self.client, namespace, run_id)
     }
 }
 
 /// `runplane.io/run=<run_id>`.
 pub fn run_selector(run_id: &str) -> String {
     format!("{RUN_LABEL}={run_id}")
-}
-
-/// One watcher over every managed object of kind `K`, in all namespaces, reporting the
-/// run of each object that changes.
-fn spawn_watcher<K>(client: &Client, changes: &broadcast::Sender<RunChange>) -> JoinHandle<()>
-where
-    K: Resource<DynamicType = ()>
-        + k8s_openapi::Resource
-        + Clone
-        + DeserializeOwned
-        + Debug
-        + Send
-        + 'static,
-{
-    let api: Api<K> = Api::all(client.clone());
-    let changes = changes.clone();
-    tokio::spawn(async move {
-        let config = watcher::Config::default().labels(MANAGED_SELECTOR);
-        let mut stream = std::pin::pin!(watcher(api, config).default_backoff());
-        while let Some(event) = stream.next().await {
-            let object = match event {
-                Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => object,
-                // The initial listing (and every relist after a 410) reports each object
-                // once: subscribers may have missed changes meanwhile.
-                Ok(watcher::Event::InitApply(object)) => object,
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => continue,
-                Err(error) => {
-                    tracing::warn!(kind = <K as k8s_openapi::Resource>::KIND, %error, "watch failed; retrying with backoff");
-                    continue;
-                }
-            };
-            let (Some(namespace), Some(run_id)) =
-                (object.namespace(), object.labels().get(RUN_LABEL).cloned())
-            else {
-                continue;
-            };
-            // No subscriber is not an error.
-            let _ = changes.send(RunChange {
-                namespace,
-                run_id,
-                kind: <K as k8s_openapi::Resource>::KIND,
-            });
-        }
-    })
 }

@@ -1,9 +1,13 @@
 //! Python jobs on the real control plane: to COMPLETED under their owner object (host
 //! labels, owner references), to ERROR with the pod's exit code, deleted through the
-//! garbage collector; planned manifests accepted by server-side dry run.
+//! garbage collector; a namespace deleted between runs created again; planned manifests
+//! accepted by server-side dry run.
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::ConfigMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::Api;
 use runplane_control::Control;
 use runplane_engine::RunPlan;
 use runplane_model::{RunState, SpecFile, Target};
@@ -104,6 +108,28 @@ async fn a_pod_failing_with_exit_code_3_ends_the_run_in_error() {
     let run = delete(&control, &target, run).await;
     assert_eq!(run.state, RunState::Deleted, "{}", history(&run));
     assert!(list::<ConfigMap>(&target, &ns, &run_id).await.is_empty());
+    drop_namespace(&target, &ns).await;
+}
+
+/// The target remembers namespaces it saw instead of asking before every apply: one
+/// deleted meanwhile is created again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_deleted_between_runs_is_created_again() {
+    let Some(target) = target().await else { return };
+    let (control, _dir) = control();
+    let ns = namespace("renamespace");
+    let file = example("hello.yaml", &ns);
+    let run = Driven::run_to_end(&control, &file, &target).await;
+    assert_eq!(run.state, RunState::Completed, "{}", history(&run));
+    drop_namespace(&target, &ns).await;
+    let namespaces = Api::<Namespace>::all(target.client().clone());
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while namespaces.get_opt(&ns).await.expect("reads").is_some() {
+        assert!(Instant::now() < deadline, "namespace {ns} was not deleted");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let run = Driven::run_to_end(&control, &file, &target).await;
+    assert_eq!(run.state, RunState::Completed, "{}", history(&run));
     drop_namespace(&target, &ns).await;
 }
 

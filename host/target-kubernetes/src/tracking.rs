@@ -1,0 +1,483 @@
+//! Tracking runs without asking the API server per run: **one** watcher per kind over
+//! every managed object of the process keeps, in memory, the live objects of the runs
+//! being followed (and only those), and wakes each run's follower when one of its
+//! objects changes. The target's own writes (the objects an apply returns) and direct
+//! listings go into the same cache, so an object just applied is there before its watch
+//! event arrives.
+//!
+//! Which of two versions of an object is newer is told by `metadata.resourceVersion`,
+//! compared as an integer: Kubernetes made resource versions of built-in types
+//! comparable (KEP-5504, GA in 1.35); an unparsable one counts as newer.
+//! When a watcher lists again (its start, a 410 Gone, a reconnection), a followed object
+//! the new listing no longer holds was deleted meanwhile, and is recorded so.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use kube::api::Api;
+use kube::runtime::{WatchStreamExt as _, watcher};
+use kube::{Client, Resource};
+use runplane_engine::ObservedObject;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::{MANAGED_SELECTOR, RUN_LABEL, owner_name};
+
+/// How often each watcher lists every managed object again, a backstop for anything a
+/// watch stream missed; followed runs are observed again then.
+pub const RESYNC: Duration = Duration::from_secs(5 * 60);
+
+/// The kinds a run's runtime observes (`apiVersion`, `kind`), one watcher each.
+pub(crate) const OBSERVED_KINDS: [(&str, &str); 5] = [
+    ("v1", "ConfigMap"),
+    ("batch/v1", "Job"),
+    ("apps/v1", "Deployment"),
+    ("v1", "Service"),
+    ("v1", "Pod"),
+];
+
+/// `(namespace, run id)`.
+type RunKey = (String, String);
+/// `(kind, name)`: one of [`OBSERVED_KINDS`].
+type ObjectKey = (&'static str, String);
+
+/// The last known version of one object of a followed run.
+struct Entry {
+    resource_version: Option<u64>,
+    /// `None` once the object was deleted (kept, so an older version arriving late does
+    /// not bring it back).
+    object: Option<ObservedObject>,
+}
+
+/// The objects of one followed run.
+struct RunObjects {
+    objects: BTreeMap<ObjectKey, Entry>,
+    changed: watch::Sender<()>,
+    /// How many [`RunTracker`]s follow the run; forgotten at zero.
+    trackers: usize,
+}
+
+/// What every watcher and tracker shares.
+#[derive(Default)]
+struct Cache {
+    runs: HashMap<RunKey, RunObjects>,
+    /// Per kind, while its watcher lists again: the followed objects it has not listed
+    /// yet (and nobody wrote since it began).
+    relisting: HashMap<&'static str, HashSet<(RunKey, String)>>,
+}
+
+impl Cache {
+    /// Follows `run` (once more): its wake-ups.
+    fn follow(&mut self, run: &RunKey) -> watch::Receiver<()> {
+        let objects = self.runs.entry(run.clone()).or_insert_with(|| RunObjects {
+            objects: BTreeMap::new(),
+            changed: watch::channel(()).0,
+            trackers: 0,
+        });
+        objects.trackers += 1;
+        objects.changed.subscribe()
+    }
+
+    /// Follows `run` once less, forgetting it when nobody does any more.
+    fn unfollow(&mut self, run: &RunKey) {
+        if let Some(objects) = self.runs.get_mut(run) {
+            objects.trackers -= 1;
+            if objects.trackers == 0 {
+                self.runs.remove(run);
+            }
+        }
+    }
+
+    /// The objects of `run` that exist as last seen.
+    fn objects(&self, run: &RunKey) -> Vec<ObservedObject> {
+        self.runs.get(run).map_or_else(Vec::new, |objects| {
+            objects
+                .objects
+                .values()
+                .filter_map(|entry| entry.object.clone())
+                .collect()
+        })
+    }
+
+    /// Records `object` (or its deletion) if its run is followed and it is newer than
+    /// what is known; wakes the run's follower when it is.
+    fn record(
+        &mut self,
+        run: &RunKey,
+        key: ObjectKey,
+        version: Option<u64>,
+        object: Option<ObservedObject>,
+    ) {
+        if let Some(pending) = self.relisting.get_mut(key.0) {
+            pending.remove(&(run.clone(), key.1.clone()));
+        }
+        let Some(objects) = self.runs.get_mut(run) else {
+            return;
+        };
+        let newer = match objects.objects.get(&key) {
+            Some(known) => match (version, known.resource_version) {
+                (Some(incoming), Some(known)) => incoming >= known,
+                _ => true,
+            },
+            None => true,
+        };
+        if newer {
+            objects.objects.insert(
+                key,
+                Entry {
+                    resource_version: version,
+                    object,
+                },
+            );
+            objects.changed.send_replace(());
+        }
+    }
+
+    /// A watcher of `kind` begins listing again: every followed object of that kind is
+    /// unconfirmed until listed (or written).
+    fn relist_begins(&mut self, kind: &'static str) {
+        let present = self
+            .runs
+            .iter()
+            .flat_map(|(run, objects)| {
+                objects
+                    .objects
+                    .iter()
+                    .filter(|((k, _), entry)| *k == kind && entry.object.is_some())
+                    .map(move |((_, name), _)| (run.clone(), name.clone()))
+            })
+            .collect();
+        self.relisting.insert(kind, present);
+    }
+
+    /// The listing of `kind` is complete: what it did not hold was deleted meanwhile.
+    fn relist_ends(&mut self, kind: &'static str) {
+        for (run, name) in self.relisting.remove(kind).unwrap_or_default() {
+            if let Some(objects) = self.runs.get_mut(&run)
+                && let Some(entry) = objects.objects.get_mut(&(kind, name))
+            {
+                entry.object = None;
+                objects.changed.send_replace(());
+            }
+        }
+    }
+}
+
+/// The shared watchers and their cache: started with the first tracker, stopped with
+/// the last clone of the target.
+pub(crate) struct Tracking {
+    cache: Arc<Mutex<Cache>>,
+    watchers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for Tracking {
+    fn drop(&mut self) {
+        for task in self
+            .watchers
+            .get_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Tracking {
+    pub(crate) fn new() -> Self {
+        Tracking {
+            cache: Arc::default(),
+            watchers: Mutex::default(),
+        }
+    }
+
+    /// Follows run `run_id` of `namespace` until the tracker is dropped, starting the
+    /// watchers on the first call.
+    pub(crate) fn track(&self, client: &Client, namespace: &str, run_id: &str) -> RunTracker {
+        {
+            let mut watchers = self.watchers.lock().expect("not poisoned");
+            if watchers.is_empty() {
+                watchers.push(spawn_watcher::<ConfigMap>(client, &self.cache));
+                watchers.push(spawn_watcher::<Job>(client, &self.cache));
+                watchers.push(spawn_watcher::<Deployment>(client, &self.cache));
+                watchers.push(spawn_watcher::<Service>(client, &self.cache));
+                watchers.push(spawn_watcher::<Pod>(client, &self.cache));
+            }
+        }
+        let key = (namespace.to_string(), run_id.to_string());
+        let changes = self.cache.lock().expect("not poisoned").follow(&key);
+        RunTracker {
+            changes,
+            cache: self.cache.clone(),
+            key,
+        }
+    }
+
+    /// Records an object the target wrote or listed itself (`kind` of `api_version`, as
+    /// the API server returned it) and returns its observed form; `None` for a kind
+    /// runtimes do not observe, an object of no run, or a run's owner.
+    pub(crate) fn record<K: Serialize + Resource>(
+        &self,
+        api_version: &str,
+        kind: &str,
+        object: &K,
+    ) -> Option<ObservedObject> {
+        let kind = observed_kind(api_version, kind)?;
+        let (run, version, observed) = observed_object(api_version, kind, object)?;
+        let key = (kind, observed.name.clone());
+        self.cache
+            .lock()
+            .expect("not poisoned")
+            .record(&run, key, version, Some(observed.clone()));
+        Some(observed)
+    }
+}
+
+/// The `'static` name of an observed kind.
+fn observed_kind(api_version: &str, kind: &str) -> Option<&'static str> {
+    OBSERVED_KINDS
+        .iter()
+        .find(|(v, k)| *v == api_version && *k == kind)
+        .map(|(_, k)| *k)
+}
+
+/// The run of a managed object, its resource version and its observed form (without
+/// `managedFields`); `None` for an object of no run, or a run's owner.
+fn observed_object<K: Serialize + Resource>(
+    api_version: &str,
+    kind: &'static str,
+    object: &K,
+) -> Option<(RunKey, Option<u64>, ObservedObject)> {
+    let meta = object.meta();
+    let run = (
+        meta.namespace.clone()?,
+        meta.labels.as_ref()?.get(RUN_LABEL)?.clone(),
+    );
+    let name = meta.name.clone()?;
+    if kind == "ConfigMap" && name == owner_name(&run.1) {
+        return None;
+    }
+    let version = meta
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok());
+    let mut json = serde_json::to_value(object).expect("API objects serialize");
+    if let Some(meta) = json.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        meta.remove("managedFields");
+    }
+    let observed = ObservedObject {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        name,
+        object: json.to_string(),
+    };
+    Some((run, version, observed))
+}
+
+/// Follows one run: its objects as the watchers last saw them, and a wake-up when they
+/// change. Dropping it forgets the run (unless another tracker follows it).
+pub struct RunTracker {
+    cache: Arc<Mutex<Cache>>,
+    key: RunKey,
+    changes: watch::Receiver<()>,
+}
+
+impl Debug for RunTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunTracker")
+            .field("namespace", &self.key.0)
+            .field("run", &self.key.1)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunTracker {
+    /// Resolves when an object of the run changed since the last call.
+    pub async fn changed(&mut self) {
+        if self.changes.changed().await.is_err() {
+            // The sender lives as long as any tracker of the run: cannot happen.
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// The run's objects (Jobs, Pods, Deployments, Services, ConfigMaps; not its
+    /// owner) as last seen, for the runtime's `observe`; deleted ones are left out.
+    pub fn objects(&self) -> Vec<ObservedObject> {
+        self.cache.lock().expect("not poisoned").objects(&self.key)
+    }
+}
+
+impl Drop for RunTracker {
+    fn drop(&mut self) {
+        self.cache.lock().expect("not poisoned").unfollow(&self.key);
+    }
+}
+
+/// One watcher over every managed object of kind `K`, in all namespaces, recording
+/// those of followed runs into `cache`; it lists everything again every [`RESYNC`].
+fn spawn_watcher<K>(client: &Client, cache: &Arc<Mutex<Cache>>) -> JoinHandle<()>
+where
+    K: Resource<DynamicType = ()>
+        + k8s_openapi::Resource
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + Debug
+        + Send
+        + 'static,
+{
+    let api: Api<K> = Api::all(client.clone());
+    let cache = cache.clone();
+    tokio::spawn(async move {
+        let config = watcher::Config::default().labels(MANAGED_SELECTOR);
+        loop {
+            let stream = watcher(api.clone(), config.clone()).default_backoff();
+            let mut stream = std::pin::pin!(stream);
+            let resync = tokio::time::sleep(RESYNC);
+            let mut resync = std::pin::pin!(resync);
+            loop {
+                tokio::select! {
+                    event = stream.next() => match event {
+                        Some(event) => on_event(&cache, event),
+                        None => break,
+                    },
+                    () = &mut resync => break,
+                }
+            }
+        }
+    })
+}
+
+/// Records one watch event of kind `K` into `cache`.
+fn on_event<K>(cache: &Mutex<Cache>, event: Result<watcher::Event<K>, watcher::Error>)
+where
+    K: Resource + k8s_openapi::Resource + Serialize,
+{
+    let (api_version, kind) = (
+        <K as k8s_openapi::Resource>::API_VERSION,
+        <K as k8s_openapi::Resource>::KIND,
+    );
+    let (object, deleted) = match event {
+        Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => (object, false),
+        Ok(watcher::Event::Delete(object)) => (object, true),
+        Ok(watcher::Event::Init) => {
+            return cache.lock().expect("not poisoned").relist_begins(kind);
+        }
+        Ok(watcher::Event::InitDone) => {
+            return cache.lock().expect("not poisoned").relist_ends(kind);
+        }
+        Err(error) => {
+            return tracing::warn!(kind, %error, "watch failed; retrying with backoff");
+        }
+    };
+    // Objects of runs nobody follows are skipped before anything is serialized.
+    let meta = object.meta();
+    let run = meta
+        .namespace
+        .clone()
+        .zip(meta.labels.as_ref().and_then(|l| l.get(RUN_LABEL)).cloned());
+    let Some(run) = run else {
+        return;
+    };
+    if !cache.lock().expect("not poisoned").runs.contains_key(&run) {
+        return;
+    }
+    if let Some((run, version, observed)) = observed_object(api_version, kind, &object) {
+        let key = (kind, observed.name.clone());
+        let object = (!deleted).then_some(observed);
+        cache
+            .lock()
+            .expect("not poisoned")
+            .record(&run, key, version, object);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run() -> RunKey {
+        ("ns".to_string(), "run-1".to_string())
+    }
+
+    fn object(name: &str, text: &str) -> Option<ObservedObject> {
+        Some(ObservedObject {
+            api_version: "batch/v1".to_string(),
+            kind: "Job".to_string(),
+            name: name.to_string(),
+            object: text.to_string(),
+        })
+    }
+
+    fn job(name: &str) -> ObjectKey {
+        ("Job", name.to_string())
+    }
+
+    fn texts(cache: &Cache) -> Vec<String> {
+        cache
+            .objects(&run())
+            .into_iter()
+            .map(|o| o.object)
+            .collect()
+    }
+
+    #[test]
+    fn the_newest_version_wins_whatever_order_it_arrives_in() {
+        let mut cache = Cache::default();
+        let mut changes = cache.follow(&run());
+        cache.record(&run(), job("j"), Some(7), object("j", "v7"));
+        cache.record(&run(), job("j"), Some(5), object("j", "v5"));
+        assert_eq!(texts(&cache), ["v7"]);
+        assert!(changes.has_changed().unwrap());
+        changes.mark_unchanged();
+        cache.record(&run(), job("j"), Some(6), None);
+        assert!(
+            !changes.has_changed().unwrap(),
+            "an older deletion is no change"
+        );
+        cache.record(&run(), job("j"), Some(8), None);
+        assert!(texts(&cache).is_empty());
+        cache.record(&run(), job("j"), Some(7), object("j", "v7"));
+        assert!(
+            texts(&cache).is_empty(),
+            "a late older version does not resurrect it"
+        );
+        cache.record(&run(), job("j"), Some(9), object("j", "v9"));
+        assert_eq!(texts(&cache), ["v9"]);
+    }
+
+    #[test]
+    fn a_relisting_deletes_what_it_no_longer_holds() {
+        let mut cache = Cache::default();
+        let _changes = cache.follow(&run());
+        cache.record(&run(), job("gone"), Some(1), object("gone", "gone"));
+        cache.record(&run(), job("kept"), Some(2), object("kept", "kept"));
+        cache.relist_begins("Job");
+        cache.record(&run(), job("kept"), Some(2), object("kept", "kept"));
+        // Applied while the listing ran: not in its snapshot, not deleted.
+        cache.record(&run(), job("new"), Some(4), object("new", "new"));
+        cache.relist_ends("Job");
+        assert_eq!(texts(&cache), ["kept", "new"]);
+    }
+
+    #[test]
+    fn only_followed_runs_are_kept_and_the_last_tracker_forgets() {
+        let mut cache = Cache::default();
+        cache.record(&run(), job("j"), Some(1), object("j", "v1"));
+        assert!(cache.runs.is_empty());
+        let (_first, _second) = (cache.follow(&run()), cache.follow(&run()));
+        cache.record(&run(), job("j"), Some(1), object("j", "v1"));
+        cache.unfollow(&run());
+        assert_eq!(texts(&cache), ["v1"]);
+        cache.unfollow(&run());
+        assert!(cache.runs.is_empty());
+    }
+}
