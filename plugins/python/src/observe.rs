@@ -34,6 +34,7 @@ fn observe_job(context: &RunContext, objects: &[ObservedObject], pods: &[Pod]) -
             .with_reason("Waiting")
             .with_message("the job has not been created yet");
     };
+    let single_completion = job.spec.as_ref().and_then(|s| s.completions).unwrap_or(1) <= 1;
     let job_status = job.status.unwrap_or_default();
     let conditions = job_status.conditions.unwrap_or_default();
     let holds = |kind: &str| {
@@ -44,16 +45,7 @@ fn observe_job(context: &RunContext, objects: &[ObservedObject], pods: &[Pod]) -
     if holds("Complete").is_some() {
         // A Job completes when a pod succeeded, that is when its containers exited with
         // 0; pods of earlier failed attempts may still be listed.
-        let mut done = status::completed().with_exit_code(0);
-        if context.action == "build"
-            && let Some(image) = built_image(context)
-        {
-            done.outputs.push((
-                "image".to_string(),
-                serde_json::Value::String(image).to_string(),
-            ));
-        }
-        return done;
+        return completed(context);
     }
     if let Some(failed) = holds("Failed") {
         let reason = failed
@@ -74,7 +66,31 @@ fn observe_job(context: &RunContext, objects: &[ObservedObject], pods: &[Pod]) -
             None => status::error(&reason, job_message),
         };
     }
+    // One succeeded pod is all a single-completion Job needs: the Job controller only
+    // records it later (seconds later on a busy cluster), and the work is done. (Only an
+    // active deadline passing in between could still make the Job fail.)
+    if single_completion && pods.iter().any(|pod| phase(pod) == Some("Succeeded")) {
+        return completed(context);
+    }
     pod_progress(pods)
+}
+
+/// A job or build run that ended well: exit code 0, and the built image of a build.
+fn completed(context: &RunContext) -> RunStatus {
+    let mut done = status::completed().with_exit_code(0);
+    if context.action == "build"
+        && let Some(image) = built_image(context)
+    {
+        done.outputs.push((
+            "image".to_string(),
+            serde_json::Value::String(image).to_string(),
+        ));
+    }
+    done
+}
+
+fn phase(pod: &Pod) -> Option<&str> {
+    pod.status.as_ref().and_then(|s| s.phase.as_deref())
 }
 
 /// The exit code and reason of a pod's terminated main container (`python`, or
@@ -93,15 +109,13 @@ fn exit_code(pod: &Pod) -> Option<(i32, String)> {
     })
 }
 
-/// Running when a pod runs (or has just succeeded, before the Job records it), else
+/// Running when a pod runs (or has succeeded, in a Job of several completions), else
 /// pending with the reason Kubernetes gives.
 fn pod_progress(pods: &[Pod]) -> RunStatus {
-    if pods.iter().any(|pod| {
-        matches!(
-            pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-            Some("Running" | "Succeeded")
-        )
-    }) {
+    if pods
+        .iter()
+        .any(|pod| matches!(phase(pod), Some("Running" | "Succeeded")))
+    {
         return status::running();
     }
     pods.iter()
@@ -192,7 +206,7 @@ mod tests {
     use runplane_sdk::k8s_openapi::api::apps::v1::{
         DeploymentCondition, DeploymentSpec, DeploymentStatus,
     };
-    use runplane_sdk::k8s_openapi::api::batch::v1::{JobCondition, JobStatus};
+    use runplane_sdk::k8s_openapi::api::batch::v1::{JobCondition, JobSpec, JobStatus};
     use runplane_sdk::k8s_openapi::api::core::v1::{
         ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
         PodCondition, PodStatus,
@@ -406,16 +420,23 @@ mod tests {
     }
 
     #[test]
-    fn succeeded_pod_keeps_the_run_running_until_the_job_completes() {
-        let objects = [
-            observed(&job(0, vec![])),
-            observed(&pod(
-                "Succeeded",
-                vec![terminated(CONTAINER, 0, "Completed")],
-                vec![],
-            )),
-        ];
+    fn a_succeeded_pod_completes_a_single_completion_job_before_the_job_controller_does() {
+        let succeeded = observed(&pod(
+            "Succeeded",
+            vec![terminated(CONTAINER, 0, "Completed")],
+            vec![],
+        ));
+        let objects = [observed(&job(0, vec![])), succeeded.clone()];
         let status = observe(&context("job"), &objects);
+        assert_eq!(status.state, ObservedState::Completed);
+        assert_eq!(status.exit_code, Some(0));
+
+        let mut of_three = job(0, vec![]);
+        of_three.spec = Some(JobSpec {
+            completions: Some(3),
+            ..JobSpec::default()
+        });
+        let status = observe(&context("job"), &[observed(&of_three), succeeded]);
         assert_eq!(status.state, ObservedState::Running);
     }
 
