@@ -216,7 +216,7 @@ pub(crate) struct RunDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RunStatusDto {
     /// Current state.
-    pub(crate) state: StateName,
+    pub(crate) state: RunState,
     /// The last word on the run (the latest transition's reason).
     pub(crate) message: Option<String>,
     /// Every transition, newest first.
@@ -231,7 +231,7 @@ pub(crate) struct RunStatusDto {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub(crate) struct TransitionDto {
     /// The state entered.
-    pub(crate) status: StateName,
+    pub(crate) status: RunState,
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) time: OffsetDateTime,
@@ -242,7 +242,7 @@ pub(crate) struct TransitionDto {
 impl From<&Transition> for TransitionDto {
     fn from(transition: &Transition) -> Self {
         TransitionDto {
-            status: transition.to.into(),
+            status: transition.to,
             time: transition.at,
             message: transition.reason.clone(),
         }
@@ -303,7 +303,7 @@ impl From<StoredRun> for RunDto {
             },
             spec: Value::Object(spec),
             status: RunStatusDto {
-                state: run.state.into(),
+                state: run.state,
                 message,
                 transitions,
                 outputs: stored.status.get("outputs").cloned(),
@@ -337,63 +337,6 @@ pub(crate) fn object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => Map::new(),
-    }
-}
-
-/// A run state, as the original platform names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub(crate) enum StateName {
-    // The states are documented on `RunState`.
-    Created,
-    Built,
-    Ready,
-    Pending,
-    Running,
-    Completed,
-    Error,
-    Stop,
-    Stopped,
-    Resume,
-    Deleting,
-    Deleted,
-}
-
-impl From<RunState> for StateName {
-    fn from(state: RunState) -> Self {
-        match state {
-            RunState::Created => StateName::Created,
-            RunState::Built => StateName::Built,
-            RunState::Ready => StateName::Ready,
-            RunState::Pending => StateName::Pending,
-            RunState::Running => StateName::Running,
-            RunState::Completed => StateName::Completed,
-            RunState::Error => StateName::Error,
-            RunState::Stop => StateName::Stop,
-            RunState::Stopped => StateName::Stopped,
-            RunState::Resume => StateName::Resume,
-            RunState::Deleting => StateName::Deleting,
-            RunState::Deleted => StateName::Deleted,
-        }
-    }
-}
-
-impl From<StateName> for RunState {
-    fn from(state: StateName) -> Self {
-        match state {
-            StateName::Created => RunState::Created,
-            StateName::Built => RunState::Built,
-            StateName::Ready => RunState::Ready,
-            StateName::Pending => RunState::Pending,
-            StateName::Running => RunState::Running,
-            StateName::Completed => RunState::Completed,
-            StateName::Error => RunState::Error,
-            StateName::Stop => RunState::Stop,
-            StateName::Stopped => RunState::Stopped,
-            StateName::Resume => RunState::Resume,
-            StateName::Deleting => RunState::Deleting,
-            StateName::Deleted => RunState::Deleted,
-        }
     }
 }
 

@@ -18,7 +18,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use utoipa::ToSchema;
 
 use crate::Draining;
-use crate::dto::{StateName, TransitionDto};
+use crate::dto::TransitionDto;
 
 /// One event of a run's stream, as the document describes it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -136,7 +136,7 @@ impl Follow {
     async fn end(&mut self) -> Event {
         self.ended = true;
         let data = match self.service.get(&self.id).await {
-            Ok(stored) => serde_json::json!({ "state": StateName::from(stored.run.state) }),
+            Ok(stored) => serde_json::json!({ "state": stored.run.state }),
             Err(_) => serde_json::json!({}),
         };
         StreamEvent {

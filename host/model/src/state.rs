@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// The state of a run, named as in the original platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RunState {
     /// Accepted and validated; nothing planned yet.

@@ -10,7 +10,7 @@ use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json as JsonBody};
 use futures::StreamExt;
-use runplane_model::{RunId, Target};
+use runplane_model::{RunId, RunState, Target};
 use runplane_service::Error as ServiceError;
 use runplane_store::{RunFilter, StoredRun};
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{ProjectEditor, ProjectReader};
-use crate::dto::{CreateRun, Page, RunDto, StateName};
+use crate::dto::{CreateRun, Page, RunDto};
 use crate::events::StreamEvent;
 use crate::extract::{Json, Path, Query};
 use crate::problem::{ApiError, FieldProblem, Problem};
@@ -153,7 +153,7 @@ struct ListRuns {
     /// Only runs of this function (its name).
     function: Option<String>,
     /// Only runs in this state.
-    state: Option<StateName>,
+    state: Option<RunState>,
     /// Only runs of this function kind (`python`).
     runtime: Option<String>,
     /// Only runs created at or after this time (RFC 3339).
@@ -194,7 +194,7 @@ async fn list_runs(
     let filter = RunFilter {
         project: Some(reader.project),
         function: query.function,
-        state: query.state.map(Into::into),
+        state: query.state,
         runtime: query.runtime,
         created_after: query.created_after.map(storable),
         created_before: query.created_before.map(storable),
