@@ -46,7 +46,13 @@ use runplane_model::SpecFile;
 use runplane_target_kubernetes::KubernetesTarget;
 
 /// The host's watched kinds, as the API server's metrics name them.
-const HOST_KINDS: [&str; 3] = ["pods", "jobs.batch", "deployments.apps"];
+const HOST_KINDS: [&str; 5] = [
+    "configmaps",
+    "jobs.batch",
+    "deployments.apps",
+    "services",
+    "pods",
+];
 /// The longest a namespace deletion is waited for.
 const CLEANUP: Duration = Duration::from_secs(10 * 60);
 /// How often progress is printed.
