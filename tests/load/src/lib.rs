@@ -7,11 +7,13 @@
 //! - [`baseline`]: plain axum handlers answering the same bytes.
 //! - [`cpu`]: CPU time of the process and of its ended children.
 //! - [`load`]: a closed-loop HTTP/1.1 load generator with HDR latency histograms.
-//! - [`report`]: the tables and the JSON file.
+//! - [`report`]: the tables.
+//! - [`bench`]: what every benchmark binary shares (target folder, machine, JSON file).
 //!
 //! The `api` binary (`make bench-api`) puts them together; see its documentation.
 
 pub mod baseline;
+pub mod bench;
 pub mod cluster;
 pub mod cpu;
 pub mod host;

@@ -1,8 +1,5 @@
 //! What the benchmark prints, and writes as JSON for whoever compares runs.
 
-use std::path::Path;
-
-use anyhow::Context as _;
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use serde::Serialize;
 
@@ -214,18 +211,6 @@ fn significant(value: f64) -> String {
         2
     };
     format!("{value:.decimals$}")
-}
-
-impl Report {
-    /// Writes the report as pretty JSON to `path`, creating its folder.
-    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        std::fs::write(path, serde_json::to_string_pretty(self)?)
-            .with_context(|| format!("cannot write {}", path.display()))
-    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use base64::Engine as _;
 use clap::{Parser, ValueEnum};
 use hyper::body::Bytes;
 use hyper::{Method, StatusCode};
+use runplane_load::bench::{describe_machine, target_dir, write_report};
 use runplane_load::cpu::Cpu;
 use runplane_load::host::{self, Host};
 use runplane_load::load::{self, Phase, Stop};
@@ -85,15 +86,7 @@ async fn main() -> anyhow::Result<()> {
     let scratch = tempfile::Builder::new()
         .prefix("runplane-bench-")
         .tempdir()?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    eprintln!(
-        "{cores} cores, load average {} at start (other work on the machine skews the figures)",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let cores = describe_machine();
     eprintln!("loading the built-in runtimes…");
     let control = host::control(&target.join("bench").join("compiled"), scratch.path())?;
 
@@ -137,8 +130,7 @@ async fn main() -> anyhow::Result<()> {
     let out = args
         .out
         .unwrap_or_else(|| target.join("bench").join("api.json"));
-    report.write(&out)?;
-    println!("written to {}", out.display());
+    write_report(&report, &out)?;
     Ok(())
 }
 
@@ -308,13 +300,4 @@ async fn postgres() -> Result<String, String> {
             Err(error) => error.to_string(),
         }),
     }
-}
-
-/// Cargo's target folder: this binary sits in `<target>/<profile>/`.
-fn target_dir() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    exe.ancestors()
-        .nth(2)
-        .map(PathBuf::from)
-        .context("the binary is not in a cargo target folder")
 }

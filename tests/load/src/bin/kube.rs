@@ -32,6 +32,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use kube::Client;
 use runplane_control::Control;
+use runplane_load::bench::{describe_machine, target_dir, write_report};
 use runplane_load::cluster::figures::{
     Baseline, HostFigures, Lag, RawFigures, Report, Settings, Size,
 };
@@ -67,8 +68,9 @@ struct Args {
     /// Runs between submission and READY at once (the baseline: runs being applied).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
-    /// How long kwok keeps each pod Running before Succeeded (a Go duration).
-    #[arg(long, default_value = "2s")]
+    /// How long kwok keeps each pod Running before Succeeded (a Go duration): longer
+    /// than the submission of 5,000 runs takes on 2 cores, so every run is live at once.
+    #[arg(long, default_value = "90s")]
     pod_runs_for: String,
     /// Longest a phase may take (submission and every run's end), in seconds.
     #[arg(long, default_value_t = 1800)]
@@ -88,15 +90,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let target = target_dir()?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    eprintln!(
-        "{cores} cores, load average {} at start (other work on the machine skews the figures)",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let cores = describe_machine();
     let dir = args.plane_dir.clone().unwrap_or_else(plane::default_dir);
     eprintln!(
         "starting the benchmark's control plane in {}…",
@@ -120,8 +114,7 @@ async fn main() -> anyhow::Result<()> {
     let out = args
         .out
         .unwrap_or_else(|| target.join("bench").join("kube.json"));
-    report.write(&out)?;
-    println!("written to {}", out.display());
+    write_report(&report, &out)?;
     Ok(())
 }
 
@@ -387,13 +380,4 @@ fn unique() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() % 1_000_000)
-}
-
-/// `target/` of the workspace: the binary is `target/<profile>/kube`.
-fn target_dir() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    exe.ancestors()
-        .nth(2)
-        .map(PathBuf::from)
-        .context("the binary is not in a cargo target folder")
 }

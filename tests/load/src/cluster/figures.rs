@@ -1,9 +1,7 @@
 //! The benchmark's figures: lag histograms, one table per size, the JSON file.
 
-use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Context as _;
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -308,18 +306,6 @@ fn render_counts(counts: &Counts, per: Option<usize>) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-impl Report {
-    /// Writes the report as pretty JSON to `path`, creating its folder.
-    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        std::fs::write(path, serde_json::to_string_pretty(self)?)
-            .with_context(|| format!("cannot write {}", path.display()))
-    }
 }
 
 #[cfg(test)]
