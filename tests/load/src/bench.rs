@@ -1,10 +1,22 @@
-//! What every benchmark binary does around its measurements: finding cargo's target
-//! folder, saying what the machine is doing, and writing the JSON report.
+//! What every benchmark binary does around its measurements: showing the host's
+//! warnings, finding cargo's target folder, saying what the machine is doing, and
+//! writing the JSON report.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde::Serialize;
+
+/// Prints the host's warnings (a watch that failed, a run that could not be listed)
+/// with their time, so a figure can be told apart from a fault; `RUST_LOG` overrides.
+pub fn show_warnings() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
 
 /// Cargo's target folder: a benchmark binary sits in `<target>/<profile>/`.
 pub fn target_dir() -> anyhow::Result<PathBuf> {

@@ -28,7 +28,7 @@ use base64::Engine as _;
 use clap::{Parser, ValueEnum};
 use hyper::body::Bytes;
 use hyper::{Method, StatusCode};
-use runplane_load::bench::{describe_machine, target_dir, write_report};
+use runplane_load::bench::{describe_machine, show_warnings, target_dir, write_report};
 use runplane_load::cpu::Cpu;
 use runplane_load::host::{self, Host};
 use runplane_load::load::{self, Phase, Stop};
@@ -86,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
     let scratch = tempfile::Builder::new()
         .prefix("runplane-bench-")
         .tempdir()?;
+    show_warnings();
     let cores = describe_machine();
     eprintln!("loading the built-in runtimes…");
     let control = host::control(&target.join("bench").join("compiled"), scratch.path())?;

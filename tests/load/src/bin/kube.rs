@@ -32,7 +32,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use kube::Client;
 use runplane_control::Control;
-use runplane_load::bench::{describe_machine, target_dir, write_report};
+use runplane_load::bench::{describe_machine, show_warnings, target_dir, write_report};
 use runplane_load::cluster::figures::{
     Baseline, HostFigures, Lag, RawFigures, Report, Settings, Size,
 };
@@ -90,6 +90,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let target = target_dir()?;
+    show_warnings();
     let cores = describe_machine();
     let dir = args.plane_dir.clone().unwrap_or_else(plane::default_dir);
     eprintln!(

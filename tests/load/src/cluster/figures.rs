@@ -134,6 +134,9 @@ pub struct Lag {
     /// Runs whose end came before their reference event reached the benchmark (counted
     /// as 0).
     pub negative: usize,
+    /// The most an end came before its reference: how far the benchmark's own watcher
+    /// trailed the host's, the noise of the reference itself.
+    pub most_before_ms: f64,
     /// Median.
     pub p50_ms: f64,
     /// 99th percentile.
@@ -156,6 +159,8 @@ impl Lag {
             };
             if end < reference {
                 lag.negative += 1;
+                let before = (reference - end).as_secs_f64() * 1000.0;
+                lag.most_before_ms = lag.most_before_ms.max(before);
             }
             let micros = end.saturating_duration_since(reference).as_micros();
             histogram.saturating_record(u64::try_from(micros).unwrap_or(u64::MAX).max(1));
@@ -182,7 +187,10 @@ impl Lag {
             text.push_str(&format!(", {} unseen", self.without_reference));
         }
         if self.negative > 0 {
-            text.push_str(&format!(", {} before it", self.negative));
+            text.push_str(&format!(
+                ", {} before it, by up to {:.0} ms",
+                self.negative, self.most_before_ms
+            ));
         }
         text + ")"
     }
@@ -320,6 +328,7 @@ mod tests {
         let later = now + Duration::from_millis(200);
         let lag = Lag::of([(Some(now), later), (None, later), (Some(later), now)]);
         assert_eq!((lag.runs, lag.without_reference, lag.negative), (2, 1, 1));
+        assert!((lag.most_before_ms - 200.0).abs() < 1.0, "{lag:?}");
         assert!((lag.max_ms - 200.0).abs() < 1.0, "{lag:?}");
     }
 }
