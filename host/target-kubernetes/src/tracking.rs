@@ -8,8 +8,8 @@
 //! Which of two versions of an object is newer is told by `metadata.resourceVersion`,
 //! compared as an integer: Kubernetes made resource versions of built-in types
 //! comparable (KEP-5504, GA in 1.35); an unparsable one counts as newer.
-//! When a watcher lists again (its start, a 410 Gone, a reconnection), a followed object
-//! the new listing no longer holds was deleted meanwhile, and is recorded so.
+//! When a watcher lists again (its start, a 410 Gone), a followed object the new
+//! listing no longer holds was deleted meanwhile, and is recorded so.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Debug;
@@ -31,8 +31,9 @@ use tokio::task::JoinHandle;
 
 use crate::{MANAGED_SELECTOR, RUN_LABEL, owner_name};
 
-/// How often each watcher lists every managed object again, a backstop for anything a
-/// watch stream missed; followed runs are observed again then.
+/// How often every followed run is observed again from memory even when nothing
+/// changed. Nothing is listed again: a watcher only lists when it (re)starts or its
+/// watch expired (410 Gone), as client-go's informers do.
 pub const RESYNC: Duration = Duration::from_secs(5 * 60);
 
 /// The kinds a run's runtime observes (`apiVersion`, `kind`), one watcher each.
@@ -171,8 +172,8 @@ impl Cache {
     }
 }
 
-/// The shared watchers and their cache: started with the first tracker, stopped with
-/// the last clone of the target.
+/// The shared watchers, the resync and their cache: started with the first tracker,
+/// stopped with the last clone of the target.
 pub(crate) struct Tracking {
     cache: Arc<Mutex<Cache>>,
     watchers: Mutex<Vec<JoinHandle<()>>>,
@@ -210,6 +211,7 @@ impl Tracking {
                 watchers.push(spawn_watcher::<Deployment>(client, &self.cache));
                 watchers.push(spawn_watcher::<Service>(client, &self.cache));
                 watchers.push(spawn_watcher::<Pod>(client, &self.cache));
+                watchers.push(spawn_resync(&self.cache));
             }
         }
         let key = (namespace.to_string(), run_id.to_string());
@@ -322,7 +324,7 @@ impl Drop for RunTracker {
 }
 
 /// One watcher over every managed object of kind `K`, in all namespaces, recording
-/// those of followed runs into `cache`; it lists everything again every [`RESYNC`].
+/// those of followed runs into `cache`.
 fn spawn_watcher<K>(client: &Client, cache: &Arc<Mutex<Cache>>) -> JoinHandle<()>
 where
     K: Resource<DynamicType = ()>
@@ -338,19 +340,25 @@ where
     let cache = cache.clone();
     tokio::spawn(async move {
         let config = watcher::Config::default().labels(MANAGED_SELECTOR);
+        let mut stream = std::pin::pin!(watcher(api, config).default_backoff());
+        while let Some(event) = stream.next().await {
+            on_event(&cache, event);
+        }
+    })
+}
+
+/// Every [`RESYNC`], wakes the follower of every run, which observes it again from
+/// memory (an informer's resync: nothing is asked of the API server).
+fn spawn_resync(cache: &Arc<Mutex<Cache>>) -> JoinHandle<()> {
+    let cache = cache.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RESYNC);
+        tick.tick().await;
         loop {
-            let stream = watcher(api.clone(), config.clone()).default_backoff();
-            let mut stream = std::pin::pin!(stream);
-            let resync = tokio::time::sleep(RESYNC);
-            let mut resync = std::pin::pin!(resync);
-            loop {
-                tokio::select! {
-                    event = stream.next() => match event {
-                        Some(event) => on_event(&cache, event),
-                        None => break,
-                    },
-                    () = &mut resync => break,
-                }
+            tick.tick().await;
+            let cache = cache.lock().expect("not poisoned");
+            for objects in cache.runs.values() {
+                objects.changed.send_replace(());
             }
         }
     })
