@@ -3,7 +3,8 @@
 //! In a TOML file (the CLI reads it; unknown keys are errors):
 //!
 //! ```toml
-//! local_target_for = "admins"      # or "editors", "nobody"
+//! local_target = "admins"          # or "editors", "nobody"
+//! body_limit = 4194304             # bytes
 //!
 //! [auth]
 //! insecure = false                 # true: no authentication, every caller is admin
@@ -67,6 +68,7 @@ pub struct ApiConfig {
     /// Authentication and roles.
     pub auth: AuthConfig,
     /// Who may start runs on the local target (processes on the host machine).
+    #[serde(rename = "local_target")]
     pub local_target_for: LocalPolicy,
     /// Largest request body in bytes.
     pub body_limit: usize,
@@ -282,7 +284,7 @@ mod tests {
         let hash = hash_token("secret");
         let config = parse(&format!(
             r#"
-            local_target_for = "editors"
+            local_target = "editors"
             [auth]
             [[auth.tokens]]
             name = "root"

@@ -222,6 +222,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Kubernetes(error) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "cluster", error.to_string())
             }
+            ServiceError::IdempotencyKeyReused { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                error.to_string(),
+            ),
             other => ApiError::internal(&other),
         }
     }

@@ -289,6 +289,79 @@ fn the_cli_runs_and_lists_through_the_server() {
         String::from_utf8_lossy(&listed.stderr)
     );
     assert!(table.contains("COMPLETED"), "{table}");
+
+    let id = run_id(&stdout);
+    let got = runplane(&["runs", "get", &id]);
+    let document = String::from_utf8_lossy(&got.stdout);
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    assert!(document.contains("state: COMPLETED"), "{document}");
+    let logs = runplane(&["runs", "logs", &id]);
+    let text = String::from_utf8_lossy(&logs.stdout);
+    assert!(text.contains("Hello, Runplane!"), "{text}");
+
+    let sleeps = dir.path().join("sleeps.yaml");
+    std::fs::write(&sleeps, SLEEPS_SPEC).unwrap();
+    let started = runplane(&["run", "-f", sleeps.to_str().unwrap()]);
+    let id = run_id(&String::from_utf8_lossy(&started.stdout));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !String::from_utf8_lossy(&runplane(&["runs", "get", &id]).stdout)
+        .contains("state: RUNNING")
+    {
+        assert!(Instant::now() < deadline, "run {id} never RUNNING");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stopped = runplane(&["runs", "stop", &id]);
+    assert_eq!(
+        String::from_utf8_lossy(&stopped.stdout).trim(),
+        format!("{id} STOPPED"),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    let deleted = runplane(&["runs", "delete", &id]);
+    assert_eq!(
+        String::from_utf8_lossy(&deleted.stdout).trim(),
+        format!("{id} DELETED"),
+        "{}",
+        String::from_utf8_lossy(&deleted.stderr)
+    );
+    let unknown = runplane(&["runs", "get", "no-such-run"]);
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no-such-run"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+}
+
+/// A Python job that sleeps for minutes, to be stopped.
+const SLEEPS_SPEC: &str = "\
+function:
+  name: sleeps
+  kind: python
+  spec:
+    source:
+      handler: main
+      code: |
+        import time
+        def main():
+            print('sleeping', flush=True)
+            time.sleep(300)
+task:
+  kind: python+job
+";
+
+/// The run id `runplane run` prints on its first line (`run <id> <STATE>`).
+fn run_id(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("run "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no run id in {stdout}"))
+        .to_string()
 }
 
 fn example(name: &str) -> PathBuf {

@@ -62,6 +62,16 @@ pub enum Error {
     /// The run's logs could not be read from the cluster.
     #[error(transparent)]
     Kubernetes(#[from] runplane_target_kubernetes::Error),
+    /// An idempotency key already started run `first` with another request.
+    #[error(
+        "idempotency key {key:?} already started run {first} with a different request; use a new key"
+    )]
+    IdempotencyKeyReused {
+        /// The key.
+        key: String,
+        /// The run it started.
+        first: RunId,
+    },
 }
 
 /// Result of this crate.
@@ -178,9 +188,11 @@ impl RunService {
         self.inner.events.subscribe()
     }
 
-    /// Validates the run with its runtime, stores it (CREATED) and starts driving it.
-    /// A retry with the same idempotency key returns the first run and starts nothing.
-    pub async fn submit(&self, submission: Submission) -> Result<StoredRun> {
+    /// Validates the run with its runtime, stores it (CREATED), starts driving it and
+    /// returns it with `true`. A retry with the same idempotency key returns the first
+    /// run with `false` and starts nothing; the same key with another request (spec,
+    /// function reference or target) is [`Error::IdempotencyKeyReused`].
+    pub async fn submit(&self, submission: Submission) -> Result<(StoredRun, bool)> {
         let Submission {
             file,
             target,
@@ -201,15 +213,25 @@ impl RunService {
             created: OffsetDateTime::now_utc(),
         };
         let (mut stored, created) = self.inner.store.insert_run(&new).await?;
-        if created {
-            self.inner
-                .store
-                .set_runtime_digest(&stored.run.id, runtime.digest())
-                .await?;
-            stored.runtime_digest = Some(runtime.digest().to_string());
-            self.spawn(stored.clone(), Work::Drive);
+        if !created {
+            let same = stored.spec == new.spec
+                && stored.function_ref == new.function_ref
+                && stored.run.target == new.target;
+            if !same {
+                return Err(Error::IdempotencyKeyReused {
+                    key: new.idempotency_key.unwrap_or_default(),
+                    first: stored.run.id,
+                });
+            }
+            return Ok((stored, false));
         }
-        Ok(stored)
+        self.inner
+            .store
+            .set_runtime_digest(&stored.run.id, runtime.digest())
+            .await?;
+        stored.runtime_digest = Some(runtime.digest().to_string());
+        self.spawn(stored.clone(), Work::Drive);
+        Ok((stored, true))
     }
 
     /// The run as stored now.

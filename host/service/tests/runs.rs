@@ -84,7 +84,7 @@ fn states(history: &[Transition]) -> Vec<RunState> {
 async fn a_run_is_persisted_at_every_transition_with_logs_and_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let service = service(dir.path()).await;
-    let run = service
+    let (run, _) = service
         .submit(submission(
             spec(HELLO, &serde_json::json!({"name": "x"})),
             None,
@@ -119,6 +119,7 @@ async fn stop_resume_and_delete_move_the_run_through_the_state_machine() {
         .submit(submission(spec(SLEEPS, &serde_json::json!({})), None))
         .await
         .unwrap()
+        .0
         .run
         .id;
     wait_state(&service, &id, RunState::Running).await;
@@ -149,12 +150,20 @@ async fn a_retry_with_the_same_idempotency_key_gets_the_first_run() {
     let dir = tempfile::tempdir().unwrap();
     let service = service(dir.path()).await;
     let file = spec(HELLO, &serde_json::json!({"name": "once"}));
-    let first = service
+    let (first, created) = service
         .submit(submission(file.clone(), Some("k1")))
         .await
         .unwrap();
-    let again = service.submit(submission(file, Some("k1"))).await.unwrap();
+    assert!(created);
+    let (again, created) = service.submit(submission(file, Some("k1"))).await.unwrap();
+    assert!(!created);
     assert_eq!(first.run.id, again.run.id);
+    let other = spec(HELLO, &serde_json::json!({"name": "twice"}));
+    let reused = service.submit(submission(other, Some("k1"))).await;
+    assert!(
+        matches!(&reused, Err(runplane_service::Error::IdempotencyKeyReused { first: id, .. }) if *id == first.run.id),
+        "{reused:?}"
+    );
     service.wait(&first.run.id).await;
     let logs = service.store().logs(&first.run.id, 0, 0).await.unwrap();
     assert_eq!(

@@ -183,7 +183,8 @@ pub struct StoredRun {
     pub function_ref: String,
     /// The full spec.
     pub spec: SpecFile,
-    /// Digest of the runtime component that planned it (set at BUILT).
+    /// Digest of the runtime component that validated and plans it (set when the run is
+    /// accepted).
     pub runtime_digest: Option<String>,
     /// Status beyond the state: message, outputs, service URL (free-form JSON object).
     pub status: serde_json::Value,

@@ -76,6 +76,8 @@ struct CreateRunHeaders {
          body = RunDto),
         (status = 403, description = "The caller may not run code on the host (local_execution)",
          body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid specs, or an Idempotency-Key already used for a different request",
+         body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The runtime failed (trap, budget, memory)", body = Problem,
          content_type = "application/problem+json"),
     )
@@ -87,37 +89,38 @@ async fn create_run(
     Json(request): Json<CreateRun>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let since = OffsetDateTime::now_utc();
     let key = idempotency_key(&headers)?;
     let project = editor.project;
     let submission = submission::prepare(&state, &project, request, key).await?;
     if submission.target == Target::Local {
         editor.caller.require_local(state.local_policy)?;
     }
-    let stored = state
-        .service
-        .submit(submission)
-        .await
-        .map_err(|error| match error {
-            ServiceError::Control(runplane_control::Error::Invalid(errors)) => ApiError::invalid(
-                "the run's specs have invalid fields",
-                errors
-                    .into_iter()
-                    .map(|e| FieldProblem::from(submission::request_path(e)))
-                    .collect(),
-            ),
-            ServiceError::NoCluster => {
-                ApiError::field("spec.local_execution", ServiceError::NoCluster.to_string())
-            }
-            other => other.into(),
-        })?;
+    let (stored, created) =
+        state
+            .service
+            .submit(submission)
+            .await
+            .map_err(|error| match error {
+                ServiceError::Control(runplane_control::Error::Invalid(errors)) => {
+                    ApiError::invalid(
+                        "the run's specs have invalid fields",
+                        errors
+                            .into_iter()
+                            .map(|e| FieldProblem::from(submission::request_path(e)))
+                            .collect(),
+                    )
+                }
+                ServiceError::NoCluster => {
+                    ApiError::field("spec.local_execution", ServiceError::NoCluster.to_string())
+                }
+                other => other.into(),
+            })?;
     state.metrics.observe_submit(started.elapsed());
-    // A run created before this request is the one an earlier request with the same
-    // key started.
-    let status = if stored.created < since {
-        StatusCode::OK
-    } else {
+    // Not created: the run an earlier request with the same key started.
+    let status = if created {
         StatusCode::CREATED
+    } else {
+        StatusCode::OK
     };
     let location = format!("/api/v1/-/{project}/runs/{}", stored.run.id);
     let mut response = (status, JsonBody(RunDto::from(stored))).into_response();

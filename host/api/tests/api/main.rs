@@ -3,6 +3,7 @@
 
 mod auth;
 mod errors;
+mod failures;
 mod functions;
 mod host;
 mod openapi;

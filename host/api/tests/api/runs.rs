@@ -69,22 +69,30 @@ async fn the_readme_exchange_completes_and_keeps_its_logs() {
 async fn a_retry_with_the_same_idempotency_key_returns_the_first_run() {
     let host = Host::with_demo(secured()).await;
     host.function("hello", HELLO).await;
-    let send = |key: &str| {
+    let send_named = |key: &str, name: &str| {
         Request::post("/api/v1/-/demo/runs")
             .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
             .header(header::CONTENT_TYPE, "application/json")
             .header("Idempotency-Key", key)
             .body(Body::from(
-                run_body("hello", json!({"name": "x"})).to_string(),
+                run_body("hello", json!({"name": name})).to_string(),
             ))
             .unwrap()
     };
+    let send = |key: &str| send_named(key, "x");
     let first = host.raw(send("order-42")).await;
     let id = first.ok(201)["id"].clone();
     let retry = host.raw(send("order-42")).await;
     assert_eq!(retry.ok(200)["id"], id);
     let other = host.raw(send("order-43")).await;
     assert_ne!(other.ok(201)["id"], id);
+    // The same key with other parameters is a client bug, not a retry.
+    let reused = host.raw(send_named("order-42", "y")).await;
+    let detail = reused.problem(422)["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains("order-42") && detail.contains(id.as_str().unwrap()),
+        "{detail}"
+    );
     host.raw(send(&"k".repeat(256))).await.problem(400);
     host.raw(send("two words")).await.problem(400);
 }

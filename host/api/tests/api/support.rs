@@ -1,5 +1,6 @@
-//! An in-process host for the API tests: the real built-in runtimes, the real local
-//! target (python3), a fresh SQLite store per test, and the router called with
+//! An in-process host for the API tests: the real built-in runtimes (and the
+//! misbehaving fixture runtime, kind `misbehaving`, for runtime failures), the real
+//! local target (python3), a fresh SQLite store per test, and the router called with
 //! `oneshot`.
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use runplane_engine::{HostSettings, Limits, PluginEngine, Registry};
 use runplane_service::RunService;
 use runplane_store::Store;
 use runplane_target_local::LocalTarget;
+use runplane_test_support::{MISBEHAVING_RUNTIME, component};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
@@ -51,6 +53,12 @@ fn control() -> Control {
                         .expect("the built-in runtime loads"),
                 );
             }
+            let misbehaving = component(MISBEHAVING_RUNTIME);
+            registry.insert(
+                engine
+                    .load(&misbehaving, "misbehaving fixture")
+                    .expect("the fixture runtime loads"),
+            );
             let local = LocalTarget::new(scratch().join("runs"), scratch().join("cache"));
             let settings = HostSettings {
                 image_registry: None,
@@ -116,7 +124,8 @@ pub(crate) fn insecure() -> ApiConfig {
 pub(crate) struct Host {
     pub(crate) app: Router,
     pub(crate) service: RunService,
-    _dir: tempfile::TempDir,
+    /// Holds the database file; shared by [`Host::beside`].
+    dir: Arc<tempfile::TempDir>,
 }
 
 /// An answer.
@@ -181,14 +190,22 @@ impl Answer {
 impl Host {
     /// A host over a fresh store.
     pub(crate) async fn start(config: ApiConfig) -> Host {
-        let dir = tempfile::tempdir().unwrap();
+        Host::over(Arc::new(tempfile::tempdir().unwrap()), config).await
+    }
+
+    /// A second host over this host's database, as another replica would be.
+    pub(crate) async fn beside(&self, config: ApiConfig) -> Host {
+        Host::over(self.dir.clone(), config).await
+    }
+
+    async fn over(dir: Arc<tempfile::TempDir>, config: ApiConfig) -> Host {
         let url = format!("sqlite://{}", dir.path().join("runplane.db").display());
         let store = Store::open(&url).await.expect("the store opens");
         let service = RunService::new(control(), store);
         Host {
             app: runplane_api::router(service.clone(), config),
             service,
-            _dir: dir,
+            dir,
         }
     }
 

@@ -44,7 +44,7 @@ pub(crate) async fn execute(
         idempotency_key: None,
     };
     let stored = match service.submit(submission).await {
-        Ok(stored) => stored,
+        Ok((stored, _)) => stored,
         Err(runplane_service::Error::Control(runplane_control::Error::Invalid(errors))) => {
             bail!(spec::field_errors(path, &errors))
         }

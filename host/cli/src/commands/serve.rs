@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use runplane_api::{ApiConfig, AuthConfig, LocalPolicy};
+use runplane_api::{ApiConfig, AuthConfig, DEFAULT_BODY_LIMIT, LocalPolicy};
 use runplane_service::RunService;
 use runplane_target_kubernetes::KubernetesTarget;
 use serde::Deserialize;
@@ -29,13 +29,13 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "RUNPLANE_DATABASE_URL", hide_env_values = true)]
     database: Option<String>,
     /// Kubeconfig context of the cluster Kubernetes runs go to (default: current).
-    #[arg(long)]
+    #[arg(long, env = "RUNPLANE_KUBE_CONTEXT")]
     context: Option<String>,
     /// Never use a cluster, even when a kubeconfig is present.
-    #[arg(long)]
+    #[arg(long, env = "RUNPLANE_NO_KUBERNETES")]
     no_kubernetes: bool,
     /// Serve without authentication: every caller is admin. Only on a loopback address.
-    #[arg(long)]
+    #[arg(long, env = "RUNPLANE_INSECURE")]
     insecure: bool,
 }
 
@@ -53,6 +53,8 @@ struct ServeConfig {
     auth: AuthConfig,
     #[serde(default)]
     local_target: LocalPolicy,
+    /// Largest request body in bytes.
+    body_limit: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,7 +123,7 @@ pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::
     let api = ApiConfig {
         auth,
         local_target_for: config.local_target,
-        ..ApiConfig::default()
+        body_limit: config.body_limit.unwrap_or(DEFAULT_BODY_LIMIT),
     };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
