@@ -86,6 +86,11 @@ pub(crate) fn finish(document: &mut utoipa::openapi::OpenApi, authenticated: boo
                     "500",
                     "The host failed (its log has the details)",
                 );
+                problem(
+                    operation,
+                    "503",
+                    "The store is busy: nothing was changed; retry after `Retry-After` seconds",
+                );
             }
         }
     }

@@ -204,6 +204,11 @@ impl IntoResponse for ApiError {
         if let Some(kind) = self.plugin_failure {
             response.extensions_mut().insert(PluginFailure(kind));
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }
@@ -244,6 +249,14 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Conflict { .. } | StoreError::Invalid { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
+            }
+            StoreError::Busy(_) => {
+                tracing::warn!(%error, "store busy");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store-busy",
+                    "the store is busy; nothing was changed, retry later",
+                )
             }
             other => ApiError::internal(&other),
         }
@@ -352,6 +365,9 @@ mod tests {
             status(StoreError::Database("disk full".into())),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+        let busy = ApiError::from(StoreError::Busy("database is locked".into())).into_response();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
     }
 
     #[test]

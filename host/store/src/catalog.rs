@@ -41,7 +41,7 @@ impl Store {
             .bind(name)
             .bind(description)
             .bind(nanos(project.created)?)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(|e| insert_error(e, exists("project", name), not_found("project", name)))?;
         Ok(project)
@@ -100,7 +100,7 @@ impl Store {
             let deleted = sqlx::query(sqlx::AssertSqlSafe(DELETE.as_str()))
                 .bind(name)
                 .bind(force)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(database)?;
             if deleted.rows_affected() > 0 {
@@ -243,7 +243,7 @@ impl Store {
         let deleted = sqlx::query("DELETE FROM functions WHERE project = $1 AND name = $2")
             .bind(project)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(database)?
             .rows_affected();
@@ -330,7 +330,7 @@ impl Store {
             .bind(texts[1])
             .bind(rows::to_json(spec)?)
             .bind(nanos(created)?)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(|e| insert_error(e, exists(entity, &id), not_found("project", project)))?;
         Ok((id, created))

@@ -12,13 +12,15 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 /// Schema of a PostgreSQL store.
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// SQLite has one writer at a time: more connections only help readers (WAL lets them
-/// run beside the writer), while writers queue on the busy timeout.
-const SQLITE_CONNECTIONS: u32 = 8;
+/// Readers of a SQLite file (WAL lets them run beside the writer); writes go through
+/// one connection of their own (see `Store::writer`).
+const SQLITE_READERS: u32 = 8;
 /// Connections per host replica to a PostgreSQL server.
 const POSTGRES_CONNECTIONS: u32 = 10;
 /// How long a call waits for a connection, and `open` for an unreachable server.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a write waits for its turn on a SQLite file's one writer connection.
+const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What `open` makes of a URL.
 enum Location {
@@ -48,7 +50,7 @@ impl Store {
             Error::Database(format!("cannot open store {}: {e}", redact(url)))
         };
         let location = locate(url).map_err(|e| failed(&e))?;
-        let (pool, backend) = match &location {
+        let (pool, writer, backend) = match &location {
             Location::SqliteMemory => {
                 // Every connection to `:memory:` is a database of its own: keep exactly
                 // one, forever.
@@ -60,7 +62,7 @@ impl Store {
                     .connect(url)
                     .await
                     .map_err(|e| failed(&e))?;
-                (pool, Backend::Sqlite)
+                (pool.clone(), pool, Backend::Sqlite)
             }
             Location::SqliteFile { url, path } => {
                 if let Some(dir) = std::path::Path::new(path).parent()
@@ -71,20 +73,26 @@ impl Store {
                     })?;
                 }
                 probe(url).await.map_err(|e| failed(&e))?;
-                let pool = sqlite_options()
-                    .max_connections(SQLITE_CONNECTIONS)
+                let writer = sqlite_options()
+                    .max_connections(1)
+                    .acquire_timeout(WRITE_QUEUE_TIMEOUT)
                     .connect(url)
                     .await
                     .map_err(|e| failed(&e))?;
                 // The journal mode is a property of the file: set once, it sticks.
                 let mode: String = sqlx::query_scalar("PRAGMA journal_mode = WAL")
-                    .fetch_one(&pool)
+                    .fetch_one(&writer)
                     .await
                     .map_err(|e| failed(&e))?;
                 if !mode.eq_ignore_ascii_case("wal") {
                     return Err(failed(&format!("journal mode is {mode}, not WAL")));
                 }
-                (pool, Backend::Sqlite)
+                let pool = sqlite_options()
+                    .max_connections(SQLITE_READERS)
+                    .connect(url)
+                    .await
+                    .map_err(|e| failed(&e))?;
+                (pool, writer, Backend::Sqlite)
             }
             Location::Postgres => {
                 probe(url).await.map_err(|e| failed(&e))?;
@@ -94,7 +102,7 @@ impl Store {
                     .connect(url)
                     .await
                     .map_err(|e| failed(&e))?;
-                (pool, Backend::Postgres)
+                (pool.clone(), pool, Backend::Postgres)
             }
         };
         let migrator = match backend {
@@ -102,11 +110,15 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator
-            .run(&pool)
+            .run(&writer)
             .await
             .map_err(|e| failed(&format!("migration failed: {e}")))?;
         tracing::debug!(url = %redact(url), ?backend, "store opened");
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     /// Which database backs the store.
@@ -118,6 +130,7 @@ impl Store {
     /// SQLite file this also checkpoints the WAL into the main file.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 

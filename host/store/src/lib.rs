@@ -87,6 +87,11 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The database is too busy to take the call now (SQLite's lock or the write queue
+    /// timed out, no connection came free): nothing was written, and a retry later can
+    /// succeed.
+    #[error("database busy: {0}")]
+    Busy(String),
     /// The database failed (connection, I/O, corrupt row).
     #[error("database: {0}")]
     Database(String),
@@ -249,10 +254,16 @@ pub struct LogLine {
     pub at: OffsetDateTime,
 }
 
-/// The store: a connection pool and the backend behind it. Cheap to clone (the pool is
-/// shared), so every task of the host can hold one.
+/// The store: connection pools and the backend behind them. Cheap to clone (the pools
+/// are shared), so every task of the host can hold one.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Reads (and, on PostgreSQL and in-memory SQLite, writes too).
     pool: sqlx::AnyPool,
+    /// Writes. On a SQLite file, one connection: SQLite has one writer at a time, and
+    /// writers queued here in order wait only for the write ahead of them, where
+    /// writers on several connections would poll the file lock in SQLite's busy
+    /// handler, unfairly, and some would time out ("database is locked") under load.
+    writer: sqlx::AnyPool,
     backend: Backend,
 }

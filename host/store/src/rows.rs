@@ -4,7 +4,7 @@
 use runplane_model::RunState;
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::error::ErrorKind;
+use sqlx::error::{DatabaseError as _, ErrorKind};
 use time::OffsetDateTime;
 
 use crate::{Error, Result};
@@ -12,7 +12,25 @@ use crate::{Error, Result};
 /// Any sqlx failure that has no more precise meaning.
 #[expect(clippy::needless_pass_by_value, reason = "the shape `map_err` wants")]
 pub(crate) fn database(error: sqlx::Error) -> Error {
-    Error::Database(error.to_string())
+    if busy(&error) {
+        Error::Busy(error.to_string())
+    } else {
+        Error::Database(error.to_string())
+    }
+}
+
+/// Whether `error` says "not now" rather than "failed": no connection came free in time,
+/// or SQLite's lock did not (`SQLITE_BUSY`, `SQLITE_LOCKED` and their extended codes).
+fn busy(error: &sqlx::Error) -> bool {
+    if matches!(error, sqlx::Error::PoolTimedOut) {
+        return true;
+    }
+    let code = error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::sqlite::SqliteError>())
+        .and_then(|e| e.code())
+        .and_then(|code| code.parse::<u32>().ok());
+    matches!(code.map(|code| code & 0xff), Some(5 | 6))
 }
 
 /// The kind of constraint a statement violated, if that is why it failed.

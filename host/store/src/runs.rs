@@ -67,7 +67,7 @@ impl Store {
         .bind(RunState::Created.as_str())
         .bind(created)
         .bind(run.idempotency_key.as_deref())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| {
             insert_error(
@@ -210,7 +210,7 @@ impl Store {
             Some(other) => return Err(invalid(format!("status {other} is not a JSON object"))),
         };
         let at = nanos(transition.at)?;
-        let mut tx = self.pool.begin().await.map_err(database)?;
+        let mut tx = self.writer.begin().await.map_err(database)?;
         // The conditional update comes first: it is the lock (SQLite's write lock, the
         // row lock on PostgreSQL) and the check in one statement.
         let stored_status: Option<String> = sqlx::query_scalar(
@@ -285,7 +285,7 @@ impl Store {
                 .bind(digest)
                 .bind(nanos(OffsetDateTime::now_utc())?)
                 .bind(id.as_str())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(database)?;
         if updated.rows_affected() == 0 {
@@ -309,7 +309,7 @@ impl Store {
         let count = i64::try_from(lines.len())
             .map_err(|_| Error::Database("too many log lines".to_string()))?;
         let at = nanos(OffsetDateTime::now_utc())?;
-        let mut tx = self.pool.begin().await.map_err(database)?;
+        let mut tx = self.writer.begin().await.map_err(database)?;
         // Reserving the range first locks the run's counter until the lines are in.
         let last: i64 = sqlx::query_scalar(
             "UPDATE runs SET log_seq = log_seq + $1 WHERE id = $2 RETURNING log_seq",
@@ -383,7 +383,7 @@ impl Store {
     pub async fn delete_run(&self, id: &RunId) -> Result<()> {
         let deleted = sqlx::query("DELETE FROM runs WHERE id = $1")
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(database)?;
         if deleted.rows_affected() == 0 {

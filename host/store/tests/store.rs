@@ -74,6 +74,7 @@ suite!(
     logs,
     deleting_a_run,
     counts_by_state,
+    many_concurrent_writers,
 );
 
 /// `sqlite://` URL of a new file in `dir` (in a subdirectory the store must create).
@@ -1155,6 +1156,63 @@ async fn sqlite_survives_restart() {
     store.create_project("wal", None).await.unwrap();
     let wal = dir.path().join("data/runplane.db-wal");
     assert!(wal.exists(), "{} missing", wal.display());
+    store.close().await;
+}
+
+/// Writers of one store never get "database is locked" from each other: on a SQLite
+/// file they queue for the one writer connection (see `Store`).
+async fn many_concurrent_writers(store: &Store) {
+    const RUNS: usize = 64;
+    const APPENDS: i64 = 10;
+    store.create_project("demo", None).await.unwrap();
+    let barrier = Arc::new(Barrier::new(RUNS));
+    let writers: Vec<_> = (0..RUNS)
+        .map(|_| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let id = insert(&store, "demo", "f").await.run.id;
+                for n in 0..APPENDS {
+                    let line = (LogStream::Stdout, format!("line {n}"));
+                    store.append_logs(&id, &[line]).await.unwrap();
+                }
+                use RunState::*;
+                walk(&store, &id, &[Built, Ready, Running, Completed]).await;
+                id
+            })
+        })
+        .collect();
+    for writer in writers {
+        let id = writer.await.unwrap();
+        assert_eq!(store.logs(&id, 0, 0).await.unwrap().len() as i64, APPENDS);
+        assert_eq!(
+            store.get_run(&id).await.unwrap().run.state,
+            RunState::Completed
+        );
+    }
+}
+
+/// A write that another process's lock holds up past the busy timeout is
+/// [`Error::Busy`] (the API answers 503, retry later) and changes nothing.
+#[tokio::test]
+async fn sqlite_writes_held_up_past_the_busy_timeout_are_busy() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let store = Store::open(&url).await.unwrap();
+    let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let error = store.create_project("demo", None).await.unwrap_err();
+    assert!(matches!(error, Error::Busy(_)), "{error:?}");
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    assert!(matches!(
+        store.get_project("demo").await,
+        Err(Error::NotFound { .. })
+    ));
+    store.create_project("demo", None).await.unwrap();
     store.close().await;
 }
 
