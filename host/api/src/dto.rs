@@ -69,33 +69,70 @@ pub(crate) struct Relationship {
     pub(crate) dest: String,
 }
 
+/// What every entity starts with: who it is, where it lives, its metadata.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Identity {
+    /// A project's name, a function's version id, a task's or a run's id.
+    pub(crate) id: String,
+    /// A project's or a function's name; the id of a task or a run.
+    pub(crate) name: String,
+    /// `project`, a function kind (`python`), a task kind (`python+job`) or a run kind
+    /// (`python+job:run`).
+    pub(crate) kind: String,
+    /// The project (absent on a project).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) project: Option<String>,
+    /// `store://<project>`, `store://<project>/function/<kind>/<name>:<version>`,
+    /// `store://<project>/task/<kind>/<id>` or `store://<project>/run/<kind>/<id>`.
+    pub(crate) key: String,
+    /// Times; a function's version, a project's description, a run's runtime digest and
+    /// the function it is `run_of`.
+    pub(crate) metadata: Metadata,
+}
+
+impl Identity {
+    /// The identity of entity `id` named `name`; `metadata` gets the same project and
+    /// name.
+    fn new(
+        id: &str,
+        name: &str,
+        kind: &str,
+        project: Option<&str>,
+        key: String,
+        (created, updated): (OffsetDateTime, OffsetDateTime),
+    ) -> Self {
+        Identity {
+            id: id.to_string(),
+            name: name.to_string(),
+            kind: kind.to_string(),
+            project: project.map(str::to_string),
+            key,
+            metadata: Metadata::new(project, name, created, updated),
+        }
+    }
+}
+
 /// A project.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ProjectDto {
-    /// The name.
-    pub(crate) id: String,
-    /// The name.
-    pub(crate) name: String,
-    /// Always `project`.
-    pub(crate) kind: String,
-    /// `store://<name>`.
-    pub(crate) key: String,
-    /// Description and times.
-    pub(crate) metadata: Metadata,
+    /// Name, kind `project`, key, description and times.
+    #[serde(flatten)]
+    pub(crate) identity: Identity,
 }
 
 impl From<Project> for ProjectDto {
     fn from(project: Project) -> Self {
-        ProjectDto {
-            id: project.name.clone(),
-            key: refs::project_key(&project.name),
-            kind: "project".into(),
-            metadata: Metadata {
-                description: project.description,
-                ..Metadata::new(None, &project.name, project.created, project.created)
-            },
-            name: project.name,
-        }
+        let name = &project.name;
+        let mut identity = Identity::new(
+            name,
+            name,
+            "project",
+            None,
+            refs::project_key(name),
+            (project.created, project.created),
+        );
+        identity.metadata.description = project.description;
+        ProjectDto { identity }
     }
 }
 
@@ -109,18 +146,9 @@ pub(crate) struct EntityStatus {
 /// One version of a function.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct FunctionDto {
-    /// Version id.
-    pub(crate) id: String,
-    /// Function name.
-    pub(crate) name: String,
-    /// Function kind (`python`).
-    pub(crate) kind: String,
-    /// Project.
-    pub(crate) project: String,
-    /// `store://<project>/function/<kind>/<name>:<version>`.
-    pub(crate) key: String,
-    /// Version and times.
-    pub(crate) metadata: Metadata,
+    /// Version id, function name and kind, project, key, version and times.
+    #[serde(flatten)]
+    pub(crate) identity: Identity,
     /// The function spec, as validated by its runtime.
     #[schema(value_type = Object)]
     pub(crate) spec: Value,
@@ -130,22 +158,17 @@ pub(crate) struct FunctionDto {
 
 impl From<FunctionVersion> for FunctionDto {
     fn from(version: FunctionVersion) -> Self {
-        let key = FunctionRef::of(&version).key();
+        let mut identity = Identity::new(
+            &version.id,
+            &version.name,
+            &version.kind,
+            Some(&version.project),
+            FunctionRef::of(&version).key(),
+            (version.created, version.created),
+        );
+        identity.metadata.version = Some(version.id);
         FunctionDto {
-            metadata: Metadata {
-                version: Some(version.id.clone()),
-                ..Metadata::new(
-                    Some(&version.project),
-                    &version.name,
-                    version.created,
-                    version.created,
-                )
-            },
-            id: version.id,
-            name: version.name,
-            kind: version.kind,
-            project: version.project,
-            key,
+            identity,
             spec: version.spec,
             status: EntityStatus {
                 state: RunState::Created.as_str().into(),
@@ -157,18 +180,9 @@ impl From<FunctionVersion> for FunctionDto {
 /// A task: an action on a function with its execution settings.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TaskDto {
-    /// Task id.
-    pub(crate) id: String,
-    /// The id.
-    pub(crate) name: String,
-    /// Task kind (`python+job`).
-    pub(crate) kind: String,
-    /// Project.
-    pub(crate) project: String,
-    /// `store://<project>/task/<kind>/<id>`.
-    pub(crate) key: String,
-    /// Times.
-    pub(crate) metadata: Metadata,
+    /// Task id (also its name), kind, project, key and times.
+    #[serde(flatten)]
+    pub(crate) identity: Identity,
     /// The task spec, with `function` the function reference.
     #[schema(value_type = Object)]
     pub(crate) spec: Value,
@@ -179,12 +193,14 @@ impl From<Task> for TaskDto {
         let mut spec = object(task.spec);
         spec.insert("function".into(), Value::String(task.function));
         TaskDto {
-            key: refs::task_key(&task.project, &task.kind, &task.id),
-            metadata: Metadata::new(Some(&task.project), &task.id, task.created, task.created),
-            name: task.id.clone(),
-            id: task.id,
-            kind: task.kind,
-            project: task.project,
+            identity: Identity::new(
+                &task.id,
+                &task.id,
+                &task.kind,
+                Some(&task.project),
+                refs::task_key(&task.project, &task.kind, &task.id),
+                (task.created, task.created),
+            ),
             spec: Value::Object(spec),
         }
     }
@@ -193,18 +209,10 @@ impl From<Task> for TaskDto {
 /// A run.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RunDto {
-    /// Run id (a UUIDv7).
-    pub(crate) id: String,
-    /// The id.
-    pub(crate) name: String,
-    /// Run kind (`python+job:run`).
-    pub(crate) kind: String,
-    /// Project.
-    pub(crate) project: String,
-    /// `store://<project>/run/<kind>/<id>`.
-    pub(crate) key: String,
-    /// Times, the runtime digest and the function the run is `run_of`.
-    pub(crate) metadata: Metadata,
+    /// Run id (a UUIDv7, also its name), kind, project, key, times, the runtime digest
+    /// and the function the run is `run_of`.
+    #[serde(flatten)]
+    pub(crate) identity: Identity,
     /// `function`, `task`, `local_execution`, then the task and run fields.
     #[schema(value_type = Object)]
     pub(crate) spec: Value,
@@ -285,22 +293,18 @@ impl From<StoredRun> for RunDto {
             .and_then(Value::as_str)
             .map(str::to_string)
             .or_else(|| transitions.first().and_then(|t| t.message.clone()));
+        let mut identity = Identity::new(
+            run.id.as_str(),
+            run.id.as_str(),
+            &stored.kind,
+            Some(&run.project),
+            refs::run_key(&run.project, &stored.kind, run.id.as_str()),
+            (stored.created, stored.updated),
+        );
+        identity.metadata.runtime_digest = stored.runtime_digest.clone();
+        identity.metadata.relationships = relationships;
         RunDto {
-            id: run.id.to_string(),
-            name: run.id.to_string(),
-            kind: stored.kind.clone(),
-            project: run.project.clone(),
-            key: refs::run_key(&run.project, &stored.kind, run.id.as_str()),
-            metadata: Metadata {
-                runtime_digest: stored.runtime_digest.clone(),
-                relationships,
-                ..Metadata::new(
-                    Some(&run.project),
-                    run.id.as_str(),
-                    stored.created,
-                    stored.updated,
-                )
-            },
+            identity,
             spec: Value::Object(spec),
             status: RunStatusDto {
                 state: run.state,
