@@ -18,7 +18,8 @@ unit:
 doc:
 	RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --workspace
 
-## Fuzz the HTTP API with Schemathesis against a real `runplane serve` (every check;
+## Fuzz the HTTP API with Schemathesis against a real `runplane serve`, insecure and then
+## with a bearer token (every check;
 ## API_FUZZ_EXAMPLES and API_FUZZ_SEED tune it).
 api-fuzz:
 	tests/api-fuzz/run
