@@ -79,7 +79,7 @@ impl Runtime for Python {
         let errors = match kind.as_str() {
             "python" => check_spec::<FunctionSpec>(&spec)?.check(),
             "python+job" | "python+build" => check_spec::<JobTask>(&spec)?.settings.check(""),
-            "python+serve" => check_spec::<ServeTask>(&spec)?.settings.check(""),
+            "python+serve" => check_spec::<ServeTask>(&spec)?.check(),
             "python+job:run" | "python+serve:run" | "python+build:run" | "python+run" => {
                 check_spec::<RunSpec>(&spec).map(|_| Vec::new())?
             }

@@ -119,6 +119,37 @@ pub struct ServeTask {
     pub settings: TaskSettings,
 }
 
+impl ServeTask {
+    /// Checks what the schema cannot: the settings, and a chosen Service name that
+    /// Kubernetes accepts (a DNS-1035 label), so the mistake shows before anything is
+    /// applied.
+    pub fn check(&self) -> Vec<FieldError> {
+        let mut errors = self.settings.check("");
+        if let Some(name) = &self.service_name
+            && !is_dns_1035_label(name)
+        {
+            errors.push(FieldError::new(
+                "service_name",
+                format!(
+                    "{name:?} is not a DNS-1035 label (lowercase letters, digits and '-', \
+                     starting with a letter, at most 63 characters)"
+                ),
+            ));
+        }
+        errors
+    }
+}
+
+/// Whether `name` is a DNS-1035 label, the rule for Service names.
+fn is_dns_1035_label(name: &str) -> bool {
+    name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 /// Kubernetes Service types.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[expect(missing_docs, reason = "the variants are Kubernetes' own words")]
@@ -256,5 +287,28 @@ impl Handler {
             module: module.to_string(),
             function: function.to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_dns_1035_label;
+
+    #[test]
+    fn service_names_follow_dns_1035() {
+        for good in ["a", "predict-api", "v2", &"a".repeat(63)] {
+            assert!(is_dns_1035_label(good), "{good}");
+        }
+        for bad in [
+            "",
+            "2fast",
+            "predict_api",
+            "Predict",
+            "api-",
+            "a.b",
+            &"a".repeat(64),
+        ] {
+            assert!(!is_dns_1035_label(bad), "{bad}");
+        }
     }
 }
