@@ -267,46 +267,30 @@ fn the_cli_runs_and_lists_through_the_server() {
             .output()
             .expect("runplane runs")
     };
-    let output = runplane(&[
+    let stdout = succeeded(&runplane(&[
         "run",
         "-f",
         example("hello.yaml").to_str().unwrap(),
         "--follow",
-    ]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    ]));
     assert!(stdout.contains("COMPLETED"), "{stdout}");
     assert!(stdout.contains("output result = "), "{stdout}");
-    let listed = runplane(&["runs", "list"]);
-    let table = String::from_utf8_lossy(&listed.stdout);
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
+    let table = succeeded(&runplane(&["runs", "list"]));
     assert!(table.contains("COMPLETED"), "{table}");
 
     let id = run_id(&stdout);
-    let got = runplane(&["runs", "get", &id]);
-    let document = String::from_utf8_lossy(&got.stdout);
-    assert!(
-        got.status.success(),
-        "{}",
-        String::from_utf8_lossy(&got.stderr)
-    );
+    let document = succeeded(&runplane(&["runs", "get", &id]));
     assert!(document.contains("state: COMPLETED"), "{document}");
-    let logs = runplane(&["runs", "logs", &id]);
-    let text = String::from_utf8_lossy(&logs.stdout);
+    let text = succeeded(&runplane(&["runs", "logs", &id]));
     assert!(text.contains("Hello, Runplane!"), "{text}");
 
     let sleeps = dir.path().join("sleeps.yaml");
     std::fs::write(&sleeps, SLEEPS_SPEC).unwrap();
-    let started = runplane(&["run", "-f", sleeps.to_str().unwrap()]);
-    let id = run_id(&String::from_utf8_lossy(&started.stdout));
+    let id = run_id(&succeeded(&runplane(&[
+        "run",
+        "-f",
+        sleeps.to_str().unwrap(),
+    ])));
     let deadline = Instant::now() + Duration::from_secs(120);
     while !String::from_utf8_lossy(&runplane(&["runs", "get", &id]).stdout)
         .contains("state: RUNNING")
@@ -314,20 +298,10 @@ fn the_cli_runs_and_lists_through_the_server() {
         assert!(Instant::now() < deadline, "run {id} never RUNNING");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let stopped = runplane(&["runs", "stop", &id]);
-    assert_eq!(
-        String::from_utf8_lossy(&stopped.stdout).trim(),
-        format!("{id} STOPPED"),
-        "{}",
-        String::from_utf8_lossy(&stopped.stderr)
-    );
-    let deleted = runplane(&["runs", "delete", &id]);
-    assert_eq!(
-        String::from_utf8_lossy(&deleted.stdout).trim(),
-        format!("{id} DELETED"),
-        "{}",
-        String::from_utf8_lossy(&deleted.stderr)
-    );
+    for (command, state) in [("stop", "STOPPED"), ("delete", "DELETED")] {
+        let printed = succeeded(&runplane(&["runs", command, &id]));
+        assert_eq!(printed.trim(), format!("{id} {state}"));
+    }
     let unknown = runplane(&["runs", "get", "no-such-run"]);
     assert!(!unknown.status.success());
     assert!(
@@ -353,6 +327,19 @@ function:
 task:
   kind: python+job
 ";
+
+/// Asserts that a `runplane` command succeeded (showing what it printed otherwise) and
+/// returns its standard output.
+#[track_caller]
+fn succeeded(output: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
 
 /// The run id `runplane run` prints on its first line (`run <id> <STATE>`).
 fn run_id(stdout: &str) -> String {

@@ -2,8 +2,9 @@
 //! function, task or run is checked, a store that no longer answers, a run another
 //! host drives, a Kubernetes run on a host without a cluster.
 
+use axum::http::Method;
 use runplane_fixture_misbehaving::PANIC_MESSAGE;
-use runplane_model::Target;
+use runplane_model::{RunId, Target};
 use runplane_store::NewRun;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -80,9 +81,7 @@ async fn a_run_driven_by_another_host_is_not_deleted_here() {
 
     let other = host.beside(secured()).await;
     let path = format!("/api/v1/-/demo/runs/{id}");
-    let answer = other
-        .send(axum::http::Method::DELETE, &path, Some(ADMIN), None)
-        .await;
+    let answer = other.send(Method::DELETE, &path, Some(ADMIN), None).await;
     let detail = answer.problem(409)["detail"].as_str().unwrap().to_string();
     assert!(detail.contains("another host"), "{detail}");
     assert_eq!(
@@ -90,9 +89,7 @@ async fn a_run_driven_by_another_host_is_not_deleted_here() {
         "RUNNING"
     );
 
-    let deleted = host
-        .send(axum::http::Method::DELETE, &path, Some(ADMIN), None)
-        .await;
+    let deleted = host.send(Method::DELETE, &path, Some(ADMIN), None).await;
     assert_eq!(state(deleted.ok(200)), "DELETED");
 }
 
@@ -111,7 +108,7 @@ async fn the_logs_of_a_kubernetes_run_need_a_cluster() {
         .service
         .store()
         .insert_run(&NewRun {
-            id: runplane_model::RunId::generate(),
+            id: RunId::generate(),
             kind: local.kind.clone(),
             function_ref: local.function_ref.clone(),
             target: Target::Kubernetes,
