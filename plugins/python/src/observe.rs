@@ -1,5 +1,20 @@
 //! Live objects → run status: Job and Pod conditions for job and build runs,
 //! Deployment readiness for serve runs.
+//!
+//! The host calls [`observe`] with every object of one run it currently sees (its
+//! ConfigMaps, Jobs, Deployments, Services and Pods, status included) whenever one of
+//! them changes, and again from time to time. So the status is derived from scratch on
+//! each call, from a view that may lag or be partial: a Job not created yet, pods of
+//! earlier attempts still listed, a Job controller that has not recorded what its pod
+//! already did. An object that does not decode is skipped rather than failing the call.
+//!
+//! - job and build: `Complete` → completed with exit code 0 (and, for a build, the
+//!   pushed image as output `image`); `Failed` → error with the Job's reason and the main
+//!   container's exit code; otherwise running once a pod runs, and pending before, with
+//!   Kubernetes' own reason (`Unschedulable`, `ImagePullBackOff`, …).
+//! - serve: running, with the Service's in-cluster URL, once every desired replica is
+//!   ready; error once the Deployment stops progressing; pending otherwise. A service
+//!   never completes: it runs until stopped.
 
 use runplane_sdk::k8s_openapi::api::apps::v1::Deployment;
 use runplane_sdk::k8s_openapi::api::batch::v1::Job;
@@ -11,7 +26,8 @@ use serde::de::DeserializeOwned;
 use crate::plan::{BUILD_CONTAINER, CONTAINER, SERVE_PORT, built_image, service_name};
 use crate::spec::ServeTask;
 
-/// Maps a run's live objects to its status.
+/// Maps a run's live objects to its status. Pure, like `plan`: the same objects always
+/// give the same status, so the host may call it as often as it likes.
 pub fn observe(context: &RunContext, objects: &[ObservedObject]) -> RunStatus {
     let pods: Vec<Pod> = all_of(objects, "Pod");
     match context.action.as_str() {
@@ -20,6 +36,8 @@ pub fn observe(context: &RunContext, objects: &[ObservedObject]) -> RunStatus {
     }
 }
 
+/// The objects of `kind`, decoded; one that does not decode (a version skew with the
+/// cluster, say) is left out, so that the others still give a status.
 fn all_of<T: DeserializeOwned>(objects: &[ObservedObject], kind: &str) -> Vec<T> {
     objects
         .iter()
@@ -28,6 +46,8 @@ fn all_of<T: DeserializeOwned>(objects: &[ObservedObject], kind: &str) -> Vec<T>
         .collect()
 }
 
+/// The status of a job or build run: the Job's conditions first, then its pods, which
+/// may show the outcome before the Job controller records it.
 fn observe_job(context: &RunContext, objects: &[ObservedObject], pods: &[Pod]) -> RunStatus {
     let Some(job) = all_of::<Job>(objects, "Job").into_iter().next() else {
         return status::pending()
@@ -89,6 +109,7 @@ fn completed(context: &RunContext) -> RunStatus {
     done
 }
 
+/// The pod's phase (`Pending`, `Running`, `Succeeded`, `Failed`), if reported yet.
 fn phase(pod: &Pod) -> Option<&str> {
     pod.status.as_ref().and_then(|s| s.phase.as_deref())
 }
@@ -158,6 +179,11 @@ fn waiting_reason(pod: &Pod) -> Option<(String, String)> {
         })
 }
 
+/// The status of a serve run. "Ready" is the Deployment's count of pods whose readiness
+/// probe (`/healthz`) passes, so a run is running only once its init function has
+/// returned in every desired replica. A `Progressing` condition of `False` means
+/// Kubernetes gave up waiting (the progress deadline, 10 minutes by default): an error,
+/// though the Deployment keeps trying.
 fn observe_service(context: &RunContext, objects: &[ObservedObject], pods: &[Pod]) -> RunStatus {
     let Some(deployment) = all_of::<Deployment>(objects, "Deployment")
         .into_iter()
@@ -254,6 +280,7 @@ mod tests {
         }
     }
 
+    /// Metadata as the API server returns it: named, in the run's namespace.
     fn metadata(name: &str) -> ObjectMeta {
         ObjectMeta {
             name: Some(name.to_string()),
@@ -262,6 +289,8 @@ mod tests {
         }
     }
 
+    /// A Job with `active` pods and `conditions`, as the Job controller reports it; no
+    /// spec, which Kubernetes reads as one completion.
     fn job(active: i32, conditions: Vec<JobCondition>) -> Job {
         Job {
             metadata: metadata("j-pythonjob-run"),
@@ -274,6 +303,7 @@ mod tests {
         }
     }
 
+    /// A Job condition that holds (`status: "True"`).
     fn job_condition(type_: &str, reason: &str, message: &str) -> JobCondition {
         JobCondition {
             type_: type_.to_string(),
@@ -306,6 +336,7 @@ mod tests {
         }
     }
 
+    /// A container that ended with `exit_code`.
     fn terminated(name: &str, exit_code: i32, reason: &str) -> ContainerStatus {
         container(
             name,
@@ -320,6 +351,7 @@ mod tests {
         )
     }
 
+    /// A container not started yet, with the kubelet's reason (`ImagePullBackOff`, …).
     fn waiting(name: &str, reason: &str, message: &str) -> ContainerStatus {
         container(
             name,
@@ -333,6 +365,8 @@ mod tests {
         )
     }
 
+    /// A Deployment that wants `replicas` pods, `ready` of which pass their readiness
+    /// probe.
     fn deployment(replicas: i32, ready: i32, conditions: Vec<DeploymentCondition>) -> Deployment {
         Deployment {
             metadata: metadata("d-pythonserve-run"),

@@ -1,5 +1,30 @@
 //! Run → plan: a local process, or Kubernetes objects (ConfigMap with the code, then a
 //! Job, a Deployment + Service, or a kaniko build Job).
+//!
+//! Every plan ships the same files: the user's module (`<module>.py`), the bootstrap
+//! ([`BOOTSTRAP`], as [`BOOTSTRAP_FILE`]), `arguments.json` (the run's `parameters`,
+//! `inputs` and `init_parameters`) and, when the function has requirements,
+//! `requirements.txt`. The environment tells the bootstrap what to do
+//! (`RUNPLANE_HANDLER`, `RUNPLANE_MODE`, …), so the files do not depend on the action or
+//! the target; only what starts them does:
+//!
+//! - local `job`: the host writes the files into the run's directory and runs
+//!   `python -u runplane_bootstrap.py` there, in a cached virtual environment when there
+//!   are requirements.
+//! - Kubernetes `job`: the files are a ConfigMap mounted read-only at [`SOURCE_DIR`]; the
+//!   Job's pod installs the requirements (unless the function names a ready `image`),
+//!   then execs the bootstrap.
+//! - `serve`: the same pod in a Deployment, listening on [`SERVE_PORT`], behind a Service.
+//! - `build`: kaniko turns the same files plus a Dockerfile into an image and pushes it.
+//!
+//! The code travels in the plan itself rather than being fetched by an init container
+//! as in the original: a runtime has no network and must return everything the host
+//! applies, and inline code is all Runplane accepts so far. The cost is the ConfigMap
+//! size limit of 1 MiB for all files together.
+//!
+//! Object names follow the original (`c-`, `j-`, `d-`, `s-` then `<kind><action>-<run
+//! id>`), so the objects of a run are where its users look for them; the host then
+//! forces the namespace and adds its own labels.
 
 use std::collections::BTreeMap;
 
@@ -21,38 +46,57 @@ use runplane_sdk::{
 use crate::spec::{FunctionSpec, Handler, JobTask, RunSpec, ServeTask};
 
 /// The bootstrap that imports the handler and calls it (same file locally and in pods).
+/// Compiled in, so each runtime version ships the bootstrap it was tested with.
 pub const BOOTSTRAP: &str = include_str!("bootstrap.py");
-/// File name of the bootstrap beside the source.
+/// File name of the bootstrap beside the source; prefixed so that it is unlikely to be
+/// the name of a user's module.
 pub const BOOTSTRAP_FILE: &str = "runplane_bootstrap.py";
-/// Where pods mount the ConfigMap holding the code.
+/// Where pods mount the ConfigMap holding the code. Read-only, as ConfigMap volumes
+/// are: the bootstrap finds the module and `arguments.json` beside itself, and the
+/// working directory, for anything the handler writes, is [`WORK_DIR`].
 pub const SOURCE_DIR: &str = "/runplane/src";
-/// Writable working directory (and HOME) of pods.
+/// Writable working directory (and HOME) of pods, an emptyDir that lives as long as the
+/// pod. Pods run as a non-root user (Pod Security "restricted") on images whose home and
+/// site-packages belong to root, so pip installs requirements into `.deps` here, which
+/// is on `PYTHONPATH`.
 pub const WORK_DIR: &str = "/workspace";
-/// Port the serve bootstrap listens on.
+/// Port the serve bootstrap listens on, 8080 as in the original. The plan does not set
+/// `RUNPLANE_PORT`: this is also the bootstrap's default, so the two change together.
 pub const SERVE_PORT: i32 = 8080;
-/// The original platform's job deadline: three days.
+/// The original platform's job deadline: three days. Past it Kubernetes stops the Job's
+/// pods and fails the Job (`DeadlineExceeded`), so a stuck handler cannot hold its
+/// resources for ever.
 pub const ACTIVE_DEADLINE_SECONDS: i64 = 259_200;
-/// Image of the build action.
+/// Image of the build action, pinned rather than `latest` so that a build behaves the
+/// same next month; the host's default image for role `kaniko` replaces it (a mirror).
 pub const KANIKO_IMAGE: &str = "gcr.io/kaniko-project/executor:v1.23.2";
-/// Name of the main container, which `observe` reads exit codes from.
+/// Name of the main container, which `observe` reads exit codes from (a pod may hold
+/// sidecars injected by the cluster, whose exit codes say nothing about the run).
 pub const CONTAINER: &str = "python";
-/// Name of the main container of build runs.
+/// Name of the main container of build runs, read by `observe` like [`CONTAINER`].
 pub const BUILD_CONTAINER: &str = "kaniko";
 /// Pod volume holding the code (prefixed so that no task volume can clash with it).
 const SOURCE_VOLUME: &str = "runplane-source";
 /// Pod volume of the working directory.
 const WORK_VOLUME: &str = "runplane-workspace";
 
-/// A run resolved from its context: specs decoded, code and handler ready.
+/// A run resolved from its context: specs decoded, code and handler ready. The task spec
+/// is decoded by each action, since its type differs between them.
 struct Run<'a> {
+    /// Run id, function name and kind, action, target and host settings.
     context: &'a RunContext,
     function: FunctionSpec,
     run: RunSpec,
+    /// Parsed once: `module` names the file the code is written to.
     handler: Handler,
+    /// The code as text, base64 already decoded.
     code: String,
 }
 
 impl<'a> Run<'a> {
+    /// Decodes what every action needs. The host validated the specs before calling
+    /// `plan`, so these errors should not happen; they are returned all the same, because
+    /// a panic in a runtime is a trap that names no field.
     fn resolve(context: &'a RunContext) -> Result<Self, PlanError> {
         let function: FunctionSpec = decode(&context.function_spec, "function spec")?;
         let run: RunSpec = decode(&context.run_spec, "run spec")?;
@@ -68,7 +112,9 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// The files the bootstrap needs beside it.
+    /// The files the bootstrap needs beside it, as (file name, contents). The arguments
+    /// are a file rather than environment variables so that any JSON value arrives
+    /// unchanged, with no quoting.
     fn files(&self) -> Vec<(String, String)> {
         let arguments = serde_json::json!({
             "parameters": self.run.parameters,
@@ -88,6 +134,11 @@ impl<'a> Run<'a> {
         files
     }
 
+    /// The environment that tells the bootstrap what to do, the same on every target:
+    /// handler and init function as `module:function`, the mode (`job`, `serve`; `build`
+    /// reaches only kaniko, which ignores it), the run id for the handler's own use (the
+    /// original sets `RUN_ID`), and unbuffered output, so that log lines reach the run's
+    /// log as they are printed rather than when a buffer fills.
     fn handler_env(&self, mode: &str) -> Vec<(String, String)> {
         let mut env = vec![
             (
@@ -113,6 +164,8 @@ impl<'a> Run<'a> {
         k8s::object_name(prefix, &task, &self.context.run_id)
     }
 
+    /// The task's labels, then the standard `app.kubernetes.io` ones, which win a clash:
+    /// the Service finds its pods by `app.kubernetes.io/instance`.
     fn labels(&self, settings: &TaskSettings) -> BTreeMap<String, String> {
         let mut labels = settings.label_map();
         labels.extend(k8s::app_labels(
@@ -123,6 +176,9 @@ impl<'a> Run<'a> {
         labels
     }
 
+    /// The pod's image: the host's default image for role `python-<version>` (a mirror
+    /// of the official one, say) when the function names no image of its own, else
+    /// [`FunctionSpec::image`].
     fn image(&self) -> String {
         let default = self.function.image();
         let role = format!("python-{}", self.function.python_version.number());
@@ -136,6 +192,8 @@ impl<'a> Run<'a> {
             .map_or(default, |(_, image)| image.clone())
     }
 
+    /// The ConfigMap of the run's files; `extra` adds the files of one action (the build's
+    /// Dockerfile).
     fn config_map(
         &self,
         labels: &BTreeMap<String, String>,
@@ -153,7 +211,10 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The main container and its pod, with the code mounted and settings applied.
+    /// The main container and its pod, with the code mounted and settings applied. The
+    /// command runs through `sh` to chain the pip install before the bootstrap; `exec`
+    /// then makes Python the container's main process, so that Kubernetes' stop signal
+    /// reaches it rather than a shell that would not pass it on.
     fn pod(&self, settings: &TaskSettings, mode: &str) -> PodSpec {
         let installs_requirements =
             !self.function.requirements.is_empty() && self.function.image.is_none();
@@ -216,6 +277,8 @@ impl<'a> Run<'a> {
     }
 }
 
+/// A volume mount; `readOnly` is left out rather than `false`, so that the manifest
+/// shows only what differs from Kubernetes' defaults.
 fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     VolumeMount {
         name: name.to_string(),
@@ -225,7 +288,10 @@ fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     }
 }
 
-/// Plans a run of the Python runtime.
+/// Plans a run of the Python runtime: called by the host once per run, after its specs
+/// were validated; the host's guard then checks the plan before applying it. `serve` and
+/// `build` refuse the local target with a message naming the action, and an action the
+/// runtime does not offer is refused with the list of those it does.
 pub fn plan(context: &RunContext) -> Result<Plan, PlanError> {
     let run = Run::resolve(context)?;
     match (context.action.as_str(), context.target) {
@@ -243,6 +309,8 @@ pub fn plan(context: &RunContext) -> Result<Plan, PlanError> {
     }
 }
 
+/// The local target runs the files in the run's own directory; the host's local target
+/// reads the handler's result back from `outputs.json` there.
 fn local_job(run: &Run<'_>) -> Plan {
     let mut env = run.handler_env("job");
     env.push(("RUNPLANE_OUTPUTS".to_string(), "outputs.json".to_string()));
@@ -266,6 +334,9 @@ fn local_job(run: &Run<'_>) -> Plan {
     })
 }
 
+/// The Job around `pod`, shared by job and build runs. Its pods never restart in place
+/// (`restartPolicy: Never`): a failed attempt stays a failed pod, whose exit code
+/// `observe` reports, and retries (`backoff_limit`) are new pods.
 fn job_object(
     run: &Run<'_>,
     labels: &BTreeMap<String, String>,
@@ -300,7 +371,8 @@ fn kubernetes_job(run: &Run<'_>) -> Result<Plan, PlanError> {
     Ok(manifests.into_plan())
 }
 
-/// Name of the Service of a serve run.
+/// Name of the Service of a serve run: the task's `service_name`, else the original's
+/// `s-<kind><action>-<run id>`. `observe` builds the run's service URL from it.
 pub fn service_name(context: &RunContext, task: &ServeTask) -> String {
     task.service_name.clone().unwrap_or_else(|| {
         k8s::object_name(
@@ -311,6 +383,13 @@ pub fn service_name(context: &RunContext, task: &ServeTask) -> String {
     })
 }
 
+/// A serve run: the job's pod, kept running by a Deployment, behind a Service.
+///
+/// The Deployment selects its pods by run id alone: a selector cannot change once
+/// created, and the run id is the one label that identifies the run's pods whatever the
+/// task adds. The readiness probe asks `/healthz`, which the bootstrap answers only once
+/// the init function has returned, so a pod gets traffic with its model loaded; it asks
+/// every 5 s instead of Kubernetes' default 10 s, so that a new run is ready sooner.
 fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
     let task: ServeTask = decode(&run.context.task_spec, "task spec")?;
     let labels = run.labels(&task.settings);
@@ -372,7 +451,9 @@ fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
     Ok(manifests.into_plan())
 }
 
-/// The image a build run pushes: `[registry/]<project>-<function>:<short run id>`.
+/// The image a build run pushes: `[registry/]<project>-<function>:<short run id>`, as in
+/// the original, whose short id is 5 characters where this one takes 8 hex digits.
+/// `None` without a registry: kaniko must push somewhere the cluster can pull from.
 pub fn built_image(context: &RunContext) -> Option<String> {
     let registry = context.settings.image_registry.as_deref()?;
     let short_id: String = context
@@ -388,6 +469,10 @@ pub fn built_image(context: &RunContext) -> Option<String> {
     ))
 }
 
+/// A build run: a Job in which kaniko builds, from the run's files and a generated
+/// Dockerfile, an image with the requirements installed and the bootstrap as `CMD`, and
+/// pushes it to [`built_image`]. A function that then names this image as `image` skips
+/// the pip install at pod start.
 fn build(run: &Run<'_>) -> Result<Plan, PlanError> {
     let task: JobTask = decode(&run.context.task_spec, "task spec")?;
     let destination = built_image(run.context).ok_or_else(|| {

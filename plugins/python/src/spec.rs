@@ -1,4 +1,17 @@
 //! The Python runtime's specs, with the original platform's field names.
+//!
+//! Three documents describe a run, as in the original: the function (kind `python`: the
+//! code, the interpreter and the packages), the task (`python+job`, `python+serve`,
+//! `python+build`: how and where it runs) and the run (`python+<action>:run`: the
+//! arguments of one execution). The host validates each against the JSON Schema
+//! generated from these types ([`runplane_sdk::spec::validate`]), which reports every bad
+//! field at once, and [`crate::Python::validate`] then applies the `check` methods for
+//! the rules a schema cannot express. `plan` decodes the same JSON again, without the
+//! schema pass.
+//!
+//! Fields the original has and Runplane does not act on (`function`, `task`,
+//! `local_execution`) are still accepted, so the original's specs load unchanged; their
+//! docs say what becomes of them.
 
 use std::collections::BTreeMap;
 
@@ -9,20 +22,25 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Function spec of kind `python`.
+/// Function spec of kind `python`: what every task and run of the function shares.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FunctionSpec {
     /// Where the code is and which function to call.
     pub source: Source,
-    /// Python version of the image (`PYTHON3_11`); the local target uses the host's
-    /// `python3` whatever this says, and logs a note when they differ.
+    /// Python version of the image (`PYTHON3_11`, the default); the local target uses the
+    /// host's `python3` whatever this says, and logs a note when they differ.
     #[serde(default)]
     pub python_version: PythonVersion,
-    /// pip requirement specifiers installed before the handler runs.
+    /// pip requirement specifiers installed before the handler runs: by the pod at start
+    /// (into the writable work dir, see [`crate::plan::WORK_DIR`]) unless `image` is
+    /// set, by the host into a cached virtual environment for local runs, and into the
+    /// image by the build action. They become the lines of `requirements.txt`.
     #[serde(default)]
     pub requirements: Vec<String>,
-    /// Image to start from instead of the official `python:<version>-slim`.
+    /// Image to start from instead of the official `python:<version>-slim` (an image with
+    /// system libraries, say); requirements are still installed when the pod starts.
+    /// Setting it also turns off the host's default image for the version.
     #[serde(default)]
     pub base_image: Option<String>,
     /// A ready image (for example the result of the `build` action): used as is, with
@@ -35,7 +53,8 @@ pub struct FunctionSpec {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
-    /// The code as plain text.
+    /// The code as plain text: Runplane's addition, easier to write in a YAML spec than
+    /// base64 (the original's source has no such field; its SDK sends `base64`).
     #[serde(default)]
     pub code: Option<String>,
     /// The code, base64-encoded (the original SDK's form).
@@ -45,18 +64,26 @@ pub struct Source {
     /// or a URL, which Runplane does not fetch yet.
     #[serde(default)]
     pub source: Option<String>,
-    /// The function to call: `name` in the source module, or `module:name`.
+    /// The function to call: `name` in the source module, or `module:name`. The code is
+    /// written as `<module>.py` (`main.py` when no module is named), so `module` names the
+    /// file the code becomes, not a package to install.
     #[schemars(length(min = 1))]
     pub handler: String,
-    /// A function called once before serving (serve action).
+    /// A function of the same module called once per process before serving, with the
+    /// run's `init_parameters`, to load a model or open a connection (serve action; jobs
+    /// ignore it). If it raises, the process exits before it listens, so the pod never
+    /// becomes ready and no request meets a half-initialised handler.
     #[serde(default)]
     pub init_function: Option<String>,
-    /// Language of the source; only `python` is accepted.
+    /// Language of the source (the original defaults it to `python`); only `python` is
+    /// accepted.
     #[serde(default)]
     pub lang: Option<String>,
 }
 
-/// Python versions of the original platform.
+/// Python versions, in the original platform's spelling. The version picks the official image
+/// (`python:<number>-slim`) and the host's default-image role (`python-<number>`).
+/// `PYTHON3_9` is accepted beyond the original's current list (3.10 to 3.13).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[expect(missing_docs, reason = "the variants name themselves")]
 pub enum PythonVersion {
@@ -81,40 +108,54 @@ impl PythonVersion {
     }
 }
 
-/// Task spec of `python+job` and `python+build`.
+/// Task spec of `python+job` and `python+build`. The original's build task also takes
+/// `instructions` (extra Dockerfile lines); Runplane has none, and refuses them.
+///
+/// Unknown fields are refused by the schema (at validation) rather than by serde: serde
+/// cannot deny unknown fields of a struct with a flattened member, and `plan` decodes
+/// specs that were already validated anyway.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct JobTask {
-    /// The function reference (`python://project/name:version`), set by the API.
+    /// The function reference (`python://<project>/<name>:<id>`), set by the API when the
+    /// task is created; planning reads the function spec the host passes, not this.
     #[serde(default)]
     pub function: Option<String>,
-    /// Retries of the Job's pod; the original's default is 0.
+    /// How many times Kubernetes retries a failed pod before the Job fails. 0 by default,
+    /// as in the original: a failed attempt is not run again unasked, and the run ends
+    /// with that attempt's exit code.
     #[serde(default)]
     #[schemars(range(min = 0))]
     pub backoff_limit: Option<i32>,
-    /// Execution settings.
+    /// The settings every Kubernetes action of the original shares (resources, envs,
+    /// secrets, volumes, scheduling, security, labels), applied to the pod by
+    /// [`TaskSettings::apply`]. Flattened: they sit at the top level of the task spec, as
+    /// in the original.
     #[serde(flatten)]
     pub settings: TaskSettings,
 }
 
-/// Task spec of `python+serve`.
+/// Task spec of `python+serve`. Like [`JobTask`], it leaves unknown fields to the schema.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct ServeTask {
-    /// The function reference, set by the API.
+    /// The function reference, set by the API; not read by `plan`, as for jobs.
     #[serde(default)]
     pub function: Option<String>,
-    /// Number of pods.
+    /// Pods behind the Service; 1 when unset. 0 is accepted (the original's minimum) and
+    /// keeps the run pending with no pod to serve.
     #[serde(default)]
     #[schemars(range(min = 0))]
     pub replicas: Option<i32>,
-    /// Kubernetes Service type; the original falls back to `NodePort`.
+    /// Kubernetes Service type; `NodePort` when unset, the original's fallback.
     #[serde(default)]
     pub service_type: Option<ServiceType>,
-    /// Name of the Service, instead of the derived one.
+    /// Name of the Service, instead of the derived `s-pythonserve-<run id>`; the run's
+    /// service URL uses it. The original keeps its derived name and adds alias Services
+    /// under this one; Runplane plans a single Service per run, so it takes the name.
     #[serde(default)]
     pub service_name: Option<String>,
-    /// Execution settings.
+    /// The shared Kubernetes settings, as in [`JobTask::settings`].
     #[serde(flatten)]
     pub settings: TaskSettings,
 }
@@ -150,7 +191,9 @@ fn is_dns_1035_label(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-/// Kubernetes Service types.
+/// Kubernetes Service types a serve run can use. `ExternalName`, which the original
+/// also lists, aliases a DNS name instead of selecting pods: it could not reach the
+/// run's pods.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[expect(missing_docs, reason = "the variants are Kubernetes' own words")]
 pub enum ServiceType {
@@ -160,32 +203,43 @@ pub enum ServiceType {
     LoadBalancer,
 }
 
-/// Run spec of every Python action.
+/// Run spec of every Python action: the arguments of one execution. They reach the
+/// bootstrap as `arguments.json`, not as environment or command line, so any JSON value
+/// arrives unchanged.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunSpec {
-    /// The function reference, set by the API.
+    /// The function reference, set by the API; informational for the runtime.
     #[serde(default)]
     pub function: Option<String>,
-    /// The task reference, set by the API.
+    /// The task reference (`python+job://<project>/<task id>`), set by the API;
+    /// informational for the runtime.
     #[serde(default)]
     pub task: Option<String>,
-    /// Whether the run executes on the host (the `local` target).
+    /// The original's switch for running on the user's machine. Here the host chooses
+    /// the target and passes it in the run context (`target`); the field is accepted so
+    /// the original's run specs load, and `plan` does not read it.
     #[serde(default)]
     pub local_execution: bool,
-    /// Keyword arguments of the handler.
+    /// Keyword arguments of the handler of a job. The bootstrap passes those the
+    /// handler's signature names (all of them if it takes `**kwargs`) and logs the rest.
+    /// A served handler gets each request's JSON body instead.
     #[serde(default)]
     pub parameters: BTreeMap<String, Value>,
-    /// Named inputs (entity keys), passed to the handler like parameters.
+    /// Named inputs: entity keys (`store://…`), which the original resolves to data
+    /// items before the call. Runplane has no entity store yet, so the handler gets the
+    /// key as text, like a parameter; a parameter of the same name wins.
     #[serde(default)]
     pub inputs: BTreeMap<String, String>,
-    /// Keyword arguments of `init_function` (serve).
+    /// Keyword arguments of `init_function`, called once per serving process.
     #[serde(default)]
     pub init_parameters: BTreeMap<String, Value>,
 }
 
 impl FunctionSpec {
-    /// Checks what the schema cannot: exactly one usable code field, a valid handler.
+    /// Checks what the schema cannot: exactly one usable code field (a source reference
+    /// alone is refused, since nothing fetches it yet), valid base64, the language, a
+    /// valid handler, and one requirement per line.
     pub fn check(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let source = &self.source;
@@ -238,7 +292,7 @@ impl FunctionSpec {
         errors
     }
 
-    /// The code as text (valid after `check`).
+    /// The code as text, base64 decoded; an error only for a spec `check` refuses.
     pub fn code(&self) -> Result<String, String> {
         match (&self.source.code, &self.source.base64) {
             (Some(code), _) => Ok(code.clone()),
@@ -256,6 +310,9 @@ impl FunctionSpec {
     }
 }
 
+/// Decodes the base64 form of the code. Surrounding whitespace is ignored (a YAML block
+/// scalar ends in a newline); the result must be UTF-8 because it becomes a `.py` file
+/// and a ConfigMap value, which holds text.
 fn decode_base64(encoded: &str) -> Result<String, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
@@ -263,18 +320,21 @@ fn decode_base64(encoded: &str) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| "does not decode to UTF-8 text".to_string())
 }
 
-/// A handler reference split into module and function.
+/// A handler reference split into module and function, as the bootstrap receives it
+/// (`RUNPLANE_HANDLER=module:function`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Handler {
-    /// Module the source is written as (`main` when the handler names no module).
+    /// Module the source is written as (`main` when the handler names no module): the
+    /// code becomes `<module>.py` beside the bootstrap, which imports it by this name.
     pub module: String,
-    /// Function to call.
+    /// Function of that module the bootstrap calls.
     pub function: String,
 }
 
 impl Handler {
-    /// Parses `function` or `module:function`; both must be ASCII Python identifiers,
-    /// and the module must not shadow the bootstrap.
+    /// Parses `function` or `module:function`. Both must be identifiers: letters
+    /// (non-ASCII ones too), digits and `_`, not starting with a digit. They become a
+    /// file name, an import and an environment value, so nothing else may get through.
     pub fn parse(text: &str) -> Option<Handler> {
         let (module, function) = text.split_once(':').unwrap_or(("main", text));
         let identifier = |s: &str| {
