@@ -61,6 +61,14 @@ fn main() {
         )
         .expect("writing to a String");
     }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from);
+    writeln!(
+        code,
+        "/// A folder of the build's target directory for what tests keep between runs (compiled components).\npub const SCRATCH: &str = {:?};",
+        target.join("test-scratch").display().to_string()
+    )
+    .expect("writing to a String");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("fixtures.rs");
     std::fs::write(out, code).expect("OUT_DIR is writable");
 }

@@ -2,15 +2,14 @@
 //! `{id, name, kind, project, key, metadata, spec, status}`, snake_case fields,
 //! transitions newest first.
 
-use runplane_engine::{Category, LoadedRuntime};
-use runplane_model::{RunState, Target, Transition};
-use runplane_store::{FunctionVersion, Project, StoredRun, Task};
+use runplane_model::reference::{self, FunctionRef};
+use runplane_model::{
+    FunctionVersion, Project, RunState, RuntimeVersion, StoredRun, Target, Task, Transition,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
-
-use crate::refs::{self, FunctionRef};
 
 /// A page of a listing.
 #[derive(Debug, Serialize, ToSchema)]
@@ -128,7 +127,7 @@ impl From<Project> for ProjectDto {
             name,
             "project",
             None,
-            refs::project_key(name),
+            reference::project_key(name),
             (project.created, project.created),
         );
         identity.metadata.description = project.description;
@@ -198,7 +197,7 @@ impl From<Task> for TaskDto {
                 &task.id,
                 &task.kind,
                 Some(&task.project),
-                refs::task_key(&task.project, &task.kind, &task.id),
+                reference::task_key(&task.project, &task.kind, &task.id),
                 (task.created, task.created),
             ),
             spec: Value::Object(spec),
@@ -298,7 +297,7 @@ impl From<StoredRun> for RunDto {
             run.id.as_str(),
             &stored.kind,
             Some(&run.project),
-            refs::run_key(&run.project, &stored.kind, run.id.as_str()),
+            reference::run_key(&run.project, &stored.kind, run.id.as_str()),
             (stored.created, stored.updated),
         );
         identity.metadata.runtime_digest = stored.runtime_digest.clone();
@@ -489,35 +488,25 @@ pub(crate) struct CapabilitiesDto {
     pub(crate) federated_learning: bool,
 }
 
-impl From<&LoadedRuntime> for RuntimeDto {
-    fn from(runtime: &LoadedRuntime) -> Self {
-        let info = runtime.info();
+impl From<&RuntimeVersion> for RuntimeDto {
+    fn from(runtime: &RuntimeVersion) -> Self {
+        let info = &runtime.info;
         let caps = &info.capabilities;
         RuntimeDto {
             name: info.name.clone(),
             version: info.version.clone(),
             description: info.description.clone(),
             sdk_version: info.sdk_version.clone(),
-            digest: runtime.digest().to_string(),
-            origin: runtime.origin().to_string(),
+            digest: runtime.digest.clone(),
+            origin: runtime.origin.clone(),
             kinds: info.function_kinds.iter().map(|k| k.name.clone()).collect(),
             actions: info
                 .actions
                 .iter()
                 .map(|action| ActionDto {
                     name: action.name.clone(),
-                    category: match action.category {
-                        Category::Job => "job",
-                        Category::Service => "service",
-                        Category::Workflow => "workflow",
-                        Category::Build => "build",
-                    }
-                    .into(),
-                    targets: action
-                        .targets
-                        .iter()
-                        .map(|t| runplane_control::model_target(*t).to_string())
-                        .collect(),
+                    category: action.category.as_str().into(),
+                    targets: action.targets.iter().map(ToString::to_string).collect(),
                 })
                 .collect(),
             capabilities: CapabilitiesDto {
@@ -561,8 +550,8 @@ pub(crate) struct SchemaDto {
 
 /// Every schema `runtime` publishes: one per function kind, one task and one run
 /// schema per action and function kind.
-pub(crate) fn schemas(runtime: &LoadedRuntime) -> Vec<SchemaDto> {
-    let info = runtime.info();
+pub(crate) fn schemas(runtime: &RuntimeVersion) -> Vec<SchemaDto> {
+    let info = &runtime.info;
     let schema = |entity, kind: String, text: &str| {
         SchemaDto {
         runtime: info.name.clone(),

@@ -10,9 +10,8 @@ use std::convert::Infallible;
 
 use axum::response::sse::Event;
 use futures::stream::{self, Stream};
-use runplane_model::{RunId, Transition};
+use runplane_model::{RunId, StoredRun, Transition};
 use runplane_service::{RunService, ServiceEvent};
-use runplane_store::StoredRun;
 use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 use utoipa::ToSchema;

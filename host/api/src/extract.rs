@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
-use crate::problem::{ApiError, FieldProblem};
+use runplane_model::FieldError;
+
+use crate::problem::ApiError;
 
 /// A JSON request body.
 #[derive(Debug)]
@@ -51,12 +53,7 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             Category::Data => {
                 let message = without_position(&inner);
                 let path = if path == "." { String::new() } else { path };
-                let detail = if path.is_empty() {
-                    message.clone()
-                } else {
-                    format!("{path}: {message}")
-                };
-                ApiError::invalid(detail, vec![FieldProblem { path, message }])
+                ApiError::invalid(vec![FieldError::new(path, message)])
             }
             Category::Eof if bytes.iter().all(u8::is_ascii_whitespace) => {
                 ApiError::bad_request("the body is empty: send a JSON object")

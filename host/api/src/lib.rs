@@ -4,9 +4,11 @@
 //!
 //! # Overview
 //!
-//! - [`router`] builds the whole API over a [`RunService`]; [`serve`] serves it until
-//!   a shutdown signal, then finishes the requests in flight (event and log streams
-//!   end at once).
+//! - [`router`] builds the whole API over the host's services ([`RunService`] and,
+//!   through it, the catalog and the runtimes); [`serve`] serves it until a shutdown
+//!   signal, then finishes the requests in flight (event and log streams end at once).
+//!   Handlers parse, authorize, call a service method and map its answer: the rules
+//!   live in `runplane-service`, and this crate depends on it and the model only.
 //! - [`ApiConfig`] says who may call: bearer tokens with roles ([`Role`]: admin, editor
 //!   of a project, viewer), compared by SHA-256 ([`hash_token`]). Insecure mode (no
 //!   authentication) is refused off loopback by [`check_listen`].
@@ -49,10 +51,7 @@ mod extract;
 mod metrics;
 mod openapi;
 mod problem;
-mod refs;
 mod routes;
-mod submission;
-mod validation;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -60,7 +59,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use runplane_service::RunService;
+use runplane_model::StoredRun;
+use runplane_service::{Catalog, RunService, Runtimes};
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -73,8 +73,12 @@ pub use config::{
 /// What every handler shares.
 #[derive(Clone)]
 pub(crate) struct AppState {
-    /// Runs, and through it the store and the runtimes.
-    pub(crate) service: RunService,
+    /// Runs: accepted, driven, stopped, resumed, deleted, followed.
+    pub(crate) runs: RunService,
+    /// Projects, function versions and tasks.
+    pub(crate) catalog: Catalog,
+    /// The loaded runtimes.
+    pub(crate) runtimes: Runtimes,
     /// Who may call.
     pub(crate) auth: Arc<auth::Authenticator>,
     /// Who may start local runs.
@@ -87,7 +91,7 @@ pub(crate) struct AppState {
 
 /// The JSON document of a stored run, exactly as `GET /api/v1/-/{project}/runs/{id}`
 /// answers it (the CLI prints local runs with it, so both look the same).
-pub fn run_document(run: &runplane_store::StoredRun) -> serde_json::Value {
+pub fn run_document(run: &StoredRun) -> serde_json::Value {
     serde_json::to_value(dto::RunDto::from(run.clone())).expect("a run document serializes")
 }
 
@@ -106,7 +110,9 @@ pub fn router(service: RunService, config: ApiConfig) -> Router {
         runtime.spawn(metrics.clone().follow_plans(service.clone()));
     }
     let state = AppState {
-        service,
+        catalog: service.catalog().clone(),
+        runtimes: service.runtimes().clone(),
+        runs: service,
         auth: Arc::new(auth),
         local_policy: local_target_for,
         metrics,

@@ -126,7 +126,7 @@ impl Metrics {
 
     /// The exposition text, with the run gauges refreshed from the store.
     pub(crate) async fn render(&self, state: &AppState) -> String {
-        match state.service.store().count_runs_by_state().await {
+        match state.runs.count_by_state().await {
             Ok(counts) => {
                 for (run_state, count) in counts {
                     self.runs

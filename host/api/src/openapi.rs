@@ -12,7 +12,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
 use crate::AppState;
-use crate::problem::{FieldProblem, PROBLEM_JSON, Problem};
+use runplane_model::FieldError;
+
+use crate::problem::{PROBLEM_JSON, Problem};
 
 /// The document's fixed parts.
 #[derive(OpenApi)]
@@ -31,7 +33,7 @@ use crate::problem::{FieldProblem, PROBLEM_JSON, Problem};
         (name = "runtimes", description = "Loaded runtimes, their capabilities and spec schemas"),
         (name = "host", description = "Health, readiness, metrics and this document"),
     ),
-    components(schemas(Problem, FieldProblem))
+    components(schemas(Problem, FieldError))
 )]
 pub(crate) struct ApiDoc;
 

@@ -13,10 +13,8 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use runplane_control::Error as ControlError;
 use runplane_model::FieldError;
 use runplane_service::Error as ServiceError;
-use runplane_store::Error as StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -40,27 +38,10 @@ pub(crate) struct Problem {
     /// The request path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) instance: Option<String>,
-    /// Every bad field, for validation problems.
+    /// Every bad field, for validation problems; paths are dotted from the request
+    /// body's root (`spec.source.handler`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) errors: Vec<FieldProblem>,
-}
-
-/// One bad field: `path` is dotted from the request body's root (`spec.source.handler`).
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
-pub(crate) struct FieldProblem {
-    /// Dotted path of the field, `[i]` for list items.
-    pub(crate) path: String,
-    /// What is wrong with it.
-    pub(crate) message: String,
-}
-
-impl From<FieldError> for FieldProblem {
-    fn from(error: FieldError) -> Self {
-        FieldProblem {
-            path: error.path,
-            message: error.message,
-        }
-    }
+    pub(crate) errors: Vec<FieldError>,
 }
 
 /// A runtime call failure the API saw, by kind (`trap`, `timeout`, `plan`), left on the
@@ -74,7 +55,7 @@ pub(crate) struct ApiError {
     status: StatusCode,
     slug: &'static str,
     detail: String,
-    errors: Vec<FieldProblem>,
+    errors: Vec<FieldError>,
     challenge: Option<&'static str>,
     plugin_failure: Option<&'static str>,
 }
@@ -115,8 +96,12 @@ impl ApiError {
         }
     }
 
-    /// 422 with the bad fields.
-    pub(crate) fn invalid(detail: impl Into<String>, errors: Vec<FieldProblem>) -> Self {
+    /// 422 with the bad fields; the detail is the field's error when there is one.
+    pub(crate) fn invalid(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => one.to_string(),
+            _ => "the specs have invalid fields".to_string(),
+        };
         ApiError {
             errors,
             ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail)
@@ -125,11 +110,7 @@ impl ApiError {
 
     /// 422 for one bad field.
     pub(crate) fn field(path: impl Into<String>, message: impl Into<String>) -> Self {
-        let error = FieldProblem {
-            path: path.into(),
-            message: message.into(),
-        };
-        Self::invalid(format!("{}: {}", error.path, error.message), vec![error])
+        Self::invalid(vec![FieldError::new(path, message)])
     }
 
     /// 500 for a failure of the host itself: logged here, hidden from the client.
@@ -150,10 +131,7 @@ impl ApiError {
 
     /// The same problem, blamed on the request field `path` (an unknown `kind`).
     pub(crate) fn at_field(mut self, path: &str) -> Self {
-        self.errors.push(FieldProblem {
-            path: path.to_string(),
-            message: self.detail.clone(),
-        });
+        self.errors.push(FieldError::new(path, self.detail.clone()));
         self
     }
 
@@ -215,42 +193,31 @@ impl IntoResponse for ApiError {
 
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
+        let status =
+            |status, slug, error: &ServiceError| ApiError::new(status, slug, error.to_string());
+        let conflict = |slug, error: &ServiceError| status(StatusCode::CONFLICT, slug, error);
+        let unprocessable =
+            |slug, error: &ServiceError| status(StatusCode::UNPROCESSABLE_ENTITY, slug, error);
         match error {
-            ServiceError::Control(error) => error.into(),
-            ServiceError::Store(error) => error.into(),
-            ServiceError::NoCluster => {
-                ApiError::new(StatusCode::CONFLICT, "no-cluster", error.to_string())
+            ServiceError::NotFound { .. } => ApiError::not_found(error.to_string()),
+            ServiceError::AlreadyExists { .. } => conflict("already-exists", &error),
+            ServiceError::LiveRuns { .. } => conflict("live-runs", &error),
+            ServiceError::Conflict(_) => conflict("conflict", &error),
+            ServiceError::WrongState { .. } => conflict("wrong-state", &error),
+            ServiceError::NoCluster => conflict("no-cluster", &error),
+            ServiceError::Invalid(errors) => ApiError::invalid(errors),
+            ServiceError::UnknownKind { .. } => unprocessable("unknown-kind", &error),
+            ServiceError::UnknownAction { .. } => unprocessable("unknown-action", &error),
+            ServiceError::UnsupportedTarget { .. } => unprocessable("unsupported-target", &error),
+            ServiceError::IdempotencyKeyReused { .. } => {
+                unprocessable("idempotency-key-reused", &error)
             }
-            ServiceError::WrongState { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "wrong-state", error.to_string())
+            ServiceError::Runtime(ref call) => {
+                let kind = call.kind();
+                status(StatusCode::BAD_GATEWAY, "runtime-failed", &error).with_plugin_failure(kind)
             }
-            ServiceError::Kubernetes(error) => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "cluster", error.to_string())
-            }
-            ServiceError::IdempotencyKeyReused { .. } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency-key-reused",
-                error.to_string(),
-            ),
-            other => ApiError::internal(&other),
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::NotFound { .. } => ApiError::not_found(error.to_string()),
-            StoreError::AlreadyExists { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "already-exists", error.to_string())
-            }
-            StoreError::LiveRuns { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "live-runs", error.to_string())
-            }
-            StoreError::Conflict { .. } | StoreError::Invalid { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
-            }
-            StoreError::Busy(_) => {
+            ServiceError::Kubernetes(_) => status(StatusCode::BAD_GATEWAY, "cluster", &error),
+            ServiceError::Busy(_) => {
                 tracing::warn!(%error, "store busy");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -263,45 +230,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<ControlError> for ApiError {
-    fn from(error: ControlError) -> Self {
-        let unprocessable = |slug, error: &ControlError| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, slug, error.to_string())
-        };
-        match error {
-            ControlError::UnknownKind { .. } => unprocessable("unknown-kind", &error),
-            ControlError::UnknownAction { .. } => unprocessable("unknown-action", &error),
-            ControlError::UnsupportedTarget { .. } => unprocessable("unsupported-target", &error),
-            ControlError::Invalid(errors) => ApiError::invalid(
-                "the specs have invalid fields",
-                errors.into_iter().map(FieldProblem::from).collect(),
-            ),
-            ControlError::Plan { .. } => {
-                unprocessable("plan-failed", &error).with_plugin_failure("plan")
-            }
-            ControlError::Guard(_) => unprocessable("policy", &error),
-            ControlError::Call(call) => runtime_failed(&call),
-            ControlError::WrongPlan { .. } => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "runtime-failed", error.to_string())
-                    .with_plugin_failure("wrong-plan")
-            }
-            ControlError::Transition(_) => {
-                ApiError::new(StatusCode::CONFLICT, "wrong-state", error.to_string())
-            }
-            ControlError::Kubernetes(_) => {
-                ApiError::new(StatusCode::BAD_GATEWAY, "cluster", error.to_string())
-            }
-            other => ApiError::internal(&other),
-        }
-    }
-}
-
-/// A referenced entity that does not exist is a bad field of the request body (`path`),
-/// not a missing resource of the URL.
-pub(crate) fn referenced(error: StoreError, path: &str) -> ApiError {
-    match error {
-        StoreError::NotFound { .. } => ApiError::field(path, error.to_string()),
-        other => other.into(),
+/// The answer for a failure of a service call that names the request field `kind`: an
+/// unknown kind or action is blamed on it.
+pub(crate) fn blame_kind(error: ServiceError) -> ApiError {
+    let unknown = matches!(
+        error,
+        ServiceError::UnknownKind { .. } | ServiceError::UnknownAction { .. }
+    );
+    let problem = ApiError::from(error);
+    if unknown {
+        problem.at_field("kind")
+    } else {
+        problem
     }
 }
 
@@ -334,73 +274,56 @@ pub(crate) fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Respon
     ApiError::internal(&message).into_response()
 }
 
-/// 502 naming the runtime and what it exceeded or how it failed.
-pub(crate) fn runtime_failed(error: &runplane_engine::CallError) -> ApiError {
-    ApiError::new(StatusCode::BAD_GATEWAY, "runtime-failed", error.to_string())
-        .with_plugin_failure(error.kind())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn status(error: ServiceError) -> StatusCode {
+        ApiError::from(error).status()
+    }
+
     #[test]
-    fn store_errors_map_to_their_statuses() {
-        let status = |error| ApiError::from(error).status();
+    fn service_errors_map_to_their_statuses() {
         assert_eq!(
-            status(StoreError::NotFound {
+            status(ServiceError::NotFound {
                 entity: "run",
                 name: "x".into()
             }),
             StatusCode::NOT_FOUND
         );
         assert_eq!(
-            status(StoreError::LiveRuns {
+            status(ServiceError::LiveRuns {
                 project: "demo".into(),
                 live: 2
             }),
             StatusCode::CONFLICT
         );
         assert_eq!(
-            status(StoreError::Database("disk full".into())),
+            status(ServiceError::Store("disk full".into())),
             StatusCode::INTERNAL_SERVER_ERROR
         );
-        let busy = ApiError::from(StoreError::Busy("database is locked".into())).into_response();
+        let busy = ApiError::from(ServiceError::Busy("database is locked".into())).into_response();
         assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
     }
 
     #[test]
     fn internal_errors_hide_their_details() {
-        let problem = ApiError::from(StoreError::Database("password=hunter2".into())).problem();
+        let problem = ApiError::from(ServiceError::Store("password=hunter2".into())).problem();
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.unwrap().contains("hunter2"));
     }
 
     #[test]
-    fn runtime_failures_are_left_for_the_metrics() {
-        let response = runtime_failed(&runplane_engine::CallError::Timeout {
-            runtime: "python".into(),
-            function: "validate",
-            budget: std::time::Duration::from_secs(2),
-        })
-        .into_response();
-        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-        let failure = response.extensions().get::<PluginFailure>().unwrap();
-        assert_eq!(failure.0, "timeout");
-        assert!(response.extensions().get::<Problem>().is_some());
-    }
-
-    #[test]
-    fn runtime_failures_name_the_runtime() {
-        let error = ApiError::from(ControlError::Call(runplane_engine::CallError::Trap {
-            runtime: "python".into(),
-            function: "validate",
-            message: "unreachable".into(),
-        }));
-        assert_eq!(error.status(), StatusCode::BAD_GATEWAY);
-        let problem = error.problem();
-        assert_eq!(problem.kind, "urn:runplane:problem:runtime-failed");
-        assert!(problem.detail.unwrap().contains("runtime python trapped"));
+    fn one_bad_field_is_the_detail() {
+        let problem = ApiError::field("spec.task", "must be a string").problem();
+        assert_eq!(
+            problem.detail.as_deref(),
+            Some("spec.task: must be a string")
+        );
+        assert_eq!(
+            problem.errors,
+            [FieldError::new("spec.task", "must be a string")]
+        );
     }
 }

@@ -44,6 +44,17 @@ pub(crate) struct ProjectPath {
     project: String,
 }
 
+/// Refuses a request body naming another project than its path.
+pub(crate) fn body_project(named: Option<&str>, project: &str) -> Result<(), ApiError> {
+    match named {
+        Some(named) if named != project => Err(ApiError::field(
+            "project",
+            format!("is {named:?} but the path names project {project:?}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Any path no route matches.
 pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!("no route {}", uri.path()))

@@ -6,18 +6,10 @@ mod runs;
 mod runtimes;
 pub(crate) mod serve;
 
-use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
-
-use anyhow::bail;
-use runplane_control::Control;
-use runplane_engine::LoadedRuntime;
-use runplane_model::{Run, SpecFile, Target};
 
 use crate::cli::{Args, Command};
 use crate::client::Client;
-use crate::{host, spec};
 
 /// The run ended in ERROR.
 pub(crate) const EXIT_RUN_FAILED: u8 = 1;
@@ -58,41 +50,4 @@ pub(crate) async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
         (Command::Serve(serve), _) => serve::execute(serve, plugins).await,
         (Command::Runs(command), server) => runs::execute(command, server, plugins).await,
     }
-}
-
-/// A spec file read, validated by its runtime, with a new run for it.
-pub(crate) struct Prepared {
-    pub(crate) file: SpecFile,
-    pub(crate) control: Control,
-    pub(crate) runtime: Arc<LoadedRuntime>,
-    pub(crate) run: Run,
-}
-
-/// Reads `path`, loads the runtimes, validates the specs and creates the run. Errors
-/// name the file and every bad field.
-pub(crate) async fn prepare(
-    path: &Path,
-    target: Target,
-    plugins: Option<&Path>,
-) -> anyhow::Result<Prepared> {
-    let file = spec::load(path)?;
-    let control = host::build(plugins)?;
-    let runtime = match control.validate(&file, target).await {
-        Ok(runtime) => runtime,
-        Err(runplane_control::Error::Invalid(errors)) => bail!(spec::field_errors(path, &errors)),
-        Err(error) => bail!("{}: {error}", path.display()),
-    };
-    let run = Run::new(
-        &file.project,
-        &file.function.name,
-        &file.function.kind,
-        &file.action,
-        target,
-    );
-    Ok(Prepared {
-        file,
-        control,
-        runtime,
-        run,
-    })
 }

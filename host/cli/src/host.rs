@@ -1,12 +1,14 @@
-//! Builds the in-process host: engine, runtime registry, local target, control.
+//! Wires the in-process host from its concrete parts: the engine and its registry of
+//! runtimes, the local target, the cluster, the store. The only place that knows where
+//! each of them lives on this machine.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use runplane_control::Control;
-use runplane_engine::{HostSettings, Limits, PluginEngine, Registry};
-use runplane_model::Target;
+use runplane_engine::{Limits, PluginEngine, Registry};
+use runplane_model::{HostSettings, Target};
 use runplane_service::RunService;
 use runplane_store::Store;
 use runplane_target_kubernetes::KubernetesTarget;
@@ -35,33 +37,47 @@ impl Paths {
 }
 
 /// Loads the built-in runtimes and those in `plugins` (default: `$RUNPLANE_HOME/plugins`
-/// when it exists), and builds the control.
-pub(crate) fn build(plugins: Option<&Path>) -> anyhow::Result<Control> {
+/// when it exists). A plugin that fails to load is reported and skipped: one bad
+/// plugin never takes the host down.
+pub(crate) fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Registry>> {
     let paths = Paths::from_env();
     let engine = PluginEngine::new(Limits::default(), Some(&paths.cache.join("compiled")))
         .context("cannot start the plugin engine")?;
-    let registry = Registry::new();
-    for (name, bytes) in runplane_builtins::COMPONENTS {
-        let runtime = engine
-            .load(bytes, &format!("built-in {name}"))
-            .with_context(|| format!("the built-in runtime {name} does not load"))?;
-        registry.insert(runtime);
-    }
+    let registry = Registry::with_builtins(&engine, runplane_builtins::COMPONENTS)
+        .context("a built-in runtime does not load")?;
     let default_dir = paths.data.join("plugins");
-    match plugins {
-        Some(dir) => load_directory(&engine, &registry, dir)?,
-        None if default_dir.is_dir() => load_directory(&engine, &registry, &default_dir)?,
-        None => {}
+    let dir = match plugins {
+        Some(dir) => Some(dir),
+        None if default_dir.is_dir() => Some(default_dir.as_path()),
+        None => None,
+    };
+    if let Some(dir) = dir {
+        let skipped = registry
+            .load_directory(&engine, dir)
+            .with_context(|| format!("cannot read the plugin directory {}", dir.display()))?;
+        for skipped in skipped {
+            eprintln!(
+                "warning: skipping {}: {}",
+                skipped.path.display(),
+                skipped.error
+            );
+        }
     }
+    Ok(Arc::new(registry))
+}
+
+/// The control of this machine: run directories under `$RUNPLANE_HOME/runs`,
+/// environments under the cache, images pushed to `RUNPLANE_IMAGE_REGISTRY`.
+pub(crate) fn control() -> Control {
+    let paths = Paths::from_env();
     let local = LocalTarget::new(paths.data.join("runs"), paths.cache);
-    Ok(Control::new(
-        Arc::new(registry),
+    Control::new(
         local,
         HostSettings {
             image_registry: std::env::var("RUNPLANE_IMAGE_REGISTRY").ok(),
             default_images: Vec::new(),
         },
-    ))
+    )
 }
 
 /// The run service of an in-process host: the runtimes, the local store and, for
@@ -71,14 +87,15 @@ pub(crate) async fn service(
     target: Target,
     context: Option<String>,
 ) -> anyhow::Result<RunService> {
-    let mut control = build(plugins)?;
+    let registry = registry(plugins)?;
+    let mut control = control();
     if target == Target::Kubernetes {
         let cluster = KubernetesTarget::connect(context)
             .await
             .context("cannot reach the cluster")?;
         control = control.with_kubernetes(cluster);
     }
-    Ok(RunService::new(control, open_store(None).await?))
+    Ok(RunService::new(control, open_store(None).await?, registry))
 }
 
 /// The store at `url`, by default the SQLite file `$RUNPLANE_HOME/runplane.db` that
@@ -94,40 +111,4 @@ pub(crate) async fn open_store(url: Option<&str>) -> anyhow::Result<Store> {
         }
     };
     Ok(Store::open(&url).await?)
-}
-
-/// Creates `project` unless it exists: in-process runs need no set-up.
-pub(crate) async fn ensure_project(store: &Store, project: &str) -> anyhow::Result<()> {
-    match store.create_project(project, None).await {
-        Ok(_) | Err(runplane_store::Error::AlreadyExists { .. }) => Ok(()),
-        Err(error) => Err(error.into()),
-    }
-}
-
-/// Loads every `*.wasm` in `dir`. A component that fails to load is reported and
-/// skipped: one bad plugin never takes the host down.
-fn load_directory(engine: &PluginEngine, registry: &Registry, dir: &Path) -> anyhow::Result<()> {
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read the plugin directory {}", dir.display()))?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
-        .collect();
-    paths.sort();
-    for path in paths {
-        match engine.load_file(&path) {
-            Ok(runtime) => {
-                tracing::info!(
-                    runtime = runtime.name(),
-                    digest = runtime.digest(),
-                    "loaded {}",
-                    path.display()
-                );
-                registry.insert(runtime);
-            }
-            Err(error) => eprintln!("warning: skipping {}: {error}", path.display()),
-        }
-    }
-    Ok(())
 }

@@ -4,8 +4,9 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use runplane_control::RunEvent;
-use runplane_target_local::Stream;
+use runplane_model::{OutputStream, RunState};
+use runplane_service::ServiceEvent;
+use time::OffsetDateTime;
 use time::macros::format_description;
 
 /// Logs go to stderr; `-v` shows info, `-vv` debug; `RUST_LOG` overrides.
@@ -41,41 +42,35 @@ impl Follower {
         Follower { spinner }
     }
 
+    /// Prints the run's first line: when it was accepted, and what it is.
+    pub(crate) fn created(&self, at: OffsetDateTime, what: &str) {
+        self.spinner
+            .suspend(|| println!("{} {:<21} {what}", clock(at), RunState::Created));
+    }
+
     /// Prints one event above the spinner.
-    pub(crate) fn show(&self, event: &RunEvent) {
+    pub(crate) fn show(&self, event: &ServiceEvent) {
         self.spinner.suspend(|| match event {
-            RunEvent::Transition(transition) => {
-                let at = transition
-                    .at
-                    .format(format_description!("[hour]:[minute]:[second]"))
-                    .unwrap_or_default();
-                let reason = transition.reason.as_deref().unwrap_or_default();
-                if transition.from == transition.to {
-                    println!("{at} {:<21} {reason}", transition.to);
-                } else {
-                    println!(
-                        "{at} {:<9} → {:<9} {reason}",
-                        transition.from, transition.to
-                    );
-                }
-            }
-            RunEvent::Log {
-                stream: Stream::Stdout,
-                line,
-            } => println!("{line}"),
-            RunEvent::Log {
-                stream: Stream::Stderr,
-                line,
-            } => eprintln!("{line}"),
-            RunEvent::Outputs(outputs) => {
+            ServiceEvent::Transition { transition, .. } => println!(
+                "{} {:<9} → {:<9} {}",
+                clock(transition.at),
+                transition.from,
+                transition.to,
+                transition.reason.as_deref().unwrap_or_default()
+            ),
+            ServiceEvent::Log { line, .. } => match line.stream {
+                OutputStream::Stdout => println!("{}", line.line),
+                OutputStream::Stderr => eprintln!("{}", line.line),
+            },
+            ServiceEvent::Outputs { outputs, .. } => {
                 for (name, value) in outputs {
                     println!("output {name} = {value}");
                 }
             }
-            RunEvent::Planned { .. } => {}
+            ServiceEvent::Planned { .. } | ServiceEvent::Finished { .. } => {}
         });
         let _ = std::io::stdout().flush();
-        if let RunEvent::Transition(transition) = event {
+        if let ServiceEvent::Transition { transition, .. } = event {
             self.spinner.set_message(transition.to.to_string());
         }
     }
@@ -84,4 +79,10 @@ impl Follower {
     pub(crate) fn finish(&self) {
         self.spinner.finish_and_clear();
     }
+}
+
+/// `13:25:11`: the time of day a transition happened.
+fn clock(at: OffsetDateTime) -> String {
+    at.format(format_description!("[hour]:[minute]:[second]"))
+        .unwrap_or_default()
 }

@@ -6,19 +6,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runplane_engine::{
-    LoadedRuntime, ObservedObject, ObservedState, RunContext, RunPlan, RunStatus,
+use runplane_engine::LoadedRuntime;
+use runplane_model::{
+    ObservedObject, ObservedState, Run, RunContext, RunEvent, RunPlan, RunState, RunStatus,
+    SpecFile, Target,
 };
-use runplane_model::{Run, RunState, SpecFile, Target};
-use runplane_target_kubernetes::{
-    AppliedObject, KubernetesTarget, RunTracker, missing_workload, owner_name,
-};
+use runplane_target_kubernetes::policy::{self, owner_name};
+use runplane_target_kubernetes::{AppliedObject, KubernetesTarget, RunTracker, missing_workload};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::local::{RunEvent, StopSignal};
-use crate::{Control, Error, Result, blocking, delete_with, guard, record};
+use crate::local::StopSignal;
+use crate::{Control, Error, Result, blocking, delete_with, record};
 
 /// How often the objects of a run applied by an earlier host are listed again while
 /// the API server does not answer (until then its tracker may know none of them).
@@ -70,15 +70,14 @@ impl Control {
     /// object is deleted, the garbage collector deletes the rest, and once no object
     /// carrying the run's label is left (at most the target's
     /// [`removal_timeout`](KubernetesTarget::removal_timeout)), DELETED. A cluster that
-    /// refuses or does not finish in time ends it in ERROR with the reason. Its namespace
-    /// is its project, as for [`run_kubernetes`](Self::run_kubernetes).
+    /// refuses or does not finish in time ends it in ERROR with the reason.
     pub async fn delete_kubernetes(
         &self,
         run: Run,
         events: mpsc::UnboundedSender<RunEvent>,
         target: &KubernetesTarget,
     ) -> Result<Run> {
-        let (namespace, id) = (run.project.clone(), run.id.clone());
+        let (namespace, id) = (policy::namespace_of(&run).to_string(), run.id.clone());
         let removal = async move { target.delete_run(&namespace, id.as_str()).await };
         delete_with(run, &events, async {
             removal.await.map(|deletion| deletion.to_string())
@@ -149,14 +148,14 @@ impl Driver<'_> {
         let Some(objects) = self.plan(run).await? else {
             return Ok(None);
         };
-        let admitted = match Control::admit(self.runtime, run, self.namespace(), &objects) {
+        let admitted = match Control::admit(self.runtime, run, &objects) {
             Ok(admitted) => admitted,
             Err(violation) => {
                 self.step(run, RunState::Error, Error::from(violation).to_string())?;
                 return Ok(None);
             }
         };
-        let labels = guard::host_labels(&self.run_id, &run.project, self.runtime.name());
+        let labels = policy::host_labels(&self.run_id, &run.project, self.runtime.name());
         let applied = tokio::select! {
             applied = self.target.apply_run(self.namespace(), &self.run_id, &labels, &admitted) => applied,
             () = stop_requested(stop) => {
@@ -354,7 +353,7 @@ async fn observe(
     objects: Vec<ObservedObject>,
 ) -> Result<RunStatus> {
     let (calling, context) = (runtime.clone(), context.clone());
-    Ok(blocking(move || calling.observe(&context, &objects)).await?)
+    Ok(blocking(move || calling.observe(&context, objects)).await?)
 }
 
 /// The run state an observed state moves the run to.

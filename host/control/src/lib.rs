@@ -1,13 +1,19 @@
 //! Runplane's command side: a run goes validate → persist → plan → guard → execute.
 //!
+//! Control is handed the runtime of a run (the run service resolves it once and pins
+//! its digest); it never looks a runtime up itself, so every call for a run goes to the
+//! component that accepted it.
+//!
 //! # Overview
 //!
-//! - [`Control`] holds the runtime [`Registry`](runplane_engine::Registry), the local
-//!   target and the host settings runtimes plan with.
-//! - [`Control::validate`] asks the owning runtime to check the function, task and run
+//! - [`Control`] holds the local target, the cluster (when there is one) and the host
+//!   settings runtimes plan with.
+//! - [`Control::validate`] asks the run's runtime to check the function, task and run
 //!   specs and reports every bad field with its full path (`function.spec.source`).
-//! - [`Control::plan`] asks the runtime for a plan; [`guard::admit`] is the host's last
-//!   word on Kubernetes objects (allowed kinds, namespace, names, host labels).
+//! - [`Control::plan`] asks the runtime for a plan; [`Control::admit`] passes
+//!   Kubernetes objects through the cluster policy's guard
+//!   ([`runplane_target_kubernetes::policy`]), the host's last word on what reaches a
+//!   cluster.
 //! - [`Control::run_local`] executes a local plan, drives the run's state machine and
 //!   reports every transition and output line as a [`RunEvent`].
 //! - [`Control::run_kubernetes`] guards and applies a Kubernetes plan, then follows the
@@ -16,53 +22,26 @@
 //! Runtime calls are CPU-bound and budgeted, so they run on the blocking pool and never
 //! stall the async workers.
 
-pub mod guard;
 mod kubernetes;
 mod local;
 
 use std::sync::Arc;
 
-use runplane_engine::{
-    CallError, HostSettings, LoadedRuntime, PlanError, Registry, RunContext, RunPlan,
+use runplane_engine::{CallError, LoadedRuntime};
+use runplane_model::{
+    FieldError, HostSettings, IllegalTransition, PlanError, Run, RunContext, RunEvent, RunPlan,
+    RunState, SpecFile, Target,
 };
-use runplane_model::{FieldError, IllegalTransition, Run, RunState, SpecFile, Target};
 use runplane_target_kubernetes::KubernetesTarget;
+use runplane_target_kubernetes::policy::{self, Violation};
 use runplane_target_local::LocalTarget;
 
-pub use local::{RunEvent, STOP_GRACE, StopSignal};
+pub use local::{STOP_GRACE, StopSignal};
 
 /// Why a run could not be validated, planned or executed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// No loaded runtime owns the function kind.
-    #[error("no runtime handles function kind {kind:?} (known kinds: {known})")]
-    UnknownKind {
-        /// The kind asked for.
-        kind: String,
-        /// The kinds that have a runtime.
-        known: String,
-    },
-    /// The runtime has no such action.
-    #[error("runtime {runtime} has no action {action:?} (actions: {known})")]
-    UnknownAction {
-        /// Runtime name.
-        runtime: String,
-        /// The action asked for.
-        action: String,
-        /// Its actions.
-        known: String,
-    },
-    /// The action does not run on the requested target.
-    #[error("action {action} of runtime {runtime} does not run on the {target} target")]
-    UnsupportedTarget {
-        /// Runtime name.
-        runtime: String,
-        /// The action.
-        action: String,
-        /// The target asked for.
-        target: Target,
-    },
     /// The specs have bad fields.
     #[error("invalid spec:\n{}", .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<FieldError>),
@@ -79,7 +58,7 @@ pub enum Error {
     Call(#[from] CallError),
     /// The host refused the plan.
     #[error(transparent)]
-    Guard(#[from] guard::Violation),
+    Guard(#[from] Violation),
     /// The plan is for another target than the one asked for.
     #[error("runtime {runtime} returned a {returned} plan for the {target} target")]
     WrongPlan {
@@ -105,9 +84,6 @@ impl Error {
     /// A short name of the failure, for metrics labels (`timeout`, `trap`, `invalid`).
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::UnknownKind { .. } => "unknown-kind",
-            Error::UnknownAction { .. } => "unknown-action",
-            Error::UnsupportedTarget { .. } => "unsupported-target",
             Error::Invalid(_) => "invalid",
             Error::Plan { .. } => "plan",
             Error::Call(error) => error.kind(),
@@ -123,20 +99,18 @@ impl Error {
 /// Result of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The command side of the host.
+/// The command side of the host: where runs execute and with which settings.
 #[derive(Clone)]
 pub struct Control {
-    registry: Arc<Registry>,
     local: LocalTarget,
     settings: HostSettings,
     kubernetes: Option<KubernetesTarget>,
 }
 
 impl Control {
-    /// A control over `registry`'s runtimes, executing local plans on `local`.
-    pub fn new(registry: Arc<Registry>, local: LocalTarget, settings: HostSettings) -> Self {
+    /// A control executing local plans on `local`, with `settings` for every plan.
+    pub fn new(local: LocalTarget, settings: HostSettings) -> Self {
         Control {
-            registry,
             local,
             settings,
             kubernetes: None,
@@ -154,51 +128,10 @@ impl Control {
         self.kubernetes.as_ref()
     }
 
-    /// The runtime registry.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
-    /// The runtime owning `file`'s function kind, checked to offer its action on
-    /// `target`.
-    pub fn runtime_for(&self, file: &SpecFile, target: Target) -> Result<Arc<LoadedRuntime>> {
-        let kind = &file.function.kind;
-        let runtime = self
-            .registry
-            .for_kind(kind)
-            .ok_or_else(|| Error::UnknownKind {
-                kind: kind.clone(),
-                known: self.registry.kinds().join(", "),
-            })?;
-        let info = runtime.info();
-        let action = info
-            .actions
-            .iter()
-            .find(|action| action.name == file.action)
-            .ok_or_else(|| Error::UnknownAction {
-                runtime: info.name.clone(),
-                action: file.action.clone(),
-                known: info
-                    .actions
-                    .iter()
-                    .map(|a| a.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
-        if !action.targets.contains(&wire_target(target)) {
-            return Err(Error::UnsupportedTarget {
-                runtime: info.name.clone(),
-                action: file.action.clone(),
-                target,
-            });
-        }
-        Ok(runtime)
-    }
-
-    /// Validates the function, task and run specs of `file` with their runtime and
-    /// returns it. Every bad field is reported, with paths from the file's root.
-    pub async fn validate(&self, file: &SpecFile, target: Target) -> Result<Arc<LoadedRuntime>> {
-        let runtime = self.runtime_for(file, target)?;
+    /// Validates the function, task and run specs of `file` with `runtime`, the one that
+    /// owns its function kind. Every bad field is reported, with paths from the file's
+    /// root (`run.spec.parameters`).
+    pub async fn validate(&self, runtime: &Arc<LoadedRuntime>, file: &SpecFile) -> Result<()> {
         let checks = [
             (
                 "function.spec",
@@ -231,11 +164,11 @@ impl Control {
                     .err()
                     .unwrap_or_default()
                     .into_iter()
-                    .map(move |e| FieldError::new(e.path, e.message).under(prefix))
+                    .map(move |error| error.under(prefix))
             })
             .collect();
         if errors.is_empty() {
-            Ok(runtime)
+            Ok(())
         } else {
             Err(Error::Invalid(errors))
         }
@@ -246,14 +179,14 @@ impl Control {
         RunContext {
             run_id: run.id.to_string(),
             project: run.project.clone(),
-            namespace: run.project.clone(),
+            namespace: policy::namespace_of(run).to_string(),
             function_name: file.function.name.clone(),
             function_kind: file.function.kind.clone(),
             action: file.action.clone(),
             function_spec: file.function.spec.to_string(),
             task_spec: file.task.spec.to_string(),
             run_spec: file.run.spec.to_string(),
-            target: wire_target(run.target),
+            target: run.target,
             settings: self.settings.clone(),
         }
     }
@@ -269,12 +202,7 @@ impl Control {
                     message,
                 }
             } else {
-                Error::Invalid(
-                    fields
-                        .into_iter()
-                        .map(|f| FieldError::new(f.path, f.message))
-                        .collect(),
-                )
+                Error::Invalid(fields)
             }
         })
     }
@@ -285,21 +213,21 @@ impl Control {
         Ok(RunEvent::Transition(transition.clone()))
     }
 
-    /// Checks and stamps `objects` planned by `runtime` for `run` with the host policy.
+    /// Checks and stamps `objects` planned by `runtime` for `run` with the cluster
+    /// policy: what may be applied, in order, or the rule the plan breaks.
     pub fn admit(
         runtime: &LoadedRuntime,
         run: &Run,
-        namespace: &str,
         objects: &[String],
-    ) -> Result<Vec<serde_json::Value>, guard::Violation> {
-        let subject = guard::Subject {
+    ) -> Result<Vec<serde_json::Value>, Violation> {
+        let subject = policy::Subject {
             run_id: run.id.as_str(),
             project: &run.project,
-            namespace,
+            namespace: policy::namespace_of(run),
             runtime: runtime.name(),
             runtime_kinds: &runtime.info().allowed_kinds,
         };
-        guard::admit(objects, &subject, &guard::Policy::default())
+        policy::admit(objects, &subject, &policy::Policy::default())
     }
 
     /// Plans `run` for its target and records BUILT when the run is CREATED (a resumed or
@@ -320,10 +248,10 @@ impl Control {
             failure: planned.as_ref().err().map(Error::kind),
         });
         let planned = match planned {
-            Ok(plan) if plan_target(&plan) == run.target => Ok(plan),
+            Ok(plan) if plan.target() == run.target => Ok(plan),
             Ok(plan) => Err(Error::WrongPlan {
                 runtime: runtime.name().to_string(),
-                returned: plan_target(&plan),
+                returned: plan.target(),
                 target: run.target,
             }),
             Err(error) => Err(error),
@@ -341,14 +269,6 @@ impl Control {
                 Ok(None)
             }
         }
-    }
-}
-
-/// The contract's name for a target.
-pub fn wire_target(target: Target) -> runplane_engine::Target {
-    match target {
-        Target::Local => runplane_engine::Target::Local,
-        Target::Kubernetes => runplane_engine::Target::Kubernetes,
     }
 }
 
@@ -385,22 +305,6 @@ async fn delete_with(
     };
     record(events, &mut run, to, Some(reason))?;
     Ok(run)
-}
-
-/// The target a plan is for.
-fn plan_target(plan: &RunPlan) -> Target {
-    match plan {
-        RunPlan::Kubernetes(_) => Target::Kubernetes,
-        RunPlan::Local(_) => Target::Local,
-    }
-}
-
-/// The host's name for a target of the contract.
-pub fn model_target(target: runplane_engine::Target) -> Target {
-    match target {
-        runplane_engine::Target::Local => Target::Local,
-        runplane_engine::Target::Kubernetes => Target::Kubernetes,
-    }
 }
 
 /// Runs a budgeted runtime call on the blocking pool.

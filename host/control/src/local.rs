@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use runplane_engine::{LoadedRuntime, RunPlan};
-use runplane_model::{Run, RunState, SpecFile, Transition};
-use runplane_target_local::{LocalEvent, Stream};
+use runplane_engine::LoadedRuntime;
+use runplane_model::{Run, RunEvent, RunPlan, RunState, SpecFile};
+use runplane_target_local::LocalEvent;
 use tokio::sync::{mpsc, watch};
 
 use crate::{Control, Result, delete_with, record};
@@ -14,30 +14,6 @@ pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Set to `true` to ask a run to stop.
 pub type StopSignal = watch::Receiver<bool>;
-
-/// What a caller following a run sees.
-#[derive(Clone, Debug, PartialEq)]
-pub enum RunEvent {
-    /// The run changed state.
-    Transition(Transition),
-    /// One line of the run's output.
-    Log {
-        /// Which stream.
-        stream: Stream,
-        /// The line.
-        line: String,
-    },
-    /// Named results the run produced.
-    Outputs(Vec<(String, String)>),
-    /// The runtime planned the run (or failed to), in `took`; `failure` is the kind of
-    /// failure (`timeout`, `trap`, `plan`, …), for metrics.
-    Planned {
-        /// How long the runtime's `plan` call took.
-        took: std::time::Duration,
-        /// Why it failed, when it did.
-        failure: Option<&'static str>,
-    },
-}
 
 impl Control {
     /// Plans `run` with `runtime` and executes it locally, reporting on `events` until

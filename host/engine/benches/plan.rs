@@ -20,10 +20,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use runplane_engine::{
-    Limits, LoadedRuntime, ObservedState, PluginEngine, RunContext, RunPlan, Target,
-};
+use runplane_engine::{Limits, LoadedRuntime, PluginEngine};
 use runplane_fixture_misbehaving::Misbehaving;
+use runplane_model::{ObservedState, RunContext, RunPlan, RuntimeInfo, Target};
 use runplane_runtime_python::Python;
 use runplane_sdk::Runtime as _;
 use runplane_test_support::{MISBEHAVING_RUNTIME, PYTHON_RUNTIME, component, python, run_context};
@@ -98,7 +97,9 @@ impl Setup {
     }
 
     fn engine_trivial(&self) -> ObservedState {
-        let status = self.trivial.observe(black_box(&self.trivial_context), &[]);
+        let status = self
+            .trivial
+            .observe(black_box(&self.trivial_context), Vec::new());
         status.expect("the call succeeds").state
     }
 
@@ -117,7 +118,7 @@ impl Setup {
         Python::plan(black_box(self.native_context.clone())).expect("the job plans")
     }
 
-    fn engine_info(&self) -> runplane_engine::RuntimeInfo {
+    fn engine_info(&self) -> RuntimeInfo {
         self.python.call_info().expect("the call succeeds")
     }
 

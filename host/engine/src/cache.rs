@@ -8,6 +8,15 @@ use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+/// Where a loaded component's compiled code came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CacheOutcome {
+    /// Read back from the precompiled cache.
+    Hit,
+    /// Compiled now (and stored, when the cache is writable).
+    Compiled,
+}
+
 /// Where precompiled components live; `None` compiles every time.
 pub(crate) struct CompiledCache {
     dir: Option<PathBuf>,
@@ -28,14 +37,14 @@ impl CompiledCache {
         engine: &Engine,
         bytes: &[u8],
         digest: &str,
-    ) -> wasmtime::Result<Component> {
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
         let Some(dir) = &self.dir else {
-            return Component::new(engine, bytes);
+            return Ok((Component::new(engine, bytes)?, CacheOutcome::Compiled));
         };
         let path = dir.join(format!("{digest}.cwasm"));
         if path.exists() {
             match load_precompiled(engine, &path) {
-                Ok(component) => return Ok(component),
+                Ok(component) => return Ok((component, CacheOutcome::Hit)),
                 Err(error) => {
                     tracing::warn!(path = %path.display(), %error, "ignoring unusable precompiled component")
                 }
@@ -45,7 +54,7 @@ impl CompiledCache {
         if let Err(error) = store(dir, &path, &component) {
             tracing::warn!(path = %path.display(), %error, "cannot write the precompiled component cache");
         }
-        Ok(component)
+        Ok((component, CacheOutcome::Compiled))
     }
 }
 

@@ -5,14 +5,16 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 
+use runplane_model::{
+    FieldError, ObservedObject, PlanError, RunContext, RunPlan, RunStatus, RuntimeInfo,
+    RuntimeVersion,
+};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Linker;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::bindings::{
-    FieldError, ObservedObject, PlanError, PluginPre, RunContext, RunPlan, RunStatus, RuntimeInfo,
-};
-use crate::cache::CompiledCache;
+use crate::bindings::{PluginPre, wit};
+use crate::cache::{CacheOutcome, CompiledCache};
 use crate::call::{self, CallState};
 use crate::error::{CallError, LoadError};
 use crate::limits::{EPOCH_TICK, Limits};
@@ -88,7 +90,7 @@ impl PluginEngine {
     pub fn load(&self, bytes: &[u8], origin: &str) -> Result<LoadedRuntime, LoadError> {
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
         let shared = &self.shared;
-        let component = shared
+        let (component, cache) = shared
             .cache
             .load_or_compile(&shared.engine, bytes, digest.trim_start_matches("sha256:"))
             .map_err(|e| LoadError::Compile {
@@ -110,18 +112,21 @@ impl PluginEngine {
         })?;
         let mut runtime = LoadedRuntime {
             name: Arc::from(origin),
-            info: None,
-            digest,
-            origin: origin.to_string(),
+            version: None,
             pre,
             engine: self.clone(),
+            cache,
         };
         let info = runtime.call_info().map_err(|source| LoadError::Smoke {
             origin: origin.to_string(),
             source,
         })?;
         runtime.name = Arc::from(info.name.as_str());
-        runtime.info = Some(info);
+        runtime.version = Some(RuntimeVersion {
+            info,
+            digest,
+            origin: origin.to_string(),
+        });
         Ok(runtime)
     }
 }
@@ -195,19 +200,19 @@ impl Drop for EpochTicker {
 pub struct LoadedRuntime {
     name: Arc<str>,
     /// Set right after the smoke call; always present once `load` returns.
-    info: Option<RuntimeInfo>,
-    digest: String,
-    origin: String,
+    version: Option<RuntimeVersion>,
     pre: PluginPre<CallState>,
     engine: PluginEngine,
+    /// Whether the compiled code came from the precompiled cache.
+    cache: CacheOutcome,
 }
 
 impl std::fmt::Debug for LoadedRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedRuntime")
             .field("name", &self.name)
-            .field("digest", &self.digest)
-            .field("origin", &self.origin)
+            .field("digest", &self.digest())
+            .field("origin", &self.origin())
             .finish()
     }
 }
@@ -218,21 +223,32 @@ impl LoadedRuntime {
         &self.name
     }
 
+    /// This loaded version: what the runtime said about itself, its digest, its origin.
+    pub fn version(&self) -> &RuntimeVersion {
+        self.version
+            .as_ref()
+            .expect("load() sets the version before returning the runtime")
+    }
+
     /// What the runtime said about itself at load time.
     pub fn info(&self) -> &RuntimeInfo {
-        self.info
-            .as_ref()
-            .expect("load() sets info before returning the runtime")
+        &self.version().info
     }
 
     /// `sha256:<hex>` of the component bytes; runs record it.
     pub fn digest(&self) -> &str {
-        &self.digest
+        &self.version().digest
     }
 
     /// Where the component came from (a path, or "built-in python").
     pub fn origin(&self) -> &str {
-        &self.origin
+        &self.version().origin
+    }
+
+    /// Whether loading found the component's compiled code in the precompiled cache
+    /// instead of compiling it (the second start of a host should).
+    pub fn loaded_from_cache(&self) -> bool {
+        self.cache == CacheOutcome::Hit
     }
 
     fn call<R>(
@@ -256,38 +272,49 @@ impl LoadedRuntime {
 
     /// Calls `info` in a fresh instance (the loaded description is [`Self::info`]).
     pub fn call_info(&self) -> Result<RuntimeInfo, CallError> {
-        self.call("info", |exports, store| exports.call_info(store))
+        let info = self.call("info", |exports, store| exports.call_info(store))?;
+        Ok(info.into())
     }
 
-    /// Calls `validate(kind, spec)`: `Ok(Err(..))` lists the bad fields.
+    /// Calls `validate(kind, spec)`: `Ok(Err(..))` lists the bad fields, with paths
+    /// inside `spec`.
     pub fn validate(
         &self,
         kind: &str,
         spec: &str,
     ) -> Result<Result<(), Vec<FieldError>>, CallError> {
-        self.call("validate", |exports, store| {
+        let answer = self.call("validate", |exports, store| {
             exports.call_validate(store, kind, spec)
-        })
+        })?;
+        Ok(answer.map_err(|fields| fields.into_iter().map(Into::into).collect()))
     }
 
     /// Calls `plan(context)` and enforces the output caps.
     pub fn plan(&self, context: &RunContext) -> Result<Result<RunPlan, PlanError>, CallError> {
-        let planned = self.call("plan", |exports, store| exports.call_plan(store, context))?;
-        if let Ok(plan) = &planned {
-            self.check_output(plan)?;
+        let context = wit::RunContext::from(context);
+        let planned = self.call("plan", |exports, store| exports.call_plan(store, &context))?;
+        match planned {
+            Ok(plan) => {
+                let plan = RunPlan::from(plan);
+                self.check_output(&plan)?;
+                Ok(Ok(plan))
+            }
+            Err(error) => Ok(Err(error.into())),
         }
-        Ok(planned)
     }
 
     /// Calls `observe(context, objects)`.
     pub fn observe(
         &self,
         context: &RunContext,
-        objects: &[ObservedObject],
+        objects: Vec<ObservedObject>,
     ) -> Result<RunStatus, CallError> {
-        self.call("observe", |exports, store| {
-            exports.call_observe(store, context, objects)
-        })
+        let context = wit::RunContext::from(context);
+        let objects: Vec<wit::ObservedObject> = objects.into_iter().map(Into::into).collect();
+        let status = self.call("observe", |exports, store| {
+            exports.call_observe(store, &context, &objects)
+        })?;
+        Ok(status.into())
     }
 
     fn check_output(&self, plan: &RunPlan) -> Result<(), CallError> {

@@ -15,9 +15,11 @@
 //! - [`LoadedRuntime`]: `validate`, `plan`, `observe`; each call gets a fresh store and
 //!   instance, a wall-clock budget, a memory cap and output caps ([`Limits`]). Failures
 //!   are a typed [`CallError`] naming the runtime and the limit.
-//! - [`Registry`]: the runtimes by name and by function kind, swapped atomically.
-//! - The only `bindgen!` over `wit/` lives here; its records are the host's view of
-//!   the contract ([`RuntimeInfo`], [`RunContext`], [`RunPlan`], …).
+//! - [`Registry`]: the runtimes by name, by function kind and by digest, swapped
+//!   atomically; [`Registry::with_builtins`] is how every host and test starts one.
+//! - The only `bindgen!` over `wit/` lives here, and its records never leave the crate:
+//!   calls take and return the host's vocabulary ([`runplane_model::RunContext`],
+//!   [`runplane_model::RunPlan`], …), converted in one module.
 //!
 //! # Example
 //!
@@ -33,19 +35,15 @@
 mod bindings;
 mod cache;
 mod call;
+mod convert;
 mod engine;
 mod error;
 pub mod limits;
 mod registry;
 mod version;
 
-pub use bindings::{
-    Action, Capabilities, Category, FieldError, FunctionKind, HostSettings, LocalEnvironment,
-    LocalFile, LocalProcess, ObservedObject, ObservedState, PlanError, RunContext, RunPlan,
-    RunStatus, RuntimeInfo, Target,
-};
 pub use engine::{LoadedRuntime, PluginEngine};
 pub use error::{CallError, LoadError};
 pub use limits::Limits;
-pub use registry::Registry;
+pub use registry::{Registry, Skipped};
 pub use version::{CONTRACT_VERSION, INTERFACE};

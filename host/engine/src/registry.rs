@@ -1,12 +1,18 @@
-//! The loaded runtimes, by name and by function kind, swapped atomically so that
-//! readers never wait and in-flight calls keep the version they started with.
+//! The loaded runtimes, by name, by function kind and by digest, swapped atomically so
+//! that readers never wait and in-flight calls keep the version they started with.
+//!
+//! A run pins the digest of the runtime that accepted it ([`Registry::by_digest`]), so
+//! a version replaced by [`Registry::insert`] stays reachable by digest: the runs it
+//! accepted are still planned and observed by it.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::engine::LoadedRuntime;
+use crate::engine::{LoadedRuntime, PluginEngine};
+use crate::error::LoadError;
 
 /// Runtimes by name; function kinds resolve to the runtime that declares them.
 #[derive(Default)]
@@ -18,6 +24,17 @@ pub struct Registry {
 struct Index {
     by_name: BTreeMap<String, Arc<LoadedRuntime>>,
     by_kind: BTreeMap<String, Arc<LoadedRuntime>>,
+    /// Every version inserted, current or replaced.
+    by_digest: BTreeMap<String, Arc<LoadedRuntime>>,
+}
+
+/// A component of a plugin directory that did not load, and why.
+#[derive(Debug)]
+pub struct Skipped {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it was not loaded.
+    pub error: LoadError,
 }
 
 impl Registry {
@@ -26,8 +43,55 @@ impl Registry {
         Self::default()
     }
 
+    /// A registry holding the built-in runtimes, given as `(name, component bytes)`
+    /// (`runplane_builtins::COMPONENTS`); each is loaded with origin `built-in <name>`.
+    /// A built-in that does not load is a broken build, reported with its name.
+    pub fn with_builtins(
+        engine: &PluginEngine,
+        builtins: &[(&str, &[u8])],
+    ) -> Result<Self, LoadError> {
+        let registry = Registry::new();
+        for (name, bytes) in builtins {
+            registry.insert(engine.load(bytes, &format!("built-in {name}"))?);
+        }
+        Ok(registry)
+    }
+
+    /// Loads every `*.wasm` file of `dir`, in name order, and returns those that did not
+    /// load: one bad plugin never stops the others (nor the host). `Err` only when the
+    /// directory itself cannot be read.
+    pub fn load_directory(
+        &self,
+        engine: &PluginEngine,
+        dir: &Path,
+    ) -> std::io::Result<Vec<Skipped>> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+            .collect();
+        paths.sort();
+        let mut skipped = Vec::new();
+        for path in paths {
+            match engine.load_file(&path) {
+                Ok(runtime) => {
+                    tracing::info!(
+                        runtime = runtime.name(),
+                        digest = runtime.digest(),
+                        "loaded {}",
+                        path.display()
+                    );
+                    self.insert(runtime);
+                }
+                Err(error) => skipped.push(Skipped { path, error }),
+            }
+        }
+        Ok(skipped)
+    }
+
     /// Adds `runtime`, replacing a runtime of the same name. Its function kinds now
-    /// resolve to it. Returns the runtime it replaced.
+    /// resolve to it; the replaced version stays reachable by digest. Returns the
+    /// runtime it replaced.
     pub fn insert(&self, runtime: LoadedRuntime) -> Option<Arc<LoadedRuntime>> {
         let runtime = Arc::new(runtime);
         let mut replaced = None;
@@ -43,7 +107,13 @@ impl Registry {
                         .map(|kind| (kind.name.clone(), rt.clone()))
                 })
                 .collect();
-            Index { by_name, by_kind }
+            let mut by_digest = index.by_digest.clone();
+            by_digest.insert(runtime.digest().to_string(), runtime.clone());
+            Index {
+                by_name,
+                by_kind,
+                by_digest,
+            }
         });
         replaced
     }
@@ -58,7 +128,13 @@ impl Registry {
         self.current.load().by_kind.get(kind).cloned()
     }
 
-    /// Every runtime, by name.
+    /// The version whose component has digest `digest` (`sha256:<hex>`), current or
+    /// replaced.
+    pub fn by_digest(&self, digest: &str) -> Option<Arc<LoadedRuntime>> {
+        self.current.load().by_digest.get(digest).cloned()
+    }
+
+    /// Every current runtime, by name.
     pub fn all(&self) -> Vec<Arc<LoadedRuntime>> {
         self.current.load().by_name.values().cloned().collect()
     }

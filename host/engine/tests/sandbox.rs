@@ -9,7 +9,8 @@
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use runplane_engine::{CallError, Limits, LoadError, LoadedRuntime, PluginEngine, RunPlan, Target};
+use runplane_engine::{CallError, Limits, LoadError, LoadedRuntime, PluginEngine};
+use runplane_model::{RunPlan, Target};
 use runplane_test_support::{
     MISBEHAVING_RUNTIME, NOT_A_RUNTIME_WAT, PYTHON_RUNTIME, WRONG_MAJOR_WAT, component, python,
     run_context,
@@ -285,6 +286,14 @@ fn the_precompiled_cache_serves_the_second_load() {
     println!("python runtime: first load (compile) {compiled:?}, second load (cache) {cached:?}");
 
     assert_eq!(first.digest(), second.digest());
+    assert!(
+        !first.loaded_from_cache(),
+        "nothing was cached before the first load"
+    );
+    assert!(
+        second.loaded_from_cache(),
+        "the second load reads the precompiled code instead of compiling"
+    );
     let file = format!("{}.cwasm", first.digest().trim_start_matches("sha256:"));
     let entries: Vec<_> = std::fs::read_dir(&dir)
         .expect("the cache directory exists")

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// One invalid field: `path` is dotted from the document root
 /// (`function.spec.source.handler`), `message` says what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// Dotted path of the field, `[i]` for list items.
     pub path: String,

@@ -4,25 +4,25 @@
 
 use std::fmt;
 
-use runplane_store::FunctionVersion;
+use crate::catalog::FunctionVersion;
 
 /// A function reference, `<kind>://<project>/<name>[:<version>]`; no version means the
 /// latest.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct FunctionRef {
+pub struct FunctionRef {
     /// Function kind (`python`).
-    pub(crate) kind: String,
+    pub kind: String,
     /// Project.
-    pub(crate) project: String,
+    pub project: String,
     /// Function name.
-    pub(crate) name: String,
+    pub name: String,
     /// Version id, or `None` for the latest.
-    pub(crate) version: Option<String>,
+    pub version: Option<String>,
 }
 
 impl FunctionRef {
     /// Parses a reference; `None` when it is not `<kind>://<project>/<name>[:<version>]`.
-    pub(crate) fn parse(text: &str) -> Option<FunctionRef> {
+    pub fn parse(text: &str) -> Option<FunctionRef> {
         let (kind, rest) = text.split_once("://")?;
         let (project, rest) = rest.split_once('/')?;
         let (name, version) = match rest.split_once(':') {
@@ -39,8 +39,18 @@ impl FunctionRef {
         })
     }
 
+    /// The latest version of function `name` of `project`.
+    pub fn latest(kind: &str, project: &str, name: &str) -> FunctionRef {
+        FunctionRef {
+            kind: kind.to_string(),
+            project: project.to_string(),
+            name: name.to_string(),
+            version: None,
+        }
+    }
+
     /// The reference pinned to `version`.
-    pub(crate) fn of(version: &FunctionVersion) -> FunctionRef {
+    pub fn of(version: &FunctionVersion) -> FunctionRef {
         FunctionRef {
             kind: version.kind.clone(),
             project: version.project.clone(),
@@ -50,7 +60,7 @@ impl FunctionRef {
     }
 
     /// The function's key, `store://<project>/function/<kind>/<name>:<version>`.
-    pub(crate) fn key(&self) -> String {
+    pub fn key(&self) -> String {
         format!(
             "store://{}/function/{}/{}:{}",
             self.project,
@@ -73,18 +83,18 @@ impl fmt::Display for FunctionRef {
 
 /// A task reference, `<task kind>://<project>/<task id>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct TaskRef {
+pub struct TaskRef {
     /// Task kind (`python+job`).
-    pub(crate) kind: String,
+    pub kind: String,
     /// Project.
-    pub(crate) project: String,
+    pub project: String,
     /// Task id.
-    pub(crate) id: String,
+    pub id: String,
 }
 
 impl TaskRef {
     /// Parses a reference; `None` when it is not `<task kind>://<project>/<id>`.
-    pub(crate) fn parse(text: &str) -> Option<TaskRef> {
+    pub fn parse(text: &str) -> Option<TaskRef> {
         let (kind, rest) = text.split_once("://")?;
         let (project, id) = rest.split_once('/')?;
         [kind, project, id]
@@ -106,7 +116,7 @@ impl fmt::Display for TaskRef {
 
 /// The function kind and action a run kind names: `python+job:run` → (`python`,
 /// `job`); the older SDK's `python+run` is a job.
-pub(crate) fn run_kind(kind: &str) -> Option<(String, String)> {
+pub fn run_kind(kind: &str) -> Option<(String, String)> {
     let (function_kind, action) = match kind.strip_suffix(":run") {
         Some(task_kind) => task_kind.split_once('+')?,
         None => (kind.strip_suffix("+run")?, "job"),
@@ -116,23 +126,23 @@ pub(crate) fn run_kind(kind: &str) -> Option<(String, String)> {
 }
 
 /// Key of a project.
-pub(crate) fn project_key(project: &str) -> String {
+pub fn project_key(project: &str) -> String {
     format!("store://{project}")
 }
 
 /// Key of a task.
-pub(crate) fn task_key(project: &str, kind: &str, id: &str) -> String {
+pub fn task_key(project: &str, kind: &str, id: &str) -> String {
     format!("store://{project}/task/{kind}/{id}")
 }
 
 /// Key of a run.
-pub(crate) fn run_key(project: &str, kind: &str, id: &str) -> String {
+pub fn run_key(project: &str, kind: &str, id: &str) -> String {
     format!("store://{project}/run/{kind}/{id}")
 }
 
 /// Whether `name` is a DNS-1123 label (`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`, at most 63
 /// characters): project names are Kubernetes namespaces too.
-pub(crate) fn is_dns_label(name: &str) -> bool {
+pub fn is_dns_label(name: &str) -> bool {
     let bytes = name.as_bytes();
     let edge = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     !bytes.is_empty()
@@ -143,7 +153,7 @@ pub(crate) fn is_dns_label(name: &str) -> bool {
 }
 
 /// The original platform's `SLUG_PATTERN`, `^[a-zA-Z0-9._+-]+$`.
-pub(crate) fn is_slug(text: &str) -> bool {
+pub fn is_slug(text: &str) -> bool {
     !text.is_empty()
         && text
             .bytes()

@@ -2,20 +2,23 @@
 
 use std::sync::Arc;
 
-use runplane_control::{Control, RunEvent};
-use runplane_model::{Run, RunState, Target};
-use runplane_store::StoredRun;
+use runplane_control::Control;
+use runplane_engine::LoadedRuntime;
+use runplane_model::{Run, RunEvent, RunState, StoredRun, Target};
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 
 use crate::recorder::{Recorded, Recorder};
-use crate::{Error, Inner, RunService, ServiceEvent};
+use crate::runs::{Inner, RunService, ServiceEvent};
+use crate::runtimes::Runtimes;
+use crate::{Error, Result};
 
 /// What the driver does with its run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Work {
-    /// Take it from its current state to a final one (start, resume, re-attach).
-    Drive,
+    /// Take it from its current state to a final one (start, resume, re-attach), with
+    /// the runtime it was accepted with: given when the caller holds it (a new run),
+    /// else found by the run's pinned digest.
+    Drive(Option<Arc<LoadedRuntime>>),
     /// Remove its workload and end DELETED.
     Delete,
 }
@@ -93,6 +96,7 @@ async fn drive(inner: &Inner, stored: StoredRun, work: Work, stop: watch::Receiv
     let (events, mut reported) = mpsc::unbounded_channel();
     let mut execution = AbortOnDrop(tokio::spawn(execute(
         inner.control.clone(),
+        inner.runtimes.clone(),
         stored,
         work,
         events,
@@ -121,7 +125,7 @@ async fn drive(inner: &Inner, stored: StoredRun, work: Work, stop: watch::Receiv
 
 /// Aborts the execution when its driver goes (run superseded, host shutting down), so
 /// no execution outlives the task that records it.
-struct AbortOnDrop(tokio::task::JoinHandle<crate::Result<Run>>);
+struct AbortOnDrop(tokio::task::JoinHandle<Result<Run>>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -130,7 +134,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// Ends the run in ERROR with `reason` when its state allows (an execution that could
-/// not even start: its runtime is gone, no cluster).
+/// not even start: no runtime owns its kind any more, no cluster).
 async fn fail(inner: &Inner, recorder: &mut Recorder, reason: &str) {
     let id = recorder.id().clone();
     match inner.store.get_run(&id).await {
@@ -152,32 +156,33 @@ async fn fail(inner: &Inner, recorder: &mut Recorder, reason: &str) {
 
 async fn execute(
     control: Control,
+    runtimes: Runtimes,
     stored: StoredRun,
     work: Work,
     events: mpsc::UnboundedSender<RunEvent>,
     stop: watch::Receiver<bool>,
-) -> crate::Result<Run> {
-    let StoredRun { run, spec, .. } = stored;
+) -> Result<Run> {
     let cluster = || control.kubernetes().ok_or(Error::NoCluster);
-    Ok(match (work, run.target) {
-        (Work::Delete, Target::Local) => control.delete_local(run, events).await?,
-        (Work::Delete, Target::Kubernetes) => {
-            control.delete_kubernetes(run, events, cluster()?).await?
-        }
-        (Work::Drive, target) => {
-            let runtime = control.runtime_for(&spec, target)?;
-            match target {
-                Target::Local => {
-                    control
-                        .run_local(&runtime, &spec, run, events, stop)
-                        .await?
-                }
-                Target::Kubernetes => {
-                    control
-                        .run_kubernetes(&runtime, &spec, run, events, stop, cluster()?)
-                        .await?
-                }
+    let runtime = match &work {
+        Work::Drive(Some(runtime)) => Some(runtime.clone()),
+        Work::Drive(None) => Some(runtimes.pinned(&stored)?),
+        Work::Delete => None,
+    };
+    let StoredRun { run, spec, .. } = stored;
+    Ok(match (runtime, run.target) {
+        (None, Target::Local) => control.delete_local(run, events).await?,
+        (None, Target::Kubernetes) => control.delete_kubernetes(run, events, cluster()?).await?,
+        (Some(runtime), target) => match target {
+            Target::Local => {
+                control
+                    .run_local(&runtime, &spec, run, events, stop)
+                    .await?
             }
-        }
+            Target::Kubernetes => {
+                control
+                    .run_kubernetes(&runtime, &spec, run, events, stop, cluster()?)
+                    .await?
+            }
+        },
     })
 }

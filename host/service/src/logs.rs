@@ -6,9 +6,11 @@ use std::collections::VecDeque;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use runplane_model::{RunId, Target};
 use runplane_store::Store;
+use runplane_target_kubernetes::policy;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::{Error, Result, RunService, ServiceEvent};
+use crate::runs::{RunService, ServiceEvent};
+use crate::{Error, Result};
 
 /// A run's output, line by line (without newlines).
 pub type LogStream = BoxStream<'static, Result<String>>;
@@ -16,15 +18,15 @@ pub type LogStream = BoxStream<'static, Result<String>>;
 pub(crate) async fn open(service: &RunService, id: &RunId, follow: bool) -> Result<LogStream> {
     let stored = service.get(id).await?;
     if stored.run.target == Target::Kubernetes {
-        let cluster = service.control().kubernetes().ok_or(Error::NoCluster)?;
+        let cluster = service.inner.control.kubernetes().ok_or(Error::NoCluster)?;
         let lines = cluster
-            .logs(&stored.run.project, id.as_str(), follow)
+            .logs(policy::namespace_of(&stored.run), id.as_str(), follow)
             .await?;
         return Ok(lines.map_err(Error::from).boxed());
     }
     // Subscribe before reading the store, so no line falls between the two.
     let events = service.subscribe();
-    let store = service.store().clone();
+    let store = service.inner.store.clone();
     let written = store.logs(id, 0, 0).await?;
     let last = written.last().map_or(0, |line| line.seq);
     let head = stream::iter(written.into_iter().map(|line| Ok(line.line)));

@@ -3,15 +3,13 @@
 
 use std::time::Duration;
 
-use runplane_control::RunEvent;
-use runplane_model::{RunId, RunState, Transition};
-use runplane_store::{LogStream, Store};
-use runplane_target_local::Stream;
+use runplane_model::{LogLine, OutputStream, RunEvent, RunId, RunState, Transition};
+use runplane_store::Store;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 
-use crate::ServiceEvent;
+use crate::runs::ServiceEvent;
 
 /// How often a failing database write is retried before the event is given up on (and
 /// logged): long enough to ride out a database restart of a few seconds.
@@ -67,7 +65,7 @@ impl Recorder {
         let mut superseded = None;
         for event in batch {
             match event {
-                RunEvent::Log { stream, line } => lines.push((log_stream(stream), line)),
+                RunEvent::Log { stream, line } => lines.push((stream, line)),
                 RunEvent::Outputs(outputs) => {
                     self.flush_logs(&mut lines).await;
                     let map: Map<String, Value> = outputs
@@ -147,7 +145,7 @@ impl Recorder {
         .await
     }
 
-    async fn flush_logs(&mut self, lines: &mut Vec<(LogStream, String)>) {
+    async fn flush_logs(&mut self, lines: &mut Vec<(OutputStream, String)>) {
         if lines.is_empty() {
             return;
         }
@@ -160,7 +158,7 @@ impl Recorder {
                     for (seq, (stream, line)) in (first..).zip(batch) {
                         let _ = self.events.send(ServiceEvent::Log {
                             run: self.id.clone(),
-                            line: runplane_store::LogLine {
+                            line: LogLine {
                                 seq,
                                 stream,
                                 line,
@@ -179,12 +177,5 @@ impl Recorder {
     async fn wait_after(&self, attempt: u32, error: &runplane_store::Error) {
         tracing::warn!(run = %self.id, attempt, %error, "cannot write to the store; retrying");
         tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
-    }
-}
-
-fn log_stream(stream: Stream) -> LogStream {
-    match stream {
-        Stream::Stdout => LogStream::Stdout,
-        Stream::Stderr => LogStream::Stderr,
     }
 }

@@ -1,30 +1,31 @@
-//! Runplane's run service: the one place runs are accepted, driven and changed.
+//! The run service: the one place runs are accepted, driven and changed.
 //!
-//! Every run is validated by its runtime, stored in state CREATED, then driven by one
-//! task per run (the [`Control`] executes it on its target). Every transition the drive
-//! reports is persisted before it is announced, with optimistic concurrency on the run
-//! row, so a stop from another writer is never overwritten. A restarted host calls
-//! [`RunService::reattach`] and picks up every run the store says is live.
-//!
-//! The HTTP API and the CLI both sit on this service, so a run behaves the same whether
-//! it was started with `runplane run` or `POST /api/v1/-/{project}/runs`.
-
-mod driver;
-mod logs;
-mod recorder;
+//! Every run is validated by its runtime, stored in state CREATED with the digest of
+//! that runtime, then driven by one task per run (the [`Control`] executes it on its
+//! target with the pinned component). Every transition the drive reports is persisted
+//! before it is announced.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use runplane_control::Control;
-use runplane_model::{RunId, RunState, SpecFile, Target, Transition};
-use runplane_store::{LogLine, NewRun, Store, StoredRun};
+use runplane_engine::{LoadedRuntime, Registry};
+use runplane_model::{
+    FieldError, LogLine, RunFilter, RunId, RunPage, RunState, SpecFile, StoredRun, Target,
+    Transition,
+};
+use runplane_store::{NewRun, Store};
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 
-use crate::driver::Work;
+use crate::catalog::Catalog;
+use crate::driver::{self, Work};
+use crate::logs::{self, LogStream};
 use crate::recorder::{Recorded, Recorder};
+use crate::request::RunRequest;
+use crate::runtimes::Runtimes;
+use crate::{Error, Result};
 
 /// How many events subscribers may fall behind before they are told they lagged (and
 /// re-read the store).
@@ -33,49 +34,6 @@ const EVENT_BUFFER: usize = 16 * 1024;
 /// How long a stop may take before the caller is answered anyway (the run keeps
 /// stopping; its state says where it is).
 pub const STOP_WAIT: Duration = Duration::from_secs(60);
-
-/// Why the service refused or failed a request.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// Validation, planning or execution refused the run.
-    #[error(transparent)]
-    Control(#[from] runplane_control::Error),
-    /// The store failed or has no such thing.
-    #[error(transparent)]
-    Store(#[from] runplane_store::Error),
-    /// A Kubernetes run, but the host has no cluster.
-    #[error(
-        "no Kubernetes cluster is configured on this host (set local_execution to run locally, or give the host a kubeconfig)"
-    )]
-    NoCluster,
-    /// The request needs a run in another state.
-    #[error("run {id} is {state}: {what}")]
-    WrongState {
-        /// The run.
-        id: RunId,
-        /// Its state.
-        state: RunState,
-        /// What the request needs.
-        what: &'static str,
-    },
-    /// The run's logs could not be read from the cluster.
-    #[error(transparent)]
-    Kubernetes(#[from] runplane_target_kubernetes::Error),
-    /// An idempotency key already started run `first` with another request.
-    #[error(
-        "idempotency key {key:?} already started run {first} with a different request; use a new key"
-    )]
-    IdempotencyKeyReused {
-        /// The key.
-        key: String,
-        /// The run it started.
-        first: RunId,
-    },
-}
-
-/// Result of this crate.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What the service announces to subscribers (the CLI's follower, SSE streams).
 #[derive(Clone, Debug, PartialEq)]
@@ -148,39 +106,51 @@ pub struct Submission {
 /// The run service. Cheap to clone.
 #[derive(Clone)]
 pub struct RunService {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    control: Control,
-    store: Store,
-    events: broadcast::Sender<ServiceEvent>,
+pub(crate) struct Inner {
+    pub(crate) control: Control,
+    pub(crate) store: Store,
+    pub(crate) runtimes: Runtimes,
+    pub(crate) catalog: Catalog,
+    pub(crate) events: broadcast::Sender<ServiceEvent>,
     /// Runs driven by this host right now.
-    live: Mutex<HashMap<RunId, driver::Handle>>,
+    pub(crate) live: Mutex<HashMap<RunId, driver::Handle>>,
 }
 
 impl RunService {
-    /// A service executing with `control` and persisting to `store`.
-    pub fn new(control: Control, store: Store) -> Self {
+    /// A service executing with `control`, persisting to `store`, with the runtimes of
+    /// `registry`; its [`Catalog`] and [`Runtimes`] share the same store and registry.
+    pub fn new(control: Control, store: Store, registry: Arc<Registry>) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let runtimes = Runtimes::new(registry);
+        let catalog = Catalog::new(store.clone(), runtimes.clone());
         RunService {
             inner: Arc::new(Inner {
                 control,
                 store,
+                runtimes,
+                catalog,
                 events,
                 live: Mutex::new(HashMap::new()),
             }),
         }
     }
 
-    /// The control that validates and executes runs.
-    pub fn control(&self) -> &Control {
-        &self.inner.control
+    /// The catalog over the same store: projects, function versions, tasks.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
     }
 
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.inner.store
+    /// The loaded runtimes.
+    pub fn runtimes(&self) -> &Runtimes {
+        &self.inner.runtimes
+    }
+
+    /// Whether this host can run Kubernetes runs.
+    pub fn has_cluster(&self) -> bool {
+        self.inner.control.kubernetes().is_some()
     }
 
     /// Every event from now on, for every run; filter with [`ServiceEvent::run`].
@@ -188,31 +158,71 @@ impl RunService {
         self.inner.events.subscribe()
     }
 
-    /// Validates the run with its runtime, stores it (CREATED), starts driving it and
-    /// returns it with `true`. A retry with the same idempotency key returns the first
-    /// run with `false` and starts nothing; the same key with another request (spec,
-    /// function reference or target) is [`Error::IdempotencyKeyReused`].
+    /// Accepts a run request of the API: resolved by the catalog (which looks the
+    /// runtime up, once), then as [`submit`](Self::submit). Bad fields are named by
+    /// their paths in the request (`spec.parameters`, not `run.spec.parameters`).
+    pub async fn create(
+        &self,
+        request: RunRequest,
+        idempotency_key: Option<String>,
+    ) -> Result<(StoredRun, bool)> {
+        let (submission, runtime) = self.inner.catalog.resolve(request, idempotency_key).await?;
+        self.accept(submission, runtime)
+            .await
+            .map_err(|error| match error {
+                Error::Invalid(fields) => {
+                    Error::Invalid(fields.into_iter().map(request_path).collect())
+                }
+                Error::NoCluster => {
+                    Error::field("spec.local_execution", Error::NoCluster.to_string())
+                }
+                other => other,
+            })
+    }
+
+    /// Validates the run with the runtime owning its kind, stores it (CREATED) with
+    /// that runtime's digest, starts driving it and returns it with `true`. A retry
+    /// with the same idempotency key returns the first run with `false` and starts
+    /// nothing; the same key with another request (spec, function reference or target)
+    /// is [`Error::IdempotencyKeyReused`].
     pub async fn submit(&self, submission: Submission) -> Result<(StoredRun, bool)> {
+        let file = &submission.file;
+        let runtime = self.inner.runtimes.for_action(
+            &file.function.kind,
+            &file.action,
+            Some(submission.target),
+        )?;
+        self.accept(submission, runtime).await
+    }
+
+    /// Validates `submission` with `runtime` and stores it with its digest, in one
+    /// write; the driver then plans it with that same component.
+    async fn accept(
+        &self,
+        submission: Submission,
+        runtime: Arc<LoadedRuntime>,
+    ) -> Result<(StoredRun, bool)> {
         let Submission {
             file,
             target,
             function_ref,
             idempotency_key,
         } = submission;
-        if target == Target::Kubernetes && self.inner.control.kubernetes().is_none() {
+        if target == Target::Kubernetes && !self.has_cluster() {
             return Err(Error::NoCluster);
         }
-        let runtime = self.inner.control.validate(&file, target).await?;
+        self.inner.control.validate(&runtime, &file).await?;
         let new = NewRun {
             id: RunId::generate(),
             kind: file.run.kind.clone(),
             function_ref,
             target,
             spec: file,
+            runtime_digest: runtime.digest().to_string(),
             idempotency_key,
             created: OffsetDateTime::now_utc(),
         };
-        let (mut stored, created) = self.inner.store.insert_run(&new).await?;
+        let (stored, created) = self.inner.store.insert_run(&new).await?;
         if !created {
             let same = stored.spec == new.spec
                 && stored.function_ref == new.function_ref
@@ -225,18 +235,90 @@ impl RunService {
             }
             return Ok((stored, false));
         }
-        self.inner
-            .store
-            .set_runtime_digest(&stored.run.id, runtime.digest())
-            .await?;
-        stored.runtime_digest = Some(runtime.digest().to_string());
-        self.spawn(stored.clone(), Work::Drive);
+        self.spawn(stored.clone(), Work::Drive(Some(runtime)));
         Ok((stored, true))
     }
 
     /// The run as stored now.
     pub async fn get(&self, id: &RunId) -> Result<StoredRun> {
         Ok(self.inner.store.get_run(id).await?)
+    }
+
+    /// Run `id`, when it belongs to `project`: another project's run is not found
+    /// there, so a caller scoped to one project learns nothing of the others.
+    pub async fn find(&self, project: &str, id: &str) -> Result<StoredRun> {
+        let stored = self.get(&RunId::from(id.to_string())).await?;
+        if stored.run.project != project {
+            return Err(Error::NotFound {
+                entity: "run",
+                name: format!("{id} in project {project}"),
+            });
+        }
+        Ok(stored)
+    }
+
+    /// The runs of `filter`'s project (which must exist), newest first, `limit` a page
+    /// (0: 100; at most 1000), from `cursor` (the `next` of the previous page).
+    pub async fn list(
+        &self,
+        filter: &RunFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<RunPage> {
+        if let Some(project) = &filter.project {
+            self.inner.store.get_project(project).await?;
+        }
+        Ok(self.inner.store.list_runs(filter, limit, cursor).await?)
+    }
+
+    /// How many runs are in each state, across every project (what the metrics report:
+    /// read from the store, so every replica reports the same truth).
+    pub async fn count_by_state(&self) -> Result<Vec<(RunState, i64)>> {
+        Ok(self.inner.store.count_runs_by_state().await?)
+    }
+
+    /// Deletes a project with its functions, tasks and runs. With `force`, the live runs
+    /// this host drives are stopped first and the records of the others go (their
+    /// workloads are left to their hosts); without it, a project with live runs stays.
+    pub async fn delete_project(&self, project: &str, force: bool) -> Result<()> {
+        if force {
+            self.inner.catalog.project(project).await?;
+            self.stop_driven_runs(project).await?;
+        }
+        self.inner.catalog.delete_project(project, force).await
+    }
+
+    /// Stops every run of `project` this host drives, before its records go.
+    async fn stop_driven_runs(&self, project: &str) -> Result<()> {
+        let filter = RunFilter {
+            project: Some(project.to_string()),
+            ..RunFilter::default()
+        };
+        let mut driven: Vec<RunId> = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .inner
+                .store
+                .list_runs(&filter, 1000, cursor.as_deref())
+                .await?;
+            driven.extend(
+                page.runs
+                    .into_iter()
+                    .filter(|stored| self.is_driving(&stored.run.id))
+                    .map(|stored| stored.run.id),
+            );
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        for id in driven {
+            if let Err(error) = self.stop(&id).await {
+                tracing::warn!(run = %id, %error, "cannot stop the run of a deleted project");
+            }
+        }
+        Ok(())
     }
 
     /// Whether this host drives `id` right now.
@@ -288,13 +370,11 @@ impl RunService {
                 });
             }
             Recorded::Lost => {
-                return Err(
-                    runplane_store::Error::Database("cannot record the resume".into()).into(),
-                );
+                return Err(Error::Store("cannot record the resume".into()));
             }
         }
         let stored = self.get(id).await?;
-        self.spawn(stored.clone(), Work::Drive);
+        self.spawn(stored.clone(), Work::Drive(None));
         Ok(stored)
     }
 
@@ -343,7 +423,7 @@ impl RunService {
             }
             let state = stored.run.state;
             match (stored.run.target, state) {
-                (Target::Kubernetes, _) if self.inner.control.kubernetes().is_none() => {
+                (Target::Kubernetes, _) if !self.has_cluster() => {
                     tracing::warn!(run = %stored.run.id, %state, "Kubernetes run left as is: no cluster configured");
                     continue;
                 }
@@ -371,7 +451,7 @@ impl RunService {
                         .await;
                     continue;
                 }
-                _ => self.spawn(stored, Work::Drive),
+                _ => self.spawn(stored, Work::Drive(None)),
             };
             driven += 1;
         }
@@ -396,11 +476,11 @@ impl RunService {
 
     /// The run's output lines: stored ones for local runs (then new ones as they come
     /// when `follow`), the pods' logs through the API server for Kubernetes runs.
-    pub async fn logs(&self, id: &RunId, follow: bool) -> Result<logs::LogStream> {
+    pub async fn logs(&self, id: &RunId, follow: bool) -> Result<LogStream> {
         logs::open(self, id, follow).await
     }
 
-    fn recorder(&self, stored: &StoredRun) -> Recorder {
+    pub(crate) fn recorder(&self, stored: &StoredRun) -> Recorder {
         Recorder::new(
             self.inner.store.clone(),
             stored.run.id.clone(),
@@ -409,7 +489,7 @@ impl RunService {
         )
     }
 
-    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, driver::Handle>> {
+    pub(crate) fn live(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, driver::Handle>> {
         self.inner
             .live
             .lock()
@@ -417,4 +497,33 @@ impl RunService {
     }
 }
 
-pub use logs::LogStream;
+/// The path of a field as the API request spells it: the request carries the task and
+/// run fields side by side in one `spec` (`task.spec.resources` and
+/// `run.spec.parameters` are `spec.resources` and `spec.parameters`); the function's
+/// own fields keep their `function.spec` paths (they come from the stored function).
+fn request_path(error: FieldError) -> FieldError {
+    for prefix in ["task.spec", "run.spec"] {
+        if let Some(rest) = error.path.strip_prefix(prefix)
+            && (rest.is_empty() || rest.starts_with(['.', '[']))
+        {
+            return FieldError::new(format!("spec{rest}"), error.message);
+        }
+    }
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_paths_become_request_paths() {
+        let path = |p: &str| request_path(FieldError::new(p, "bad")).path;
+        assert_eq!(path("task.spec.resources.cpu"), "spec.resources.cpu");
+        assert_eq!(path("run.spec.parameters"), "spec.parameters");
+        assert_eq!(path("run.spec"), "spec");
+        assert_eq!(path("run.spec[0]"), "spec[0]");
+        assert_eq!(path("function.spec.source"), "function.spec.source");
+        assert_eq!(path("run.specific"), "run.specific");
+    }
+}

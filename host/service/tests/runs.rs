@@ -1,42 +1,36 @@
 //! The run service on the local target with a real SQLite store and real python3:
 //! every transition persisted, stop / resume / delete, idempotency, re-attach.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use runplane_control::Control;
-use runplane_engine::{HostSettings, Limits, PluginEngine, Registry};
+use futures::TryStreamExt as _;
 use runplane_model::{RunId, RunState, SpecFile, Target, Transition};
 use runplane_service::{RunService, Submission};
-use runplane_store::{NewRun, Store};
-use runplane_target_local::LocalTarget;
+use runplane_store::NewRun;
+use runplane_test_support::host;
 use time::OffsetDateTime;
 
-/// A service over the built-in runtimes, a private run directory and a SQLite file.
+/// A service over the built-in runtimes, a private run directory and a SQLite file,
+/// with project demo.
 async fn service(dir: &std::path::Path) -> RunService {
-    // Compiled components are cached across tests: compiling is the slow part.
-    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled");
-    let engine = PluginEngine::new(Limits::default(), Some(&cache)).expect("engine starts");
-    let registry = Registry::new();
-    for (name, bytes) in runplane_builtins::COMPONENTS {
-        registry.insert(engine.load(bytes, name).expect("built-in loads"));
-    }
-    let local = LocalTarget::new(dir.join("runs"), dir.join("cache"));
-    let control = Control::new(
-        Arc::new(registry),
-        local,
-        HostSettings {
-            image_registry: None,
-            default_images: Vec::new(),
-        },
-    );
-    let url = format!("sqlite://{}", dir.join("runplane.db").display());
-    let store = Store::open(&url).await.expect("store opens");
-    match store.create_project("demo", None).await {
-        Ok(_) | Err(runplane_store::Error::AlreadyExists { .. }) => {}
-        Err(error) => panic!("{error}"),
-    }
-    RunService::new(control, store)
+    let service = host::run_service(host::control(dir), dir, host::registry(&[])).await;
+    service
+        .catalog()
+        .ensure_project("demo")
+        .await
+        .expect("project demo exists");
+    service
+}
+
+/// The stored output lines of run `id`.
+async fn logs(service: &RunService, id: &RunId) -> Vec<String> {
+    service
+        .logs(id, false)
+        .await
+        .expect("the logs open")
+        .try_collect()
+        .await
+        .expect("the logs read")
 }
 
 fn spec(code: &str, parameters: &serde_json::Value) -> SpecFile {
@@ -106,9 +100,18 @@ async fn a_run_is_persisted_at_every_transition_with_logs_and_outputs() {
         [Built, Ready, Running, Completed]
     );
     assert_eq!(done.status["message"], "exit code 0");
-    assert!(done.status["outputs"].is_object(), "{}", done.status);
-    let logs = service.store().logs(&run.run.id, 0, 0).await.unwrap();
-    assert!(logs.iter().any(|line| line.line == "hello x"), "{logs:?}");
+    // The handler's return value, as the bootstrap wrote it to outputs.json.
+    let result = done.status["outputs"]["result"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(result).ok(),
+        Some(serde_json::json!({"greeted": "x"})),
+        "{}",
+        done.status
+    );
+    let logs = logs(&service, &run.run.id).await;
+    assert!(logs.iter().any(|line| line == "hello x"), "{logs:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,23 +168,25 @@ async fn a_retry_with_the_same_idempotency_key_gets_the_first_run() {
         "{reused:?}"
     );
     service.wait(&first.run.id).await;
-    let logs = service.store().logs(&first.run.id, 0, 0).await.unwrap();
-    assert_eq!(
-        logs.iter().filter(|line| line.line == "hello once").count(),
-        1
-    );
+    let logs = logs(&service, &first.run.id).await;
+    assert_eq!(logs.iter().filter(|line| *line == "hello once").count(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_host_drives_accepted_runs_and_reports_orphaned_processes() {
     let dir = tempfile::tempdir().unwrap();
-    let store = service(dir.path()).await.store().clone();
+    drop(service(dir.path()).await);
+    let store = host::store(dir.path()).await;
+    let python = host::registry(&[])
+        .for_kind("python")
+        .expect("python is built in");
     let insert = |code: &str| NewRun {
         id: RunId::generate(),
         kind: "python+job:run".into(),
         function_ref: "python://demo/f".into(),
         target: Target::Local,
         spec: spec(code, &serde_json::json!({"name": "again"})),
+        runtime_digest: python.digest().to_string(),
         idempotency_key: None,
         created: OffsetDateTime::now_utc(),
     };
@@ -220,4 +225,108 @@ async fn a_restarted_host_drives_accepted_runs_and_reports_orphaned_processes() 
             .unwrap()
             .contains("host restarted")
     );
+}
+
+/// The built-in Python component with a custom section appended: the same runtime
+/// (name, kinds, behaviour), another digest, as a new build of it would have.
+fn python_variant() -> Vec<u8> {
+    let python = runplane_builtins::COMPONENTS
+        .iter()
+        .find(|(name, _)| *name == "python")
+        .expect("python is built in")
+        .1;
+    let (name, payload) = (b"runplane-test-variant", b"v2");
+    let mut section = vec![name.len() as u8];
+    section.extend_from_slice(name);
+    section.extend_from_slice(payload);
+    let mut bytes = python.to_vec();
+    bytes.push(0); // custom section
+    bytes.push(section.len() as u8);
+    bytes.extend(section);
+    bytes
+}
+
+/// The reason of the run's BUILT transition: `planned by <runtime> <digest>`.
+fn planned_by(stored: &runplane_model::StoredRun) -> String {
+    stored
+        .run
+        .history
+        .iter()
+        .find(|t| t.to == RunState::Built)
+        .and_then(|t| t.reason.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_planned_by_the_runtime_version_it_was_accepted_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = host::registry(&[]);
+    let original = registry.for_kind("python").unwrap().digest().to_string();
+    let service = host::run_service(host::control(dir.path()), dir.path(), registry.clone()).await;
+    service.catalog().ensure_project("demo").await.unwrap();
+
+    // The digest is in the run from its first write: what submit returns is the row
+    // as inserted.
+    let (first, _) = service
+        .submit(submission(
+            spec(HELLO, &serde_json::json!({"name": "a"})),
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(first.runtime_digest.as_deref(), Some(original.as_str()));
+
+    // A run accepted with that version, whose host stopped before planning it.
+    let store = host::store(dir.path()).await;
+    let (accepted, _) = store
+        .insert_run(&NewRun {
+            id: RunId::generate(),
+            kind: "python+job:run".into(),
+            function_ref: "python://demo/f".into(),
+            target: Target::Local,
+            spec: spec(HELLO, &serde_json::json!({"name": "b"})),
+            runtime_digest: original.clone(),
+            idempotency_key: None,
+            created: OffsetDateTime::now_utc(),
+        })
+        .await
+        .unwrap();
+    service.wait(&first.run.id).await;
+
+    // A new version of python replaces the current one before it is planned.
+    let swapped = host::engine()
+        .load(&python_variant(), "python v2")
+        .expect("the variant loads");
+    let new = swapped.digest().to_string();
+    assert_ne!(new, original);
+    registry.insert(swapped);
+    assert_eq!(registry.for_kind("python").unwrap().digest(), new);
+
+    let restarted = host::run_service(host::control(dir.path()), dir.path(), registry).await;
+    assert_eq!(restarted.reattach().await.unwrap(), 1);
+    restarted.wait(&accepted.run.id).await;
+    let replanned = restarted.get(&accepted.run.id).await.unwrap();
+    assert_eq!(
+        replanned.run.state,
+        RunState::Completed,
+        "{:?}",
+        replanned.run
+    );
+    assert_eq!(
+        planned_by(&replanned),
+        format!("planned by python {original}")
+    );
+
+    // A run accepted now pins and is planned by the new version.
+    let (later, _) = restarted
+        .submit(submission(
+            spec(HELLO, &serde_json::json!({"name": "c"})),
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(later.runtime_digest.as_deref(), Some(new.as_str()));
+    restarted.wait(&later.run.id).await;
+    let later = restarted.get(&later.run.id).await.unwrap();
+    assert_eq!(planned_by(&later), format!("planned by python {new}"));
 }

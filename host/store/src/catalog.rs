@@ -4,9 +4,10 @@
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
-use crate::rows::{self, database, insert_error, nanos};
-use crate::runs::FINAL_STATES;
-use crate::{Error, FunctionVersion, Project, Result, Store, Task};
+use runplane_model::{FunctionVersion, Project, Task};
+
+use crate::rows::{self, FINAL_STATES, database, exists, insert_error, nanos, not_found};
+use crate::{Error, Result, Store};
 
 /// Columns of a project, in the order [`project`] reads them.
 macro_rules! project_columns {
@@ -343,22 +344,6 @@ impl Store {
             self.get_project(project).await?;
         }
         Ok(())
-    }
-}
-
-/// [`Error::NotFound`] for `entity` `name`.
-pub(crate) fn not_found(entity: &'static str, name: &str) -> Error {
-    Error::NotFound {
-        entity,
-        name: name.to_string(),
-    }
-}
-
-/// [`Error::AlreadyExists`] for `entity` `name`.
-pub(crate) fn exists(entity: &'static str, name: &str) -> Error {
-    Error::AlreadyExists {
-        entity,
-        name: name.to_string(),
     }
 }
 

@@ -35,8 +35,7 @@ mod connect;
 mod rows;
 mod runs;
 
-use runplane_model::{RunId, RunState, SpecFile, Target};
-use serde::{Deserialize, Serialize};
+use runplane_model::{RunId, SpecFile, Target};
 use time::OffsetDateTime;
 
 /// Why a store call failed.
@@ -109,55 +108,6 @@ pub enum Backend {
     Postgres,
 }
 
-/// A project: the namespace of functions and runs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Project {
-    /// Unique name (DNS-1123 label; also the Kubernetes namespace).
-    pub name: String,
-    /// Free text.
-    pub description: Option<String>,
-    /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created: OffsetDateTime,
-}
-
-/// One version of a function. Every create or update makes a new version; the newest
-/// is `latest`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FunctionVersion {
-    /// Version id (a UUIDv7, so versions sort by creation).
-    pub id: String,
-    /// Project.
-    pub project: String,
-    /// Function name.
-    pub name: String,
-    /// Function kind = runtime kind (`python`).
-    pub kind: String,
-    /// The function spec as validated by its runtime.
-    pub spec: serde_json::Value,
-    /// Creation time of this version.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created: OffsetDateTime,
-}
-
-/// A task: an action on a function with its settings (`python+job`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Task {
-    /// Id (UUIDv7).
-    pub id: String,
-    /// Project.
-    pub project: String,
-    /// Task kind, `<function kind>+<action>`.
-    pub kind: String,
-    /// Function reference, `python://demo/hello:<version>`.
-    pub function: String,
-    /// The task spec.
-    pub spec: serde_json::Value,
-    /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created: OffsetDateTime,
-}
-
 /// A run to insert: everything known when it is accepted, in state CREATED.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewRun {
@@ -171,87 +121,13 @@ pub struct NewRun {
     pub target: Target,
     /// The full, resolved spec: function, task and run.
     pub spec: SpecFile,
+    /// Digest of the runtime component that validated it; later calls for the run go
+    /// to that component.
+    pub runtime_digest: String,
     /// Retries with the same key (per project) get the first run back.
     pub idempotency_key: Option<String>,
     /// When it was accepted.
     pub created: OffsetDateTime,
-}
-
-/// A run as stored.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredRun {
-    /// The run: id, project, function, kind, action, target, state, history.
-    pub run: runplane_model::Run,
-    /// Run kind (`python+job:run`).
-    pub kind: String,
-    /// Function reference.
-    pub function_ref: String,
-    /// The full spec.
-    pub spec: SpecFile,
-    /// Digest of the runtime component that validated and plans it (set when the run is
-    /// accepted).
-    pub runtime_digest: Option<String>,
-    /// Status beyond the state: message, outputs, service URL (free-form JSON object).
-    pub status: serde_json::Value,
-    /// Row version for optimistic concurrency: 1 when inserted, +1 on every recorded
-    /// transition (so it is always 1 + the length of the history). Setting the runtime
-    /// digest or appending logs does not change it: those writes cannot contradict a
-    /// concurrent transition, and a writer's version stays valid across them.
-    pub version: i64,
-    /// Creation time.
-    pub created: OffsetDateTime,
-    /// Last write: the time of the last transition, or of the runtime digest.
-    pub updated: OffsetDateTime,
-}
-
-/// Filters of a run listing; `None` means any.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct RunFilter {
-    /// Project.
-    pub project: Option<String>,
-    /// Function name.
-    pub function: Option<String>,
-    /// Current state.
-    pub state: Option<RunState>,
-    /// Runtime kind (`python`).
-    pub runtime: Option<String>,
-    /// Created at or after.
-    pub created_after: Option<OffsetDateTime>,
-    /// Created before.
-    pub created_before: Option<OffsetDateTime>,
-}
-
-/// One page of runs, newest first, and the cursor of the next page.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunPage {
-    /// The runs.
-    pub runs: Vec<StoredRun>,
-    /// Pass back to get the next page; `None` on the last page.
-    pub next: Option<String>,
-}
-
-/// Which stream a log line came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogStream {
-    /// Standard output.
-    Stdout,
-    /// Standard error.
-    Stderr,
-}
-
-/// One line of a run's output.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LogLine {
-    /// Position in the run's log, from 1.
-    pub seq: i64,
-    /// Stream.
-    pub stream: LogStream,
-    /// The line, without its newline.
-    pub line: String,
-    /// When the host read it.
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
 }
 
 /// The store: connection pools and the backend behind them. Cheap to clone (the pools

@@ -1,13 +1,42 @@
 //! Conversions between rows and the crate's types, shared by every query: timestamps,
 //! JSON text, enum names, and sqlx errors to [`Error`].
 
-use runplane_model::RunState;
+use std::sync::LazyLock;
+
+use runplane_model::{ALL_STATES, RunState};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use sqlx::error::{DatabaseError as _, ErrorKind};
 use time::OffsetDateTime;
 
 use crate::{Error, Result};
+
+/// The states in which nothing more happens to a run by itself, as an SQL list
+/// (`('COMPLETED', …)`), from the model so the two never disagree. Live = not in it.
+pub(crate) static FINAL_STATES: LazyLock<String> = LazyLock::new(|| {
+    let names: Vec<String> = ALL_STATES
+        .iter()
+        .filter(|state| state.is_final())
+        .map(|state| format!("'{}'", state.as_str()))
+        .collect();
+    format!("({})", names.join(", "))
+});
+
+/// [`Error::NotFound`] for `entity` `name`.
+pub(crate) fn not_found(entity: &'static str, name: &str) -> Error {
+    Error::NotFound {
+        entity,
+        name: name.to_string(),
+    }
+}
+
+/// [`Error::AlreadyExists`] for `entity` `name`.
+pub(crate) fn exists(entity: &'static str, name: &str) -> Error {
+    Error::AlreadyExists {
+        entity,
+        name: name.to_string(),
+    }
+}
 
 /// Any sqlx failure that has no more precise meaning.
 #[expect(clippy::needless_pass_by_value, reason = "the shape `map_err` wants")]
@@ -94,7 +123,7 @@ pub(crate) fn state(row: &AnyRow, column: &str) -> Result<RunState> {
         .map_err(|e| Error::Database(format!("column {column}: {e}")))
 }
 
-/// A unit enum column (a [`Target`](runplane_model::Target), a [`LogStream`](crate::LogStream)) stored under its
+/// A unit enum column (a [`Target`](runplane_model::Target), a [`OutputStream`](runplane_model::OutputStream)) stored under its
 /// serde name (`local`, `stdout`), so the API, the CLI and the database spell it alike.
 pub(crate) fn named<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T> {
     let value = text(row, column)?;

@@ -3,25 +3,18 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use runplane_model::{ALL_STATES, Run, RunId, RunState, Transition};
+use runplane_model::{
+    ALL_STATES, LogLine, OutputStream, Run, RunFilter, RunId, RunPage, RunState, StoredRun,
+    Transition,
+};
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
-use crate::catalog::{exists, not_found};
-use crate::rows::{self, database, insert_error, nanos, placeholders};
-use crate::{Error, LogLine, LogStream, NewRun, Result, RunFilter, RunPage, Store, StoredRun};
-
-/// The states in which nothing more happens to a run by itself, as an SQL list
-/// (`('COMPLETED', …)`), from the model so the two never disagree. Live = not in it.
-pub(crate) static FINAL_STATES: LazyLock<String> = LazyLock::new(|| {
-    let names: Vec<String> = ALL_STATES
-        .iter()
-        .filter(|state| state.is_final())
-        .map(|state| format!("'{}'", state.as_str()))
-        .collect();
-    format!("({})", names.join(", "))
-});
+use crate::rows::{
+    self, FINAL_STATES, database, exists, insert_error, nanos, not_found, placeholders,
+};
+use crate::{Error, NewRun, Result, Store};
 
 /// Listing page size when the caller passes 0.
 const DEFAULT_PAGE: u32 = 100;
@@ -42,8 +35,8 @@ macro_rules! run_columns {
 }
 
 impl Store {
-    /// Inserts a run in state CREATED (version 1, no history, status `{}`) and says
-    /// whether it was created. With an idempotency key already used in the project, the
+    /// Inserts a run in state CREATED (version 1, no history, status `{}`, its runtime's
+    /// digest) and says whether it was created. With an idempotency key already used in the project, the
     /// run that has it comes back instead, with `false`: the unique index decides, so
     /// concurrent retries agree. [`Error::NotFound`] when the project does not exist.
     pub async fn insert_run(&self, run: &NewRun) -> Result<(StoredRun, bool)> {
@@ -52,8 +45,8 @@ impl Store {
         let inserted = sqlx::query(concat!(
             "INSERT INTO runs (",
             run_columns!(),
-            ", idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, '{}', 1, \
-             $11, $11, $12) ON CONFLICT (project, idempotency_key) DO NOTHING"
+            ", idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}', 1, \
+             $12, $12, $13) ON CONFLICT (project, idempotency_key) DO NOTHING"
         ))
         .bind(run.id.as_str())
         .bind(&spec.project)
@@ -64,6 +57,7 @@ impl Store {
         .bind(&run.function_ref)
         .bind(rows::name_of(&run.target)?)
         .bind(rows::to_json(spec)?)
+        .bind(&run.runtime_digest)
         .bind(RunState::Created.as_str())
         .bind(created)
         .bind(run.idempotency_key.as_deref())
@@ -277,27 +271,10 @@ impl Store {
         Ok(expected_version + 1)
     }
 
-    /// Records the digest of the runtime component that planned the run. Not a
-    /// transition: the version stays (see [`StoredRun::version`]); `updated` moves.
-    pub async fn set_runtime_digest(&self, id: &RunId, digest: &str) -> Result<()> {
-        let updated =
-            sqlx::query("UPDATE runs SET runtime_digest = $1, updated = $2 WHERE id = $3")
-                .bind(digest)
-                .bind(nanos(OffsetDateTime::now_utc())?)
-                .bind(id.as_str())
-                .execute(&self.writer)
-                .await
-                .map_err(database)?;
-        if updated.rows_affected() == 0 {
-            return Err(not_found("run", id.as_str()));
-        }
-        Ok(())
-    }
-
     /// Appends lines to the run's log, numbered on from the last one (the first line of
     /// a run is 1), stamped now; returns the number of the last line. Concurrent
     /// appenders to one run get disjoint, consecutive ranges.
-    pub async fn append_logs(&self, id: &RunId, lines: &[(LogStream, String)]) -> Result<i64> {
+    pub async fn append_logs(&self, id: &RunId, lines: &[(OutputStream, String)]) -> Result<i64> {
         if lines.is_empty() {
             return sqlx::query_scalar("SELECT log_seq FROM runs WHERE id = $1")
                 .bind(id.as_str())

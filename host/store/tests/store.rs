@@ -5,8 +5,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use runplane_model::{Entity, RunId, RunState, SpecFile, Target, Transition};
-use runplane_store::{Backend, Error, LogStream, NewRun, RunFilter, Store, StoredRun};
+use runplane_model::{
+    Entity, OutputStream, RunFilter, RunId, RunState, SpecFile, StoredRun, Target, Transition,
+};
+use runplane_store::{Backend, Error, NewRun, Store};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -70,7 +72,6 @@ suite!(
     retrying_writers_lose_nothing,
     pages_and_filters,
     live_runs,
-    runtime_digest,
     logs,
     deleting_a_run,
     counts_by_state,
@@ -113,6 +114,7 @@ fn new_run(project: &str, function: &str, key: Option<&str>) -> NewRun {
         function_ref: format!("python://{project}/{function}:latest"),
         target: Target::Local,
         spec: spec(project, function, "python"),
+        runtime_digest: "sha256:abc".to_string(),
         idempotency_key: key.map(str::to_string),
         created: OffsetDateTime::now_utc(),
     }
@@ -217,7 +219,7 @@ async fn deleting_a_project(store: &Store) {
     let live = insert(store, "busy", "f").await;
     walk(store, &live.run.id, &[RunState::Built, RunState::Ready]).await;
     store
-        .append_logs(&live.run.id, &[(LogStream::Stdout, "hi".to_string())])
+        .append_logs(&live.run.id, &[(OutputStream::Stdout, "hi".to_string())])
         .await
         .unwrap();
     let other = insert(store, "busy", "f").await;
@@ -410,7 +412,7 @@ async fn runs_round_trip(store: &Store) {
     assert_eq!(stored.kind, run.kind);
     assert_eq!(stored.function_ref, run.function_ref);
     assert_eq!(stored.spec, run.spec);
-    assert_eq!(stored.runtime_digest, None);
+    assert_eq!(stored.runtime_digest.as_deref(), Some("sha256:abc"));
     assert_eq!(stored.status, json!({}));
     assert_eq!(stored.version, 1);
     // Timestamps come back to the nanosecond.
@@ -877,33 +879,6 @@ async fn live_runs(store: &Store) {
     assert_eq!(live[1].run.state, RunState::Running);
 }
 
-async fn runtime_digest(store: &Store) {
-    store.create_project("demo", None).await.unwrap();
-    let run = insert(store, "demo", "f").await;
-    store
-        .set_runtime_digest(&run.run.id, "sha256:abc")
-        .await
-        .unwrap();
-    let stored = store.get_run(&run.run.id).await.unwrap();
-    assert_eq!(stored.runtime_digest.as_deref(), Some("sha256:abc"));
-    assert!(stored.updated >= stored.created);
-    // Not a transition: a writer holding version 1 can still move the run.
-    assert_eq!(stored.version, 1);
-    store
-        .record_transition(
-            &run.run.id,
-            1,
-            &step(RunState::Created, RunState::Built),
-            None,
-        )
-        .await
-        .unwrap();
-    assert!(matches!(
-        store.set_runtime_digest(&RunId::generate(), "x").await,
-        Err(Error::NotFound { entity: "run", .. })
-    ));
-}
-
 async fn logs(store: &Store) {
     store.create_project("demo", None).await.unwrap();
     let run = insert(store, "demo", "f").await;
@@ -917,9 +892,9 @@ async fn logs(store: &Store) {
             .append_logs(
                 id,
                 &[
-                    line(LogStream::Stdout, "one"),
-                    line(LogStream::Stderr, "two"),
-                    line(LogStream::Stdout, ""),
+                    line(OutputStream::Stdout, "one"),
+                    line(OutputStream::Stderr, "two"),
+                    line(OutputStream::Stdout, ""),
                 ]
             )
             .await
@@ -931,8 +906,8 @@ async fn logs(store: &Store) {
             .append_logs(
                 id,
                 &[
-                    line(LogStream::Stdout, "four ünïcode"),
-                    line(LogStream::Stderr, "five")
+                    line(OutputStream::Stdout, "four ünïcode"),
+                    line(OutputStream::Stderr, "five")
                 ]
             )
             .await
@@ -946,11 +921,11 @@ async fn logs(store: &Store) {
             .map(|l| (l.seq, l.stream, l.line.as_str()))
             .collect::<Vec<_>>(),
         [
-            (1, LogStream::Stdout, "one"),
-            (2, LogStream::Stderr, "two"),
-            (3, LogStream::Stdout, ""),
-            (4, LogStream::Stdout, "four ünïcode"),
-            (5, LogStream::Stderr, "five")
+            (1, OutputStream::Stdout, "one"),
+            (2, OutputStream::Stderr, "two"),
+            (3, OutputStream::Stdout, ""),
+            (4, OutputStream::Stdout, "four ünïcode"),
+            (5, OutputStream::Stderr, "five")
         ]
     );
     assert!(all.iter().all(|l| l.at >= before));
@@ -967,7 +942,7 @@ async fn logs(store: &Store) {
     // Large batches (several insert statements) and concurrent appenders stay
     // consecutive.
     let big: Vec<_> = (0..250)
-        .map(|n| line(LogStream::Stdout, &format!("line {n}")))
+        .map(|n| line(OutputStream::Stdout, &format!("line {n}")))
         .collect();
     assert_eq!(store.append_logs(id, &big).await.unwrap(), 255);
     let appenders: Vec<_> = (0..4)
@@ -976,7 +951,7 @@ async fn logs(store: &Store) {
             tokio::spawn(async move {
                 for k in 0..5 {
                     let batch: Vec<_> = (0..5)
-                        .map(|i| (LogStream::Stdout, format!("w{n} b{k} l{i}")))
+                        .map(|i| (OutputStream::Stdout, format!("w{n} b{k} l{i}")))
                         .collect();
                     store.append_logs(&id, &batch).await.unwrap();
                 }
@@ -1002,7 +977,7 @@ async fn logs(store: &Store) {
     let missing = RunId::generate();
     assert!(matches!(
         store
-            .append_logs(&missing, &[line(LogStream::Stdout, "x")])
+            .append_logs(&missing, &[line(OutputStream::Stdout, "x")])
             .await,
         Err(Error::NotFound { entity: "run", .. })
     ));
@@ -1024,7 +999,7 @@ async fn deleting_a_run(store: &Store) {
     walk(store, &kept.run.id, &[RunState::Built]).await;
     for id in [&run.run.id, &kept.run.id] {
         store
-            .append_logs(id, &[(LogStream::Stdout, "x".to_string())])
+            .append_logs(id, &[(OutputStream::Stdout, "x".to_string())])
             .await
             .unwrap();
     }
@@ -1101,7 +1076,7 @@ async fn survives_restart(url: &str) {
     )
     .await;
     store
-        .append_logs(&run.run.id, &[(LogStream::Stdout, "before".to_string())])
+        .append_logs(&run.run.id, &[(OutputStream::Stdout, "before".to_string())])
         .await
         .unwrap();
     let before = store.get_run(&run.run.id).await.unwrap();
@@ -1128,7 +1103,7 @@ async fn survives_restart(url: &str) {
     );
     assert_eq!(
         store
-            .append_logs(&run.run.id, &[(LogStream::Stdout, "after".to_string())])
+            .append_logs(&run.run.id, &[(OutputStream::Stdout, "after".to_string())])
             .await
             .unwrap(),
         2
@@ -1173,7 +1148,7 @@ async fn many_concurrent_writers(store: &Store) {
                 barrier.wait().await;
                 let id = insert(&store, "demo", "f").await.run.id;
                 for n in 0..APPENDS {
-                    let line = (LogStream::Stdout, format!("line {n}"));
+                    let line = (OutputStream::Stdout, format!("line {n}"));
                     store.append_logs(&id, &[line]).await.unwrap();
                 }
                 use RunState::*;

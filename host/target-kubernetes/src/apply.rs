@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt as _;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use runplane_engine::ObservedObject;
+use runplane_model::ObservedObject;
 use serde_json::{Value, json};
 
+use crate::policy::owner_name;
 use crate::{Error, FIELD_MANAGER, KubernetesTarget, Result};
 
 /// Key of the owner's data listing what the run applied.
@@ -16,12 +17,6 @@ const APPLIED_KEY: &str = "applied";
 /// Kinds whose disappearance means the run's work is gone. Only kinds that
 /// [`KubernetesTarget::observe_run`] lists (and trackers follow) can be told missing.
 const WORKLOAD_KINDS: &[&str] = &["Job", "Deployment", "Pod"];
-
-/// The name of the ConfigMap owning every object of run `run_id`: deterministic, so
-/// applying again finds the same owner (and the same uid) instead of making another.
-pub fn owner_name(run_id: &str) -> String {
-    format!("runplane-run-{}", run_id.to_lowercase())
-}
 
 /// One object a run applied, as its owner records it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,13 +1,16 @@
-//! The Kubernetes target: applies a run's (already guarded) objects under one owner
-//! object, lists them back for the runtime's `observe`, watches them for changes, stops,
-//! deletes them and reads their pods' logs.
+//! The Kubernetes target: the host's policy for a cluster, and the mechanics of
+//! applying a run's guarded objects under one owner object, listing them back for the
+//! runtime's `observe`, watching them for changes, stopping, deleting them and reading
+//! their pods' logs.
 //!
 //! # Overview
 //!
+//! - [`policy`]: the namespace of a run, the names and labels of its objects, and the
+//!   guard ([`policy::admit`]) every planned object passes before it is applied.
 //! - [`KubernetesTarget::connect`]: a client from the kubeconfig (`KUBECONFIG` or
 //!   `~/.kube/config`, optionally one context) or the in-cluster configuration.
 //! - [`KubernetesTarget::apply_run`]: server-side apply, field manager [`FIELD_MANAGER`],
-//!   forced, in order, of the run's **owner** (a ConfigMap named [`owner_name`]) and then
+//!   forced, in order, of the run's **owner** (a ConfigMap named [`policy::owner_name`]) and then
 //!   of every object with an `ownerReference` to it; the namespace is created first when
 //!   missing. Names are deterministic, so applying again (resume, re-attach) creates
 //!   nothing twice.
@@ -30,10 +33,11 @@
 
 mod apply;
 mod logs;
+pub mod policy;
 mod removal;
 mod tracking;
 
-pub use apply::{AppliedObject, missing_workload, owner_name};
+pub use apply::{AppliedObject, missing_workload};
 pub use removal::{Deletion, Stopped};
 pub use tracking::{RESYNC, RunTracker};
 
@@ -50,18 +54,15 @@ use kube::api::{Api, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, Config, Resource};
-use runplane_engine::ObservedObject;
+use runplane_model::ObservedObject;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::policy::run_selector;
 use crate::tracking::Tracking;
 
 /// The field manager of every apply.
 pub const FIELD_MANAGER: &str = "runplane";
-/// Label naming the run an object belongs to.
-pub const RUN_LABEL: &str = "runplane.io/run";
-/// The selector of every object Runplane manages.
-pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=runplane";
 /// How long a run may stay pending unless configured otherwise: long enough for a slow
 /// image pull or a cluster autoscaler, short enough that a typo in an image name ends.
 pub const DEFAULT_PENDING_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -424,9 +425,4 @@ impl KubernetesTarget {
     pub fn track(&self, namespace: &str, run_id: &str) -> RunTracker {
         self.tracking.track(&self.client, namespace, run_id)
     }
-}
-
-/// `runplane.io/run=<run_id>`.
-pub fn run_selector(run_id: &str) -> String {
-    format!("{RUN_LABEL}={run_id}")
 }

@@ -7,7 +7,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt as _;
 use kube::api::{Api, ListParams, LogParams};
 
-use crate::{Error, KubernetesTarget, Result, run_selector};
+use crate::policy::run_selector;
+use crate::{Error, KubernetesTarget, Result};
 
 /// One container whose log is read.
 struct Source {

@@ -1,23 +1,49 @@
-//! The host's last word on what reaches a cluster. A runtime proposes objects; the
-//! guard checks each against the policy and stamps the host's labels and namespace. A
-//! violation refuses the whole plan, naming the object and the rule, before anything is
-//! applied.
+//! The host's policy for what reaches a cluster, in one place: which namespace a run's
+//! objects go to, how they are named and labelled, and the guard that checks and stamps
+//! every object a runtime proposes before anything is applied.
+//!
+//! A runtime proposes objects; [`admit`] checks each against the [`Policy`] and stamps
+//! the host's labels and namespace. A violation refuses the whole plan, naming the
+//! object and the rule. The same labels select what the watchers follow
+//! ([`MANAGED_SELECTOR`]) and which objects belong to a run ([`run_selector`]), so the
+//! target and the guard cannot disagree on them.
+
+mod pod_security;
 
 use std::collections::BTreeMap;
 
-use runplane_target_kubernetes::owner_name;
+use runplane_model::Run;
 use serde_json::{Map, Value};
 
 /// The label every object Runplane manages carries (watches select on it).
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "runplane");
+/// [`MANAGED_BY`] as a label selector: what the shared watchers follow.
+pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=runplane";
 /// Label naming the run an object belongs to.
 pub const RUN_LABEL: &str = "runplane.io/run";
-/// Label naming the project.
+/// Label naming the project, so a cluster admin can select a project's objects.
 pub const PROJECT_LABEL: &str = "runplane.io/project";
 /// Label naming the runtime that planned the object.
 pub const RUNTIME_LABEL: &str = "runplane.io/runtime";
 /// Largest object accepted (etcd's request limit is 1.5 MiB).
 pub const MAX_OBJECT_BYTES: usize = 1 << 20;
+
+/// The namespace a run's objects go to: its project's. The only place that maps a
+/// project to a namespace, so the apply, the watchers, stop, delete and logs agree.
+pub fn namespace_of(run: &Run) -> &str {
+    &run.project
+}
+
+/// The name of the ConfigMap owning every object of run `run_id`: deterministic, so
+/// applying again finds the same owner (and the same uid) instead of making another.
+pub fn owner_name(run_id: &str) -> String {
+    format!("runplane-run-{}", run_id.to_lowercase())
+}
+
+/// `runplane.io/run=<run_id>`: selects every object of one run.
+pub fn run_selector(run_id: &str) -> String {
+    format!("{RUN_LABEL}={run_id}")
+}
 
 /// Namespaced kinds the host lets runtimes create unless configured otherwise, as
 /// `<apiVersion>/<kind>`. Cluster-scoped kinds are never allowed.
@@ -205,7 +231,7 @@ fn admit_one(
     }
     if policy.pod_security == PodSecurity::Restricted {
         for pod in pod_specs(&object) {
-            check_pod(pod)
+            pod_security::check(pod)
                 .map_err(|rule| violation(&label, format!("Pod Security restricted: {rule}")))?;
         }
     }
@@ -251,51 +277,6 @@ fn pod_specs(object: &Value) -> Vec<&Value> {
     .filter_map(|pointer| object.pointer(pointer))
     .filter(|spec| spec.get("containers").is_some())
     .collect()
-}
-
-fn check_pod(pod: &Value) -> Result<(), String> {
-    for field in ["hostNetwork", "hostPID", "hostIPC"] {
-        if pod[field] == Value::Bool(true) {
-            return Err(format!("{field} is not allowed"));
-        }
-    }
-    for volume in pod["volumes"].as_array().into_iter().flatten() {
-        if volume.get("hostPath").is_some() {
-            return Err(format!("hostPath volume {} is not allowed", volume["name"]));
-        }
-    }
-    if pod["securityContext"]["runAsUser"].as_i64() == Some(0) {
-        return Err("the pod runs as root (runAsUser 0)".into());
-    }
-    let containers = ["initContainers", "containers", "ephemeralContainers"]
-        .iter()
-        .flat_map(|list| pod[*list].as_array().into_iter().flatten());
-    for container in containers {
-        let name = container["name"].as_str().unwrap_or_default();
-        let security = &container["securityContext"];
-        if security["privileged"] == Value::Bool(true) {
-            return Err(format!("container {name} is privileged"));
-        }
-        if security["allowPrivilegeEscalation"] == Value::Bool(true) {
-            return Err(format!("container {name} allows privilege escalation"));
-        }
-        if security["runAsUser"].as_i64() == Some(0)
-            || security["runAsNonRoot"] == Value::Bool(false)
-        {
-            return Err(format!("container {name} runs as root"));
-        }
-        let added = security["capabilities"]["add"]
-            .as_array()
-            .into_iter()
-            .flatten();
-        if let Some(capability) = added
-            .filter_map(Value::as_str)
-            .find(|c| *c != "NET_BIND_SERVICE")
-        {
-            return Err(format!("container {name} adds capability {capability}"));
-        }
-    }
-    Ok(())
 }
 
 fn is_dns_subdomain(name: &str) -> bool {

@@ -17,9 +17,8 @@ use kube::core::ApiResource;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::{
-    AppliedObject, Error, FIELD_MANAGER, KubernetesTarget, Result, owner_name, run_selector,
-};
+use crate::policy::{owner_name, run_selector};
+use crate::{AppliedObject, Error, FIELD_MANAGER, KubernetesTarget, Result};
 
 /// How often a wait lists the run's objects again.
 const POLL: Duration = Duration::from_secs(1);

@@ -23,13 +23,13 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, Resource};
-use runplane_engine::ObservedObject;
+use runplane_model::ObservedObject;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::{MANAGED_SELECTOR, RUN_LABEL, owner_name};
+use crate::policy::{MANAGED_SELECTOR, RUN_LABEL, owner_name};
 
 /// How often every followed run is observed again from memory even when nothing
 /// changed. Nothing is listed again: a watcher only lists when it (re)starts or its

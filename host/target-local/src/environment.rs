@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use runplane_engine::LocalEnvironment;
+use runplane_model::LocalEnvironment;
 use sha2::{Digest, Sha256};
 use tokio::process::Command;
 

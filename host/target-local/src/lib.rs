@@ -14,7 +14,7 @@
 //! # Example
 //!
 //! ```no_run
-//! # async fn example(process: runplane_engine::LocalProcess) -> Result<(), runplane_target_local::Error> {
+//! # async fn example(process: runplane_model::LocalProcess) -> Result<(), runplane_target_local::Error> {
 //! use runplane_target_local::{LocalEvent, LocalTarget};
 //!
 //! let target = LocalTarget::new("/tmp/runs".into(), "/tmp/cache".into());
@@ -33,8 +33,8 @@ mod workdir;
 
 use std::path::PathBuf;
 
-pub use process::{Exit, LocalEvent, LocalRun, OUTPUTS_FILE, Stopper, Stream};
-use runplane_engine::LocalProcess;
+pub use process::{Exit, LocalEvent, LocalRun, OUTPUTS_FILE, Stopper};
+use runplane_model::LocalProcess;
 
 /// Why a local run could not start.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use runplane_engine::LocalProcess;
+use runplane_model::{LocalProcess, OutputStream};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
@@ -23,15 +23,6 @@ pub const OUTPUTS_FILE: &str = "outputs.json";
 /// How long output may keep arriving after the process exited (a grandchild holding
 /// the pipe open must not hang the run).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Which output stream a line came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stream {
-    /// Standard output.
-    Stdout,
-    /// Standard error.
-    Stderr,
-}
 
 /// How the process ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,7 +48,7 @@ pub enum LocalEvent {
     /// One line of output.
     Log {
         /// Where it came from.
-        stream: Stream,
+        stream: OutputStream,
         /// The line, without its newline.
         line: String,
     },
@@ -153,8 +144,16 @@ pub(crate) async fn spawn(
     let (sender, events) = mpsc::channel(1024);
     let (exited_tx, exited) = watch::channel(false);
     let readers = [
-        tokio::spawn(forward(child.stdout.take(), Stream::Stdout, sender.clone())),
-        tokio::spawn(forward(child.stderr.take(), Stream::Stderr, sender.clone())),
+        tokio::spawn(forward(
+            child.stdout.take(),
+            OutputStream::Stdout,
+            sender.clone(),
+        )),
+        tokio::spawn(forward(
+            child.stderr.take(),
+            OutputStream::Stderr,
+            sender.clone(),
+        )),
     ];
     let outputs_path = dir.join(OUTPUTS_FILE);
     tokio::spawn(async move {
@@ -214,7 +213,7 @@ fn resolve(program: &str, environment: Option<&Prepared>) -> String {
 
 async fn forward(
     stream: Option<impl AsyncRead + Unpin>,
-    which: Stream,
+    which: OutputStream,
     sender: mpsc::Sender<LocalEvent>,
 ) {
     let Some(stream) = stream else { return };

@@ -2,7 +2,7 @@
 
 use std::path::{Component, Path};
 
-use runplane_engine::LocalFile;
+use runplane_model::LocalFile;
 
 use crate::{Error, Result};
 

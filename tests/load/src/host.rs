@@ -8,33 +8,59 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use runplane_api::{ApiConfig, AuthConfig, LocalPolicy};
 use runplane_control::Control;
-use runplane_engine::{HostSettings, Limits, PluginEngine, Registry};
-use runplane_model::{RunId, RunState};
+use runplane_engine::{Limits, LoadedRuntime, PluginEngine, Registry};
+use runplane_model::{HostSettings, RunId, RunState, SpecFile};
 use runplane_service::RunService;
 use runplane_store::Store;
+use runplane_target_kubernetes::KubernetesTarget;
 use runplane_target_local::LocalTarget;
 
 use crate::Served;
 
+/// What both benchmarks build the host from: the built-in runtimes and a control on the
+/// local target (and, for the Kubernetes benchmark, a cluster).
+#[derive(Clone)]
+pub struct Wiring {
+    /// Executes runs.
+    pub control: Control,
+    /// The built-in runtimes.
+    pub registry: Arc<Registry>,
+}
+
+impl Wiring {
+    /// The same wiring, with a cluster to run Kubernetes plans on.
+    pub fn with_kubernetes(self, target: KubernetesTarget) -> Self {
+        Wiring {
+            control: self.control.with_kubernetes(target),
+            ..self
+        }
+    }
+
+    /// The runtime owning `file`'s kind, once it accepted the file's specs: what the run
+    /// service does when it accepts a run.
+    pub async fn validated(&self, file: &SpecFile) -> anyhow::Result<Arc<LoadedRuntime>> {
+        let kind = &file.function.kind;
+        let runtime = self
+            .registry
+            .for_kind(kind)
+            .with_context(|| format!("no runtime owns kind {kind}"))?;
+        self.control.validate(&runtime, file).await?;
+        Ok(runtime)
+    }
+}
+
 /// The built-in runtimes and the local target, runs under `scratch`. Compiled
 /// components are cached in `cache`, so only the first benchmark compiles them.
 /// Built once and shared by every backend: loading the runtimes is the slow part.
-pub fn control(cache: &Path, scratch: &Path) -> anyhow::Result<Control> {
+pub fn wiring(cache: &Path, scratch: &Path) -> anyhow::Result<Wiring> {
     let engine = PluginEngine::new(Limits::default(), Some(cache)).context("the engine")?;
-    let registry = Registry::new();
-    for (name, bytes) in runplane_builtins::COMPONENTS {
-        registry.insert(
-            engine
-                .load(bytes, &format!("built-in {name}"))
-                .with_context(|| format!("the built-in runtime {name}"))?,
-        );
-    }
+    let registry = Registry::with_builtins(&engine, runplane_builtins::COMPONENTS)
+        .context("the built-in runtimes")?;
     let local = LocalTarget::new(scratch.join("runs"), scratch.join("cache"));
-    let settings = HostSettings {
-        image_registry: None,
-        default_images: Vec::new(),
-    };
-    Ok(Control::new(Arc::new(registry), local, settings))
+    Ok(Wiring {
+        control: Control::new(local, HostSettings::default()),
+        registry: Arc::new(registry),
+    })
 }
 
 /// The API serving, and the service behind it (to wait for runs).
@@ -48,9 +74,9 @@ pub struct Host {
 impl Host {
     /// Opens the store at `url` and serves the API over it: insecure mode (every
     /// caller is admin, loopback only), local runs allowed.
-    pub async fn start(control: Control, url: &str) -> anyhow::Result<Host> {
+    pub async fn start(wiring: Wiring, url: &str) -> anyhow::Result<Host> {
         let store = Store::open(url).await.context("the store")?;
-        let service = RunService::new(control, store);
+        let service = RunService::new(wiring.control, store, wiring.registry);
         let config = ApiConfig {
             auth: AuthConfig {
                 insecure: true,

@@ -16,6 +16,8 @@
 //!   the shared plane of `tests/control-plane`.
 //! - A real PostgreSQL server: [`postgres::database`] gives each test a fresh database on
 //!   a server started once per test binary (skipped without PostgreSQL, unless CI).
+//! - With feature `host`, an in-process host ([`host`]): the registry of the built-in
+//!   runtimes (plus fixtures), a control on the local target, the run service.
 //!
 //! # Example
 //!
@@ -30,9 +32,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use runplane_engine::{HostSettings, RunContext, Target};
+use runplane_model::{HostSettings, RunContext, Target};
 
 pub mod control_plane;
+#[cfg(feature = "host")]
+pub mod host;
 pub mod postgres;
 
 include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
@@ -86,17 +90,14 @@ pub fn context(
         task_spec: task_spec.to_string(),
         run_spec: run_spec.to_string(),
         target,
-        settings: HostSettings {
-            image_registry: None,
-            default_images: Vec::new(),
-        },
+        settings: HostSettings::default(),
     }
 }
 
 /// A Python job with the specs a user typically writes: inline code, requirements,
 /// resources, envs, a node selector and parameters.
 pub mod python {
-    use runplane_engine::{RunContext, Target};
+    use runplane_model::{RunContext, Target};
 
     /// Function spec: inline code, a handler and requirements.
     pub const FUNCTION_SPEC: &str = r#"{"source":{"code":"import numpy as np\n\ndef train(alpha, rounds=3):\n    return {\"score\": float(np.mean([alpha] * rounds))}\n","handler":"train","lang":"python"},"python_version":"PYTHON3_11","requirements":["numpy==2.1.0","pandas>=2"]}"#;

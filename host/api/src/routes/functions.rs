@@ -4,8 +4,8 @@
 use axum::Json as JsonBody;
 use axum::extract::State;
 use axum::http::StatusCode;
+use runplane_service::FunctionUpdate;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,13 +14,8 @@ use crate::AppState;
 use crate::auth::{ProjectEditor, ProjectReader};
 use crate::dto::{CreateFunction, FunctionDto, Page, UpdateFunction};
 use crate::extract::{Json, Path, Query};
-use crate::problem::{ApiError, Problem};
-use crate::refs;
-use crate::routes::ProjectPath;
-use crate::validation;
-
-/// Longest function name.
-const MAX_NAME: usize = 253;
+use crate::problem::{ApiError, Problem, blame_kind};
+use crate::routes::{ProjectPath, body_project};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -77,15 +72,13 @@ async fn create_function(
     Json(request): Json<CreateFunction>,
 ) -> Result<(StatusCode, JsonBody<FunctionDto>), ApiError> {
     let project = editor.project;
-    validation::body_project(request.project.as_deref(), &project)?;
-    if !refs::is_slug(&request.name) || request.name.len() > MAX_NAME {
-        return Err(ApiError::field(
-            "name",
-            format!("must be 1 to {MAX_NAME} letters, digits, '.', '_', '+' or '-'"),
-        ));
-    }
-    let version = new_version(&state, &project, &request.name, &request.kind, request.spec).await?;
-    Ok((StatusCode::CREATED, JsonBody(version)))
+    body_project(request.project.as_deref(), &project)?;
+    let version = state
+        .catalog
+        .create_function(&project, &request.name, &request.kind, request.spec)
+        .await
+        .map_err(blame_kind)?;
+    Ok((StatusCode::CREATED, JsonBody(version.into())))
 }
 
 /// Lists the latest version of every function of the project.
@@ -100,11 +93,7 @@ async fn list_functions(
     reader: ProjectReader,
     State(state): State<AppState>,
 ) -> Result<JsonBody<Page<FunctionDto>>, ApiError> {
-    let functions = state
-        .service
-        .store()
-        .list_functions(&reader.project)
-        .await?;
+    let functions = state.catalog.functions(&reader.project).await?;
     Ok(JsonBody(Page::all(
         functions.into_iter().map(FunctionDto::from).collect(),
     )))
@@ -124,13 +113,11 @@ async fn get_function(
     Path(path): Path<FunctionPath>,
     Query(query): Query<VersionQuery>,
 ) -> Result<JsonBody<FunctionDto>, ApiError> {
-    read_version(
-        &state,
-        &reader.project,
-        &path.name,
-        query.version.as_deref(),
-    )
-    .await
+    let version = state
+        .catalog
+        .function(&reader.project, &path.name, query.version.as_deref())
+        .await?;
+    Ok(JsonBody(version.into()))
 }
 
 /// Creates a new version of an existing function.
@@ -153,25 +140,18 @@ async fn update_function(
     Json(request): Json<UpdateFunction>,
 ) -> Result<JsonBody<FunctionDto>, ApiError> {
     let project = editor.project;
-    let latest = state
-        .service
-        .store()
-        .get_function(&project, &path.name, None)
-        .await?;
-    for (field, given, actual) in [
-        ("project", request.project.as_deref(), project.as_str()),
-        ("name", request.name.as_deref(), latest.name.as_str()),
-        ("kind", request.kind.as_deref(), latest.kind.as_str()),
-    ] {
-        if let Some(given) = given.filter(|given| *given != actual) {
-            return Err(ApiError::field(
-                field,
-                format!("is {given:?} but the function's is {actual:?} (it cannot change)"),
-            ));
-        }
-    }
-    let version = new_version(&state, &project, &latest.name, &latest.kind, request.spec).await?;
-    Ok(JsonBody(version))
+    body_project(request.project.as_deref(), &project)?;
+    let update = FunctionUpdate {
+        name: request.name,
+        kind: request.kind,
+        spec: request.spec,
+    };
+    let version = state
+        .catalog
+        .update_function(&project, &path.name, update)
+        .await
+        .map_err(blame_kind)?;
+    Ok(JsonBody(version.into()))
 }
 
 /// Deletes every version of a function; runs keep their copy of the spec.
@@ -188,8 +168,7 @@ async fn delete_function(
     Path(path): Path<FunctionPath>,
 ) -> Result<StatusCode, ApiError> {
     state
-        .service
-        .store()
+        .catalog
         .delete_function(&editor.project, &path.name)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -208,11 +187,7 @@ async fn list_versions(
     State(state): State<AppState>,
     Path(path): Path<FunctionPath>,
 ) -> Result<JsonBody<Page<FunctionDto>>, ApiError> {
-    let versions = state
-        .service
-        .store()
-        .list_function_versions(&reader.project, &path.name)
-        .await?;
+    let versions = state.catalog.versions(&reader.project, &path.name).await?;
     Ok(JsonBody(Page::all(
         versions.into_iter().map(FunctionDto::from).collect(),
     )))
@@ -231,39 +206,9 @@ async fn get_version(
     State(state): State<AppState>,
     Path(path): Path<VersionPath>,
 ) -> Result<JsonBody<FunctionDto>, ApiError> {
-    read_version(&state, &reader.project, &path.name, Some(&path.version)).await
-}
-
-/// Validates `spec` with the runtime owning `kind` and stores it as the newest version
-/// of function `name`.
-async fn new_version(
-    state: &AppState,
-    project: &str,
-    name: &str,
-    kind: &str,
-    spec: Map<String, Value>,
-) -> Result<FunctionDto, ApiError> {
-    let store = state.service.store();
-    store.get_project(project).await?;
-    let runtime = validation::runtime_for(state.service.control(), kind)
-        .map_err(|error| error.at_field("kind"))?;
-    validation::check(runtime, kind, &spec, "spec").await?;
-    let version = store
-        .create_function(project, name, kind, &Value::Object(spec))
-        .await?;
-    Ok(version.into())
-}
-
-async fn read_version(
-    state: &AppState,
-    project: &str,
-    name: &str,
-    version: Option<&str>,
-) -> Result<JsonBody<FunctionDto>, ApiError> {
     let version = state
-        .service
-        .store()
-        .get_function(project, name, version)
+        .catalog
+        .function(&reader.project, &path.name, Some(&path.version))
         .await?;
     Ok(JsonBody(version.into()))
 }

@@ -52,12 +52,8 @@ async fn healthz() -> JsonBody<Health> {
     )
 )]
 async fn readyz(State(state): State<AppState>) -> Result<JsonBody<Health>, ApiError> {
-    // A lookup by primary key that finds nothing: the cheapest query that needs the
-    // database.
-    match state.service.store().get_project("-").await {
-        Ok(_) | Err(runplane_store::Error::NotFound { .. }) => {
-            Ok(JsonBody(Health { status: "ok" }))
-        }
+    match state.catalog.ready().await {
+        Ok(()) => Ok(JsonBody(Health { status: "ok" })),
         Err(error) => {
             tracing::warn!(%error, "not ready: the store does not answer");
             Err(ApiError::new(

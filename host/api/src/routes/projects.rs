@@ -3,8 +3,6 @@
 use axum::Json as JsonBody;
 use axum::extract::State;
 use axum::http::StatusCode;
-use runplane_model::RunId;
-use runplane_store::RunFilter;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +13,6 @@ use crate::auth::{Admin, Caller, ProjectReader};
 use crate::dto::{CreateProject, Page, ProjectDto};
 use crate::extract::{Json, Path, Query};
 use crate::problem::{ApiError, Problem};
-use crate::refs;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -40,16 +37,8 @@ async fn create_project(
     State(state): State<AppState>,
     Json(request): Json<CreateProject>,
 ) -> Result<(StatusCode, JsonBody<ProjectDto>), ApiError> {
-    if !refs::is_dns_label(&request.name) {
-        return Err(ApiError::field(
-            "name",
-            "must be a DNS-1123 label: lowercase letters, digits and '-', at most 63, \
-             starting and ending with a letter or digit",
-        ));
-    }
     let project = state
-        .service
-        .store()
+        .catalog
         .create_project(&request.name, request.description.as_deref())
         .await?;
     Ok((StatusCode::CREATED, JsonBody(project.into())))
@@ -66,7 +55,7 @@ async fn list_projects(
     caller: Caller,
     State(state): State<AppState>,
 ) -> Result<JsonBody<Page<ProjectDto>>, ApiError> {
-    let projects = state.service.store().list_projects().await?;
+    let projects = state.catalog.projects().await?;
     Ok(JsonBody(Page::all(
         projects
             .into_iter()
@@ -88,7 +77,7 @@ async fn get_project(
     reader: ProjectReader,
     State(state): State<AppState>,
 ) -> Result<JsonBody<ProjectDto>, ApiError> {
-    let project = state.service.store().get_project(&reader.project).await?;
+    let project = state.catalog.project(&reader.project).await?;
     Ok(JsonBody(project.into()))
 }
 
@@ -130,44 +119,6 @@ async fn delete_project(
     Path(project): Path<String>,
     Query(options): Query<DeleteProject>,
 ) -> Result<StatusCode, ApiError> {
-    let store = state.service.store();
-    if options.force {
-        store.get_project(&project).await?;
-        stop_live_runs(&state, &project).await?;
-    }
-    store.delete_project(&project, options.force).await?;
+    state.runs.delete_project(&project, options.force).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Stops every run of `project` this host drives, before its records go.
-async fn stop_live_runs(state: &AppState, project: &str) -> Result<(), ApiError> {
-    let filter = RunFilter {
-        project: Some(project.to_string()),
-        ..RunFilter::default()
-    };
-    let mut live: Vec<RunId> = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = state
-            .service
-            .store()
-            .list_runs(&filter, 1000, cursor.as_deref())
-            .await?;
-        live.extend(
-            page.runs
-                .into_iter()
-                .filter(|stored| state.service.is_driving(&stored.run.id))
-                .map(|stored| stored.run.id),
-        );
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    for id in live {
-        if let Err(error) = state.service.stop(&id).await {
-            tracing::warn!(run = %id, %error, "cannot stop the run of a deleted project");
-        }
-    }
-    Ok(())
 }

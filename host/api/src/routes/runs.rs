@@ -10,9 +10,8 @@ use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json as JsonBody};
 use futures::StreamExt;
-use runplane_model::{RunId, RunState, Target};
-use runplane_service::Error as ServiceError;
-use runplane_store::{RunFilter, StoredRun};
+use runplane_model::{RunFilter, RunId, RunState, Target};
+use runplane_service::RunRequest;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use utoipa::IntoParams;
@@ -23,9 +22,9 @@ use crate::auth::{ProjectEditor, ProjectReader};
 use crate::dto::{CreateRun, Page, RunDto};
 use crate::events::StreamEvent;
 use crate::extract::{Json, Path, Query};
-use crate::problem::{ApiError, FieldProblem, Problem};
-use crate::routes::ProjectPath;
-use crate::{AppState, Draining, events, submission};
+use crate::problem::{ApiError, Problem};
+use crate::routes::{ProjectPath, body_project};
+use crate::{AppState, Draining, events};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -91,30 +90,12 @@ async fn create_run(
     let started = Instant::now();
     let key = idempotency_key(&headers)?;
     let project = editor.project;
-    let submission = submission::prepare(&state, &project, request, key).await?;
-    if submission.target == Target::Local {
+    body_project(request.project.as_deref(), &project)?;
+    let request = RunRequest::parse(&project, request.kind, request.spec)?;
+    if request.target == Target::Local {
         editor.caller.require_local(state.local_policy)?;
     }
-    let (stored, created) =
-        state
-            .service
-            .submit(submission)
-            .await
-            .map_err(|error| match error {
-                ServiceError::Control(runplane_control::Error::Invalid(errors)) => {
-                    ApiError::invalid(
-                        "the run's specs have invalid fields",
-                        errors
-                            .into_iter()
-                            .map(|e| FieldProblem::from(submission::request_path(e)))
-                            .collect(),
-                    )
-                }
-                ServiceError::NoCluster => {
-                    ApiError::field("spec.local_execution", ServiceError::NoCluster.to_string())
-                }
-                other => other.into(),
-            })?;
+    let (stored, created) = state.runs.create(request, key).await?;
     state.metrics.observe_submit(started.elapsed());
     // Not created: the run an earlier request with the same key started.
     let status = if created {
@@ -192,8 +173,6 @@ async fn list_runs(
         Some(limit @ 1..=1000) => limit,
         Some(_) => return Err(ApiError::bad_request("limit must be 1 to 1000")),
     };
-    let store = state.service.store();
-    store.get_project(&reader.project).await?;
     let filter = RunFilter {
         project: Some(reader.project),
         function: query.function,
@@ -202,8 +181,9 @@ async fn list_runs(
         created_after: query.created_after.map(storable),
         created_before: query.created_before.map(storable),
     };
-    let page = store
-        .list_runs(&filter, limit, query.cursor.as_deref())
+    let page = state
+        .runs
+        .list(&filter, limit, query.cursor.as_deref())
         .await?;
     Ok(JsonBody(Page {
         content: page.runs.into_iter().map(RunDto::from).collect(),
@@ -234,7 +214,7 @@ async fn get_run(
     State(state): State<AppState>,
     Path(path): Path<RunPath>,
 ) -> Result<JsonBody<RunDto>, ApiError> {
-    let stored = run_in(&state, &reader.project, &path.id).await?;
+    let stored = state.runs.find(&reader.project, &path.id).await?;
     Ok(JsonBody(stored.into()))
 }
 
@@ -255,8 +235,8 @@ async fn stop_run(
     State(state): State<AppState>,
     Path(path): Path<RunPath>,
 ) -> Result<JsonBody<RunDto>, ApiError> {
-    let stored = run_in(&state, &editor.project, &path.id).await?;
-    Ok(JsonBody(state.service.stop(&stored.run.id).await?.into()))
+    let stored = state.runs.find(&editor.project, &path.id).await?;
+    Ok(JsonBody(state.runs.stop(&stored.run.id).await?.into()))
 }
 
 /// Resumes a STOPPED run: it is planned and executed again.
@@ -276,8 +256,8 @@ async fn resume_run(
     State(state): State<AppState>,
     Path(path): Path<RunPath>,
 ) -> Result<JsonBody<RunDto>, ApiError> {
-    let stored = run_in(&state, &editor.project, &path.id).await?;
-    Ok(JsonBody(state.service.resume(&stored.run.id).await?.into()))
+    let stored = state.runs.find(&editor.project, &path.id).await?;
+    Ok(JsonBody(state.runs.resume(&stored.run.id).await?.into()))
 }
 
 /// Deletes a run: stops it when live, removes its workload; the record stays, DELETED.
@@ -297,8 +277,8 @@ async fn delete_run(
     State(state): State<AppState>,
     Path(path): Path<RunPath>,
 ) -> Result<JsonBody<RunDto>, ApiError> {
-    let stored = run_in(&state, &editor.project, &path.id).await?;
-    Ok(JsonBody(state.service.delete(&stored.run.id).await?.into()))
+    let stored = state.runs.find(&editor.project, &path.id).await?;
+    Ok(JsonBody(state.runs.delete(&stored.run.id).await?.into()))
 }
 
 /// How to read logs.
@@ -332,8 +312,8 @@ async fn run_logs(
     Query(query): Query<LogsQuery>,
     draining: Option<Extension<Draining>>,
 ) -> Result<Response, ApiError> {
-    let stored = run_in(&state, &reader.project, &path.id).await?;
-    let lines = state.service.logs(&stored.run.id, query.follow).await?;
+    let stored = state.runs.find(&reader.project, &path.id).await?;
+    let lines = state.runs.logs(&stored.run.id, query.follow).await?;
     let id = stored.run.id;
     let lines = lines
         .take_while(move |line| {
@@ -370,11 +350,11 @@ async fn run_events(
 ) -> Result<Response, ApiError> {
     // Subscribe, then ask whether the run is driven, then read it: a transition or an
     // end between two of these steps is in the subscription.
-    let subscription = state.service.subscribe();
-    let driving = state.service.is_driving(&RunId::from(path.id.clone()));
-    let stored = run_in(&state, &reader.project, &path.id).await?;
+    let subscription = state.runs.subscribe();
+    let driving = state.runs.is_driving(&RunId::from(path.id.clone()));
+    let stored = state.runs.find(&reader.project, &path.id).await?;
     let stream = events::follow(
-        state.service.clone(),
+        state.runs.clone(),
         stored,
         subscription,
         driving,
@@ -383,15 +363,4 @@ async fn run_events(
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())
-}
-
-/// Run `id`, when it belongs to `project` (another project's run is not found here).
-async fn run_in(state: &AppState, project: &str, id: &str) -> Result<StoredRun, ApiError> {
-    let stored = state.service.get(&RunId::from(id.to_string())).await?;
-    if stored.run.project != project {
-        return Err(ApiError::not_found(format!(
-            "run {id} not found in project {project}"
-        )));
-    }
-    Ok(stored)
 }

@@ -4,12 +4,9 @@
 use axum::Json as JsonBody;
 use axum::extract::State;
 use serde::Deserialize;
-use std::sync::Arc;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-use runplane_engine::LoadedRuntime;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -56,13 +53,8 @@ struct SchemaPath {
     responses((status = 200, description = "The runtimes, by name", body = Page<RuntimeDto>))
 )]
 async fn list_runtimes(_: Caller, State(state): State<AppState>) -> JsonBody<Page<RuntimeDto>> {
-    let runtimes = state.service.control().registry().all();
-    JsonBody(Page::all(
-        runtimes
-            .iter()
-            .map(|runtime| RuntimeDto::from(&**runtime))
-            .collect(),
-    ))
+    let runtimes = state.runtimes.list();
+    JsonBody(Page::all(runtimes.iter().map(RuntimeDto::from).collect()))
 }
 
 /// Reads a runtime.
@@ -78,8 +70,8 @@ async fn get_runtime(
     State(state): State<AppState>,
     Path(path): Path<RuntimePath>,
 ) -> Result<JsonBody<RuntimeDto>, ApiError> {
-    let runtime = runtime(&state, &path.name)?;
-    Ok(JsonBody(RuntimeDto::from(&*runtime)))
+    let runtime = state.runtimes.get(&path.name)?;
+    Ok(JsonBody(RuntimeDto::from(&runtime)))
 }
 
 /// The JSON Schemas of every function, task and run spec of a runtime.
@@ -95,7 +87,7 @@ async fn list_schemas(
     State(state): State<AppState>,
     Path(path): Path<RuntimePath>,
 ) -> Result<JsonBody<Page<SchemaDto>>, ApiError> {
-    let runtime = runtime(&state, &path.name)?;
+    let runtime = state.runtimes.get(&path.name)?;
     Ok(JsonBody(Page::all(dto::schemas(&runtime))))
 }
 
@@ -112,7 +104,7 @@ async fn get_schema(
     State(state): State<AppState>,
     Path(path): Path<SchemaPath>,
 ) -> Result<JsonBody<SchemaDto>, ApiError> {
-    let runtime = runtime(&state, &path.name)?;
+    let runtime = state.runtimes.get(&path.name)?;
     dto::schemas(&runtime)
         .into_iter()
         .find(|schema| schema.entity == path.entity && schema.kind == path.kind)
@@ -129,13 +121,4 @@ async fn get_schema(
                 path.kind
             ))
         })
-}
-
-fn runtime(state: &AppState, name: &str) -> Result<Arc<LoadedRuntime>, ApiError> {
-    state
-        .service
-        .control()
-        .registry()
-        .get(name)
-        .ok_or_else(|| ApiError::not_found(format!("no runtime {name} is loaded")))
 }

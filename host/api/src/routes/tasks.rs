@@ -5,7 +5,6 @@ use axum::Json as JsonBody;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::Value;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,10 +13,8 @@ use crate::AppState;
 use crate::auth::{ProjectEditor, ProjectReader};
 use crate::dto::{CreateTask, Page, TaskDto};
 use crate::extract::{Json, Path};
-use crate::problem::{ApiError, Problem, referenced};
-use crate::refs::{self, FunctionRef};
-use crate::routes::ProjectPath;
-use crate::validation;
+use crate::problem::{ApiError, Problem, blame_kind};
+use crate::routes::{ProjectPath, body_project};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -52,50 +49,12 @@ async fn create_task(
     Json(request): Json<CreateTask>,
 ) -> Result<(StatusCode, JsonBody<TaskDto>), ApiError> {
     let project = editor.project;
-    validation::body_project(request.project.as_deref(), &project)?;
-    let (function_kind, action) = request
-        .kind
-        .split_once('+')
-        .filter(|(kind, action)| refs::is_slug(kind) && refs::is_slug(action))
-        .ok_or_else(|| {
-            ApiError::field(
-                "kind",
-                format!(
-                    "{:?} is not `<function kind>+<action>` (e.g. python+job)",
-                    request.kind
-                ),
-            )
-        })?;
-    let mut spec = request.spec;
-    let Some(Value::String(reference)) = spec.remove("function") else {
-        return Err(ApiError::field(
-            "spec.function",
-            format!(
-                "is required: the function reference `{function_kind}://{project}/<name>[:<version>]`"
-            ),
-        ));
-    };
-    let function = FunctionRef::parse(&reference)
-        .filter(|function| function.project == project && function.kind == function_kind)
-        .ok_or_else(|| {
-            ApiError::field(
-                "spec.function",
-                format!("{reference:?} is not a reference to a {function_kind} function of project {project}"),
-            )
-        })?;
-    let store = state.service.store();
-    store.get_project(&project).await?;
-    store
-        .get_function(&project, &function.name, function.version.as_deref())
+    body_project(request.project.as_deref(), &project)?;
+    let task = state
+        .catalog
+        .create_task(&project, &request.kind, request.spec)
         .await
-        .map_err(|error| referenced(error, "spec.function"))?;
-    let runtime = validation::runtime_for(state.service.control(), function_kind)
-        .map_err(|error| error.at_field("kind"))?;
-    validation::action(&runtime, action).map_err(|error| error.at_field("kind"))?;
-    validation::check(runtime, &request.kind, &spec, "spec").await?;
-    let task = store
-        .create_task(&project, &request.kind, &reference, &Value::Object(spec))
-        .await?;
+        .map_err(blame_kind)?;
     Ok((StatusCode::CREATED, JsonBody(task.into())))
 }
 
@@ -111,7 +70,7 @@ async fn list_tasks(
     reader: ProjectReader,
     State(state): State<AppState>,
 ) -> Result<JsonBody<Page<TaskDto>>, ApiError> {
-    let tasks = state.service.store().list_tasks(&reader.project).await?;
+    let tasks = state.catalog.tasks(&reader.project).await?;
     Ok(JsonBody(Page::all(
         tasks.into_iter().map(TaskDto::from).collect(),
     )))
@@ -130,10 +89,6 @@ async fn get_task(
     State(state): State<AppState>,
     Path(path): Path<TaskPath>,
 ) -> Result<JsonBody<TaskDto>, ApiError> {
-    let task = state
-        .service
-        .store()
-        .get_task(&reader.project, &path.id)
-        .await?;
+    let task = state.catalog.task(&reader.project, &path.id).await?;
     Ok(JsonBody(task.into()))
 }

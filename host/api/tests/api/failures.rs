@@ -4,10 +4,8 @@
 
 use axum::http::Method;
 use runplane_fixture_misbehaving::PANIC_MESSAGE;
-use runplane_model::{RunId, Target};
-use runplane_store::NewRun;
+use runplane_model::Target;
 use serde_json::json;
-use time::OffsetDateTime;
 
 use crate::support::{ADMIN, HELLO, Host, SLEEPS, secured, state};
 
@@ -65,7 +63,7 @@ async fn a_runtime_that_traps_is_a_bad_gateway_naming_the_runtime() {
 #[tokio::test]
 async fn a_store_that_does_not_answer_makes_the_host_unready() {
     let host = Host::start(secured()).await;
-    host.service.store().close().await;
+    host.backdoor.close().await;
     host.get("/readyz", None).await.problem(503);
     host.get("/api/v1/projects", Some(ADMIN)).await.problem(500);
     assert_eq!(host.get("/healthz", None).await.ok(200)["status"], "ok");
@@ -104,20 +102,7 @@ async fn the_logs_of_a_kubernetes_run_need_a_cluster() {
         .await
         .unwrap();
     // A run another host, one with a cluster, accepted.
-    let (stored, _) = host
-        .service
-        .store()
-        .insert_run(&NewRun {
-            id: RunId::generate(),
-            kind: local.kind.clone(),
-            function_ref: local.function_ref.clone(),
-            target: Target::Kubernetes,
-            spec: local.spec.clone(),
-            idempotency_key: None,
-            created: OffsetDateTime::now_utc(),
-        })
-        .await
-        .unwrap();
+    let stored = host.backdoor.insert_like(&local, Target::Kubernetes).await;
     let path = format!("/api/v1/-/demo/runs/{}/logs", stored.run.id);
     let detail = host.get(&path, Some(ADMIN)).await.problem(409)["detail"]
         .as_str()

@@ -4,7 +4,7 @@
 //! `oneshot`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -12,12 +12,8 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use base64::Engine as _;
 use runplane_api::{ApiConfig, AuthConfig, LocalPolicy, Role, TokenEntry, hash_token};
-use runplane_control::Control;
-use runplane_engine::{HostSettings, Limits, PluginEngine, Registry};
 use runplane_service::RunService;
-use runplane_store::Store;
-use runplane_target_local::LocalTarget;
-use runplane_test_support::{MISBEHAVING_RUNTIME, component};
+use runplane_test_support::{MISBEHAVING_RUNTIME, SCRATCH, host};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
@@ -34,39 +30,9 @@ pub(crate) const HELLO: &str =
 pub(crate) const SLEEPS: &str =
     "import time\n\ndef main():\n    print('sleeping', flush=True)\n    time.sleep(300)\n";
 
+/// Where the tests' runs keep their working directories and environments.
 fn scratch() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("runplane-api")
-}
-
-/// The control every test shares: loading the runtimes once is what takes time.
-fn control() -> Control {
-    static CONTROL: OnceLock<Control> = OnceLock::new();
-    CONTROL
-        .get_or_init(|| {
-            let engine = PluginEngine::new(Limits::default(), Some(&scratch().join("compiled")))
-                .expect("the engine starts");
-            let registry = Registry::new();
-            for (name, bytes) in runplane_builtins::COMPONENTS {
-                registry.insert(
-                    engine
-                        .load(bytes, &format!("built-in {name}"))
-                        .expect("the built-in runtime loads"),
-                );
-            }
-            let misbehaving = component(MISBEHAVING_RUNTIME);
-            registry.insert(
-                engine
-                    .load(&misbehaving, "misbehaving fixture")
-                    .expect("the fixture runtime loads"),
-            );
-            let local = LocalTarget::new(scratch().join("runs"), scratch().join("cache"));
-            let settings = HostSettings {
-                image_registry: None,
-                default_images: Vec::new(),
-            };
-            Control::new(Arc::new(registry), local, settings)
-        })
-        .clone()
+    Path::new(SCRATCH).join("runplane-api")
 }
 
 /// The test tokens: admin, editor of demo, editor of other, viewer of demo.
@@ -124,6 +90,8 @@ pub(crate) fn insecure() -> ApiConfig {
 pub(crate) struct Host {
     pub(crate) app: Router,
     pub(crate) service: RunService,
+    /// The store behind the service's back, for the failure tests.
+    pub(crate) backdoor: host::Backdoor,
     /// Holds the database file; shared by [`Host::beside`].
     dir: Arc<tempfile::TempDir>,
 }
@@ -198,13 +166,17 @@ impl Host {
         Host::over(self.dir.clone(), config).await
     }
 
+    /// A host over the database of `dir`: the built-in runtimes and the misbehaving
+    /// fixture (kind `misbehaving`, for runtime failures), runs under the shared
+    /// scratch folder.
     async fn over(dir: Arc<tempfile::TempDir>, config: ApiConfig) -> Host {
-        let url = format!("sqlite://{}", dir.path().join("runplane.db").display());
-        let store = Store::open(&url).await.expect("the store opens");
-        let service = RunService::new(control(), store);
+        let registry = host::registry(&[MISBEHAVING_RUNTIME]);
+        let (service, backdoor) =
+            host::run_service_with_backdoor(host::control(&scratch()), dir.path(), registry).await;
         Host {
             app: runplane_api::router(service.clone(), config),
             service,
+            backdoor,
             dir,
         }
     }

@@ -7,11 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use futures::StreamExt as _;
 use reqwest::Method;
-use runplane_control::RunEvent;
-use runplane_model::{RunState, Target, Transition};
+use runplane_model::{FunctionRef, RunState, StoredRun, Target};
 use runplane_service::{ServiceEvent, Submission};
-use runplane_store::{LogStream, StoredRun};
-use runplane_target_local::Stream;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -31,12 +28,10 @@ pub(crate) async fn execute(
     let service = host::service(plugins, target, context)
         .await
         .with_context(|| format!("{}: cannot start the host", path.display()))?;
-    host::ensure_project(service.store(), &file.project).await?;
+    service.catalog().ensure_project(&file.project).await?;
     let mut events = service.subscribe();
-    let function_ref = format!(
-        "{}://{}/{}",
-        file.function.kind, file.project, file.function.name
-    );
+    let function_ref =
+        FunctionRef::latest(&file.function.kind, &file.project, &file.function.name).to_string();
     let submission = Submission {
         file,
         target,
@@ -45,22 +40,18 @@ pub(crate) async fn execute(
     };
     let stored = match service.submit(submission).await {
         Ok((stored, _)) => stored,
-        Err(runplane_service::Error::Control(runplane_control::Error::Invalid(errors))) => {
-            bail!(spec::field_errors(path, &errors))
-        }
+        Err(runplane_service::Error::Invalid(errors)) => bail!(spec::field_errors(path, &errors)),
         Err(error) => bail!("{}: {error}", path.display()),
     };
     let id = stored.run.id.clone();
     let follower = Follower::new(id.as_str());
-    follower.show(&RunEvent::Transition(Transition {
-        from: RunState::Created,
-        to: RunState::Created,
-        at: stored.created,
-        reason: Some(format!(
+    follower.created(
+        stored.created,
+        &format!(
             "run {id} of {} {}",
             stored.spec.task.kind, stored.spec.function.name
-        )),
-    }));
+        ),
+    );
     {
         let (service, id) = (service.clone(), id.clone());
         tokio::spawn(async move {
@@ -72,17 +63,14 @@ pub(crate) async fn execute(
     let mut pod_logs = None;
     loop {
         match events.recv().await {
-            Ok(event) if event.run() == &id => match as_run_event(event) {
-                Some(event) => {
-                    let running =
-                        matches!(&event, RunEvent::Transition(t) if t.to == RunState::Running);
-                    if running && follow && target == Target::Kubernetes && pod_logs.is_none() {
-                        pod_logs = Some(tokio::spawn(print_pod_logs(service.clone(), id.clone())));
-                    }
-                    follower.show(&event);
+            Ok(ServiceEvent::Finished { run }) if run == id => break,
+            Ok(event) if event.run() == &id => {
+                let running = matches!(&event, ServiceEvent::Transition { transition, .. } if transition.to == RunState::Running);
+                if running && follow && target == Target::Kubernetes && pod_logs.is_none() {
+                    pod_logs = Some(tokio::spawn(print_pod_logs(service.clone(), id.clone())));
                 }
-                None => break,
-            },
+                follower.show(&event);
+            }
             Ok(_) | Err(RecvError::Lagged(_)) => {}
             Err(RecvError::Closed) => break,
         }
@@ -109,24 +97,6 @@ async fn print_pod_logs(service: runplane_service::RunService, id: runplane_mode
         }
         Err(error) => eprintln!("warning: pod logs: {error}"),
     }
-}
-
-/// What the follower prints for a service event; `None` when the run is no longer
-/// driven.
-fn as_run_event(event: ServiceEvent) -> Option<RunEvent> {
-    Some(match event {
-        ServiceEvent::Transition { transition, .. } => RunEvent::Transition(transition),
-        ServiceEvent::Log { line, .. } => RunEvent::Log {
-            stream: match line.stream {
-                LogStream::Stdout => Stream::Stdout,
-                LogStream::Stderr => Stream::Stderr,
-            },
-            line: line.line,
-        },
-        ServiceEvent::Outputs { outputs, .. } => RunEvent::Outputs(outputs),
-        ServiceEvent::Planned { took, failure, .. } => RunEvent::Planned { took, failure },
-        ServiceEvent::Finished { .. } => return None,
-    })
 }
 
 /// 0 for COMPLETED, 130 for STOPPED, 1 (with the reason on stderr) otherwise.
@@ -196,15 +166,9 @@ pub(crate) async fn execute_remote(
         .await?;
     let mut spec = file.task.spec.as_object().cloned().unwrap_or_default();
     spec.extend(file.run.spec.as_object().cloned().unwrap_or_default());
-    spec.insert(
-        "function".into(),
-        json!(format!(
-            "{}://{project}/{}:{}",
-            file.function.kind,
-            file.function.name,
-            version["id"].as_str().unwrap_or("latest")
-        )),
-    );
+    let mut function = FunctionRef::latest(&file.function.kind, project, &file.function.name);
+    function.version = version["id"].as_str().map(str::to_string);
+    spec.insert("function".into(), json!(function.to_string()));
     spec.insert("task".into(), json!(file.task.kind));
     spec.insert("local_execution".into(), json!(target == Target::Local));
     let body = json!({ "kind": file.run.kind, "spec": spec });

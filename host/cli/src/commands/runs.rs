@@ -9,8 +9,7 @@ use std::process::ExitCode;
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use futures::{Stream, StreamExt as _};
 use reqwest::Method;
-use runplane_model::RunId;
-use runplane_store::RunFilter;
+use runplane_model::{RunFilter, RunId};
 use serde_json::Value;
 
 use crate::cli::RunsCommand;

@@ -4,11 +4,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
+use runplane_service::Runtimes;
 
 use crate::host;
 
 pub(crate) fn execute(plugins: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let control = host::build(plugins)?;
+    let runtimes = Runtimes::new(host::registry(plugins)?);
     let mut table = Table::new();
     table
         .load_preset(UTF8_BORDERS_ONLY)
@@ -26,8 +27,8 @@ pub(crate) fn execute(plugins: Option<&Path>) -> anyhow::Result<ExitCode> {
             "DATA",
             "FEDERATED",
         ]);
-    for runtime in control.registry().all() {
-        let info = runtime.info();
+    for runtime in runtimes.list() {
+        let info = &runtime.info;
         let kinds: Vec<&str> = info
             .function_kinds
             .iter()
@@ -37,17 +38,13 @@ pub(crate) fn execute(plugins: Option<&Path>) -> anyhow::Result<ExitCode> {
             .actions
             .iter()
             .map(|action| {
-                let targets: Vec<String> = action
-                    .targets
-                    .iter()
-                    .map(|target| runplane_control::model_target(*target).to_string())
-                    .collect();
+                let targets: Vec<String> = action.targets.iter().map(ToString::to_string).collect();
                 format!("{} ({})", action.name, targets.join(", "))
             })
             .collect();
         let caps = &info.capabilities;
         let mark = |yes: bool| if yes { "✓" } else { "—" };
-        let digest = runtime.digest().trim_start_matches("sha256:");
+        let digest = runtime.digest.trim_start_matches("sha256:");
         table.add_row([
             info.name.clone(),
             info.version.clone(),

@@ -98,7 +98,8 @@ pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::
     runplane_api::check_listen(listen, &auth)?;
 
     let plugins = plugins.or(config.plugins.as_deref());
-    let mut control = host::build(plugins)?;
+    let registry = host::registry(plugins)?;
+    let mut control = host::control();
     let kubernetes = config.kubernetes;
     if !args.no_kubernetes && kubernetes.enabled != Some(false) {
         match KubernetesTarget::connect(args.context.or(kubernetes.context)).await {
@@ -115,7 +116,7 @@ pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::
         .or(config.database)
         .unwrap_or_else(|| "sqlite://runplane.db".to_string());
     let store = host::open_store(Some(&database)).await?;
-    let service = RunService::new(control, store);
+    let service = RunService::new(control, store, registry);
     let reattached = service.reattach().await?;
     if reattached > 0 {
         eprintln!("re-attached {reattached} live runs");

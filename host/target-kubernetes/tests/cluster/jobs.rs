@@ -9,13 +9,12 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Api;
 use runplane_control::Control;
-use runplane_engine::RunPlan;
-use runplane_model::{RunState, SpecFile, Target};
-use runplane_target_kubernetes::owner_name;
+use runplane_model::{RunPlan, RunState, SpecFile};
+use runplane_target_kubernetes::policy::owner_name;
 use serde_json::Value;
 
 use crate::{
-    Driven, control, delete, drop_namespace, example, history, last_reason, list, namespace,
+    Driven, Host, control, delete, drop_namespace, example, history, last_reason, list, namespace,
     new_run, owner, simulate, target,
 };
 
@@ -134,21 +133,15 @@ async fn a_namespace_deleted_between_runs_is_created_again() {
 }
 
 /// The guarded plan of `file`, as `runplane plan --target kubernetes` prints it.
-async fn guarded_plan(control: &Control, file: &SpecFile) -> (String, Vec<Value>) {
-    let runtime = control
-        .validate(file, Target::Kubernetes)
-        .await
-        .expect("valid");
+async fn guarded_plan(host: &Host, file: &SpecFile) -> (String, Vec<Value>) {
+    let runtime = host.validated(file).await.expect("valid");
     let run = new_run(file);
-    let context = control.context(file, &run);
-    let RunPlan::Kubernetes(objects) = control
-        .plan(&runtime, context.clone())
-        .await
-        .expect("plans")
+    let context = host.control.context(file, &run);
+    let RunPlan::Kubernetes(objects) = host.control.plan(&runtime, context).await.expect("plans")
     else {
         panic!("a kubernetes plan");
     };
-    let admitted = Control::admit(&runtime, &run, &context.namespace, &objects).expect("admitted");
+    let admitted = Control::admit(&runtime, &run, &objects).expect("admitted");
     (run.id.to_string(), admitted)
 }
 

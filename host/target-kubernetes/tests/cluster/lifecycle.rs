@@ -12,7 +12,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use kube::ResourceExt as _;
 use kube::api::{Api, DeleteParams};
 use runplane_model::{Run, RunState};
-use runplane_target_kubernetes::{KubernetesTarget, owner_name};
+use runplane_target_kubernetes::KubernetesTarget;
+use runplane_target_kubernetes::policy::owner_name;
 use serde_json::Value;
 
 use crate::{

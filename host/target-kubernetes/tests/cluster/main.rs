@@ -31,10 +31,12 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Resource;
 use kube::api::{Api, DeleteParams, ListParams};
-use runplane_control::{Control, RunEvent};
-use runplane_engine::{HostSettings, Limits, PluginEngine, Registry};
-use runplane_model::{Run, RunState, SpecFile, Target};
-use runplane_target_kubernetes::{KubernetesTarget, owner_name, run_selector};
+use runplane_control::Control;
+use runplane_engine::{LoadedRuntime, Registry};
+use runplane_model::{Run, RunEvent, RunState, SpecFile, Target};
+use runplane_target_kubernetes::KubernetesTarget;
+use runplane_target_kubernetes::policy::{owner_name, run_selector};
+use runplane_test_support::host;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -61,34 +63,39 @@ async fn connect(kubeconfig: &Path) -> KubernetesTarget {
         .expect("the test kubeconfig loads")
 }
 
-/// A control with the built-in runtimes.
-fn control() -> (Control, tempfile::TempDir) {
+/// The control and the runtimes of a host under test.
+#[derive(Clone)]
+struct Host {
+    control: Control,
+    registry: Arc<Registry>,
+}
+
+impl Host {
+    /// The runtime owning `file`'s kind, once it accepted the file's specs (what the
+    /// run service does when it accepts a run).
+    async fn validated(&self, file: &SpecFile) -> runplane_control::Result<Arc<LoadedRuntime>> {
+        let runtime = self
+            .registry
+            .for_kind(&file.function.kind)
+            .expect("a runtime owns the kind");
+        self.control.validate(&runtime, file).await?;
+        Ok(runtime)
+    }
+}
+
+/// A host with the built-in runtimes.
+fn control() -> (Host, tempfile::TempDir) {
     control_with(&[])
 }
 
-/// A control with the built-in runtimes and the components at `extra` (paths).
-fn control_with(extra: &[&str]) -> (Control, tempfile::TempDir) {
-    let engine = PluginEngine::new(Limits::default(), None).expect("engine starts");
-    let registry = Registry::new();
-    for (name, bytes) in runplane_builtins::COMPONENTS {
-        registry.insert(engine.load(bytes, name).expect("built-in runtime loads"));
-    }
-    for path in extra {
-        let bytes = runplane_test_support::component(path);
-        registry.insert(engine.load(&bytes, path).expect("fixture runtime loads"));
-    }
+/// A host with the built-in runtimes and the components at `extra` (paths).
+fn control_with(extra: &[&str]) -> (Host, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let local =
-        runplane_target_local::LocalTarget::new(dir.path().join("runs"), dir.path().join("cache"));
-    let control = Control::new(
-        Arc::new(registry),
-        local,
-        HostSettings {
-            image_registry: None,
-            default_images: Vec::new(),
-        },
-    );
-    (control, dir)
+    let host = Host {
+        control: host::control(dir.path()),
+        registry: host::registry(extra),
+    };
+    (host, dir)
 }
 
 /// An example spec file, moved to `namespace` (the project is the namespace).
@@ -164,16 +171,15 @@ struct Driven {
 }
 
 impl Driven {
-    /// Validates `file` and drives `run` with `control` on `target`, from whatever state
+    /// Validates `file` and drives `run` with `host` on `target`, from whatever state
     /// `run` is in.
-    fn start(control: &Control, file: &SpecFile, run: Run, target: &KubernetesTarget) -> Driven {
-        let (control, file, target, start) =
-            (control.clone(), file.clone(), target.clone(), run.clone());
+    fn start(host: &Host, file: &SpecFile, run: Run, target: &KubernetesTarget) -> Driven {
+        let (host, file, target, start) = (host.clone(), file.clone(), target.clone(), run.clone());
         let (events, received) = mpsc::unbounded_channel();
         let (stop, stop_requested) = watch::channel(false);
         let task = tokio::spawn(async move {
-            let runtime = control.validate(&file, Target::Kubernetes).await?;
-            control
+            let runtime = host.validated(&file).await?;
+            host.control
                 .run_kubernetes(&runtime, &file, start, events, stop_requested, &target)
                 .await
         });
@@ -187,10 +193,8 @@ impl Driven {
     }
 
     /// Drives a new run of `file` to its end and returns it.
-    async fn run_to_end(control: &Control, file: &SpecFile, target: &KubernetesTarget) -> Run {
-        Driven::start(control, file, new_run(file), target)
-            .end()
-            .await
+    async fn run_to_end(host: &Host, file: &SpecFile, target: &KubernetesTarget) -> Run {
+        Driven::start(host, file, new_run(file), target).end().await
     }
 
     /// Waits until the run reaches `state` and returns that transition's reason. Panics,
@@ -274,10 +278,10 @@ impl Driven {
     }
 }
 
-/// Deletes `run` with `control` and returns it.
-async fn delete(control: &Control, target: &KubernetesTarget, run: Run) -> Run {
+/// Deletes `run` with `host` and returns it.
+async fn delete(host: &Host, target: &KubernetesTarget, run: Run) -> Run {
     let (events, _received) = mpsc::unbounded_channel();
-    let run = tokio::time::timeout(STEP, control.delete_kubernetes(run, events, target))
+    let run = tokio::time::timeout(STEP, host.control.delete_kubernetes(run, events, target))
         .await
         .expect("the delete ends")
         .expect("the state machine holds");

@@ -89,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
     show_warnings();
     let cores = describe_machine();
     eprintln!("loading the built-in runtimes…");
-    let control = host::control(&target.join("bench").join("compiled"), scratch.path())?;
+    let wiring = host::wiring(&target.join("bench").join("compiled"), scratch.path())?;
 
     let mut report = Report {
         settings: Settings {
@@ -120,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
                 continue;
             }
         };
-        let backend = measure(store.name(), control.clone(), &url, &args).await?;
+        let backend = measure(store.name(), wiring.clone(), &url, &args).await?;
         println!("{}", backend.render());
         report.backends.push(backend);
     }
@@ -138,11 +138,11 @@ async fn main() -> anyhow::Result<()> {
 /// The phases of one backend (see the module documentation).
 async fn measure(
     name: &str,
-    control: runplane_control::Control,
+    wiring: host::Wiring,
     url: &str,
     args: &Args,
 ) -> anyhow::Result<Backend> {
-    let host = Host::start(control, url).await?;
+    let host = Host::start(wiring, url).await?;
     let api = host.served.addr;
     setup(api).await?;
     let phase = |addr, method, paths: Vec<String>, body: &str, expect, stop| Phase {

@@ -31,7 +31,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Parser;
 use kube::Client;
-use runplane_control::Control;
 use runplane_load::bench::{describe_machine, show_warnings, target_dir, write_report};
 use runplane_load::cluster::figures::{
     Baseline, HostFigures, Lag, RawFigures, Report, Settings, Size,
@@ -132,7 +131,7 @@ async fn bench(
     let compiled = target_dir.join("bench").join("compiled");
     let components_compiled = std::fs::read_dir(&compiled).map_or(true, |mut d| d.next().is_none());
     eprintln!("loading the built-in runtimes…");
-    let control = host::control(&compiled, scratch.path())?;
+    let wiring = host::wiring(&compiled, scratch.path())?;
     if components_compiled {
         eprintln!(
             "warning: the runtime components were compiled in this process (nothing in {} \
@@ -153,11 +152,11 @@ async fn bench(
             .collect(),
     };
     let target = KubernetesTarget::from_kubeconfig(&plane.kubeconfig).await?;
-    let control = control.with_kubernetes(target.clone());
+    let wiring = wiring.with_kubernetes(target.clone());
     let bench = Bench {
         args,
         plane,
-        control: &control,
+        wiring: &wiring,
         target: &target,
         client: &client,
         seen: &seen,
@@ -187,7 +186,7 @@ async fn bench(
 struct Bench<'a> {
     args: &'a Args,
     plane: &'a Plane,
-    control: &'a Control,
+    wiring: &'a host::Wiring,
     target: &'a KubernetesTarget,
     /// The benchmark's own client (namespaces, metrics).
     client: &'a Client,
@@ -208,7 +207,7 @@ impl Bench<'_> {
 
         let namespace = format!("bench-raw-{runs}-{}", self.unique);
         eprintln!("{runs} runs: planning the baseline's manifests…");
-        let manifests = raw::prepare(self.control, &self.spec(&namespace)?, runs).await?;
+        let manifests = raw::prepare(self.wiring, &self.spec(&namespace)?, runs).await?;
         create_namespace(self.client, &namespace).await?;
         eprintln!("{runs} runs: applying them with plain kube to namespace {namespace}…");
         // A client of its own, as the host's target has.
@@ -250,7 +249,7 @@ impl Bench<'_> {
         let file = self.spec(namespace)?;
         let requests_before = Metrics::read(self.client).await?.requests;
         let mut submission =
-            Submission::start(self.control, self.target, file, runs, self.args.concurrency);
+            Submission::start(self.wiring, self.target, file, runs, self.args.concurrency);
         let started = submission.started;
         let deadline = started + Duration::from_secs(self.args.timeout);
         let progress = submission.progress();

@@ -12,10 +12,12 @@ use anyhow::{Context as _, bail};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, ResourceExt as _};
-use runplane_control::{Control, guard};
-use runplane_engine::RunPlan;
-use runplane_model::{Run, SpecFile, Target};
-use runplane_target_kubernetes::{FIELD_MANAGER, owner_name};
+use runplane_control::Control;
+use runplane_model::{Run, RunPlan, SpecFile, Target};
+use runplane_target_kubernetes::FIELD_MANAGER;
+use runplane_target_kubernetes::policy::{host_labels, owner_name};
+
+use crate::host::Wiring;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -28,11 +30,12 @@ pub struct Manifests {
 /// Plans and admits `runs` runs of `file` (its project is the namespace) as the host
 /// would, and builds each one's owner as the target does.
 pub async fn prepare(
-    control: &Control,
+    wiring: &Wiring,
     file: &SpecFile,
     runs: usize,
 ) -> anyhow::Result<Vec<Manifests>> {
-    let runtime = control.validate(file, Target::Kubernetes).await?;
+    let runtime = wiring.validated(file).await?;
+    let control = &wiring.control;
     let mut prepared = Vec::with_capacity(runs);
     for _ in 0..runs {
         let run = Run::new(
@@ -47,9 +50,9 @@ pub async fn prepare(
         else {
             bail!("the runtime planned a local run for the kubernetes target");
         };
-        let objects = Control::admit(&runtime, &run, &file.project, &planned)?;
+        let objects = Control::admit(&runtime, &run, &planned)?;
         let run_id = run.id.to_string();
-        let labels = guard::host_labels(&run_id, &file.project, runtime.name());
+        let labels = host_labels(&run_id, &file.project, runtime.name());
         let applied: Vec<String> = objects
             .iter()
             .map(|object| {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use runplane_control::{Control, RunEvent};
+use runplane_model::RunEvent;
+
+use crate::host::Wiring;
 use runplane_model::{Run, RunState, SpecFile, Target};
 use runplane_target_kubernetes::KubernetesTarget;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -96,7 +98,7 @@ pub struct Submission {
 impl Submission {
     /// Starts submitting `runs` runs of `file` (its project is the namespace).
     pub fn start(
-        control: &Control,
+        wiring: &Wiring,
         target: &KubernetesTarget,
         file: SpecFile,
         runs: usize,
@@ -106,7 +108,7 @@ impl Submission {
         let settle = Arc::new(settle);
         let progress = Arc::new(Progress::default());
         let submitting = Arc::new(Semaphore::new(concurrency));
-        let (control, target, file) = (control.clone(), target.clone(), Arc::new(file));
+        let (wiring, target, file) = (wiring.clone(), target.clone(), Arc::new(file));
         let shared = progress.clone();
         let submitter = tokio::spawn(async move {
             let mut tasks = Vec::with_capacity(runs);
@@ -117,7 +119,7 @@ impl Submission {
                     .await
                     .expect("the semaphore is never closed");
                 let driven = Driven {
-                    control: control.clone(),
+                    wiring: wiring.clone(),
                     target: target.clone(),
                     file: file.clone(),
                     settle: settle.clone(),
@@ -182,7 +184,7 @@ impl Submission {
 
 /// What one run's task needs.
 struct Driven {
-    control: Control,
+    wiring: Wiring,
     target: KubernetesTarget,
     file: Arc<SpecFile>,
     settle: Arc<watch::Sender<usize>>,
@@ -212,10 +214,13 @@ impl Driven {
         // Nobody stops these runs; the sender must live for the signal to stay quiet.
         let (_stop, stop_requested) = watch::channel(false);
         let driving = async {
-            let runtime = self.control.validate(file, Target::Kubernetes).await?;
-            self.control
+            let runtime = self.wiring.validated(file).await?;
+            let run = self
+                .wiring
+                .control
                 .run_kubernetes(&runtime, file, run, events, stop_requested, &self.target)
-                .await
+                .await?;
+            anyhow::Ok(run)
         };
         let mut permit = Some(permit);
         let following = async {

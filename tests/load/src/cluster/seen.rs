@@ -19,7 +19,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client, Resource, ResourceExt as _};
-use runplane_target_kubernetes::{MANAGED_SELECTOR, RUN_LABEL};
+use runplane_target_kubernetes::policy::{MANAGED_SELECTOR, RUN_LABEL};
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

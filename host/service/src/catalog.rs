@@ -1,0 +1,480 @@
+//! The catalog: projects, function versions and tasks, and the resolution of a run
+//! request into what the run service runs.
+//!
+//! Nothing here changes in place: a function update is a new version, checked like the
+//! first by the runtime owning its kind before it is stored, so an invalid spec never
+//! reaches the store and a run always names exactly the version it ran.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use runplane_engine::LoadedRuntime;
+use runplane_model::reference::{self, FunctionRef, TaskRef};
+use runplane_model::{Action, Entity, FunctionVersion, Project, SpecFile, Task};
+use runplane_store::Store;
+use serde_json::{Map, Value};
+
+use crate::request::RunRequest;
+use crate::runs::Submission;
+use crate::runtimes::Runtimes;
+use crate::{Error, Result};
+
+/// Longest function name (a DNS-1123 subdomain's length: names end up in object names).
+const MAX_FUNCTION_NAME: usize = 253;
+/// How deep `$ref`s and combinators of a task schema are followed (schemas can be
+/// recursive).
+const MAX_SCHEMA_DEPTH: usize = 8;
+
+/// What a client may restate when it updates a function: the function's name and kind
+/// cannot change, so when given they must be the stored ones.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FunctionUpdate {
+    /// The name, when the client restates it.
+    pub name: Option<String>,
+    /// The kind, when the client restates it.
+    pub kind: Option<String>,
+    /// The new spec.
+    pub spec: Map<String, Value>,
+}
+
+/// Projects, function versions and tasks. Cheap to clone.
+#[derive(Clone)]
+pub struct Catalog {
+    store: Store,
+    runtimes: Runtimes,
+}
+
+impl Catalog {
+    /// The catalog kept in `store`, with specs checked by `runtimes`.
+    pub fn new(store: Store, runtimes: Runtimes) -> Self {
+        Catalog { store, runtimes }
+    }
+
+    /// Whether the store answers: what a readiness probe asks.
+    pub async fn ready(&self) -> Result<()> {
+        // A lookup by primary key that finds nothing: the cheapest query that needs the
+        // database.
+        match self.store.get_project("-").await {
+            Ok(_) | Err(runplane_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Creates project `name`; the name must be a DNS-1123 label, since it is also the
+    /// namespace of the project's Kubernetes objects.
+    pub async fn create_project(&self, name: &str, description: Option<&str>) -> Result<Project> {
+        if !reference::is_dns_label(name) {
+            return Err(Error::field(
+                "name",
+                "must be a DNS-1123 label: lowercase letters, digits and '-', at most 63, \
+                 starting and ending with a letter or digit",
+            ));
+        }
+        Ok(self.store.create_project(name, description).await?)
+    }
+
+    /// Creates project `name` unless it exists: in-process runs need no set-up.
+    pub async fn ensure_project(&self, name: &str) -> Result<()> {
+        match self.create_project(name, None).await {
+            Ok(_) | Err(Error::AlreadyExists { .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Project `name`.
+    pub async fn project(&self, name: &str) -> Result<Project> {
+        Ok(self.store.get_project(name).await?)
+    }
+
+    /// Every project, by name.
+    pub async fn projects(&self) -> Result<Vec<Project>> {
+        Ok(self.store.list_projects().await?)
+    }
+
+    /// Deletes a project with its functions, tasks and runs; refused while runs are
+    /// live unless `force` (the run service stops its own first).
+    pub(crate) async fn delete_project(&self, name: &str, force: bool) -> Result<()> {
+        Ok(self.store.delete_project(name, force).await?)
+    }
+
+    /// Creates function `name` of kind `kind` in `project`, or a new version of it,
+    /// once the runtime owning `kind` accepts `spec`.
+    pub async fn create_function(
+        &self,
+        project: &str,
+        name: &str,
+        kind: &str,
+        spec: Map<String, Value>,
+    ) -> Result<FunctionVersion> {
+        if !reference::is_slug(name) || name.len() > MAX_FUNCTION_NAME {
+            return Err(Error::field(
+                "name",
+                format!("must be 1 to {MAX_FUNCTION_NAME} letters, digits, '.', '_', '+' or '-'"),
+            ));
+        }
+        self.new_version(project, name, kind, spec).await
+    }
+
+    /// A new version of function `name`, with `update`'s spec.
+    pub async fn update_function(
+        &self,
+        project: &str,
+        name: &str,
+        update: FunctionUpdate,
+    ) -> Result<FunctionVersion> {
+        let latest = self.store.get_function(project, name, None).await?;
+        for (field, given, actual) in [
+            ("name", update.name.as_deref(), latest.name.as_str()),
+            ("kind", update.kind.as_deref(), latest.kind.as_str()),
+        ] {
+            if let Some(given) = given.filter(|given| *given != actual) {
+                return Err(Error::field(
+                    field,
+                    format!("is {given:?} but the function's is {actual:?} (it cannot change)"),
+                ));
+            }
+        }
+        self.new_version(project, &latest.name, &latest.kind, update.spec)
+            .await
+    }
+
+    /// Version `version` of function `name` (the latest when `None`).
+    pub async fn function(
+        &self,
+        project: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<FunctionVersion> {
+        Ok(self.store.get_function(project, name, version).await?)
+    }
+
+    /// The latest version of every function of `project`.
+    pub async fn functions(&self, project: &str) -> Result<Vec<FunctionVersion>> {
+        Ok(self.store.list_functions(project).await?)
+    }
+
+    /// Every version of function `name`, newest first.
+    pub async fn versions(&self, project: &str, name: &str) -> Result<Vec<FunctionVersion>> {
+        Ok(self.store.list_function_versions(project, name).await?)
+    }
+
+    /// Deletes every version of function `name`; runs keep their copy of the spec.
+    pub async fn delete_function(&self, project: &str, name: &str) -> Result<()> {
+        self.store.delete_function(project, name).await?;
+        Ok(())
+    }
+
+    /// Creates a task of kind `kind` (`<function kind>+<action>`) in `project`; `spec`
+    /// names its function (`function`, a reference to a function of the project) and
+    /// holds the settings the action's runtime checks.
+    pub async fn create_task(
+        &self,
+        project: &str,
+        kind: &str,
+        mut spec: Map<String, Value>,
+    ) -> Result<Task> {
+        let (function_kind, action) = kind
+            .split_once('+')
+            .filter(|(kind, action)| reference::is_slug(kind) && reference::is_slug(action))
+            .ok_or_else(|| {
+                Error::field(
+                    "kind",
+                    format!("{kind:?} is not `<function kind>+<action>` (e.g. python+job)"),
+                )
+            })?;
+        let Some(Value::String(function)) = spec.remove("function") else {
+            return Err(Error::field(
+                "spec.function",
+                format!(
+                    "is required: the function reference `{function_kind}://{project}/<name>[:<version>]`"
+                ),
+            ));
+        };
+        let named = FunctionRef::parse(&function)
+            .filter(|named| named.project == project && named.kind == function_kind)
+            .ok_or_else(|| {
+                Error::field(
+                    "spec.function",
+                    format!("{function:?} is not a reference to a {function_kind} function of project {project}"),
+                )
+            })?;
+        self.store.get_project(project).await?;
+        self.store
+            .get_function(project, &named.name, named.version.as_deref())
+            .await
+            .map_err(|error| Error::from(error).at_reference("spec.function"))?;
+        let runtime = self.runtimes.for_action(function_kind, action, None)?;
+        let spec = Value::Object(spec);
+        Runtimes::check(runtime, kind, spec.clone(), "spec").await?;
+        Ok(self
+            .store
+            .create_task(project, kind, &function, &spec)
+            .await?)
+    }
+
+    /// Task `id` of `project`.
+    pub async fn task(&self, project: &str, id: &str) -> Result<Task> {
+        Ok(self.store.get_task(project, id).await?)
+    }
+
+    /// The tasks of `project`, oldest first.
+    pub async fn tasks(&self, project: &str) -> Result<Vec<Task>> {
+        Ok(self.store.list_tasks(project).await?)
+    }
+
+    /// Resolves `request` into a submission and the runtime that will run it, looked up
+    /// once here: the function from the store (the latest version when the reference
+    /// names none), the task from a task reference or the request's own fields, and the
+    /// request's fields split between task and run by the runtime's published task
+    /// schema. References into another project are refused.
+    pub async fn resolve(
+        &self,
+        request: RunRequest,
+        idempotency_key: Option<String>,
+    ) -> Result<(Submission, Arc<LoadedRuntime>)> {
+        let project = request.project.as_str();
+        let task_kind = request.task_kind();
+        self.store.get_project(project).await?;
+        let (task_id, mut task_spec, task_function) = match &request.task {
+            Some(reference) if reference.contains("://") => {
+                let task = self.referenced_task(project, reference, &task_kind).await?;
+                (task.id, object(task.spec), Some(task.function))
+            }
+            Some(kind) if *kind != task_kind => {
+                return Err(Error::field(
+                    "spec.task",
+                    format!("{kind:?} does not match the run kind {:?}", request.kind),
+                ));
+            }
+            _ => (String::new(), Map::new(), None),
+        };
+        let version = self.referenced_function(&request, task_function).await?;
+        let runtime = self.runtimes.for_action(
+            &request.function_kind,
+            &request.action,
+            Some(request.target),
+        )?;
+        let task_fields = runtime
+            .info()
+            .action(&request.action)
+            .map(task_properties)
+            .unwrap_or_default();
+        let mut run_spec = Map::new();
+        for (key, value) in request.fields {
+            if task_fields.contains(&key) {
+                task_spec.insert(key, value);
+            } else {
+                run_spec.insert(key, value);
+            }
+        }
+        let function_ref = FunctionRef::of(&version).to_string();
+        let file = SpecFile {
+            project: request.project,
+            function: Entity {
+                name: version.name,
+                kind: version.kind,
+                spec: version.spec,
+            },
+            task: Entity {
+                name: task_id,
+                kind: task_kind,
+                spec: Value::Object(task_spec),
+            },
+            run: Entity {
+                name: String::new(),
+                kind: request.kind,
+                spec: Value::Object(run_spec),
+            },
+            action: request.action,
+        };
+        let submission = Submission {
+            file,
+            target: request.target,
+            function_ref,
+            idempotency_key,
+        };
+        Ok((submission, runtime))
+    }
+
+    /// The task a run request names by reference, checked to be of the run's kind.
+    async fn referenced_task(
+        &self,
+        project: &str,
+        reference: &str,
+        task_kind: &str,
+    ) -> Result<Task> {
+        let task = TaskRef::parse(reference).ok_or_else(|| {
+            Error::field(
+                "spec.task",
+                format!("{reference:?} is not a task reference `<task kind>://<project>/<id>`"),
+            )
+        })?;
+        same_project(&task.project, project, "spec.task")?;
+        let stored = self
+            .store
+            .get_task(project, &task.id)
+            .await
+            .map_err(|error| Error::from(error).at_reference("spec.task"))?;
+        if stored.kind != task_kind {
+            return Err(Error::field(
+                "spec.task",
+                format!(
+                    "task {} is a {} task, not {task_kind}",
+                    stored.id, stored.kind
+                ),
+            ));
+        }
+        Ok(stored)
+    }
+
+    /// The function version a run request names: its own `function`, else its task's.
+    async fn referenced_function(
+        &self,
+        request: &RunRequest,
+        task_function: Option<String>,
+    ) -> Result<FunctionVersion> {
+        let (project, function_kind) = (&request.project, &request.function_kind);
+        let reference = request.function.clone().or(task_function).ok_or_else(|| {
+            Error::field(
+                "spec.function",
+                format!(
+                    "is required: the function to run, `{function_kind}://{project}/<name>[:<version>]`"
+                ),
+            )
+        })?;
+        let function = FunctionRef::parse(&reference).ok_or_else(|| {
+            Error::field(
+                "spec.function",
+                format!(
+                    "{reference:?} is not a function reference `<kind>://<project>/<name>[:<version>]`"
+                ),
+            )
+        })?;
+        same_project(&function.project, project, "spec.function")?;
+        if function.kind != *function_kind {
+            return Err(Error::field(
+                "spec.function",
+                format!(
+                    "{reference:?} is a {} function but the run kind {:?} is for {function_kind}",
+                    function.kind, request.kind
+                ),
+            ));
+        }
+        self.store
+            .get_function(project, &function.name, function.version.as_deref())
+            .await
+            .map_err(|error| Error::from(error).at_reference("spec.function"))
+    }
+
+    /// Checks `spec` with the runtime owning `kind` and stores it as the newest version
+    /// of function `name`.
+    async fn new_version(
+        &self,
+        project: &str,
+        name: &str,
+        kind: &str,
+        spec: Map<String, Value>,
+    ) -> Result<FunctionVersion> {
+        self.store.get_project(project).await?;
+        let runtime = self.runtimes.owner(kind)?;
+        let spec = Value::Object(spec);
+        Runtimes::check(runtime, kind, spec.clone(), "spec").await?;
+        Ok(self
+            .store
+            .create_function(project, name, kind, &spec)
+            .await?)
+    }
+}
+
+/// A reference into another project is refused: runs use their own project's entities.
+fn same_project(named: &str, project: &str, path: &str) -> Result<()> {
+    if named == project {
+        Ok(())
+    } else {
+        Err(Error::field(
+            path,
+            format!("refers to project {named:?}, but the run is in project {project:?}"),
+        ))
+    }
+}
+
+/// The fields of a JSON object (nothing for anything else).
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The top-level property names of `action`'s task schema, following `allOf`/`anyOf`/
+/// `oneOf` and local `$ref`s: which keys of a run request belong to the task.
+fn task_properties(action: &Action) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    if let Ok(schema) = serde_json::from_str::<Value>(&action.task_schema) {
+        collect_properties(&schema, &schema, &mut names, 0);
+    }
+    names
+}
+
+fn collect_properties(root: &Value, node: &Value, names: &mut BTreeSet<String>, depth: usize) {
+    if depth > MAX_SCHEMA_DEPTH {
+        return;
+    }
+    if let Some(properties) = node.get("properties").and_then(Value::as_object) {
+        names.extend(properties.keys().cloned());
+    }
+    for combinator in ["allOf", "anyOf", "oneOf"] {
+        for part in node
+            .get(combinator)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            collect_properties(root, part, names, depth + 1);
+        }
+    }
+    if let Some(target) = node
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|reference| reference.strip_prefix('#'))
+        .and_then(|pointer| root.pointer(pointer))
+    {
+        collect_properties(root, target, names, depth + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use runplane_model::Category;
+
+    use super::*;
+
+    fn action(schema: &Value) -> Action {
+        Action {
+            name: "job".into(),
+            category: Category::Job,
+            targets: Vec::new(),
+            task_schema: schema.to_string(),
+            run_schema: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn task_properties_follow_refs_and_combinators() {
+        let schema = serde_json::json!({
+            "properties": {"function": {}, "backoff_limit": {}},
+            "allOf": [{"$ref": "#/$defs/Settings"}],
+            "$defs": {"Settings": {"properties": {"resources": {}, "envs": {}},
+                                    "anyOf": [{"$ref": "#/$defs/Settings"}]}}
+        });
+        let names: Vec<String> = task_properties(&action(&schema)).into_iter().collect();
+        assert_eq!(names, ["backoff_limit", "envs", "function", "resources"]);
+    }
+
+    #[test]
+    fn a_schema_that_is_not_json_has_no_properties() {
+        let mut broken = action(&Value::Null);
+        broken.task_schema = "{".into();
+        assert!(task_properties(&broken).is_empty());
+    }
+}

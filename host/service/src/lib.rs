@@ -1,0 +1,201 @@
+//! Runplane's use-cases: the catalog (projects, function versions, tasks), runs
+//! (accepted, driven, changed) and the loaded runtimes, over one store, one registry
+//! and one [`Control`].
+//!
+//! The HTTP API and the CLI both sit on these services, so a run behaves the same
+//! whether it was started with `runplane run` or `POST /api/v1/-/{project}/runs`; they
+//! only parse, authorize, call a method here and map its answer.
+//!
+//! # Overview
+//!
+//! - [`RunService`]: the one place runs are accepted, driven and changed. A run's
+//!   runtime is resolved **once**, when it is accepted, and its digest is stored with
+//!   the run in the same write that creates it; every later call for the run (plan,
+//!   observe, re-attach) goes to that pinned component. Every transition the drive
+//!   reports is persisted before it is announced ([`ServiceEvent`]), with optimistic
+//!   concurrency on the run row, so a stop from another writer is never overwritten. A
+//!   restarted host calls [`RunService::reattach`] and picks up every live run.
+//! - [`Catalog`]: projects, function versions and tasks, each spec checked by the
+//!   runtime owning its kind before it is stored, and [`Catalog::resolve`], which turns
+//!   a run request as the original platform's clients send it ([`RunRequest`]) into a
+//!   [`Submission`]: references resolved (`latest` included), the task merged, the spec
+//!   split between task and run by the runtime's published task schema.
+//! - [`Runtimes`]: the loaded runtimes as the API lists them, and the lookups of the
+//!   runtime owning a kind, an action and a target, with errors that name the known
+//!   ones.
+//! - [`preview`]: a run's guarded plan, rendered and applied nowhere (`runplane plan`).
+//! - [`Error`]: every failure a caller can act upon, in the services' terms (the store's
+//!   and the control's errors are translated at this boundary).
+
+mod catalog;
+mod driver;
+mod logs;
+mod preview;
+mod recorder;
+mod request;
+mod runs;
+mod runtimes;
+
+use runplane_engine::CallError;
+use runplane_model::{FieldError, RunId, RunState, Target};
+
+pub use catalog::{Catalog, FunctionUpdate};
+pub use logs::LogStream;
+pub use preview::{Preview, preview};
+pub use request::RunRequest;
+pub use runs::{RunService, STOP_WAIT, ServiceEvent, Submission};
+pub use runtimes::Runtimes;
+
+/// Why a service refused or failed a request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No such project, function (version), task, run or runtime.
+    #[error("{entity} {name} not found")]
+    NotFound {
+        /// `project`, `function`, `task`, `run`, `runtime`.
+        entity: &'static str,
+        /// What was looked for (`demo/hello:3`).
+        name: String,
+    },
+    /// A project of that name exists.
+    #[error("{entity} {name} already exists")]
+    AlreadyExists {
+        /// `project`.
+        entity: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// The project still has live runs and deletion was not forced.
+    #[error("project {project} has {live} live runs; stop them or force the deletion")]
+    LiveRuns {
+        /// The project.
+        project: String,
+        /// How many runs are live.
+        live: i64,
+    },
+    /// Fields of the request are wrong: a bad spec (as its runtime says), a bad
+    /// reference, an envelope field of the wrong shape. Paths run from the request's
+    /// root (`spec.source.handler`).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// No loaded runtime owns the function kind.
+    #[error("no runtime handles function kind {kind:?} (known kinds: {known})")]
+    UnknownKind {
+        /// The kind asked for.
+        kind: String,
+        /// The kinds that have a runtime.
+        known: String,
+    },
+    /// The runtime has no such action.
+    #[error("runtime {runtime} has no action {action:?} (actions: {known})")]
+    UnknownAction {
+        /// Runtime name.
+        runtime: String,
+        /// The action asked for.
+        action: String,
+        /// Its actions.
+        known: String,
+    },
+    /// The action does not run on the requested target.
+    #[error("action {action} of runtime {runtime} does not run on the {target} target")]
+    UnsupportedTarget {
+        /// Runtime name.
+        runtime: String,
+        /// The action.
+        action: String,
+        /// The target asked for.
+        target: Target,
+    },
+    /// A call into a runtime failed (a trap, its time budget, its memory): the runtime
+    /// is at fault, not the request.
+    #[error(transparent)]
+    Runtime(#[from] CallError),
+    /// A Kubernetes run, but the host has no cluster.
+    #[error(
+        "no Kubernetes cluster is configured on this host (set local_execution to run locally, or give the host a kubeconfig)"
+    )]
+    NoCluster,
+    /// The request needs a run in another state.
+    #[error("run {id} is {state}: {what}")]
+    WrongState {
+        /// The run.
+        id: RunId,
+        /// Its state.
+        state: RunState,
+        /// What the request needs.
+        what: &'static str,
+    },
+    /// The run's logs could not be read from the cluster.
+    #[error(transparent)]
+    Kubernetes(#[from] runplane_target_kubernetes::Error),
+    /// An idempotency key already started run `first` with another request.
+    #[error(
+        "idempotency key {key:?} already started run {first} with a different request; use a new key"
+    )]
+    IdempotencyKeyReused {
+        /// The key.
+        key: String,
+        /// The run it started.
+        first: RunId,
+    },
+    /// A write raced another one (the run changed concurrently) or cannot succeed as
+    /// asked; the message says which.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store is too busy to take the request now: nothing was written, and a retry
+    /// later can succeed.
+    #[error("the store is busy: {0}")]
+    Busy(String),
+    /// The store failed (connection, I/O, a corrupt row).
+    #[error("the store failed: {0}")]
+    Store(String),
+    /// Executing a run failed in a way only the host can explain (a plan, the guard, a
+    /// target); callers see it only when they drive a run themselves.
+    #[error(transparent)]
+    Execution(runplane_control::Error),
+}
+
+/// Result of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<runplane_store::Error> for Error {
+    fn from(error: runplane_store::Error) -> Self {
+        use runplane_store::Error as Store;
+        match error {
+            Store::NotFound { entity, name } => Error::NotFound { entity, name },
+            Store::AlreadyExists { entity, name } => Error::AlreadyExists { entity, name },
+            Store::LiveRuns { project, live } => Error::LiveRuns { project, live },
+            Store::Conflict { .. } | Store::Invalid { .. } => Error::Conflict(error.to_string()),
+            Store::Busy(message) => Error::Busy(message),
+            other => Error::Store(other.to_string()),
+        }
+    }
+}
+
+impl From<runplane_control::Error> for Error {
+    fn from(error: runplane_control::Error) -> Self {
+        use runplane_control::Error as Control;
+        match error {
+            Control::Invalid(fields) => Error::Invalid(fields),
+            Control::Call(call) => Error::Runtime(call),
+            other => Error::Execution(other),
+        }
+    }
+}
+
+impl Error {
+    /// One bad field of the request.
+    pub(crate) fn field(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid(vec![FieldError::new(path, message)])
+    }
+
+    /// A referenced entity that does not exist is a bad field of the request (`path`),
+    /// not a missing resource of the URL.
+    pub(crate) fn at_reference(self, path: &str) -> Self {
+        match self {
+            Error::NotFound { .. } => Error::field(path, self.to_string()),
+            other => other,
+        }
+    }
+}
