@@ -1,10 +1,17 @@
 //! What the API sends and accepts, shaped like the original platform's entities:
 //! `{id, name, kind, project, key, metadata, spec, status}`, snake_case fields,
 //! transitions newest first.
+//!
+//! The field docs here are the schema descriptions of the OpenAPI document, written for
+//! API clients. Specs stay opaque JSON objects (`Object` in the document): their shape
+//! belongs to each runtime, which publishes it at `/api/v1/runtimes/{name}/schemas`.
+//! Request bodies refuse unknown fields, so a misspelt field is a 422 naming it rather
+//! than a setting silently ignored.
 
 use runplane_model::reference::{self, FunctionRef};
 use runplane_model::{
-    FunctionVersion, Project, RunState, RuntimeVersion, StoredRun, Target, Task, Transition,
+    Capabilities, FunctionVersion, Project, RunState, RuntimeVersion, StoredRun, Target, Task,
+    Transition,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -14,7 +21,7 @@ use utoipa::ToSchema;
 /// A page of a listing.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Page<T> {
-    /// The entities.
+    /// This page's entities, in the listing's order.
     pub(crate) content: Vec<T>,
     /// Cursor of the next page (pass it as `cursor`), `null` on the last page.
     pub(crate) next: Option<String>,
@@ -33,21 +40,21 @@ impl<T> Page<T> {
 /// Metadata of an entity.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Metadata {
-    /// Project.
+    /// The project the entity belongs to (absent on a project).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) project: Option<String>,
-    /// Entity name.
+    /// The entity's `name`, repeated (a task's or a run's is its id).
     pub(crate) name: String,
     /// Version id (functions).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) version: Option<String>,
-    /// Free text (projects).
+    /// A project's description, as given when it was created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) description: Option<String>,
-    /// Creation time.
+    /// When the entity (for a function, this version) was created; RFC 3339, UTC.
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) created: OffsetDateTime,
-    /// Last change.
+    /// When a run last changed; `created` for the other entities, which never change.
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) updated: OffsetDateTime,
     /// Digest of the runtime component that planned the run (runs).
@@ -61,7 +68,8 @@ pub(crate) struct Metadata {
 /// A link from an entity to another, by key.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Relationship {
-    /// `run_of`.
+    /// The relation; `run_of` (a run's link to the function version it ran) is the only
+    /// one so far.
     #[serde(rename = "type")]
     pub(crate) kind: String,
     /// Key of the other entity.
@@ -111,7 +119,7 @@ impl Identity {
     }
 }
 
-/// A project.
+/// A project: an identity only (kind `project`), with no `spec` or `status`.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ProjectDto {
     /// Name, kind `project`, key, description and times.
@@ -205,7 +213,7 @@ impl From<Task> for TaskDto {
     }
 }
 
-/// A run.
+/// A run: its identity, its spec as accepted, and where it is now (`status`).
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RunDto {
     /// Run id (a UUIDv7, also its name), kind, project, key, times, the runtime digest
@@ -222,7 +230,7 @@ pub(crate) struct RunDto {
 /// Where a run is.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RunStatusDto {
-    /// Current state.
+    /// The state it is in now; `COMPLETED`, `ERROR`, `STOPPED` and `DELETED` are final.
     pub(crate) state: RunState,
     /// The last word on the run (the latest transition's reason).
     pub(crate) message: Option<String>,
@@ -239,10 +247,11 @@ pub(crate) struct RunStatusDto {
 pub(crate) struct TransitionDto {
     /// The state entered.
     pub(crate) status: RunState,
-    /// When.
+    /// When the run entered it; RFC 3339, UTC.
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) time: OffsetDateTime,
-    /// Why.
+    /// Why, in the host's or the runtime's words (`exit code 0`); `null` when nothing
+    /// was said.
     pub(crate) message: Option<String>,
 }
 
@@ -355,7 +364,7 @@ pub(crate) struct CreateProject {
         max_length = 63
     )]
     pub(crate) name: String,
-    /// Free text.
+    /// Any text, returned as `metadata.description`.
     #[serde(default)]
     pub(crate) description: Option<String>,
 }
@@ -367,7 +376,7 @@ pub(crate) struct CreateProject {
     "source": {"code": "def main(name):\n    print(f'hello {name}')\n", "handler": "main"},
     "python_version": "PYTHON3_11"}}))]
 pub(crate) struct CreateFunction {
-    /// Function name.
+    /// The function's name in the project; an existing name gets a new version.
     #[schema(pattern = "^[a-zA-Z0-9._+-]+$", min_length = 1, max_length = 253)]
     pub(crate) name: String,
     /// Function kind; names the runtime (`python`).
@@ -386,7 +395,8 @@ pub(crate) struct CreateFunction {
 #[schema(example = json!({"spec": {
     "source": {"code": "def main(name):\n    print(f'hi {name}')\n", "handler": "main"}}}))]
 pub(crate) struct UpdateFunction {
-    /// The function spec.
+    /// The new version's whole spec (not merged with the previous one), checked by the
+    /// runtime owning the function's kind.
     #[schema(value_type = Object)]
     pub(crate) spec: Map<String, Value>,
     /// When given, must be the function's name.
@@ -440,7 +450,7 @@ pub(crate) struct CreateRun {
 pub(crate) struct RuntimeDto {
     /// Name (`python`).
     pub(crate) name: String,
-    /// Its own version.
+    /// The runtime's own version (`0.1.0`), as it declares it; not the contract's.
     pub(crate) version: String,
     /// What it runs.
     pub(crate) description: String,
@@ -452,10 +462,10 @@ pub(crate) struct RuntimeDto {
     pub(crate) origin: String,
     /// Function kinds it owns.
     pub(crate) kinds: Vec<String>,
-    /// Its actions.
+    /// What its kinds can be run as (`job`, `serve`), with category and targets.
     pub(crate) actions: Vec<ActionDto>,
-    /// The capability matrix.
-    pub(crate) capabilities: CapabilitiesDto,
+    /// Its row of the capability matrix.
+    pub(crate) capabilities: Capabilities,
     /// Kubernetes kinds it may plan (`batch/v1/Job`).
     pub(crate) allowed_kinds: Vec<String>,
 }
@@ -471,27 +481,9 @@ pub(crate) struct ActionDto {
     pub(crate) targets: Vec<String>,
 }
 
-/// What a runtime can do.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct CapabilitiesDto {
-    /// Runs on the host machine.
-    pub(crate) local_execution: bool,
-    /// Runs on Kubernetes.
-    pub(crate) remote_execution: bool,
-    /// Drives workflows.
-    pub(crate) workflows: bool,
-    /// Serves models.
-    pub(crate) model_serving: bool,
-    /// Processes data.
-    pub(crate) data_processing: bool,
-    /// Federated learning.
-    pub(crate) federated_learning: bool,
-}
-
 impl From<&RuntimeVersion> for RuntimeDto {
     fn from(runtime: &RuntimeVersion) -> Self {
         let info = &runtime.info;
-        let caps = &info.capabilities;
         RuntimeDto {
             name: info.name.clone(),
             version: info.version.clone(),
@@ -509,14 +501,7 @@ impl From<&RuntimeVersion> for RuntimeDto {
                     targets: action.targets.iter().map(ToString::to_string).collect(),
                 })
                 .collect(),
-            capabilities: CapabilitiesDto {
-                local_execution: caps.local_execution,
-                remote_execution: caps.remote_execution,
-                workflows: caps.workflows,
-                model_serving: caps.model_serving,
-                data_processing: caps.data_processing,
-                federated_learning: caps.federated_learning,
-            },
+            capabilities: info.capabilities,
             allowed_kinds: info.allowed_kinds.clone(),
         }
     }
@@ -537,13 +522,14 @@ pub(crate) enum SchemaEntity {
 /// The JSON Schema of one kind of spec, for clients that build forms.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SchemaDto {
-    /// Runtime name.
+    /// The runtime that published it (`python`).
     pub(crate) runtime: String,
-    /// Which spec.
+    /// Whether it describes a function, a task or a run spec.
     pub(crate) entity: SchemaEntity,
     /// The kind (`python`, `python+job`, `python+job:run`).
     pub(crate) kind: String,
-    /// The JSON Schema.
+    /// The JSON Schema as the runtime published it (`{}` when it published invalid JSON,
+    /// which the host logs).
     #[schema(value_type = Object)]
     pub(crate) schema: Value,
 }

@@ -7,6 +7,15 @@
 //! the runtime named in `detail`. A runtime's own verdict on the specs (bad fields, an
 //! unplannable run) is `422`. Nothing the client sends ends in a bare 500: the store or
 //! the host failing is a `500` problem whose details stay in the host's log.
+//!
+//! The other statuses: `404` for a missing entity, `409` when the request conflicts with
+//! the state of things (a name taken, live runs in a project, a run in the wrong state,
+//! a Kubernetes run on a host without a cluster, a concurrent write), `422` for bad
+//! fields, unknown kinds or actions, an unsupported target and a reused idempotency
+//! key, `502` too for a cluster that cannot be read, `503` with `Retry-After: 1` when
+//! the store is too busy to take a write in time (nothing was changed).
+//! `type` is `urn:runplane:problem:<slug>`, stable for programs to match on; `title`
+//! is the status's reason phrase and `detail` the service error's own message.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -22,7 +31,8 @@ use utoipa::ToSchema;
 pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
 
 /// A problem: what went wrong, for people (`title`, `detail`) and programs (`type`,
-/// `status`, `errors`).
+/// `status`, `errors`). Also left in the response's extensions, where
+/// [`fill_instance`] finds it to add the request path.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub(crate) struct Problem {
     /// Identifies the kind of problem (`urn:runplane:problem:not-found`).
@@ -30,12 +40,13 @@ pub(crate) struct Problem {
     pub(crate) kind: String,
     /// Short summary of the kind of problem.
     pub(crate) title: String,
-    /// The HTTP status.
+    /// The HTTP status code, repeated from the response (RFC 9457), so the body stands
+    /// alone when logged or forwarded.
     pub(crate) status: u16,
     /// This occurrence, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) detail: Option<String>,
-    /// The request path.
+    /// The path of the request that failed (`/api/v1/-/demo/runs`), without the query.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) instance: Option<String>,
     /// Every bad field, for validation problems; paths are dotted from the request
@@ -49,14 +60,19 @@ pub(crate) struct Problem {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PluginFailure(pub(crate) &'static str);
 
-/// An error answered as a problem.
+/// An error answered as a problem. Handlers return it (`?` converts a service error),
+/// and it becomes the response only in [`IntoResponse`], so a test can inspect it.
 #[derive(Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
+    /// The kind of problem, kebab-case (`wrong-state`): the end of the `type` URN.
     slug: &'static str,
     detail: String,
+    /// The bad fields of a 422, as `errors` in the body.
     errors: Vec<FieldError>,
+    /// `WWW-Authenticate` value of a 401 (`Bearer`), as RFC 9110 requires.
     challenge: Option<&'static str>,
+    /// The runtime failure's kind (`trap`, `timeout`, …), counted by the metrics layer.
     plugin_failure: Option<&'static str>,
 }
 
@@ -123,7 +139,7 @@ impl ApiError {
         )
     }
 
-    /// The HTTP status.
+    /// The status it will be answered with (tests check the mapping with it).
     #[cfg(test)]
     pub(crate) fn status(&self) -> StatusCode {
         self.status
@@ -135,7 +151,7 @@ impl ApiError {
         self
     }
 
-    /// The problem body.
+    /// The body it is answered with, `instance` still unset (the middleware adds it).
     pub(crate) fn problem(&self) -> Problem {
         Problem {
             kind: format!("urn:runplane:problem:{}", self.slug),
@@ -151,6 +167,7 @@ impl ApiError {
         }
     }
 
+    /// The same problem, marked as runtime failure `kind` for the metrics.
     fn with_plugin_failure(mut self, kind: &'static str) -> Self {
         self.plugin_failure = Some(kind);
         self
@@ -191,6 +208,9 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The one mapping from the service's errors to statuses (see the module doc). The
+/// service error's message becomes the `detail`, except for the store's and the host's
+/// own failures (logged, answered with a generic 500) and a busy store (a fixed 503).
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         let status =
@@ -199,9 +219,9 @@ impl From<ServiceError> for ApiError {
         let unprocessable =
             |slug, error: &ServiceError| status(StatusCode::UNPROCESSABLE_ENTITY, slug, error);
         match error {
-            ServiceError::NotFound { .. } => ApiError::not_found(error.to_string()),
-            ServiceError::AlreadyExists { .. } => conflict("already-exists", &error),
-            ServiceError::LiveRuns { .. } => conflict("live-runs", &error),
+            ServiceError::NotFound(_) => ApiError::not_found(error.to_string()),
+            ServiceError::AlreadyExists(_) => conflict("already-exists", &error),
+            ServiceError::LiveRuns(_) => conflict("live-runs", &error),
             ServiceError::Conflict(_) => conflict("conflict", &error),
             ServiceError::WrongState { .. } => conflict("wrong-state", &error),
             ServiceError::NoCluster => conflict("no-cluster", &error),
@@ -245,7 +265,9 @@ pub(crate) fn blame_kind(error: ServiceError) -> ApiError {
     }
 }
 
-/// Middleware: sets `instance` of every problem to the request path.
+/// Middleware: sets `instance` of every problem to the request path. The body is
+/// serialized again with it (and `Content-Length` dropped), because handlers and
+/// extractors build problems without knowing the request.
 pub(crate) async fn fill_instance(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     let mut response = next.run(request).await;
@@ -276,6 +298,8 @@ pub(crate) fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Respon
 
 #[cfg(test)]
 mod tests {
+    use runplane_model::{LiveRuns, NotFound};
+
     use super::*;
 
     fn status(error: ServiceError) -> StatusCode {
@@ -285,17 +309,17 @@ mod tests {
     #[test]
     fn service_errors_map_to_their_statuses() {
         assert_eq!(
-            status(ServiceError::NotFound {
+            status(ServiceError::NotFound(NotFound {
                 entity: "run",
                 name: "x".into()
-            }),
+            })),
             StatusCode::NOT_FOUND
         );
         assert_eq!(
-            status(ServiceError::LiveRuns {
+            status(ServiceError::LiveRuns(LiveRuns {
                 project: "demo".into(),
                 live: 2
-            }),
+            })),
             StatusCode::CONFLICT
         );
         assert_eq!(

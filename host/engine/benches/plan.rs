@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use runplane_engine::{Limits, LoadedRuntime, PluginEngine};
+use runplane_engine::{Limits, LoadedRuntime, PluginEngine, Registry};
 use runplane_fixture_misbehaving::Misbehaving;
 use runplane_model::{ObservedState, RunContext, RunPlan, RuntimeInfo, Target};
 use runplane_runtime_python::Python;
@@ -168,14 +168,12 @@ impl Drop for ScratchDir {
     }
 }
 
-/// Process start as the CLI does it: a new engine, then every built-in runtime. The
-/// caller drops what it returns outside the timed part.
-fn cold_start(cache: Option<&Path>) -> Vec<LoadedRuntime> {
+/// Process start as the CLI does it: a new engine, then the registry of every built-in
+/// runtime. The caller drops what it returns outside the timed part.
+fn cold_start(cache: Option<&Path>) -> Registry {
     let engine = PluginEngine::new(Limits::default(), cache).expect("the engine starts");
-    runplane_builtins::COMPONENTS
-        .iter()
-        .map(|(name, bytes)| engine.load(bytes, name).expect("built-in runtimes load"))
-        .collect()
+    Registry::with_builtins(&engine, runplane_builtins::COMPONENTS)
+        .expect("built-in runtimes load")
 }
 
 fn criterion_groups(criterion: &mut Criterion, setup: &Setup) {

@@ -10,9 +10,9 @@ use time::OffsetDateTime;
 pub struct Project {
     /// Unique name; a DNS-1123 label, because it is also the Kubernetes namespace.
     pub name: String,
-    /// Free text.
+    /// What the project is for, in the creator's words; shown, never interpreted.
     pub description: Option<String>,
-    /// Creation time.
+    /// When it was created (UTC); a project never changes afterwards.
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
 }
@@ -50,7 +50,37 @@ pub struct Task {
     pub function: String,
     /// The task spec: resources, envs, node selector, …
     pub spec: serde_json::Value,
-    /// Creation time.
+    /// When it was created (UTC); a task never changes afterwards.
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
+}
+
+/// No such project, function (version), task, run or runtime.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{entity} {name} not found")]
+pub struct NotFound {
+    /// What kind of thing: `project`, `function`, `task`, `run`, `runtime`.
+    pub entity: &'static str,
+    /// What was looked for (`demo/hello:3`).
+    pub name: String,
+}
+
+/// A project (or another uniquely named thing) of that name exists.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{entity} {name} already exists")]
+pub struct AlreadyExists {
+    /// What kind of thing: `project`, `run`.
+    pub entity: &'static str,
+    /// The name that is taken.
+    pub name: String,
+}
+
+/// A project still has live runs, and its deletion was not forced.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("project {project} has {live} live runs; stop them or force the deletion")]
+pub struct LiveRuns {
+    /// The project.
+    pub project: String,
+    /// How many of its runs are live.
+    pub live: i64,
 }

@@ -43,7 +43,7 @@ pub mod runtime;
 mod spec_file;
 mod state;
 
-pub use catalog::{FunctionVersion, Project, Task};
+pub use catalog::{AlreadyExists, FunctionVersion, LiveRuns, NotFound, Project, Task};
 pub use event::RunEvent;
 pub use field::FieldError;
 pub use observation::{ObservedObject, ObservedState, RunStatus};

@@ -46,7 +46,7 @@ pub struct RunContext {
     pub run_spec: String,
     /// Where the plan will execute; a runtime answers with a plan for this target.
     pub target: Target,
-    /// The host's settings.
+    /// What the host configures for every run alike (image registry, default images).
     pub settings: HostSettings,
 }
 

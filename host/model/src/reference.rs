@@ -12,9 +12,9 @@ use crate::catalog::FunctionVersion;
 pub struct FunctionRef {
     /// Function kind (`python`).
     pub kind: String,
-    /// Project.
+    /// The project holding the function (`demo`); a run may only name its own.
     pub project: String,
-    /// Function name.
+    /// The function's name in that project (`hello`), shared by all its versions.
     pub name: String,
     /// Version id, or `None` for the latest.
     pub version: Option<String>,
@@ -86,9 +86,9 @@ impl fmt::Display for FunctionRef {
 pub struct TaskRef {
     /// Task kind (`python+job`).
     pub kind: String,
-    /// Project.
+    /// The project holding the task (`demo`).
     pub project: String,
-    /// Task id.
+    /// The id the task got when it was created (tasks have no other name).
     pub id: String,
 }
 

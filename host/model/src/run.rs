@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::spec_file::SpecFile;
 use crate::state::{IllegalTransition, RunState};
 
 /// Identifier of a run: a UUIDv7, so ids sort by creation time.
@@ -70,11 +71,11 @@ pub struct Transition {
 /// One execution of an action on a function.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Run {
-    /// Unique id.
+    /// A UUIDv7 given when the run is accepted, also its name in the API and the CLI.
     pub id: RunId,
     /// Project the run belongs to.
     pub project: String,
-    /// Function name.
+    /// Name of the function run (`hello`), in the run's project.
     pub function: String,
     /// Function kind, which names the runtime's kind (`python`).
     pub function_kind: String,
@@ -82,7 +83,8 @@ pub struct Run {
     pub action: String,
     /// Where it executes.
     pub target: Target,
-    /// Current state.
+    /// The state now (CREATED for a new run); [`Run::transition`] moves it and `history`
+    /// together.
     pub state: RunState,
     /// Every transition so far, oldest first.
     pub history: Vec<Transition>,
@@ -107,6 +109,17 @@ impl Run {
             state: RunState::Created,
             history: Vec::new(),
         }
+    }
+
+    /// A new run, CREATED, of the action `file` names on its function, on `target`.
+    pub fn of(file: &SpecFile, target: Target) -> Self {
+        Run::new(
+            &file.project,
+            &file.function.name,
+            &file.function.kind,
+            &file.action,
+            target,
+        )
     }
 
     /// The task kind, `<function kind>+<action>`.

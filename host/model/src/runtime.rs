@@ -31,8 +31,9 @@ impl Category {
 }
 
 /// The capability matrix of the original platform's runtime guide, so that a user of it
-/// finds the same columns.
+/// finds the same columns (the API serves it as it is).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Capabilities {
     /// Runs on the host machine.
     pub local_execution: bool,
@@ -86,7 +87,8 @@ pub struct RuntimeInfo {
     pub sdk_version: String,
     /// The function kinds it owns.
     pub function_kinds: Vec<FunctionKind>,
-    /// Its actions.
+    /// What its function kinds can be run as (`job`, `serve`), each with its targets
+    /// and the schemas of its task and run specs.
     pub actions: Vec<Action>,
     /// Its row of the capability matrix.
     pub capabilities: Capabilities,

@@ -38,11 +38,12 @@ pub struct Entity {
 pub struct SpecFile {
     /// Project of the run.
     pub project: String,
-    /// The function.
+    /// The function to run: its kind names the runtime, its spec is the runtime's to
+    /// validate.
     pub function: Entity,
     /// The task; its kind names the action.
     pub task: Entity,
-    /// The run.
+    /// The run's own part: kind `<task kind>:run` and the run spec (parameters, inputs).
     pub run: Entity,
     /// The action, from the task kind.
     pub action: String,

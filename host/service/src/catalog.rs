@@ -33,7 +33,8 @@ pub struct FunctionUpdate {
     pub name: Option<String>,
     /// The kind, when the client restates it.
     pub kind: Option<String>,
-    /// The new spec.
+    /// The spec of the new version, whole: it replaces the previous one, and is
+    /// validated by the runtime owning the kind before it is stored.
     pub spec: Map<String, Value>,
 }
 
@@ -55,7 +56,7 @@ impl Catalog {
         // A lookup by primary key that finds nothing: the cheapest query that needs the
         // database.
         match self.store.get_project("-").await {
-            Ok(_) | Err(runplane_store::Error::NotFound { .. }) => Ok(()),
+            Ok(_) | Err(runplane_store::Error::NotFound(_)) => Ok(()),
             Err(error) => Err(error.into()),
         }
     }
@@ -76,12 +77,12 @@ impl Catalog {
     /// Creates project `name` unless it exists: in-process runs need no set-up.
     pub async fn ensure_project(&self, name: &str) -> Result<()> {
         match self.create_project(name, None).await {
-            Ok(_) | Err(Error::AlreadyExists { .. }) => Ok(()),
+            Ok(_) | Err(Error::AlreadyExists(_)) => Ok(()),
             Err(error) => Err(error),
         }
     }
 
-    /// Project `name`.
+    /// Project `name`, or [`Error::NotFound`](crate::Error::NotFound).
     pub async fn project(&self, name: &str) -> Result<Project> {
         Ok(self.store.get_project(name).await?)
     }
@@ -112,7 +113,14 @@ impl Catalog {
                 format!("must be 1 to {MAX_FUNCTION_NAME} letters, digits, '.', '_', '+' or '-'"),
             ));
         }
-        self.new_version(project, name, kind, spec).await
+        self.store.get_project(project).await?;
+        let runtime = self.runtimes.owner(kind)?;
+        let spec = Value::Object(spec);
+        Runtimes::check(runtime, kind, spec.clone(), "spec").await?;
+        Ok(self
+            .store
+            .create_function(project, name, kind, &spec)
+            .await?)
     }
 
     /// A new version of function `name`, with `update`'s spec.
@@ -134,7 +142,7 @@ impl Catalog {
                 ));
             }
         }
-        self.new_version(project, &latest.name, &latest.kind, update.spec)
+        self.create_function(project, &latest.name, &latest.kind, update.spec)
             .await
     }
 
@@ -364,25 +372,6 @@ impl Catalog {
             .get_function(project, &function.name, function.version.as_deref())
             .await
             .map_err(|error| Error::from(error).at_reference("spec.function"))
-    }
-
-    /// Checks `spec` with the runtime owning `kind` and stores it as the newest version
-    /// of function `name`.
-    async fn new_version(
-        &self,
-        project: &str,
-        name: &str,
-        kind: &str,
-        spec: Map<String, Value>,
-    ) -> Result<FunctionVersion> {
-        self.store.get_project(project).await?;
-        let runtime = self.runtimes.owner(kind)?;
-        let spec = Value::Object(spec);
-        Runtimes::check(runtime, kind, spec.clone(), "spec").await?;
-        Ok(self
-            .store
-            .create_function(project, name, kind, &spec)
-            .await?)
     }
 }
 

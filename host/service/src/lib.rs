@@ -37,7 +37,7 @@ mod runs;
 mod runtimes;
 
 use runplane_engine::CallError;
-use runplane_model::{FieldError, RunId, RunState, Target};
+use runplane_model::{AlreadyExists, FieldError, LiveRuns, NotFound, RunId, RunState, Target};
 
 pub use catalog::{Catalog, FunctionUpdate};
 pub use logs::LogStream;
@@ -51,29 +51,14 @@ pub use runtimes::Runtimes;
 #[non_exhaustive]
 pub enum Error {
     /// No such project, function (version), task, run or runtime.
-    #[error("{entity} {name} not found")]
-    NotFound {
-        /// `project`, `function`, `task`, `run`, `runtime`.
-        entity: &'static str,
-        /// What was looked for (`demo/hello:3`).
-        name: String,
-    },
+    #[error(transparent)]
+    NotFound(#[from] NotFound),
     /// A project of that name exists.
-    #[error("{entity} {name} already exists")]
-    AlreadyExists {
-        /// `project`.
-        entity: &'static str,
-        /// Its name.
-        name: String,
-    },
+    #[error(transparent)]
+    AlreadyExists(#[from] AlreadyExists),
     /// The project still has live runs and deletion was not forced.
-    #[error("project {project} has {live} live runs; stop them or force the deletion")]
-    LiveRuns {
-        /// The project.
-        project: String,
-        /// How many runs are live.
-        live: i64,
-    },
+    #[error(transparent)]
+    LiveRuns(#[from] LiveRuns),
     /// Fields of the request are wrong: a bad spec (as its runtime says), a bad
     /// reference, an envelope field of the wrong shape. Paths run from the request's
     /// root (`spec.source.handler`).
@@ -90,19 +75,19 @@ pub enum Error {
     /// The runtime has no such action.
     #[error("runtime {runtime} has no action {action:?} (actions: {known})")]
     UnknownAction {
-        /// Runtime name.
+        /// The runtime owning the function kind (`python`).
         runtime: String,
         /// The action asked for.
         action: String,
-        /// Its actions.
+        /// The actions it has, comma-separated (`job, serve, build`), for the message.
         known: String,
     },
     /// The action does not run on the requested target.
     #[error("action {action} of runtime {runtime} does not run on the {target} target")]
     UnsupportedTarget {
-        /// Runtime name.
+        /// The runtime owning the function kind (`python`).
         runtime: String,
-        /// The action.
+        /// The action asked for (`serve`), which the runtime has.
         action: String,
         /// The target asked for.
         target: Target,
@@ -119,9 +104,9 @@ pub enum Error {
     /// The request needs a run in another state.
     #[error("run {id} is {state}: {what}")]
     WrongState {
-        /// The run.
+        /// The run the request was about.
         id: RunId,
-        /// Its state.
+        /// The state it was in when the request was refused (`COMPLETED` for a stop).
         state: RunState,
         /// What the request needs.
         what: &'static str,
@@ -134,7 +119,7 @@ pub enum Error {
         "idempotency key {key:?} already started run {first} with a different request; use a new key"
     )]
     IdempotencyKeyReused {
-        /// The key.
+        /// The `Idempotency-Key` as the client sent it.
         key: String,
         /// The run it started.
         first: RunId,
@@ -163,9 +148,9 @@ impl From<runplane_store::Error> for Error {
     fn from(error: runplane_store::Error) -> Self {
         use runplane_store::Error as Store;
         match error {
-            Store::NotFound { entity, name } => Error::NotFound { entity, name },
-            Store::AlreadyExists { entity, name } => Error::AlreadyExists { entity, name },
-            Store::LiveRuns { project, live } => Error::LiveRuns { project, live },
+            Store::NotFound(missing) => Error::NotFound(missing),
+            Store::AlreadyExists(taken) => Error::AlreadyExists(taken),
+            Store::LiveRuns(live) => Error::LiveRuns(live),
             Store::Conflict { .. } | Store::Invalid { .. } => Error::Conflict(error.to_string()),
             Store::Busy(message) => Error::Busy(message),
             other => Error::Store(other.to_string()),
@@ -194,7 +179,7 @@ impl Error {
     /// not a missing resource of the URL.
     pub(crate) fn at_reference(self, path: &str) -> Self {
         match self {
-            Error::NotFound { .. } => Error::field(path, self.to_string()),
+            Error::NotFound(_) => Error::field(path, self.to_string()),
             other => other,
         }
     }

@@ -29,13 +29,7 @@ pub async fn preview(
 ) -> Result<Preview> {
     let runtime = runtimes.for_action(&file.function.kind, &file.action, Some(target))?;
     control.validate(&runtime, file).await?;
-    let run = Run::new(
-        &file.project,
-        &file.function.name,
-        &file.function.kind,
-        &file.action,
-        target,
-    );
+    let run = Run::of(file, target);
     let plan = control.plan(&runtime, control.context(file, &run)).await?;
     Ok(match plan {
         RunPlan::Kubernetes(objects) => Preview::Kubernetes(

@@ -18,7 +18,7 @@ const WRITE_ATTEMPTS: u32 = 5;
 /// What happened to a transition the recorder was asked to persist.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Recorded {
-    /// Stored.
+    /// Written (the run's version moved on) and then announced to subscribers.
     Stored,
     /// Another writer moved the run first (a stop or delete from elsewhere); the run is
     /// now in this state and this transition was dropped.
@@ -54,7 +54,7 @@ impl Recorder {
         }
     }
 
-    /// The run.
+    /// The run whose events this recorder writes.
     pub(crate) fn id(&self) -> &RunId {
         &self.id
     }

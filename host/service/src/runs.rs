@@ -12,8 +12,8 @@ use std::time::Duration;
 use runplane_control::Control;
 use runplane_engine::{LoadedRuntime, Registry};
 use runplane_model::{
-    FieldError, LogLine, RunFilter, RunId, RunPage, RunState, SpecFile, StoredRun, Target,
-    Transition,
+    FieldError, LogLine, NotFound, RunFilter, RunId, RunPage, RunState, SpecFile, StoredRun,
+    Target, Transition,
 };
 use runplane_store::{NewRun, Store};
 use time::OffsetDateTime;
@@ -40,29 +40,29 @@ pub const STOP_WAIT: Duration = Duration::from_secs(60);
 pub enum ServiceEvent {
     /// A run changed state (already persisted).
     Transition {
-        /// The run.
+        /// The run it is about: every subscriber gets every run's events.
         run: RunId,
-        /// The transition.
+        /// From, to, when and why, as stored.
         transition: Transition,
     },
     /// A run printed a line (already persisted).
     Log {
-        /// The run.
+        /// The run it is about: every subscriber gets every run's events.
         run: RunId,
-        /// The line.
+        /// The line as stored, with its stream and its number in the run's log.
         line: LogLine,
     },
     /// Named results a run produced (persisted in its status with the transition that
     /// follows).
     Outputs {
-        /// The run.
+        /// The run it is about: every subscriber gets every run's events.
         run: RunId,
         /// Name and value of each output.
         outputs: Vec<(String, String)>,
     },
     /// The runtime planned the run (or failed to): for plan-latency metrics.
     Planned {
-        /// The run.
+        /// The run it is about: every subscriber gets every run's events.
         run: RunId,
         /// How long the `plan` call took.
         took: Duration,
@@ -72,7 +72,7 @@ pub enum ServiceEvent {
     /// The host stopped driving the run: it reached a final state, or the host shuts
     /// down.
     Finished {
-        /// The run.
+        /// The run it is about: every subscriber gets every run's events.
         run: RunId,
     },
 }
@@ -143,7 +143,7 @@ impl RunService {
         &self.inner.catalog
     }
 
-    /// The loaded runtimes.
+    /// The runtimes of the service's registry, as the API lists them.
     pub fn runtimes(&self) -> &Runtimes {
         &self.inner.runtimes
     }
@@ -249,10 +249,10 @@ impl RunService {
     pub async fn find(&self, project: &str, id: &str) -> Result<StoredRun> {
         let stored = self.get(&RunId::from(id.to_string())).await?;
         if stored.run.project != project {
-            return Err(Error::NotFound {
+            return Err(Error::NotFound(NotFound {
                 entity: "run",
                 name: format!("{id} in project {project}"),
-            });
+            }));
         }
         Ok(stored)
     }

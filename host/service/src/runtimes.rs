@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use runplane_engine::{LoadedRuntime, Registry};
-use runplane_model::{RuntimeVersion, StoredRun, Target};
+use runplane_model::{NotFound, RuntimeVersion, StoredRun, Target};
 use serde_json::Value;
 
 use crate::{Error, Result};
@@ -36,9 +36,11 @@ impl Runtimes {
         self.registry
             .get(name)
             .map(|runtime| runtime.version().clone())
-            .ok_or_else(|| Error::NotFound {
-                entity: "runtime",
-                name: name.to_string(),
+            .ok_or_else(|| {
+                Error::NotFound(NotFound {
+                    entity: "runtime",
+                    name: name.to_string(),
+                })
             })
     }
 

@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
-use runplane_model::{FunctionVersion, Project, Task};
+use runplane_model::{FunctionVersion, LiveRuns, Project, Task};
 
 use crate::rows::{self, FINAL_STATES, database, exists, insert_error, nanos, not_found};
 use crate::{Error, Result, Store};
@@ -48,7 +48,7 @@ impl Store {
         Ok(project)
     }
 
-    /// The project `name`.
+    /// The project `name`, or [`Error::NotFound`](crate::Error::NotFound).
     pub async fn get_project(&self, name: &str) -> Result<Project> {
         sqlx::query(concat!(
             "SELECT ",
@@ -114,10 +114,10 @@ impl Store {
                 .await
                 .map_err(database)?;
             if live > 0 {
-                return Err(Error::LiveRuns {
+                return Err(Error::LiveRuns(LiveRuns {
                     project: name.to_string(),
                     live,
-                });
+                }));
             }
             // The live runs ended between the two statements: try again.
         }

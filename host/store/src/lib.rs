@@ -35,7 +35,7 @@ mod connect;
 mod rows;
 mod runs;
 
-use runplane_model::{RunId, SpecFile, Target};
+use runplane_model::{AlreadyExists, LiveRuns, NotFound, RunId, SpecFile, Target};
 use time::OffsetDateTime;
 
 /// Why a store call failed.
@@ -43,25 +43,15 @@ use time::OffsetDateTime;
 #[non_exhaustive]
 pub enum Error {
     /// No such project, function (version), task or run.
-    #[error("{entity} {name} not found")]
-    NotFound {
-        /// `project`, `function`, `task`, `run`.
-        entity: &'static str,
-        /// What was looked for (`demo/hello:3`).
-        name: String,
-    },
-    /// A project (or other uniquely named thing) of that name exists.
-    #[error("{entity} {name} already exists")]
-    AlreadyExists {
-        /// `project`.
-        entity: &'static str,
-        /// Its name.
-        name: String,
-    },
+    #[error(transparent)]
+    NotFound(#[from] NotFound),
+    /// A project (or a run id) of that name exists.
+    #[error(transparent)]
+    AlreadyExists(#[from] AlreadyExists),
     /// The run changed since it was read (optimistic concurrency): re-read and retry.
     #[error("run {id} changed concurrently (expected version {expected}, found {found})")]
     Conflict {
-        /// The run.
+        /// Id of the run whose row moved on.
         id: String,
         /// The version the writer had read.
         expected: i64,
@@ -69,19 +59,14 @@ pub enum Error {
         found: i64,
     },
     /// The project still has live runs and deletion was not forced.
-    #[error("project {project} has {live} live runs; stop them or force the deletion")]
-    LiveRuns {
-        /// The project.
-        project: String,
-        /// How many runs are live.
-        live: i64,
-    },
+    #[error(transparent)]
+    LiveRuns(#[from] LiveRuns),
     /// The call cannot succeed as asked, however often it is retried: a transition the
     /// state machine forbids or that does not start from the run's stored state, a status
     /// that is not a JSON object. A caller bug, unlike [`Error::Conflict`].
     #[error("run {id}: {reason}")]
     Invalid {
-        /// The run.
+        /// Id of the run the refused write was for.
         id: String,
         /// What is wrong.
         reason: String,
@@ -104,7 +89,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Backend {
     /// One SQLite file, in WAL mode.
     Sqlite,
-    /// A PostgreSQL server.
+    /// A PostgreSQL server, which several hosts can share (SQLite cannot).
     Postgres,
 }
 

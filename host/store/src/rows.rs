@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use runplane_model::{ALL_STATES, RunState};
+use runplane_model::{ALL_STATES, AlreadyExists, NotFound, RunState};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use sqlx::error::{DatabaseError as _, ErrorKind};
@@ -24,18 +24,18 @@ pub(crate) static FINAL_STATES: LazyLock<String> = LazyLock::new(|| {
 
 /// [`Error::NotFound`] for `entity` `name`.
 pub(crate) fn not_found(entity: &'static str, name: &str) -> Error {
-    Error::NotFound {
+    Error::NotFound(NotFound {
         entity,
         name: name.to_string(),
-    }
+    })
 }
 
 /// [`Error::AlreadyExists`] for `entity` `name`.
 pub(crate) fn exists(entity: &'static str, name: &str) -> Error {
-    Error::AlreadyExists {
+    Error::AlreadyExists(AlreadyExists {
         entity,
         name: name.to_string(),
-    }
+    })
 }
 
 /// Any sqlx failure that has no more precise meaning.

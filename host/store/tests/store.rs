@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use runplane_model::{
-    Entity, OutputStream, RunFilter, RunId, RunState, SpecFile, StoredRun, Target, Transition,
+    AlreadyExists, Entity, LiveRuns, NotFound, OutputStream, RunFilter, RunId, RunState, SpecFile,
+    StoredRun, Target, Transition,
 };
 use runplane_store::{Backend, Error, NewRun, Store};
 use serde_json::json;
@@ -168,11 +169,11 @@ async fn projects(store: &Store) {
     assert_eq!(store.get_project("demo").await.unwrap(), demo);
     assert!(matches!(
         store.create_project("demo", None).await,
-        Err(Error::AlreadyExists { entity: "project", ref name }) if name == "demo"
+        Err(Error::AlreadyExists(AlreadyExists { entity: "project", ref name })) if name == "demo"
     ));
     assert!(matches!(
         store.get_project("nope").await,
-        Err(Error::NotFound { entity: "project", ref name }) if name == "nope"
+        Err(Error::NotFound(NotFound { entity: "project", ref name })) if name == "nope"
     ));
     let names: Vec<_> = store
         .list_projects()
@@ -193,10 +194,10 @@ async fn projects(store: &Store) {
 async fn deleting_a_project(store: &Store) {
     assert!(matches!(
         store.delete_project("nope", false).await,
-        Err(Error::NotFound {
+        Err(Error::NotFound(NotFound {
             entity: "project",
             ..
-        })
+        }))
     ));
 
     // Only finished runs: deleted without force.
@@ -226,7 +227,9 @@ async fn deleting_a_project(store: &Store) {
     let finished = insert(store, "busy", "f").await;
     walk(store, &finished.run.id, &[RunState::Error]).await;
     match store.delete_project("busy", false).await {
-        Err(Error::LiveRuns { project, live }) => assert_eq!((project.as_str(), live), ("busy", 2)),
+        Err(Error::LiveRuns(LiveRuns { project, live })) => {
+            assert_eq!((project.as_str(), live), ("busy", 2))
+        }
         other => panic!("expected LiveRuns, got {other:?}"),
     }
     assert!(store.get_run(&other.run.id).await.is_ok());
@@ -234,22 +237,22 @@ async fn deleting_a_project(store: &Store) {
     for id in [&live.run.id, &other.run.id, &finished.run.id] {
         assert!(matches!(
             store.get_run(id).await,
-            Err(Error::NotFound { entity: "run", .. })
+            Err(Error::NotFound(NotFound { entity: "run", .. }))
         ));
     }
     assert!(matches!(
         store.list_functions("busy").await,
-        Err(Error::NotFound {
+        Err(Error::NotFound(NotFound {
             entity: "project",
             ..
-        })
+        }))
     ));
     assert!(matches!(
         store.list_tasks("busy").await,
-        Err(Error::NotFound {
+        Err(Error::NotFound(NotFound {
             entity: "project",
             ..
-        })
+        }))
     ));
     // The name is free again, with nothing left over.
     store.create_project("busy", None).await.unwrap();
@@ -274,10 +277,10 @@ async fn function_versions(store: &Store) {
         store
             .create_function("demo", "hello", "python", &json!({}))
             .await,
-        Err(Error::NotFound {
+        Err(Error::NotFound(NotFound {
             entity: "project",
             ..
-        })
+        }))
     ));
     store.create_project("demo", None).await.unwrap();
     let v1 = store
@@ -313,14 +316,14 @@ async fn function_versions(store: &Store) {
     // A version id of another function is not a version of this one.
     assert!(matches!(
         store.get_function("demo", "hello", Some(&other.id)).await,
-        Err(Error::NotFound {
+        Err(Error::NotFound(NotFound {
             entity: "function",
             ..
-        })
+        }))
     ));
     assert!(matches!(
         store.get_function("demo", "nope", None).await,
-        Err(Error::NotFound { entity: "function", ref name }) if name == "demo/nope"
+        Err(Error::NotFound(NotFound { entity: "function", ref name })) if name == "demo/nope"
     ));
 
     assert_eq!(
@@ -333,27 +336,27 @@ async fn function_versions(store: &Store) {
     );
     assert!(matches!(
         store.list_function_versions("demo", "nope").await,
-        Err(Error::NotFound {
+        Err(Error::NotFound(NotFound {
             entity: "function",
             ..
-        })
+        }))
     ));
     assert!(matches!(
         store.list_functions("nope").await,
-        Err(Error::NotFound {
+        Err(Error::NotFound(NotFound {
             entity: "project",
             ..
-        })
+        }))
     ));
 
     assert_eq!(store.delete_function("demo", "hello").await.unwrap(), 2);
     assert!(store.get_function("demo", "hello", None).await.is_err());
     assert!(matches!(
         store.delete_function("demo", "hello").await,
-        Err(Error::NotFound {
+        Err(Error::NotFound(NotFound {
             entity: "function",
             ..
-        })
+        }))
     ));
     assert_eq!(store.list_functions("demo").await.unwrap(), [other]);
 }
@@ -363,10 +366,10 @@ async fn tasks(store: &Store) {
         store
             .create_task("demo", "python+job", "python://demo/f", &json!({}))
             .await,
-        Err(Error::NotFound {
+        Err(Error::NotFound(NotFound {
             entity: "project",
             ..
-        })
+        }))
     ));
     store.create_project("demo", None).await.unwrap();
     store.create_project("other", None).await.unwrap();
@@ -386,7 +389,7 @@ async fn tasks(store: &Store) {
     assert_eq!(store.get_task("demo", &first.id).await.unwrap(), first);
     assert!(matches!(
         store.get_task("other", &first.id).await,
-        Err(Error::NotFound { entity: "task", .. })
+        Err(Error::NotFound(NotFound { entity: "task", .. }))
     ));
     assert_eq!(store.list_tasks("demo").await.unwrap(), [first, second]);
     assert!(store.list_tasks("other").await.unwrap().is_empty());
@@ -396,7 +399,7 @@ async fn runs_round_trip(store: &Store) {
     let run = new_run("demo", "hello", None);
     assert!(matches!(
         store.insert_run(&run).await,
-        Err(Error::NotFound { entity: "project", ref name }) if name == "demo"
+        Err(Error::NotFound(NotFound { entity: "project", ref name })) if name == "demo"
     ));
     store.create_project("demo", None).await.unwrap();
     let (stored, created) = store.insert_run(&run).await.unwrap();
@@ -422,11 +425,11 @@ async fn runs_round_trip(store: &Store) {
 
     assert!(matches!(
         store.insert_run(&run).await,
-        Err(Error::AlreadyExists { entity: "run", .. })
+        Err(Error::AlreadyExists(AlreadyExists { entity: "run", .. }))
     ));
     assert!(matches!(
         store.get_run(&RunId::generate()).await,
-        Err(Error::NotFound { entity: "run", .. })
+        Err(Error::NotFound(NotFound { entity: "run", .. }))
     ));
 
     let mut kubernetes = new_run("demo", "hello", None);
@@ -598,7 +601,7 @@ async fn transitions_and_status(store: &Store) {
                 None
             )
             .await,
-        Err(Error::NotFound { entity: "run", .. })
+        Err(Error::NotFound(NotFound { entity: "run", .. }))
     ));
 }
 
@@ -979,15 +982,15 @@ async fn logs(store: &Store) {
         store
             .append_logs(&missing, &[line(OutputStream::Stdout, "x")])
             .await,
-        Err(Error::NotFound { entity: "run", .. })
+        Err(Error::NotFound(NotFound { entity: "run", .. }))
     ));
     assert!(matches!(
         store.append_logs(&missing, &[]).await,
-        Err(Error::NotFound { entity: "run", .. })
+        Err(Error::NotFound(NotFound { entity: "run", .. }))
     ));
     assert!(matches!(
         store.logs(&missing, 0, 0).await,
-        Err(Error::NotFound { entity: "run", .. })
+        Err(Error::NotFound(NotFound { entity: "run", .. }))
     ));
 }
 
@@ -1006,15 +1009,15 @@ async fn deleting_a_run(store: &Store) {
     store.delete_run(&run.run.id).await.unwrap();
     assert!(matches!(
         store.get_run(&run.run.id).await,
-        Err(Error::NotFound { entity: "run", .. })
+        Err(Error::NotFound(NotFound { entity: "run", .. }))
     ));
     assert!(matches!(
         store.logs(&run.run.id, 0, 0).await,
-        Err(Error::NotFound { .. })
+        Err(Error::NotFound(NotFound { .. }))
     ));
     assert!(matches!(
         store.delete_run(&run.run.id).await,
-        Err(Error::NotFound { entity: "run", .. })
+        Err(Error::NotFound(NotFound { entity: "run", .. }))
     ));
     // The same id can be used again: nothing of the old run is left to inherit.
     let mut again = new_run("demo", "f", None);
@@ -1185,7 +1188,7 @@ async fn sqlite_writes_held_up_past_the_busy_timeout_are_busy() {
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     assert!(matches!(
         store.get_project("demo").await,
-        Err(Error::NotFound { .. })
+        Err(Error::NotFound(NotFound { .. }))
     ));
     store.create_project("demo", None).await.unwrap();
     store.close().await;

@@ -117,13 +117,7 @@ fn simulate(file: &mut SpecFile, annotations: &[(&str, &str)]) {
 }
 
 fn new_run(file: &SpecFile) -> Run {
-    Run::new(
-        &file.project,
-        &file.function.name,
-        &file.function.kind,
-        &file.action,
-        Target::Kubernetes,
-    )
+    Run::of(file, Target::Kubernetes)
 }
 
 /// A fresh namespace name for one test.

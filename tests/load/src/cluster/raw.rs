@@ -38,13 +38,7 @@ pub async fn prepare(
     let control = &wiring.control;
     let mut prepared = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let run = Run::new(
-            &file.project,
-            &file.function.name,
-            &file.function.kind,
-            &file.action,
-            Target::Kubernetes,
-        );
+        let run = Run::of(file, Target::Kubernetes);
         let RunPlan::Kubernetes(planned) =
             control.plan(&runtime, control.context(file, &run)).await?
         else {

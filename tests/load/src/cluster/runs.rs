@@ -196,13 +196,7 @@ impl Driven {
     /// `permit` is given back when the run is READY (or over without).
     async fn drive(self, permit: OwnedSemaphorePermit) -> Outcome {
         let file = &self.file;
-        let run = Run::new(
-            &file.project,
-            &file.function.name,
-            &file.function.kind,
-            &file.action,
-            Target::Kubernetes,
-        );
+        let run = Run::of(file, Target::Kubernetes);
         let mut outcome = Outcome {
             run_id: run.id.to_string(),
             ready: None,
