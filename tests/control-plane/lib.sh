@@ -89,7 +89,8 @@ cp_api_ready() {
 # cp_start_apiserver: starts kube-apiserver on the run dir's state and waits for /readyz.
 # It reaches the kwok "kubelets" (pod logs) at the nodes' InternalIP, verifying kwok's
 # serving certificate with the test CA. Delete requests are audited to logs/audit.log (so
-# tests can tell who deleted what: Runplane or the garbage collector).
+# tests can tell who deleted what: Runplane or the garbage collector), and so are the
+# test user's patches of Jobs and ConfigMaps (so a test can count a host's applies).
 cp_start_apiserver() {
   local pki="$CP_DIR/pki"
   cp_start kube-apiserver \

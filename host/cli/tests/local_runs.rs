@@ -92,9 +92,31 @@ fn a_raising_handler_ends_in_error_with_the_traceback() {
     assert!(stderr.contains("ended ERROR: exit code 1"), "{stderr}");
 }
 
+/// A complete cached environment whose `requirements.txt` (written at build time) is
+/// `text` (one per interpreter version the cache has seen).
+fn environment_with(text: &str) -> PathBuf {
+    let venvs = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache/runplane/venvs");
+    std::fs::read_dir(&venvs)
+        .unwrap_or_else(|e| panic!("no environments in {}: {e}", venvs.display()))
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .find(|root| {
+            root.join(".runplane-complete").exists()
+                && std::fs::read_to_string(root.join("requirements.txt")).is_ok_and(|t| t == text)
+        })
+        .unwrap_or_else(|| panic!("no environment of {text:?} in {}", venvs.display()))
+}
+
+/// The first run builds (or finds) the environment of `tabulate==0.9.0`; the second run
+/// with the same requirements reuses it: it completes with tabulate's table, and pip is
+/// never started. The evidence is pip's own: `PIP_LOG` (`--log`) makes every pip
+/// command append a log there, and the host hands its environment to the set-up
+/// commands, so building or reinstalling the environment would write the file. The last
+/// step shows the file would appear: the build's own pip command, run in the cached
+/// environment with the same `PIP_LOG`, writes it.
 #[test]
 fn requirements_are_installed_into_a_cached_environment() {
-    let output = run(&["run", "-f", example("requirements.yaml").to_str().unwrap()]);
+    let requirements = example("requirements.yaml");
+    let output = run(&["run", "-f", requirements.to_str().unwrap()]);
     let stdout = text(&output.stdout);
     assert!(
         output.status.success(),
@@ -102,8 +124,40 @@ fn requirements_are_installed_into_a_cached_environment() {
         text(&output.stderr)
     );
     assert!(stdout.contains("| completed |      11 |"), "{stdout}");
-    let again = run(&["run", "-f", example("requirements.yaml").to_str().unwrap()]);
-    assert!(again.status.success());
+
+    let home = tempfile::tempdir().unwrap();
+    let pip_log = home.path().join("pip.log");
+    let again = runplane(home.path())
+        .env("PIP_LOG", &pip_log)
+        .args(["run", "-f", requirements.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = text(&again.stdout);
+    assert!(
+        again.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&again.stderr)
+    );
+    assert!(stdout.contains("| completed |      11 |"), "{stdout}");
+    assert!(
+        !pip_log.exists(),
+        "the second run started pip:\n{}",
+        std::fs::read_to_string(&pip_log).unwrap_or_default()
+    );
+
+    let root = environment_with("tabulate==0.9.0\n");
+    let control = Command::new(root.join("bin/python"))
+        .args(["-m", "pip", "install", "--disable-pip-version-check"])
+        .args(["--no-input", "-r"])
+        .arg(root.join("requirements.txt"))
+        .env("PIP_LOG", &pip_log)
+        .output()
+        .unwrap();
+    assert!(control.status.success(), "{}", text(&control.stderr));
+    assert!(
+        pip_log.exists(),
+        "pip ignores PIP_LOG: its absence proves nothing"
+    );
 }
 
 #[test]

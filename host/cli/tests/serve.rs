@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use runplane_target_kubernetes::FIELD_MANAGER;
+use runplane_target_kubernetes::policy::owner_name;
 use serde_json::{Value, json};
 
 /// A running `runplane serve` with its own working directory and database.
@@ -274,7 +276,13 @@ fn the_cli_runs_and_lists_through_the_server() {
         "--follow",
     ]));
     assert!(stdout.contains("COMPLETED"), "{stdout}");
-    assert!(stdout.contains("output result = "), "{stdout}");
+    // The handler's return value, as the server stored it and the CLI printed it.
+    assert!(
+        stdout.contains(
+            "output result = {\"top\":[[\"the\",5],[\"run\",4],[\"control\",1]],\"words\":21}"
+        ),
+        "{stdout}"
+    );
     let table = succeeded(&runplane(&["runs", "list"]));
     assert!(table.contains("COMPLETED"), "{table}");
 
@@ -357,31 +365,132 @@ fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The uids of the Jobs of run `id` in `namespace`, read with the plane's kubectl.
-fn job_uids(kubeconfig: &Path, namespace: &str, id: &str) -> Vec<String> {
-    let kubectl = runplane_test_support::control_plane::plane_dir(kubeconfig).join("bin/kubectl");
-    let output = Command::new(kubectl)
-        .args([
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-            "-n",
-            namespace,
-        ])
-        .args(["get", "jobs", "-l", &format!("runplane.io/run={id}")])
-        .args(["-o", "jsonpath={.items[*].metadata.uid}"])
+/// Runs the plane's kubectl for `kubeconfig` with `args`; its standard output.
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
+    let plane = runplane_test_support::control_plane::plane_dir(kubeconfig);
+    let output = Command::new(plane.join("bin/kubectl"))
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
         .output()
         .expect("kubectl runs");
     assert!(
         output.status.success(),
-        "{}",
+        "kubectl {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .map(str::to_string)
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The names of the Jobs of run `id` in `namespace`.
+fn job_names(kubeconfig: &Path, namespace: &str, id: &str) -> Vec<String> {
+    kubectl(
+        kubeconfig,
+        &[
+            "-n",
+            namespace,
+            "get",
+            "jobs",
+            "-l",
+            &format!("runplane.io/run={id}"),
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ],
+    )
+    .split_whitespace()
+    .map(str::to_string)
+    .collect()
+}
+
+/// Every event of the plane's audit log (`tests/control-plane/audit-policy.yaml`:
+/// deletions, and patches of Jobs and ConfigMaps by the tests' user), the rotated
+/// backup included.
+fn audit_events(kubeconfig: &Path) -> Vec<Value> {
+    let logs = runplane_test_support::control_plane::plane_dir(kubeconfig).join("logs");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&logs)
+        .expect("the plane has a logs folder")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with("audit") && name.ends_with(".log"))
+        })
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|file| {
+            std::fs::read_to_string(file)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|line| serde_json::from_str(line).ok())
+                .collect::<Vec<Value>>()
+        })
         .collect()
 }
 
+/// The audited PATCH requests (server-side apply is one) on `resource`/`name` in
+/// `namespace`, whoever sent them: their request URIs.
+fn patches(events: &[Value], namespace: &str, resource: &str, name: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter(|event| {
+            let object = &event["objectRef"];
+            event["verb"] == "patch"
+                && object["namespace"] == namespace
+                && object["resource"] == resource
+                && object["name"] == name
+                && object.get("subresource").is_none()
+        })
+        .map(|event| event["requestURI"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Server-side applies a ConfigMap named `name` to `namespace` with kubectl and waits
+/// until the audit log shows it. The log is written as requests complete, so once this
+/// PATCH, sent after everything the test waited for, is there, so is every PATCH a host
+/// sent before it.
+async fn audit_mark(kubeconfig: &Path, dir: &Path, namespace: &str, name: &str) -> Vec<Value> {
+    let manifest = dir.join(format!("{name}.yaml"));
+    std::fs::write(
+        &manifest,
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\n"
+        ),
+    )
+    .unwrap();
+    kubectl(
+        kubeconfig,
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=runplane-test",
+            "-f",
+            manifest.to_str().unwrap(),
+        ],
+    );
+    let started = Instant::now();
+    loop {
+        let events = audit_events(kubeconfig);
+        if !patches(&events, namespace, "configmaps", name).is_empty() {
+            return events;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the audit log never showed the PATCH of ConfigMap {namespace}/{name}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The first server applies the run's owner ConfigMap and Job once each (one PATCH
+/// each, with field manager `runplane`, in the API server's audit log) and is killed
+/// while the simulated pod runs. The restarted server re-attaches from the owner and
+/// follows the run to COMPLETED without a single PATCH of either: the log still holds
+/// exactly the first server's. (A Job uid would not tell: a server-side apply of an
+/// existing Job changes it in place and keeps its uid.) The count before the kill shows
+/// that the log records this host's applies of these very objects, so an apply by the
+/// restarted host would make it 2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_reattaches_its_kubernetes_run_which_completes_applied_once() {
     let Some(kubeconfig) = runplane_test_support::control_plane::kubeconfig() else {
@@ -396,17 +505,29 @@ async fn a_killed_server_reattaches_its_kubernetes_run_which_completes_applied_o
         "annotations": [{"name": "runplane.io/simulate-delay", "value": "20s"}]});
     let id = post_run(&server, &project, "hello", spec).await;
     wait_in(&server, &project, &id, |run| state(run) == "RUNNING").await;
-    let applied = job_uids(&kubeconfig, &project, &id);
-    assert_eq!(applied.len(), 1, "{applied:?}");
+    let jobs = job_names(&kubeconfig, &project, &id);
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let (job, owner) = (jobs[0].as_str(), owner_name(&id));
+    let applied = |events: &[Value]| {
+        [("jobs", job), ("configmaps", owner.as_str())].map(|(resource, name)| {
+            let patches = patches(events, &project, resource, name);
+            for uri in &patches {
+                assert!(
+                    uri.contains(&format!("fieldManager={FIELD_MANAGER}")),
+                    "{uri}"
+                );
+            }
+            (format!("{resource}/{name}"), patches.len())
+        })
+    };
+    let before = applied(&audit_mark(&kubeconfig, dir.path(), &project, "before-kill").await);
+    assert_eq!(before.clone().map(|(_, count)| count), [1, 1], "{before:?}");
     server.signal(nix::sys::signal::Signal::SIGKILL);
 
     let server = Server::start(dir.path(), Some(&kubeconfig));
     let run = wait_in(&server, &project, &id, |run| state(run) == "COMPLETED").await;
-    assert_eq!(
-        job_uids(&kubeconfig, &project, &id),
-        applied,
-        "the Job was applied again"
-    );
+    let after = applied(&audit_mark(&kubeconfig, dir.path(), &project, "completed").await);
+    assert_eq!(after, before, "the restarted server applied the run again");
     let transitions: Vec<&str> = run["status"]["transitions"]
         .as_array()
         .unwrap()

@@ -55,7 +55,15 @@ async fn the_readme_exchange_completes_and_keeps_its_logs() {
             .unwrap()
             .starts_with("sha256:")
     );
-    assert!(done["status"]["outputs"].is_object(), "{done:#}");
+    // The handler's return value, as the bootstrap wrote it: the JSON text of `result`.
+    let result = done["status"]["outputs"]["result"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(
+        serde_json::from_str::<Value>(result).ok(),
+        Some(json!({"greeted": "Runplane"})),
+        "{done:#}"
+    );
 
     let logs = host
         .get(&format!("/api/v1/-/demo/runs/{id}/logs"), Some(ADMIN))

@@ -34,7 +34,8 @@ async fn replicas(target: &KubernetesTarget, namespace: &str, run_id: &str) -> i
 }
 
 /// `(user, resource/name)` of every deletion the API server audited in `namespace`
-/// (`tests/control-plane/audit-policy.yaml` audits deletions only).
+/// (`tests/control-plane/audit-policy.yaml` audits every deletion, and the test user's
+/// patches of Jobs and ConfigMaps, which this leaves out).
 fn audited_deletions(plane: &Path, namespace: &str) -> BTreeSet<(String, String)> {
     let log = std::fs::read_to_string(plane.join("logs/audit.log")).unwrap_or_default();
     log.lines()
