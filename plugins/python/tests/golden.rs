@@ -1,4 +1,15 @@
-//! Golden tests of the Python runtime, run natively through the rlib (no wasm).
+//! Golden tests of the Python runtime, each case run two ways: natively through the rlib,
+//! and through the engine on the component that ships.
+//!
+//! The shipped component is built differently from the rlib (wasm32-wasip2, profile
+//! `plugin`: LTO, panic=abort, no bulk-memory) and reaches the host through the engine's
+//! conversions, so the harness also loads the bytes embedded in the binary
+//! (`runplane_builtins::COMPONENTS`, entry `python`) with [`PluginEngine::load`] and asks
+//! them the same questions with [`LoadedRuntime::validate`] and [`LoadedRuntime::plan`],
+//! as the host does. Both answers are rendered to the same text, the expected file's:
+//! the native one must equal the expected file, and the engine's must equal the native
+//! one (the same validation errors, the same plan, the same plan error), or the case
+//! fails with a diff between the two.
 //!
 //! Each directory `tests/golden/<case>/` holds one case:
 //!
@@ -22,22 +33,25 @@
 //! `k8s-openapi` type and serialize back to the same JSON, so a misspelled field fails.
 //!
 //! `BLESS=1 cargo test -p runplane-runtime-python --test golden` rewrites the expected
-//! files from what the runtime returns; review the diff before keeping it.
+//! files from the native answers (the engine's must still equal them); review the diff
+//! before keeping it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use runplane_engine::{Limits, LoadedRuntime, PluginEngine};
+use runplane_model::{
+    FieldError, HostSettings, LocalEnvironment, LocalFile, LocalProcess, PlanError, RunContext,
+    RunPlan, Target,
+};
 use runplane_runtime_python::Python;
 use runplane_runtime_python::plan;
+use runplane_sdk::Runtime;
 use runplane_sdk::k8s_openapi::api::apps::v1::Deployment;
 use runplane_sdk::k8s_openapi::api::batch::v1::Job;
 use runplane_sdk::k8s_openapi::api::core::v1::{ConfigMap, Service};
-use runplane_sdk::{
-    FieldError, HostSettings, LocalEnvironment, LocalProcess, Plan, PlanError, RunContext, Runtime,
-    Target,
-};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -89,6 +103,8 @@ fn empty_object() -> Value {
 }
 
 impl Input {
+    /// The run as the host tells it to a runtime; the native call gets the same context
+    /// through [`native_context`].
     fn context(&self) -> RunContext {
         RunContext {
             run_id: self.run_id.clone(),
@@ -131,7 +147,118 @@ impl Input {
     }
 }
 
+/// The runtime as a case calls it.
+enum Build {
+    /// The rlib, called directly.
+    Native,
+    /// The component that ships, called through the engine as the host calls it.
+    Shipped(Box<LoadedRuntime>),
+}
+
+impl Build {
+    /// The shipped component: the `python` entry of `runplane_builtins::COMPONENTS`,
+    /// loaded as the host loads its built-in runtimes. Its compiled code is cached in
+    /// Cargo's scratch folder for integration tests (keyed, as the host's cache, by the
+    /// component's digest and the engine's settings): compiling it takes seconds in a
+    /// test build, loading it back milliseconds.
+    fn shipped() -> Build {
+        let (_, bytes) = runplane_builtins::COMPONENTS
+            .iter()
+            .find(|(name, _)| *name == "python")
+            .expect("runplane-builtins ships the python runtime");
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled");
+        let engine = PluginEngine::new(Limits::default(), Some(&cache)).expect("the engine starts");
+        let runtime = engine
+            .load(bytes, "built-in python")
+            .unwrap_or_else(|e| panic!("the shipped python component loads: {e}"));
+        Build::Shipped(Box::new(runtime))
+    }
+
+    /// `validate(kind, spec)`; `Err` when the call itself failed (a trap, a budget).
+    fn validate(&self, kind: &str, spec: &str) -> Result<Result<(), Vec<FieldError>>, String> {
+        match self {
+            Build::Native => Ok(
+                <Python as Runtime>::validate(kind.to_string(), spec.to_string())
+                    .map_err(|errors| errors.into_iter().map(from_native_field).collect()),
+            ),
+            Build::Shipped(runtime) => runtime
+                .validate(kind, spec)
+                .map_err(|e| format!("validate({kind}) through the engine failed: {e}")),
+        }
+    }
+
+    /// `plan(context)`; `Err` when the call itself failed (a trap, a budget, a cap).
+    fn plan(&self, context: &RunContext) -> Result<Result<RunPlan, PlanError>, String> {
+        match self {
+            Build::Native => Ok(<Python as Runtime>::plan(native_context(context))
+                .map(from_native_plan)
+                .map_err(from_native_plan_error)),
+            Build::Shipped(runtime) => runtime
+                .plan(context)
+                .map_err(|e| format!("plan through the engine failed: {e}")),
+        }
+    }
+}
+
+/// The host's run context as the rlib takes it (the SDK's generated record).
+fn native_context(context: &RunContext) -> runplane_sdk::RunContext {
+    runplane_sdk::RunContext {
+        run_id: context.run_id.clone(),
+        project: context.project.clone(),
+        namespace: context.namespace.clone(),
+        function_name: context.function_name.clone(),
+        function_kind: context.function_kind.clone(),
+        action: context.action.clone(),
+        function_spec: context.function_spec.clone(),
+        task_spec: context.task_spec.clone(),
+        run_spec: context.run_spec.clone(),
+        target: match context.target {
+            Target::Local => runplane_sdk::Target::Local,
+            Target::Kubernetes => runplane_sdk::Target::Kubernetes,
+        },
+        settings: runplane_sdk::HostSettings {
+            image_registry: context.settings.image_registry.clone(),
+            default_images: context.settings.default_images.clone(),
+        },
+    }
+}
+
+fn from_native_field(error: runplane_sdk::FieldError) -> FieldError {
+    FieldError::new(error.path, error.message)
+}
+
+fn from_native_plan_error(error: runplane_sdk::PlanError) -> PlanError {
+    PlanError {
+        message: error.message,
+        fields: error.fields.into_iter().map(from_native_field).collect(),
+    }
+}
+
+fn from_native_plan(plan: runplane_sdk::Plan) -> RunPlan {
+    match plan {
+        runplane_sdk::Plan::Kubernetes(manifests) => RunPlan::Kubernetes(manifests),
+        runplane_sdk::Plan::Local(process) => RunPlan::Local(LocalProcess {
+            argv: process.argv,
+            env: process.env,
+            files: process
+                .files
+                .into_iter()
+                .map(|file| LocalFile {
+                    path: file.path,
+                    contents: file.contents,
+                })
+                .collect(),
+            environment: process.environment.map(|environment| match environment {
+                runplane_sdk::LocalEnvironment::PythonVenv(requirements) => {
+                    LocalEnvironment::PythonVenv(requirements)
+                }
+            }),
+        }),
+    }
+}
+
 /// What a case produced, rendered as its expected file.
+#[derive(PartialEq)]
 enum Outcome {
     /// `plan.yaml`.
     Plan(String),
@@ -164,17 +291,19 @@ fn golden() {
         "no golden cases under {}",
         root.display()
     );
+    let shipped = Build::shipped();
     let mut failures = Vec::new();
     for case in &cases {
         let name = case.file_name().unwrap_or_default().to_string_lossy();
-        if let Err(report) = check_case(case, bless) {
+        if let Err(report) = check_case(case, &shipped, bless) {
             eprintln!("--- golden case {name} failed:\n{report}\n");
             failures.push(name.into_owned());
         }
     }
     assert!(
         failures.is_empty(),
-        "{} of {} golden case(s) failed (diffs above; BLESS=1 rewrites expected files): {}",
+        "{} of {} golden case(s) failed, natively or through the shipped component (diffs \
+         above; BLESS=1 rewrites expected files from the native answers): {}",
         failures.len(),
         cases.len(),
         failures.join(", ")
@@ -190,12 +319,47 @@ fn cases(root: &Path) -> Vec<PathBuf> {
     cases
 }
 
-/// Runs one case and compares (or, blessing, rewrites) its expected file.
-fn check_case(case: &Path, bless: bool) -> Result<(), String> {
+/// Runs one case both ways: compares (or, blessing, rewrites) its expected file with the
+/// native answer, then the shipped component's answer with the native one.
+fn check_case(case: &Path, shipped: &Build, bless: bool) -> Result<(), String> {
     let input_text = fs::read_to_string(case.join("input.yaml"))
         .map_err(|e| format!("cannot read input.yaml: {e}"))?;
     let input: Input = serde_yaml::from_str(&input_text).map_err(|e| format!("input.yaml: {e}"))?;
-    let outcome = run(&input)?;
+    let native = run(&input, &Build::Native)?;
+    let expected = check_expected(case, &input, &native, bless);
+    let engine = run(&input, shipped)
+        .map_err(|e| format!("through the shipped component: {e}"))
+        .and_then(|engine| same_answer(&native, &engine));
+    match (expected, engine) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(report), Ok(())) | (Ok(()), Err(report)) => Err(report),
+        (Err(expected), Err(engine)) => Err(format!("{expected}\n{engine}")),
+    }
+}
+
+/// The shipped component's answer against the native one.
+fn same_answer(native: &Outcome, engine: &Outcome) -> Result<(), String> {
+    if native == engine {
+        return Ok(());
+    }
+    Err(format!(
+        "the shipped component answers differently from the native build:\n{}",
+        diff(
+            &format!("native {}", native.file()),
+            &format!("engine {}", engine.file()),
+            native.text(),
+            engine.text(),
+        )
+    ))
+}
+
+/// Compares (or, blessing, rewrites) a case's expected file with `outcome`.
+fn check_expected(
+    case: &Path,
+    input: &Input,
+    outcome: &Outcome,
+    bless: bool,
+) -> Result<(), String> {
     let other = match outcome {
         Outcome::Plan(_) => "error.txt",
         Outcome::Error(_) => "plan.yaml",
@@ -236,19 +400,19 @@ fn check_case(case: &Path, bless: bool) -> Result<(), String> {
         let file = outcome.file();
         Err(diff(
             &format!("expected {file}"),
-            &format!("actual {file}"),
+            &format!("native {file}"),
             &expected,
             outcome.text(),
         ))
     }
 }
 
-/// Validates (when asked) and plans the case.
-fn run(input: &Input) -> Result<Outcome, String> {
+/// Validates (when asked) and plans the case with `build`, and renders the answer.
+fn run(input: &Input, build: &Build) -> Result<Outcome, String> {
     if input.validate {
         let mut lines = String::new();
         for (spec, kind, value) in input.specs() {
-            if let Err(errors) = <Python as Runtime>::validate(kind, value.to_string()) {
+            if let Err(errors) = build.validate(&kind, &value.to_string())? {
                 for FieldError { path, message } in errors {
                     let at = if path.is_empty() {
                         spec.to_string()
@@ -263,9 +427,9 @@ fn run(input: &Input) -> Result<Outcome, String> {
             return Ok(Outcome::Error(lines));
         }
     }
-    match <Python as Runtime>::plan(input.context()) {
-        Ok(Plan::Kubernetes(manifests)) => render_manifests(&manifests).map(Outcome::Plan),
-        Ok(Plan::Local(process)) => render_local(process).map(Outcome::Plan),
+    match build.plan(&input.context())? {
+        Ok(RunPlan::Kubernetes(manifests)) => render_manifests(&manifests).map(Outcome::Plan),
+        Ok(RunPlan::Local(process)) => render_local(process).map(Outcome::Plan),
         Err(PlanError { message, fields }) => {
             let mut text = format!("{message}\n");
             for FieldError { path, message } in fields {

@@ -1,21 +1,25 @@
 //! Python jobs on the real control plane: to COMPLETED under their owner object (host
 //! labels, owner references), to ERROR with the pod's exit code, deleted through the
-//! garbage collector; a namespace deleted between runs created again; planned manifests
-//! accepted by server-side dry run.
+//! garbage collector; a namespace deleted between runs created again; every Kubernetes
+//! golden plan of every runtime accepted by server-side dry run.
 
-use k8s_openapi::api::batch::v1::Job;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Api;
-use runplane_control::Control;
-use runplane_model::{RunPlan, RunState, SpecFile};
-use runplane_target_kubernetes::policy::owner_name;
+use runplane_engine::Registry;
+use runplane_model::{RunId, RunState};
+use runplane_target_kubernetes::KubernetesTarget;
+use runplane_target_kubernetes::policy::{PodSecurity, Policy, Subject, admit, owner_name};
+use runplane_test_support::host;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
-    Driven, Host, control, delete, drop_namespace, example, history, last_reason, list, namespace,
-    new_run, owner, simulate, target,
+    Driven, control, delete, drop_namespace, example, history, last_reason, list, namespace, owner,
+    simulate, target, workspace,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,39 +136,184 @@ async fn a_namespace_deleted_between_runs_is_created_again() {
     drop_namespace(&target, &ns).await;
 }
 
-/// The guarded plan of `file`, as `runplane plan --target kubernetes` prints it.
-async fn guarded_plan(host: &Host, file: &SpecFile) -> (String, Vec<Value>) {
-    let runtime = host.validated(file).await.expect("valid");
-    let run = new_run(file);
-    let context = host.control.context(file, &run);
-    let RunPlan::Kubernetes(objects) = host.control.plan(&runtime, context).await.expect("plans")
-    else {
-        panic!("a kubernetes plan");
-    };
-    let admitted = Control::admit(&runtime, &run, &objects).expect("admitted");
-    (run.id.to_string(), admitted)
+/// Golden plans the default Pod Security "restricted" policy refuses by design, and
+/// why: they are dry-run with [`PodSecurity::Privileged`], as a host whose policy lets
+/// them through would apply them. Each must still be refused by "restricted", so an
+/// entry that is no longer needed fails instead of hiding a regression.
+const PRIVILEGED: &[(&str, &str)] = &[(
+    "python/build-kubernetes",
+    "the kaniko build runs as root (docs/decisions.md, entry 9)",
+)];
+
+/// A Kubernetes golden case of a runtime crate: `plugins/<dir>/tests/golden/<case>/`
+/// whose `input.yaml` has `target: kubernetes` and which plans (`plan.yaml`).
+struct GoldenPlan {
+    /// `<dir>/<case>`, for messages and [`PRIVILEGED`].
+    name: String,
+    /// `function_kind` of `input.yaml`: the runtime that owns it planned the case.
+    function_kind: String,
+    /// The documents of `plan.yaml` as JSON text, in apply order: what the runtime's
+    /// `plan` returned.
+    objects: Vec<String>,
 }
 
-/// `runplane plan --target kubernetes` output passes the API server's own validation
-/// (server-side apply with `dryRun=All`), and nothing is persisted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn planned_objects_pass_server_side_dry_run() {
-    let Some(target) = target().await else { return };
-    let (control, _dir) = control();
-    for example_file in ["hello.yaml", "serve.yaml"] {
-        let ns = namespace("dryrun");
-        let file = example(example_file, &ns);
-        let (run_id, objects) = guarded_plan(&control, &file).await;
-        assert!(!objects.is_empty());
-        target
-            .dry_run(&ns, &objects)
-            .await
-            .unwrap_or_else(|e| panic!("{example_file}: {e}"));
-        let left = target.remaining_objects(&ns, &run_id).await.expect("lists");
-        assert!(
-            left.is_empty(),
-            "{example_file}: dry run persisted {left:?}"
-        );
-        drop_namespace(&target, &ns).await;
+/// Every Kubernetes golden plan of every runtime crate under `plugins/`, found by
+/// walking the folders, so a new runtime's cases are dry-run without being listed.
+fn golden_kubernetes_plans() -> Vec<GoldenPlan> {
+    let mut plans = Vec::new();
+    for crate_dir in folders(&workspace().join("plugins")) {
+        let golden = crate_dir.join("tests/golden");
+        if !golden.is_dir() {
+            continue;
+        }
+        for case in folders(&golden) {
+            let plan = case.join("plan.yaml");
+            if !plan.exists() {
+                continue;
+            }
+            let input: serde_yaml::Value = serde_yaml::from_str(&read(&case.join("input.yaml")))
+                .unwrap_or_else(|e| panic!("{}/input.yaml: {e}", case.display()));
+            if input["target"].as_str() != Some("kubernetes") {
+                continue;
+            }
+            let function_kind = input["function_kind"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{}/input.yaml has no function_kind", case.display()))
+                .to_string();
+            let objects = serde_yaml::Deserializer::from_str(&read(&plan))
+                .map(|document| {
+                    Value::deserialize(document)
+                        .map(|object| object.to_string())
+                        .unwrap_or_else(|e| panic!("{}: {e}", plan.display()))
+                })
+                .collect();
+            plans.push(GoldenPlan {
+                name: format!("{}/{}", file_name(&crate_dir), file_name(&case)),
+                function_kind,
+                objects,
+            });
+        }
     }
+    plans
+}
+
+/// The folders directly under `dir`, sorted.
+fn folders(dir: &Path) -> Vec<PathBuf> {
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.is_dir())
+        .collect();
+    folders.sort();
+    folders
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// Stamps `plan`'s objects with the host's guard for a made-up run in namespace `ns`,
+/// then server-side applies them with `dryRun=All`, and checks that nothing was
+/// persisted. `Err` carries the guard's or the API server's message.
+async fn dry_run(
+    target: &KubernetesTarget,
+    registry: &Registry,
+    plan: &GoldenPlan,
+    ns: &str,
+) -> Result<(), String> {
+    let runtime = registry
+        .for_kind(&plan.function_kind)
+        .ok_or_else(|| format!("no loaded runtime owns kind {}", plan.function_kind))?;
+    let run_id = RunId::generate();
+    let subject = Subject {
+        run_id: run_id.as_str(),
+        project: ns,
+        namespace: ns,
+        runtime: runtime.name(),
+        runtime_kinds: &runtime.info().allowed_kinds,
+    };
+    let restricted = admit(&plan.objects, &subject, &Policy::default());
+    let objects = match PRIVILEGED.iter().find(|(name, _)| *name == plan.name) {
+        None => restricted.map_err(|e| format!("the guard refuses it: {e}"))?,
+        Some((_, why)) => {
+            match restricted {
+                Err(violation) if violation.rule.starts_with("Pod Security restricted") => {}
+                Err(violation) => return Err(format!("the guard refuses it: {violation}")),
+                Ok(_) => {
+                    return Err(format!(
+                        "listed as refused by Pod Security restricted ({why}), but admitted: \
+                         remove it from PRIVILEGED"
+                    ));
+                }
+            }
+            eprintln!("{}: dry-run with Pod Security privileged: {why}", plan.name);
+            let privileged = Policy {
+                pod_security: PodSecurity::Privileged,
+                ..Policy::default()
+            };
+            admit(&plan.objects, &subject, &privileged)
+                .map_err(|e| format!("the guard refuses it even when privileged: {e}"))?
+        }
+    };
+    target
+        .dry_run(ns, &objects)
+        .await
+        .map_err(|e| format!("the API server refuses it: {e}"))?;
+    let left = target
+        .remaining_objects(ns, run_id.as_str())
+        .await
+        .map_err(|e| format!("cannot list what is left: {e}"))?;
+    if !left.is_empty() {
+        return Err(format!("the dry run persisted {left:?}"));
+    }
+    Ok(())
+}
+
+/// Every Kubernetes plan of the runtimes' golden cases, stamped by the host's guard as
+/// it would be applied, passes the API server's own validation (server-side apply with
+/// `dryRun=All`), each in a namespace of its own, and nothing is persisted. The
+/// bootstrap's text stands as its golden placeholder in the ConfigMaps' data, which the
+/// API server does not interpret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_golden_kubernetes_plan_passes_server_side_dry_run() {
+    let Some(target) = target().await else { return };
+    let registry = host::registry(&[]);
+    let plans = golden_kubernetes_plans();
+    assert!(
+        !plans.is_empty(),
+        "no Kubernetes golden plans under plugins/*/tests/golden"
+    );
+    for (name, _) in PRIVILEGED {
+        assert!(
+            plans.iter().any(|plan| plan.name == *name),
+            "PRIVILEGED lists {name}, which is not a Kubernetes golden plan"
+        );
+    }
+    let mut namespaces = Vec::new();
+    let mut failures = Vec::new();
+    for (index, plan) in plans.iter().enumerate() {
+        let ns = namespace(&format!("dryrun{index}"));
+        namespaces.push(ns.clone());
+        match dry_run(&target, &registry, plan, &ns).await {
+            Ok(()) => eprintln!("{}: passes server-side dry run in {ns}", plan.name),
+            Err(message) => failures.push(format!("{}: {message}", plan.name)),
+        }
+    }
+    for ns in &namespaces {
+        drop_namespace(&target, ns).await;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} golden plan(s) fail server-side dry run:\n{}",
+        failures.len(),
+        plans.len(),
+        failures.join("\n")
+    );
 }
