@@ -5,6 +5,17 @@
 //! timing. Extractors check access before the handler reads the body: [`Caller`] (any
 //! known token: 401 otherwise), [`ProjectReader`] and [`ProjectEditor`] (the `{project}`
 //! of the path: 403 otherwise) and [`Admin`].
+//!
+//! How a request is decided: no or an unknown token is 401 with a `WWW-Authenticate:
+//! Bearer` challenge; a known token is a [`Caller`] with its configured [`Role`];
+//! the route's extractor then asks the role: an admin may do anything, an editor read
+//! and change its one project, a viewer read its project (or every project). Starting
+//! a run on the local target is a second question, asked by the run handler once the
+//! body says `local_execution: true`: [`Caller::require_local`] under the host's
+//! [`LocalPolicy`], because such a run is code executing on the host machine itself.
+//! In insecure mode every request is an anonymous admin, which `check_listen` only
+//! allows on loopback. A refusal names the token and its role (`token ci (editor of
+//! demo) may not …`) so that an operator can fix the configuration from the message.
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
@@ -18,12 +29,17 @@ use crate::problem::ApiError;
 
 /// The tokens the API accepts.
 pub(crate) struct Authenticator {
+    /// No authentication: every caller is an anonymous admin.
     insecure: bool,
+    /// The usable entries of the configuration, hashes decoded once.
     tokens: Vec<Known>,
 }
 
+/// One configured token, ready to compare: the raw 32 bytes of its SHA-256, so a
+/// request costs one hash and byte comparisons, never a hex decoding.
 struct Known {
     hash: [u8; 32],
+    /// The entry's name, for refusals and logs (the token itself is never known).
     name: String,
     role: Role,
 }
@@ -56,12 +72,19 @@ impl Authenticator {
         }
     }
 
-    /// Whether callers must authenticate.
+    /// Whether callers must authenticate; the OpenAPI document declares bearer security
+    /// and 401/403 answers only then.
     pub(crate) fn required(&self) -> bool {
         !self.insecure
     }
 
-    /// The caller presenting `headers`.
+    /// The caller presenting `headers`. Every configured hash is compared, in constant
+    /// time, even after a match: the time taken depends on the number of entries only.
+    ///
+    /// # Errors
+    ///
+    /// 401 with a `Bearer` challenge when the header is missing or malformed, and with
+    /// `error="invalid_token"` (RFC 6750) when the token is not configured.
     pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         if self.insecure {
             return Ok(Caller {
@@ -92,7 +115,8 @@ impl Authenticator {
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header.
+/// The token of an `Authorization: Bearer <token>` header; the scheme is matched in
+/// any case, as RFC 9110 wants, and surrounding spaces of the token are dropped.
 fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     let missing =
         || ApiError::unauthorized("send a token as `Authorization: Bearer <token>`", "Bearer");
@@ -109,7 +133,9 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-/// An authenticated caller.
+/// An authenticated caller: the name of its token entry (`anonymous` in insecure
+/// mode) and its role. As an extractor it only requires a known token, for routes
+/// every caller may read (runtimes, the project list, filtered by [`Caller::may_read`]).
 #[derive(Clone, Debug)]
 pub(crate) struct Caller {
     name: String,
@@ -135,6 +161,8 @@ impl Caller {
     }
 
     /// Refuses a run on the local target unless `policy` lets this caller start one.
+    /// Call it on a [`ProjectEditor`]'s caller only: [`LocalPolicy::Editors`] admits
+    /// anyone, trusting that the extractor already checked the caller may edit.
     pub(crate) fn require_local(&self, policy: LocalPolicy) -> Result<(), ApiError> {
         let allowed = match policy {
             LocalPolicy::Admins => self.role == Role::Admin,
@@ -156,6 +184,7 @@ impl Caller {
         )))
     }
 
+    /// `Ok` when `allowed`, else 403 saying this caller may not `what`.
     fn require(&self, allowed: bool, what: &str) -> Result<(), ApiError> {
         if allowed {
             Ok(())
@@ -167,6 +196,7 @@ impl Caller {
         }
     }
 
+    /// `token ci (editor of demo)`: who was refused, in the configuration's words.
     fn describe(&self) -> String {
         let role = match &self.role {
             Role::Admin => "admin".to_string(),
@@ -191,20 +221,23 @@ impl FromRequestParts<AppState> for Caller {
 /// A caller who may read the `{project}` of the path.
 #[derive(Debug)]
 pub(crate) struct ProjectReader {
-    /// The project.
+    /// The `{project}` path parameter, access checked: handlers take the project from
+    /// here, never from the body.
     pub(crate) project: String,
 }
 
 /// A caller who may change the `{project}` of the path.
 #[derive(Debug)]
 pub(crate) struct ProjectEditor {
-    /// The caller.
+    /// Kept for the questions asked after the body is read
+    /// ([`Caller::require_local`]).
     pub(crate) caller: Caller,
-    /// The project.
+    /// The `{project}` path parameter, access checked, as in [`ProjectReader`].
     pub(crate) project: String,
 }
 
-/// An admin.
+/// Proof that the caller is an admin (role `admin`, or any caller in insecure mode):
+/// what creating and deleting projects requires.
 #[derive(Debug)]
 pub(crate) struct Admin;
 
@@ -246,7 +279,9 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// The `{project}` path parameter.
+/// The `{project}` path parameter, read raw (before the handler's own `Path`
+/// extractor, which may expect more parameters). A route using a project extractor
+/// without `{project}` is a bug, answered 500.
 async fn project_param(parts: &mut Parts, state: &AppState) -> Result<String, ApiError> {
     let params = RawPathParams::from_request_parts(parts, state)
         .await

@@ -17,7 +17,13 @@
 //! ```
 //!
 //! Tokens are never stored, only their SHA-256 ([`hash_token`] computes it: `printf %s
-//! "$TOKEN" | sha256sum` gives the same).
+//! "$TOKEN" | sha256sum` gives the same). A leaked config file thus leaks no token, as
+//! long as tokens are long random strings: an unsalted hash does not protect a
+//! guessable one.
+//!
+//! Every entry is checked while the file is parsed (serde `try_from` the raw tables
+//! below), so a bad entry fails start-up with its name instead of becoming a token
+//! that never matches.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -48,7 +54,7 @@ pub enum ConfigError {
     /// A token entry is malformed.
     #[error("token {name:?}: {reason}")]
     InvalidToken {
-        /// The entry's name.
+        /// The `name` of the refused `[[auth.tokens]]` entry.
         name: String,
         /// What is wrong with it.
         reason: String,
@@ -65,12 +71,12 @@ pub enum ConfigError {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
-    /// Authentication and roles.
+    /// The `[auth]` table: insecure mode, or the accepted tokens with their roles.
     pub auth: AuthConfig,
     /// Who may start runs on the local target (processes on the host machine).
     #[serde(rename = "local_target")]
     pub local_target_for: LocalPolicy,
-    /// Largest request body in bytes.
+    /// Largest request body in bytes; a larger one is answered 413 before it is parsed.
     pub body_limit: usize,
 }
 
@@ -89,7 +95,8 @@ impl Default for ApiConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LocalPolicy {
-    /// Admins only.
+    /// Only tokens with role `admin` (and everyone in insecure mode). The default: a
+    /// host must opt in to letting project editors run code on it.
     #[default]
     Admins,
     /// Whoever may create runs in the project (editors and admins).
@@ -98,18 +105,21 @@ pub enum LocalPolicy {
     Nobody,
 }
 
-/// Bearer-token authentication.
+/// How callers prove who they are: a bearer token from `tokens`, or nothing at all in
+/// insecure mode. The default has neither, which `runplane serve` turns into insecure
+/// mode on loopback and a refusal elsewhere.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "RawAuthConfig")]
 pub struct AuthConfig {
     /// No authentication at all: every caller is admin. Only for a loopback listener
     /// ([`check_listen`](crate::check_listen) refuses anything else).
     pub insecure: bool,
-    /// The accepted tokens.
+    /// The `[[auth.tokens]]` entries: a request is accepted when its token hashes to one
+    /// of them, with that entry's role.
     pub tokens: Vec<TokenEntry>,
 }
 
-/// One accepted token.
+/// One `[[auth.tokens]]` entry: a token's hash, the name it is known by and its role.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "RawToken")]
 pub struct TokenEntry {
@@ -128,12 +138,13 @@ pub enum Role {
     Admin,
     /// Read project `project`, create and change its functions, tasks and runs.
     Editor {
-        /// The project.
+        /// Name of the one project it may change (`project = "demo"` in the entry).
         project: String,
     },
     /// Read one project, or every project when `None`.
     Viewer {
-        /// The project, or all.
+        /// Name of the project it may read; `None` (no `project` in the entry) for
+        /// every project.
         project: Option<String>,
     },
 }
@@ -162,6 +173,8 @@ impl AuthConfig {
 }
 
 impl TokenEntry {
+    /// Checks what serde cannot: a non-empty name and project, and a hash of 64 hex
+    /// digits (a token pasted in place of its hash is the usual mistake).
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |reason: &str| ConfigError::InvalidToken {
             name: self.name.clone(),
@@ -200,7 +213,7 @@ pub fn check_listen(addr: SocketAddr, auth: &AuthConfig) -> Result<(), ConfigErr
     Ok(())
 }
 
-/// The `[auth]` table as written.
+/// The `[auth]` table as written, before [`AuthConfig::validate`] accepts it.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAuthConfig {
@@ -234,6 +247,7 @@ struct RawToken {
     project: Option<String>,
 }
 
+/// The `role` word of an entry; the `project` beside it completes the [`Role`].
 #[derive(Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum RoleName {

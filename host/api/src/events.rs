@@ -4,6 +4,13 @@
 //! The subscription is taken before the run is read, so no transition falls between
 //! the two; transitions already sent are skipped when they come again live. A
 //! subscriber that falls behind re-reads the store.
+//!
+//! Live transitions come from this host's service only. A run that this host does not
+//! drive (finished, or driven by another replica sharing the store) gets its stored
+//! transitions and `end` at once: a client that wants a live view of such a run asks
+//! the replica driving it, or polls. On shutdown ([`Draining`]) the stream ends with
+//! `end` too, carrying the state as stored, so a client never waits on a host that is
+//! going away.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -51,21 +58,28 @@ impl StreamEvent {
 
 /// Where a run's stream is.
 struct Follow {
+    /// Read again on lag and for the state of `end`.
     service: RunService,
     id: RunId,
+    /// Every run's events, subscribed before the run was read; others' are skipped.
     events: broadcast::Receiver<ServiceEvent>,
-    /// Transitions sent so far.
+    /// Transitions sent so far, to skip them when a re-read of the store or the live
+    /// feed brings them again (searched linearly: quadratic in the history's length).
     sent: Vec<Transition>,
     /// Transitions to send before waiting for more.
     pending: VecDeque<Transition>,
-    /// Whether to wait for live transitions once `pending` is empty.
+    /// Whether to wait for live transitions once `pending` is empty: true while the
+    /// host drives the run, false after its `Finished` event (or a closed feed).
     live: bool,
+    /// Set when served by [`serve`](crate::serve): the shutdown that ends the stream.
     draining: Option<Draining>,
+    /// `end` was sent: the stream yields nothing more.
     ended: bool,
 }
 
 /// The events of `stored`, with `events` subscribed before it was read and `driving`
-/// whether the host drove the run before it was read.
+/// whether the host drove the run before it was read. The caller must keep that order
+/// (subscribe, ask, read): it is what guarantees no transition and no end is missed.
 pub(crate) fn follow(
     service: RunService,
     stored: StoredRun,
@@ -90,6 +104,8 @@ pub(crate) fn follow(
 }
 
 impl Follow {
+    /// The next event: a pending transition not sent yet, else (while live) the next
+    /// one of this run from the feed, else `end`; `None` once `end` was sent.
     async fn next(&mut self) -> Option<Event> {
         if self.ended {
             return None;
@@ -131,7 +147,8 @@ impl Follow {
         }
     }
 
-    /// The `end` event, with the run's state as stored now.
+    /// The `end` event, with the run's state as stored now (`{}` when it cannot be read:
+    /// the stream ends either way).
     async fn end(&mut self) -> Event {
         self.ended = true;
         let data = match self.service.get(&self.id).await {
@@ -146,6 +163,8 @@ impl Follow {
     }
 }
 
+/// A `transition` event whose data is the transition as `GET …/runs/{id}` shows it in
+/// `status.transitions`.
 fn transition_event(transition: &Transition) -> Event {
     StreamEvent {
         event: EventName::Transition,

@@ -1,6 +1,11 @@
 //! Extractors whose rejections are problems: a JSON body (415 for another media type,
 //! 400 for broken JSON, 422 with the field's path for a wrong shape, 413 when too
 //! large), a query string and path parameters (400).
+//!
+//! axum's own extractors answer a rejection with a plain-text body; these wrap them so
+//! that every malformed request is a problem+json a client can parse, and so that a
+//! body of the wrong shape names the field at fault (`spec.replicas`) the way the
+//! runtimes' validation errors do. Handlers use these, never axum's.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -13,7 +18,8 @@ use runplane_model::FieldError;
 
 use crate::problem::ApiError;
 
-/// A JSON request body.
+/// A JSON request body, checked in order: the media type (before reading anything),
+/// the size (the router's body limit), the syntax, then the shape of `T`.
 #[derive(Debug)]
 pub(crate) struct Json<T>(pub(crate) T);
 
@@ -44,6 +50,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 }
 
 /// Parses a JSON document, naming the field at fault when its shape is wrong.
+///
+/// # Errors
+///
+/// 422 with the field's dotted path (empty for the root) when the JSON is well formed
+/// but not a `T` (a wrong type, a missing or unknown field); 400 when it is not JSON,
+/// is empty, or has anything after the document.
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
@@ -79,7 +91,8 @@ fn without_position(error: &serde_json::Error) -> String {
     }
 }
 
-/// `application/json` or any `application/*+json`.
+/// `application/json` or any `application/*+json` (`merge-patch+json`, …), parameters
+/// such as `charset` ignored; a missing `Content-Type` is not JSON.
 fn is_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers
         .get(header::CONTENT_TYPE)
@@ -97,7 +110,8 @@ fn is_json(headers: &HeaderMap) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// A query string.
+/// The query string as a `T`; a parameter of the wrong type, or a missing required
+/// one, is a 400 problem naming it.
 #[derive(Debug)]
 pub(crate) struct Query<T>(pub(crate) T);
 
@@ -111,7 +125,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
-/// Path parameters.
+/// The path parameters as a `T`; one that does not parse (a `{entity}` that is not
+/// `function`, `task` or `run`) is a 400 problem.
 #[derive(Debug)]
 pub(crate) struct Path<T>(pub(crate) T);
 

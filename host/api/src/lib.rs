@@ -14,6 +14,15 @@
 //!   authentication) is refused off loopback by [`check_listen`].
 //! - Every error is `application/problem+json` (RFC 9457), unknown routes and
 //!   malformed bodies included; validation problems list every bad field with its path.
+//!   The one mapping from the service's errors to statuses is in `problem.rs`: a
+//!   client's mistake is 4xx, a failing runtime or cluster 502, the store too busy 503,
+//!   and only the host's own failures 500, with their details kept in its log.
+//! - [`run_document`] is the JSON of a run as `GET …/runs/{id}` answers it, public so
+//!   the CLI prints local runs in exactly the same shape.
+//!
+//! A newcomer reads `routes/runs.rs` first: the handlers show the whole pattern (an
+//! extractor authorizes, `extract::Json` parses, one service call, a DTO answers), and
+//! `events.rs` holds the one piece of state machinery the crate has, the SSE stream.
 //!
 //! Routes (all JSON unless said):
 //!
@@ -70,20 +79,22 @@ pub use config::{
     check_listen, hash_token,
 };
 
-/// What every handler shares.
+/// What every handler shares. Cloned per request by axum, so every field is cheap to
+/// clone (the services are handles over shared state, the rest is behind `Arc`).
 #[derive(Clone)]
 pub(crate) struct AppState {
     /// Runs: accepted, driven, stopped, resumed, deleted, followed.
     pub(crate) runs: RunService,
-    /// Projects, function versions and tasks.
+    /// Projects, function versions and tasks; the same store and registry as `runs`.
     pub(crate) catalog: Catalog,
-    /// The loaded runtimes.
+    /// The registry `runs` resolves kinds with, as `/api/v1/runtimes` lists it.
     pub(crate) runtimes: Runtimes,
-    /// Who may call.
+    /// The configured tokens, hashed; the `auth` extractors ask it who is calling.
     pub(crate) auth: Arc<auth::Authenticator>,
-    /// Who may start local runs.
+    /// Who may start runs with `local_execution: true` (code on the host machine).
     pub(crate) local_policy: LocalPolicy,
-    /// The metrics.
+    /// The Prometheus registry `/metrics` renders, fed by the `metrics::track` layer,
+    /// the run handlers and a task following the service's plan events.
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// The OpenAPI document, rendered once.
     pub(crate) openapi: Arc<str>,
@@ -96,6 +107,18 @@ pub fn run_document(run: &StoredRun) -> serde_json::Value {
 }
 
 /// The API over `service`, configured by `config`.
+///
+/// The layers wrap the routes from the inside out, each for a reason:
+/// `CatchPanicLayer` turns a panicking handler into a 500 problem, so the layers outside
+/// it still see a response; the body limit caps what the body extractors read (413
+/// beyond it); `metrics::track` then records the final status of every request,
+/// panics and problems included; `problem::fill_instance` sets every problem's
+/// `instance` to the request path, fallbacks included; tracing is outermost, so it
+/// times the whole request.
+///
+/// Called inside a tokio runtime (as `serve` is), it also starts the task counting the
+/// service's plan calls for the metrics; outside one, the plan metrics stay empty.
+/// The configuration is taken as given: check it first with [`check_listen`].
 pub fn router(service: RunService, config: ApiConfig) -> Router {
     let ApiConfig {
         auth,
@@ -136,11 +159,17 @@ pub fn router(service: RunService, config: ApiConfig) -> Router {
 
 /// Set when the server shuts down, so endless responses (event streams, followed logs)
 /// end and graceful shutdown does not wait for them.
+///
+/// A request extension that only [`serve`] adds: handlers take it as
+/// `Option<Extension<Draining>>`, and a router used without `serve` (the tests'
+/// `oneshot`) streams until the client leaves.
 #[derive(Clone, Debug)]
 pub(crate) struct Draining(pub(crate) watch::Receiver<bool>);
 
 impl Draining {
-    /// Resolves when the server starts shutting down (never, outside [`serve`]).
+    /// Resolves when the server starts shutting down (never, outside [`serve`]). A
+    /// sender dropped without draining (the `serve` future itself dropped) is not a
+    /// shutdown: the connections go with it anyway.
     pub(crate) async fn started(mut self) {
         let _ = self.0.wait_for(|draining| *draining).await;
         if !*self.0.borrow() {
@@ -151,6 +180,11 @@ impl Draining {
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting
 /// connections, ends event and log streams, and waits for the requests in flight.
+///
+/// Runs are not stopped here: the caller decides what happens to them after `serve`
+/// returns (`runplane serve` calls `RunService::shutdown`).
+/// The `io::Result` is axum's: axum 0.8 logs and retries a failed accept, so this
+/// returns `Ok` once the shutdown is done.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,

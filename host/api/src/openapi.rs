@@ -2,6 +2,11 @@
 //! success and route-specific problem responses) and finished here with what every
 //! route shares: bearer security and 401/403 when authentication is on, 400/413/415/422
 //! for request bodies, 400 for parameters, 404 for path lookups, 500 for the host.
+//!
+//! Those shared answers are added by inspecting each operation (a body, path or query
+//! parameters) rather than written on every handler, so a new route cannot forget them
+//! and the document cannot drift from what `extract` and `auth` actually answer. The
+//! document is rendered once, in [`router`](crate::router), and served as a string.
 
 use axum::extract::State;
 use axum::http::header;
@@ -16,7 +21,8 @@ use runplane_model::FieldError;
 
 use crate::problem::{PROBLEM_JSON, Problem};
 
-/// The document's fixed parts.
+/// The document's fixed parts: title, description, tags (one per route module) and
+/// the schemas every problem response refers to.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -37,10 +43,13 @@ use crate::problem::{PROBLEM_JSON, Problem};
 )]
 pub(crate) struct ApiDoc;
 
-/// Name of the security scheme.
+/// Name of the security scheme, as operations' `security` entries refer to it.
 const BEARER: &str = "bearer";
 
-/// Adds the responses and security every route shares to `document`.
+/// Adds the responses and security every route shares to `document`. With
+/// `authenticated` false (insecure mode) the document declares no security and no
+/// 401/403, as the server will answer neither. The probes, `/metrics` and the document
+/// itself stay unauthenticated either way (they sit outside `/api/v1/` or are exempted).
 pub(crate) fn finish(document: &mut utoipa::openapi::OpenApi, authenticated: bool) {
     for (path, item) in &mut document.paths.paths {
         let api = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";
@@ -105,7 +114,7 @@ pub(crate) fn finish(document: &mut utoipa::openapi::OpenApi, authenticated: boo
     }
 }
 
-/// Every operation of a path.
+/// Every operation of a path, whatever its method (utoipa keeps one field per method).
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [
         &mut item.get,
@@ -121,7 +130,8 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .flatten()
 }
 
-/// Declares a problem response for `status` unless the handler declared its own.
+/// Declares a problem response for `status` unless the handler declared its own (with
+/// a more precise description, like `create_run`'s 422).
 fn problem(operation: &mut Operation, status: &str, description: &str) {
     operation
         .responses

@@ -1,4 +1,13 @@
 //! The routes, one module per resource, each with its handlers beside its router.
+//!
+//! Every `/api/v1` handler follows one pattern: an `auth` extractor first (so a caller without
+//! access gets 401 or 403 before the body is even read), then the path, query and body
+//! through `extract` (malformed input is a 400/422 problem), one service call, and a
+//! DTO of `dto.rs` as the answer. The `#[utoipa::path]` beside each handler is the
+//! route's entry in the OpenAPI document: its `///` doc is the operation's summary
+//! (first line) and description, written for API clients, and its `responses` list only
+//! what is specific to the route (`openapi::finish` adds the shared problems). Project
+//! routes live under `/-/{project}`, as in the original platform's API.
 
 mod functions;
 mod health;
@@ -35,7 +44,7 @@ pub(crate) fn all() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub(crate) struct ProjectPath {
-    /// Project name.
+    /// The project's name, a DNS-1123 label (also its Kubernetes namespace).
     #[expect(
         dead_code,
         reason = "read by the access extractors; here for the document"
@@ -44,7 +53,9 @@ pub(crate) struct ProjectPath {
     project: String,
 }
 
-/// Refuses a request body naming another project than its path.
+/// Refuses a request body naming another project than its path. Bodies may carry
+/// `project`, as the original platform's entities do; the path is what authorization
+/// checked, so it alone decides, and a disagreeing body is a 422 rather than ignored.
 pub(crate) fn body_project(named: Option<&str>, project: &str) -> Result<(), ApiError> {
     match named {
         Some(named) if named != project => Err(ApiError::field(
@@ -55,7 +66,8 @@ pub(crate) fn body_project(named: Option<&str>, project: &str) -> Result<(), Api
     }
 }
 
-/// Any path no route matches.
+/// Any path no route matches: a 404 problem rather than axum's empty body, so a client
+/// always gets JSON it can parse.
 pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!("no route {}", uri.path()))
 }

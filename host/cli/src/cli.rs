@@ -1,4 +1,8 @@
-//! Command-line arguments.
+//! Command-line arguments, as clap derives them.
+//!
+//! The `///` docs below are the `--help` text, written for users (the first paragraph
+//! for `-h`, all of it for `--help`). Global flags are accepted before or after the
+//! subcommand, each with an environment variable so a CI job can set it once.
 
 use std::path::PathBuf;
 
@@ -50,7 +54,7 @@ pub(crate) enum Command {
     },
     /// Print what a run would create, as YAML (like `helm template`); nothing is applied.
     Plan {
-        /// The spec file.
+        /// The spec file: a function, an optional task and a run (examples/README.md).
         #[arg(short, long)]
         file: PathBuf,
         /// The target to plan for.
@@ -66,7 +70,7 @@ pub(crate) enum Command {
     Runs(RunsCommand),
 }
 
-/// `runplane runs …`
+/// The subcommands of `runplane runs`; [`Command::Runs`] carries the help text.
 #[derive(Debug, Subcommand)]
 pub(crate) enum RunsCommand {
     /// List runs, newest first.
@@ -86,17 +90,17 @@ pub(crate) enum RunsCommand {
     },
     /// Show one run with its transitions.
     Get {
-        /// The run id.
+        /// The run's id, a UUID as `runplane run` and `runs list` print it.
         id: String,
-        /// The run's project.
+        /// The run's project (on a server, a run of another project is not found).
         #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
         project: String,
     },
     /// Print a run's logs.
     Logs {
-        /// The run id.
+        /// The run's id, a UUID as `runplane run` and `runs list` print it.
         id: String,
-        /// The run's project.
+        /// The run's project (on a server, a run of another project is not found).
         #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
         project: String,
         /// Keep printing new lines until the run ends.
@@ -105,25 +109,25 @@ pub(crate) enum RunsCommand {
     },
     /// Stop a live run (--server only: an in-process run stops with Ctrl-C).
     Stop {
-        /// The run id.
+        /// The run's id, a UUID as `runplane run` and `runs list` print it.
         id: String,
-        /// The run's project.
+        /// The run's project (on a server, a run of another project is not found).
         #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
         project: String,
     },
     /// Resume a stopped run (--server only).
     Resume {
-        /// The run id.
+        /// The run's id, a UUID as `runplane run` and `runs list` print it.
         id: String,
-        /// The run's project.
+        /// The run's project (on a server, a run of another project is not found).
         #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
         project: String,
     },
     /// Delete a run's workload; the record stays, DELETED.
     Delete {
-        /// The run id.
+        /// The run's id, a UUID as `runplane run` and `runs list` print it.
         id: String,
-        /// The run's project.
+        /// The run's project (on a server, a run of another project is not found).
         #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
         project: String,
     },
@@ -134,7 +138,7 @@ pub(crate) enum RunsCommand {
 pub(crate) enum TargetArg {
     /// A process on this machine.
     Local,
-    /// A Kubernetes cluster.
+    /// The cluster of the kubeconfig (`KUBECONFIG`, or in-cluster config).
     Kubernetes,
 }
 

@@ -1,5 +1,10 @@
 //! The HTTP client of `--server`: bearer token, JSON bodies, and problem+json errors
 //! turned into readable messages.
+//!
+//! The client is untyped: it sends and returns [`serde_json::Value`]s and the commands
+//! pick the fields they print, so the API's DTOs stay private to `runplane-api` and a
+//! newer server that adds fields never breaks an older CLI. A non-2xx answer becomes
+//! an error in the server's own words (see [`problem_message`]).
 
 use std::path::PathBuf;
 
@@ -9,14 +14,19 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// A Runplane server.
+/// A connection to one Runplane server (`runplane serve`).
 pub(crate) struct Client {
     http: reqwest::Client,
+    /// The server's URL without a trailing `/` (`http://host:8080`): paths are
+    /// appended as they are, each starting with `/api/v1`.
     base: String,
+    /// Sent as `Authorization: Bearer` on every request; `None` sends no header, which
+    /// only a server in insecure mode accepts.
     token: Option<String>,
 }
 
-/// `~/.config/runplane/config.toml`: defaults for `--server` and `--token`.
+/// `~/.config/runplane/config.toml`: defaults for `--server` and `--token`. Unknown keys
+/// are errors, so a misspelt `tokn` does not silently send no token.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClientConfig {
@@ -25,6 +35,8 @@ struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// `$XDG_CONFIG_HOME/runplane/config.toml`, else under `$HOME/.config`; `None`
+    /// when neither variable is set.
     fn path() -> Option<PathBuf> {
         let base = std::env::var_os("XDG_CONFIG_HOME")
             .map(PathBuf::from)
@@ -32,6 +44,8 @@ impl ClientConfig {
         Some(base.join("runplane/config.toml"))
     }
 
+    /// The file's settings, or none when it does not exist (but an error when it is
+    /// unreadable or invalid).
     fn load() -> anyhow::Result<ClientConfig> {
         let Some(path) = Self::path().filter(|path| path.exists()) else {
             return Ok(ClientConfig::default());
@@ -45,6 +59,8 @@ impl ClientConfig {
 impl Client {
     /// The client of `server` (or the config file's), with `token` (or the config
     /// file's); `None` when no server is named anywhere: the CLI then runs in-process.
+    /// A flag or environment variable wins over the file, for the server and the token
+    /// separately.
     pub(crate) fn from_args(
         server: Option<String>,
         token: Option<String>,
@@ -53,6 +69,8 @@ impl Client {
         let Some(server) = server.or(config.server) else {
             return Ok(None);
         };
+        // rustls needs a process-wide crypto provider chosen before the first TLS
+        // connection; installing fails harmlessly when one already is.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .user_agent(concat!("runplane/", env!("CARGO_PKG_VERSION")))
@@ -65,7 +83,7 @@ impl Client {
         }))
     }
 
-    /// `base` + `path`, e.g. `/api/v1/-/demo/runs`.
+    /// `base` + `path` (`/api/v1/-/demo/runs`, query included), with the bearer token.
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let request = self.http.request(method, format!("{}{path}", self.base));
         match &self.token {
@@ -74,7 +92,8 @@ impl Client {
         }
     }
 
-    /// Sends and decodes a JSON answer; a problem answer becomes its message.
+    /// Sends `body` (if any) as JSON and decodes the JSON answer; a non-2xx answer is an
+    /// error carrying the problem's message.
     pub(crate) async fn json(
         &self,
         method: Method,
@@ -92,7 +111,9 @@ impl Client {
             .with_context(|| format!("{path}: the server's answer is not JSON"))
     }
 
-    /// The answer's body as a stream of text chunks (logs, server-sent events).
+    /// The answer's body as a stream of text chunks (logs, server-sent events), as they
+    /// arrive. A chunk ends anywhere, even inside a line or a UTF-8 sequence (decoded
+    /// lossily), so callers that need lines reassemble them ([`crate::sse::follow`]).
     pub(crate) async fn stream(
         &self,
         path: &str,
@@ -104,6 +125,7 @@ impl Client {
             .map(|chunk| chunk.map(|bytes| String::from_utf8_lossy(&bytes).into_owned())))
     }
 
+    /// Sends `request`; a non-2xx answer is read whole into an error prefixed by `path`.
     async fn send(&self, request: RequestBuilder, path: &str) -> anyhow::Result<Response> {
         let response = request
             .send()
@@ -118,7 +140,9 @@ impl Client {
     }
 }
 
-/// `title: detail` of a problem+json body, with one line per invalid field.
+/// `title: detail` of a problem+json body, with one line per invalid field
+/// (`  spec.source.handler: is required`). A body that is not JSON (a proxy's HTML
+/// error page) is shown after the status as it came.
 fn problem_message(status: StatusCode, body: &str) -> String {
     let Ok(problem) = serde_json::from_str::<Value>(body) else {
         return format!("{status}: {body}");
@@ -138,7 +162,8 @@ fn problem_message(status: StatusCode, body: &str) -> String {
     message
 }
 
-/// An error for a command that needs a server.
+/// The error of a command only a server can carry out (stop, resume): an in-process
+/// run is driven by the `runplane run` that started it, and only there can it stop.
 pub(crate) fn needs_server(what: &str) -> anyhow::Error {
     anyhow!("{what} needs --server (in-process runs stop with Ctrl-C in their terminal)")
 }

@@ -11,14 +11,22 @@ use std::process::ExitCode;
 use crate::cli::{Args, Command};
 use crate::client::Client;
 
-/// The run ended in ERROR.
+/// The run ended in ERROR (or any state but COMPLETED and STOPPED); its last reason is
+/// printed on stderr.
 pub(crate) const EXIT_RUN_FAILED: u8 = 1;
-/// Bad input or a host failure: nothing ran.
+/// Bad input or a host failure: nothing ran. 2 is what clap itself exits with on bad
+/// arguments, so every "you called it wrong" shares one code.
 pub(crate) const EXIT_INVALID: u8 = 2;
 /// The run was stopped (by Ctrl-C or SIGTERM), like a shell's 128 + SIGINT.
 pub(crate) const EXIT_STOPPED: u8 = 130;
 
-/// Runs the command.
+/// Runs the command `args` names, in-process or against the server [`Client::from_args`]
+/// finds; `plan` and `runtimes` always run in-process and ignore a configured server.
+///
+/// # Errors
+///
+/// Besides the command's own: an invalid client config file fails every command but
+/// `serve`, even those that never talk to a server.
 pub(crate) async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
     let plugins = args.plugins.as_deref();
     let server = match args.command {

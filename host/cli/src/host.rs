@@ -1,6 +1,12 @@
 //! Wires the in-process host from its concrete parts: the engine and its registry of
 //! runtimes, the local target, the cluster, the store. The only place that knows where
 //! each of them lives on this machine.
+//!
+//! Every function builds its part afresh from the environment, so a command pays only
+//! for what it uses: `runplane runtimes` starts the engine but never opens the store,
+//! `runplane runs list` opens the store but loads no runtime. Compiled components are
+//! cached under [`Paths::cache`], so loading the runtimes per command costs a cache
+//! read, not a compile.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,17 +20,19 @@ use runplane_store::Store;
 use runplane_target_kubernetes::KubernetesTarget;
 use runplane_target_local::LocalTarget;
 
-/// Where Runplane keeps things on this machine.
+/// Where Runplane keeps things on this machine: one tree to keep, one to throw away.
 pub(crate) struct Paths {
     /// Compiled components and Python environments (safe to delete).
     pub(crate) cache: PathBuf,
-    /// Run working directories.
+    /// What must be kept: run working directories (`runs/`), the store of in-process
+    /// runs (`runplane.db`) and extra runtime components (`plugins/`).
     pub(crate) data: PathBuf,
 }
 
 impl Paths {
     /// `$XDG_CACHE_HOME/runplane` (or `~/.cache/runplane`) and `$RUNPLANE_HOME` (or
-    /// `~/.local/share/runplane`).
+    /// `~/.local/share/runplane`). Without `HOME` both fall back under the working
+    /// directory (`./.cache/runplane`, `./.local/share/runplane`) instead of failing.
     pub(crate) fn from_env() -> Paths {
         let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
         let cache = std::env::var_os("XDG_CACHE_HOME")
@@ -39,6 +47,8 @@ impl Paths {
 /// Loads the built-in runtimes and those in `plugins` (default: `$RUNPLANE_HOME/plugins`
 /// when it exists). A plugin that fails to load is reported and skipped: one bad
 /// plugin never takes the host down.
+/// A named `--plugins` directory that does not exist is an error; the default one is
+/// only read when it exists.
 pub(crate) fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Registry>> {
     let paths = Paths::from_env();
     let engine = PluginEngine::new(Limits::default(), Some(&paths.cache.join("compiled")))
@@ -67,7 +77,9 @@ pub(crate) fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Registry>> 
 }
 
 /// The control of this machine: run directories under `$RUNPLANE_HOME/runs`,
-/// environments under the cache, images pushed to `RUNPLANE_IMAGE_REGISTRY`.
+/// environments under the cache, images pushed to `RUNPLANE_IMAGE_REGISTRY`. It has no
+/// cluster: callers that need one add it with `Control::with_kubernetes`, so that
+/// `runplane plan` and local runs never wait on a kubeconfig.
 pub(crate) fn control() -> Control {
     let paths = Paths::from_env();
     let local = LocalTarget::new(paths.data.join("runs"), paths.cache);
@@ -82,6 +94,8 @@ pub(crate) fn control() -> Control {
 
 /// The run service of an in-process host: the runtimes, the local store and, for
 /// Kubernetes runs, the cluster of kubeconfig context `context` (default: current).
+/// The cluster is only connected for a Kubernetes `target` (an unreachable one is an
+/// error), so a local run works on a machine without a kubeconfig.
 pub(crate) async fn service(
     plugins: Option<&Path>,
     target: Target,
@@ -99,7 +113,8 @@ pub(crate) async fn service(
 }
 
 /// The store at `url`, by default the SQLite file `$RUNPLANE_HOME/runplane.db` that
-/// in-process runs are kept in.
+/// in-process runs are kept in, created (with its directory) when missing; migrations
+/// run on open, so an older file is upgraded in place.
 pub(crate) async fn open_store(url: Option<&str>) -> anyhow::Result<Store> {
     let url = match url {
         Some(url) => url.to_string(),

@@ -1,4 +1,16 @@
 //! `runplane`: run data and ML work as sandboxed runtimes, locally or on Kubernetes.
+//!
+//! [`cli`] parses the arguments, [`host`] builds the concrete host when a command
+//! needs one, [`commands::dispatch`] runs one subcommand. What a run is and how it moves
+//! is decided in `runplane-service` and below, so a run started here behaves exactly as
+//! one started through the API. `run` and `runs` work in-process (runs kept in
+//! `$RUNPLANE_HOME/runplane.db`) or, when a server is named ([`client`]), over the API.
+//!
+//! Exit codes ([`commands`]): 0 when the command did what it was asked (for `run`, the
+//! run ended COMPLETED); 1 when the run ended otherwise; 2 when the command failed
+//! before a run could report its outcome (bad arguments, spec or host, a refusing
+//! server); 130 when the run was stopped by Ctrl-C or SIGTERM, as a shell reports
+//! SIGINT. A script can thus tell "my job failed" (1) from "I called it wrong" (2).
 
 mod cli;
 mod client;
@@ -12,6 +24,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Parses, dispatches and maps the outcome to an exit code. An error is printed once
+/// with its whole chain (`{:#}`: the anyhow contexts read outermost first, `cannot
+/// start the host: cannot reach the cluster: …`) and exits 2.
 fn main() -> ExitCode {
     let args = cli::Args::parse();
     output::init_tracing(args.verbose);

@@ -1,4 +1,8 @@
 //! Reading a spec file: YAML envelope, then local source files inlined.
+//!
+//! Only the envelope is checked here (kinds, names, the shape of `function` / `task` /
+//! `run`); what a spec *means* is for its runtime to say, later. Every error names the
+//! file and the field (`hello.yaml: function.spec.source.source: cannot read …`).
 
 use std::path::Path;
 
@@ -7,7 +11,9 @@ use base64::Engine as _;
 use runplane_model::{FieldError, SpecFile, SpecFileError};
 use serde_json::Value;
 
-/// Reads and parses `path`. Errors name the file, then each bad field and why.
+/// Reads and parses `path`, with local sources inlined (relative to the file's
+/// directory, not the working directory, so a spec runs from anywhere). Errors name
+/// the file, then each bad field and why.
 pub(crate) fn load(path: &Path) -> anyhow::Result<SpecFile> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
@@ -23,7 +29,8 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<SpecFile> {
     Ok(file)
 }
 
-/// One line per error: `<file>: <field>: <reason>`.
+/// One line per error: `<file>: <field>: <reason>`. Also used for the errors a runtime
+/// finds in the specs, so envelope and runtime errors read alike.
 pub(crate) fn field_errors(path: &Path, errors: &[FieldError]) -> String {
     errors
         .iter()

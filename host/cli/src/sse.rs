@@ -1,15 +1,26 @@
 //! Reading a server-sent event stream (`event:` / `data:` lines, blank line ends one).
+//!
+//! Only the part of the format `GET …/runs/{id}/events` uses: `event:` names, `data:`
+//! lines (several are joined with newlines, as the format says), and a blank line
+//! dispatching the event. Other lines are ignored: keep-alive comments (`:`), and
+//! `id:` / `retry:`, since the CLI never reconnects.
 
 use futures::{Stream, StreamExt as _};
 use serde_json::Value;
 
 /// Calls `on_event(name, data)` for each event until the server sends `end` or closes
-/// the stream. Data that is not JSON is passed as a JSON string.
+/// the stream. Data that is not JSON is passed as a JSON string; an event without a
+/// name is `message`, as in a browser's `EventSource`. The `end` event itself is not
+/// passed on: its only news is that nothing follows. A blank line with nothing before
+/// it (the one closing a keep-alive comment) still yields a `message` event with data
+/// `""`, so callers match on the names they want. A stream that closes before `end` is
+/// `Ok`: the caller reads the run's state to know how it ended.
 pub(crate) async fn follow(
     stream: impl Stream<Item = anyhow::Result<String>>,
     mut on_event: impl FnMut(&str, &Value),
 ) -> anyhow::Result<()> {
     let mut stream = std::pin::pin!(stream);
+    // `buffer` holds the text after the last complete line: chunks split lines anywhere.
     let (mut buffer, mut name, mut data) = (String::new(), String::new(), String::new());
     while let Some(chunk) = stream.next().await {
         buffer.push_str(&chunk?);

@@ -48,9 +48,10 @@ pub enum Error {
     /// The runtime could not plan the run.
     #[error("runtime {runtime} cannot plan the run: {message}")]
     Plan {
-        /// Runtime name.
+        /// Name of the runtime that refused (`python`).
         runtime: String,
-        /// The runtime's message.
+        /// Its [`PlanError`]'s message (a plan error naming fields is
+        /// [`Error::Invalid`] instead).
         message: String,
     },
     /// The runtime call failed (trap, limit).
@@ -62,7 +63,7 @@ pub enum Error {
     /// The plan is for another target than the one asked for.
     #[error("runtime {runtime} returned a {returned} plan for the {target} target")]
     WrongPlan {
-        /// Runtime name.
+        /// Name of the runtime that planned (`python`).
         runtime: String,
         /// Which kind of plan came back.
         returned: Target,

@@ -11,17 +11,19 @@ pub enum CallError {
     /// The call ran past its wall-clock budget and was interrupted.
     #[error("runtime {runtime} exceeded its {budget:?} budget in {function}")]
     Timeout {
-        /// Runtime name.
+        /// The runtime's name from its `info` (`python`); its origin during the load's
+        /// own `info` call, before the name is known.
         runtime: String,
         /// Exported function called.
         function: &'static str,
-        /// The budget.
+        /// The wall-clock budget it ran past ([`Limits::budget`](crate::Limits::budget)).
         budget: Duration,
     },
     /// The instance tried to grow its memory past the cap.
     #[error("runtime {runtime} exceeded its {} MiB memory limit in {function}", limit >> 20)]
     MemoryLimit {
-        /// Runtime name.
+        /// The runtime's name from its `info` (`python`); its origin during the load's
+        /// own `info` call, before the name is known.
         runtime: String,
         /// Exported function called.
         function: &'static str,
@@ -31,7 +33,8 @@ pub enum CallError {
     /// The guest trapped (a panic, an abort, an out-of-bounds access).
     #[error("runtime {runtime} trapped in {function}: {message}")]
     Trap {
-        /// Runtime name.
+        /// The runtime's name from its `info` (`python`); its origin during the load's
+        /// own `info` call, before the name is known.
         runtime: String,
         /// Exported function called.
         function: &'static str,
@@ -41,29 +44,32 @@ pub enum CallError {
     /// The call returned more bytes than allowed.
     #[error("runtime {runtime} returned {size} bytes from {function}, over the {limit} byte limit")]
     OutputTooLarge {
-        /// Runtime name.
+        /// The runtime's name from its `info` (`python`); its origin during the load's
+        /// own `info` call, before the name is known.
         runtime: String,
         /// Exported function called.
         function: &'static str,
         /// Bytes returned.
         size: usize,
-        /// The cap.
+        /// The cap in bytes ([`Limits::output_bytes`](crate::Limits::output_bytes)).
         limit: usize,
     },
     /// A plan returned more Kubernetes objects than allowed.
     #[error("runtime {runtime} planned {count} objects, over the limit of {limit}")]
     TooManyObjects {
-        /// Runtime name.
+        /// The runtime's name from its `info` (`python`); its origin during the load's
+        /// own `info` call, before the name is known.
         runtime: String,
         /// Objects returned.
         count: usize,
-        /// The cap.
+        /// The most objects a plan may return ([`Limits::objects`](crate::Limits::objects)).
         limit: usize,
     },
     /// The host could not set up the call (no free instance slot, for example).
     #[error("cannot call runtime {runtime}: {message}")]
     Host {
-        /// Runtime name.
+        /// The runtime's name from its `info` (`python`); its origin during the load's
+        /// own `info` call, before the name is known.
         runtime: String,
         /// What went wrong.
         message: String,
@@ -93,7 +99,7 @@ pub enum LoadError {
     Read {
         /// Path of the file.
         origin: String,
-        /// The I/O error.
+        /// Why the read failed (not found, permission denied, …).
         #[source]
         source: std::io::Error,
     },
@@ -141,7 +147,7 @@ pub enum LoadError {
     Smoke {
         /// Where the bytes came from.
         origin: String,
-        /// The call failure.
+        /// How `info` failed: a trap, its budget or memory, an oversized answer.
         #[source]
         source: CallError,
     },

@@ -31,7 +31,7 @@ struct Index {
 /// A component of a plugin directory that did not load, and why.
 #[derive(Debug)]
 pub struct Skipped {
-    /// The file.
+    /// The `*.wasm` file of the directory that did not load.
     pub path: PathBuf,
     /// Why it was not loaded.
     pub error: LoadError,

@@ -79,7 +79,7 @@ pub struct AlreadyExists {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("project {project} has {live} live runs; stop them or force the deletion")]
 pub struct LiveRuns {
-    /// The project.
+    /// The project whose deletion was refused.
     pub project: String,
     /// How many of its runs are live.
     pub live: i64,

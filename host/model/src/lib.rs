@@ -14,7 +14,7 @@
 //!   ([`Transition`]); [`StoredRun`], a run with its spec, status and pinned runtime;
 //!   [`RunEvent`], what an execution reports; [`LogLine`] and [`OutputStream`].
 //! - The catalog: [`Project`], [`FunctionVersion`], [`Task`], and the references that
-//!   name them ([`FunctionRef`], [`TaskRef`], [`reference`]).
+//!   name them ([`FunctionRef`], [`TaskRef`], [`reference`](mod@reference)).
 //! - Spec files: [`SpecFile`], the YAML a user hands to `runplane run -f`: a function,
 //!   an optional task and a run. [`FieldError`] names a bad field by its path.
 //! - The runtime contract's records ([`plan`], [`observation`], [`runtime`]): what a

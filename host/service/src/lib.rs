@@ -1,6 +1,6 @@
 //! Runplane's use-cases: the catalog (projects, function versions, tasks), runs
 //! (accepted, driven, changed) and the loaded runtimes, over one store, one registry
-//! and one [`Control`].
+//! and one [`Control`](runplane_control::Control).
 //!
 //! The HTTP API and the CLI both sit on these services, so a run behaves the same
 //! whether it was started with `runplane run` or `POST /api/v1/-/{project}/runs`; they

@@ -48,7 +48,7 @@ impl Store {
         Ok(project)
     }
 
-    /// The project `name`, or [`Error::NotFound`](crate::Error::NotFound).
+    /// The project `name`, or [`Error::NotFound`].
     pub async fn get_project(&self, name: &str) -> Result<Project> {
         sqlx::query(concat!(
             "SELECT ",

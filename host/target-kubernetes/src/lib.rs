@@ -91,46 +91,49 @@ pub enum Error {
     /// The API server does not serve a kind.
     #[error("the API server does not serve {api_version}/{kind}: {source}")]
     UnknownKind {
-        /// apiVersion.
+        /// The object's `apiVersion` (`batch/v1`).
         api_version: String,
-        /// kind.
+        /// The object's `kind` (`Job`).
         kind: String,
-        /// The discovery error.
+        /// What discovery of `api_version` answered (not served, or the server away).
         #[source]
         source: Box<kube::Error>,
     },
     /// The namespace could not be read or created.
     #[error("namespace {namespace}: {source}")]
     Namespace {
-        /// The namespace.
+        /// The run's namespace (its project's name, see [`policy::namespace_of`]).
         namespace: String,
-        /// The API error.
+        /// kube's error: the API server's status (403, 409, 422, …) or a transport
+        /// failure.
         #[source]
         source: Box<kube::Error>,
     },
     /// An apply was refused.
     #[error("cannot apply {kind}/{name} in namespace {namespace}: {source}")]
     Apply {
-        /// kind.
+        /// The object's `kind` (`Job`).
         kind: String,
-        /// Object name.
+        /// The object's `metadata.name`.
         name: String,
-        /// Namespace.
+        /// The namespace it was applied in, the run's.
         namespace: String,
-        /// The API error.
+        /// kube's error: the API server's status (403, 409, 422, …) or a transport
+        /// failure.
         #[source]
         source: Box<kube::Error>,
     },
     /// Listing a kind failed.
     #[error("cannot list {kind} of run {run_id} in namespace {namespace}: {source}")]
     List {
-        /// kind.
+        /// The kind listed (`Pod`).
         kind: String,
-        /// The run.
+        /// Id of the run whose objects were listed, by its run label.
         run_id: String,
-        /// Namespace.
+        /// The run's namespace.
         namespace: String,
-        /// The API error.
+        /// kube's error: the API server's status (403, 409, 422, …) or a transport
+        /// failure.
         #[source]
         source: Box<kube::Error>,
     },
@@ -139,11 +142,12 @@ pub enum Error {
     Delete {
         /// kind (or `Kind/name`).
         kind: String,
-        /// The run.
+        /// Id of the run whose objects were being deleted.
         run_id: String,
-        /// Namespace.
+        /// The run's namespace.
         namespace: String,
-        /// The API error.
+        /// kube's error: the API server's status (403, 409, 422, …) or a transport
+        /// failure.
         #[source]
         source: Box<kube::Error>,
     },
@@ -152,9 +156,10 @@ pub enum Error {
     Get {
         /// `Kind/name`.
         object: String,
-        /// Namespace.
+        /// The namespace of the object, its run's.
         namespace: String,
-        /// The API error.
+        /// kube's error: the API server's status (403, 409, 422, …) or a transport
+        /// failure.
         #[source]
         source: Box<kube::Error>,
     },
@@ -163,9 +168,10 @@ pub enum Error {
     Scale {
         /// `Kind/name`.
         object: String,
-        /// Namespace.
+        /// The namespace of the object, its run's.
         namespace: String,
-        /// The API error.
+        /// kube's error: the API server's status (403, 409, 422, …) or a transport
+        /// failure.
         #[source]
         source: Box<kube::Error>,
     },
@@ -174,7 +180,7 @@ pub enum Error {
     Timeout {
         /// What was waited for, in words.
         waiting_for: String,
-        /// How long.
+        /// How long the wait lasted before giving up: the target's removal timeout.
         waited: Duration,
         /// `Kind/name` of what was still there.
         remaining: Vec<String>,
@@ -182,9 +188,9 @@ pub enum Error {
     /// The run has no pod to read logs from.
     #[error("run {run_id} has no pods in namespace {namespace} (not started yet, or deleted)")]
     NoPods {
-        /// The run.
+        /// Id of the run whose pods were looked for, by its run label.
         run_id: String,
-        /// Namespace.
+        /// The run's namespace.
         namespace: String,
     },
     /// Opening or reading a container's log failed.
@@ -192,11 +198,11 @@ pub enum Error {
         "cannot read the log of container {container} of Pod/{pod} in namespace {namespace}: {message}"
     )]
     Logs {
-        /// Pod name.
+        /// `metadata.name` of the Pod the container runs in.
         pod: String,
-        /// Container name.
+        /// The container, as named in the Pod's spec (a Pod may run several).
         container: String,
-        /// Namespace.
+        /// The Pod's namespace, its run's.
         namespace: String,
         /// Why, with a hint when the node's kubelet could not be reached.
         message: String,
@@ -297,7 +303,8 @@ impl KubernetesTarget {
         self.removal_timeout
     }
 
-    /// The underlying client.
+    /// The kube client this target talks through, for what the target does not wrap
+    /// (the cluster tests read objects with it).
     pub fn client(&self) -> &Client {
         &self.client
     }

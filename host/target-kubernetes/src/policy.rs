@@ -71,12 +71,13 @@ pub enum PodSecurity {
     Privileged,
 }
 
-/// The host policy.
+/// What the host lets any runtime put on its cluster, whatever the runtime declares:
+/// the guard checks every planned object against it.
 #[derive(Clone, Debug)]
 pub struct Policy {
     /// Kinds the host allows at all; a runtime's own list is capped by this one.
     pub allowed_kinds: Vec<String>,
-    /// Pod checks.
+    /// How strictly the pods of planned workloads are checked ("restricted" by default).
     pub pod_security: PodSecurity,
 }
 
@@ -95,9 +96,10 @@ impl Default for Policy {
 /// Who the objects are for.
 #[derive(Clone, Debug)]
 pub struct Subject<'a> {
-    /// The run id.
+    /// Id of the run: stamped on every object as [`RUN_LABEL`]; it also names the run's
+    /// owner ConfigMap, which a plan may not claim.
     pub run_id: &'a str,
-    /// The project.
+    /// Project of the run, stamped on every object as [`PROJECT_LABEL`].
     pub project: &'a str,
     /// The namespace every object goes to.
     pub namespace: &'a str,

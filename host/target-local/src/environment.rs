@@ -27,7 +27,7 @@ const ERROR_TAIL_LINES: usize = 25;
 pub struct Prepared {
     /// Root of the environment (`VIRTUAL_ENV`).
     pub root: PathBuf,
-    /// Its executables.
+    /// `root/bin`, put first on the process's `PATH` so `python` is the environment's.
     pub bin: PathBuf,
 }
 

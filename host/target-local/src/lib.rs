@@ -9,7 +9,7 @@
 //!   their requirements, see [`environment`]).
 //! - [`LocalTarget::start`] writes the plan's files, prepares its environment, starts
 //!   the process in its own process group and returns a [`LocalRun`]: its output lines
-//!   and its exit arrive as [`LocalEvent`]s; [`LocalRun::stop`] terminates the group.
+//!   and its exit arrive as [`LocalEvent`]s; its [`Stopper`] terminates the group.
 //!
 //! # Example
 //!
@@ -54,9 +54,9 @@ pub enum Error {
     /// Preparing the working directory failed.
     #[error("cannot prepare the working directory {dir}")]
     Workdir {
-        /// The directory.
+        /// The run's private working directory, under the target's `runs_dir`.
         dir: PathBuf,
-        /// The I/O error.
+        /// Why creating it or writing a planned file into it failed.
         #[source]
         source: std::io::Error,
     },
@@ -66,9 +66,9 @@ pub enum Error {
     /// The process could not be started.
     #[error("cannot start {program}")]
     Spawn {
-        /// The program.
+        /// `argv[0]` as resolved: looked up in the environment's `bin` first, if any.
         program: String,
-        /// The I/O error.
+        /// Why the spawn failed (not found, not executable, …).
         #[source]
         source: std::io::Error,
     },

@@ -5,7 +5,7 @@
 //! `python+build`: how and where it runs) and the run (`python+<action>:run`: the
 //! arguments of one execution). The host validates each against the JSON Schema
 //! generated from these types ([`runplane_sdk::spec::validate`]), which reports every bad
-//! field at once, and [`crate::Python::validate`] then applies the `check` methods for
+//! field at once, and [`Python`](crate::Python)'s `validate` then applies the `check` methods for
 //! the rules a schema cannot express. `plan` decodes the same JSON again, without the
 //! schema pass.
 //!

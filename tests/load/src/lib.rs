@@ -8,7 +8,7 @@
 //! - [`cpu`]: CPU time of the process and of its ended children.
 //! - [`load`]: a closed-loop HTTP/1.1 load generator with HDR latency histograms.
 //! - [`report`]: the tables.
-//! - [`bench`]: what every benchmark binary shares (target folder, machine, JSON file).
+//! - [`bench`](mod@bench): what every benchmark binary shares (target folder, machine, JSON file).
 //!
 //! The `api` binary (`make bench-api`) puts them together; see its documentation.
 

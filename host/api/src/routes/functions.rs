@@ -1,5 +1,10 @@
 //! `/api/v1/-/{project}/functions`: versioned functions. Every create or update is a
 //! new version, validated by the runtime owning the kind before it is stored.
+//!
+//! Versions are never changed in place: a run names the version it used (or `latest`,
+//! resolved when it is accepted), and keeps a copy of its spec, so updating or deleting
+//! a function never alters what a past run did. An unknown `kind` is blamed on the
+//! body's `kind` field ([`blame_kind`]), so a client's form can point at it.
 
 use axum::Json as JsonBody;
 use axum::extract::State;
@@ -29,7 +34,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 struct FunctionPath {
-    /// Function name.
+    /// The function's name, shared by all its versions.
     #[param(example = "hello")]
     name: String,
 }
@@ -38,10 +43,10 @@ struct FunctionPath {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 struct VersionPath {
-    /// Function name.
+    /// The function's name, shared by all its versions.
     #[param(example = "hello")]
     name: String,
-    /// Version id.
+    /// A version's `id` (its `metadata.version`), as creating it answered.
     version: String,
 }
 

@@ -25,7 +25,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 /// A probe's answer.
 #[derive(Debug, Serialize, ToSchema)]
 struct Health {
-    /// `ok`.
+    /// Always `ok`: a failing probe answers a problem instead.
     status: &'static str,
 }
 
@@ -41,6 +41,9 @@ async fn healthz() -> JsonBody<Health> {
 }
 
 /// Whether the host can serve requests: its store answers.
+///
+/// Unlike `/healthz`, a store outage fails this probe, so a load balancer stops sending
+/// requests to a host that could only answer 500s, without the host being restarted.
 #[utoipa::path(
     get,
     path = "/readyz",

@@ -1,4 +1,9 @@
 //! `/api/v1/projects`: create and delete (admins), list and read.
+//!
+//! Projects are the unit of authorization (a token's role names one) and of isolation
+//! on a cluster (a project's runs go to the namespace of its name); only admins create
+//! and delete them. The list is filtered to what the caller may read rather than
+//! refused, so a viewer of one project sees just that one.
 
 use axum::Json as JsonBody;
 use axum::extract::State;
@@ -21,6 +26,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Creates a project.
+///
+/// Admins only. Its name is also the Kubernetes namespace of its runs.
 #[utoipa::path(
     post,
     path = "/projects",
@@ -86,7 +93,7 @@ async fn get_project(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 struct ProjectName {
-    /// Project name.
+    /// The project's name, a DNS-1123 label.
     #[expect(dead_code, reason = "read by the extractors; here for the document")]
     project: String,
 }

@@ -1,5 +1,12 @@
 //! `/api/v1/-/{project}/runs`: start, list, read, stop, resume and delete runs; their
 //! logs (text, streamed when followed) and events (server-sent events).
+//!
+//! Accepting a run is synchronous and driving it is not: `POST` returns once the run is
+//! validated by its runtime and stored CREATED, and the service drives it in the
+//! background, so clients follow it with `…/events` or poll `GET`. A run is looked up
+//! within the path's project (`RunService::find`): a run of another project is 404
+//! there, so a token scoped to one project learns nothing of the others. Logs and
+//! events end when the run does, and also when the host shuts down ([`Draining`]).
 
 use std::time::Instant;
 
@@ -45,7 +52,7 @@ const MAX_KEY: usize = 255;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 struct RunPath {
-    /// Run id.
+    /// The run's id, a UUIDv7 as `POST …/runs` answered it.
     id: String,
 }
 
@@ -62,6 +69,10 @@ struct CreateRunHeaders {
 }
 
 /// Starts a run.
+///
+/// It is validated by its runtime and stored CREATED before the answer, then driven in
+/// the background: follow it with `GET …/runs/{id}/events`. With `local_execution:
+/// true` it runs on the host machine, which the host's `local_target` policy may refuse.
 #[utoipa::path(
     post,
     path = "/-/{project}/runs",
@@ -111,7 +122,8 @@ async fn create_run(
     Ok(response)
 }
 
-/// The `Idempotency-Key` header, checked.
+/// The `Idempotency-Key` header, checked: absent is `None`; present, it must be 1 to
+/// [`MAX_KEY`] visible ASCII characters (400 otherwise).
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(None);
@@ -202,6 +214,9 @@ fn storable(at: OffsetDateTime) -> OffsetDateTime {
 }
 
 /// Reads a run.
+///
+/// Its spec as accepted and its status: state, last message, every transition (newest
+/// first) and, once produced, its outputs.
 #[utoipa::path(
     get,
     path = "/-/{project}/runs/{id}",
@@ -291,6 +306,11 @@ struct LogsQuery {
 }
 
 /// The run's output, one line per line.
+///
+/// A local run's lines are those the host stored; a Kubernetes run's are read from its
+/// pods through the API server. With `follow=true` the response stays open until the
+/// run ends. A read that fails midway ends the response early (text cannot carry an
+/// error): the host logs why.
 #[utoipa::path(
     get,
     path = "/-/{project}/runs/{id}/logs",

@@ -22,7 +22,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_schema))
 }
 
-/// A runtime.
+/// The runtime of a `/runtimes/{name}` route.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 struct RuntimePath {
@@ -58,6 +58,9 @@ async fn list_runtimes(_: Caller, State(state): State<AppState>) -> JsonBody<Pag
 }
 
 /// Reads a runtime.
+///
+/// Its version and digest, the kinds and actions it owns, its capability matrix and the
+/// Kubernetes kinds it may plan.
 #[utoipa::path(
     get,
     path = "/runtimes/{name}",

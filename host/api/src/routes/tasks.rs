@@ -26,11 +26,14 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 struct TaskPath {
-    /// Task id.
+    /// The task's `id` (also its name), as creating it answered.
     id: String,
 }
 
 /// Creates a task.
+///
+/// Its spec is checked by the runtime owning the task kind; runs then name the task
+/// (`task: python+job://demo/<id>`) instead of repeating its settings.
 #[utoipa::path(
     post,
     path = "/-/{project}/tasks",

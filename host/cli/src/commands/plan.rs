@@ -1,5 +1,11 @@
 //! `runplane plan`: render a run's plan, guarded, without applying anything (like
 //! `helm template`): what a cluster would get, or the process this machine would start.
+//!
+//! It goes through the same validate → plan → guard path as a run (the service's
+//! [`preview`](runplane_service::preview)) without a store or a cluster, so a plan
+//! that prints is a plan the guard accepts, and a rejected one fails with the same
+//! message a run would. The target defaults to Kubernetes (where `run` defaults to
+//! local): the manifests are what people review before a cluster sees them.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -11,6 +17,10 @@ use serde_json::{Value, json};
 
 use crate::{host, spec};
 
+/// Prints the plan of the spec file at `path` for `target` as a YAML stream, one
+/// document per Kubernetes object in apply order, or one document for a local process:
+/// its argv, env, the language environment to prepare and the files written into its
+/// working directory.
 pub(crate) async fn execute(
     path: &Path,
     target: Target,

@@ -1,5 +1,14 @@
 //! `runplane run`: validate, persist, execute and follow a run to the end, in this
 //! process (the run is kept in the local store, `runplane runs list` shows it).
+//!
+//! In-process, the command uses the same `RunService` as `runplane serve`: it submits
+//! the spec file, prints the service's events for its run until it has finished, and
+//! exits with the code of the final state ([`exit_code`]). Ctrl-C or SIGTERM asks the
+//! service to stop the run, which ends STOPPED through the normal path (process group
+//! killed, Jobs deleted), and the command exits 130.
+//!
+//! With `--server` ([`execute_remote`]) the run lives on the server: Ctrl-C ends the
+//! command, not the run.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,6 +26,9 @@ use crate::client::Client;
 use crate::output::Follower;
 use crate::{host, spec};
 
+/// Runs the spec file at `path` on `target` in this process and follows it to its end;
+/// `follow` adds a Kubernetes run's pod logs (a local run's output always comes with
+/// its events). A run that starts and fails is not an `Err`: it is exit code 1.
 pub(crate) async fn execute(
     path: &Path,
     target: Target,
@@ -84,7 +96,8 @@ pub(crate) async fn execute(
     Ok(exit_code(&run))
 }
 
-/// Streams the run's pod logs to stdout until the pods end.
+/// Streams the run's pod logs to stdout until the pods end. Started once the run is
+/// RUNNING: before, its pods may not exist yet and a log request would fail.
 async fn print_pod_logs(service: runplane_service::RunService, id: runplane_model::RunId) {
     match service.logs(&id, true).await {
         Ok(mut lines) => {
@@ -99,7 +112,9 @@ async fn print_pod_logs(service: runplane_service::RunService, id: runplane_mode
     }
 }
 
-/// 0 for COMPLETED, 130 for STOPPED, 1 (with the reason on stderr) otherwise.
+/// 0 for COMPLETED, 130 for STOPPED, 1 (with the reason on stderr) otherwise: ERROR, or
+/// a state that is not final when the service stopped reporting (its event channel
+/// closed).
 pub(crate) fn exit_code(stored: &StoredRun) -> ExitCode {
     let run = &stored.run;
     match run.state {
@@ -117,7 +132,9 @@ pub(crate) fn exit_code(stored: &StoredRun) -> ExitCode {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
+/// Resolves on Ctrl-C or SIGTERM (what `kill` and Kubernetes send), which stops a
+/// foreground run and shuts `runplane serve` down. When the handlers cannot be
+/// installed it never resolves: nothing is stopped for a signal that never came.
 pub(crate) async fn stop_on_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut interrupt), Ok(mut terminate)) = (
@@ -134,6 +151,13 @@ pub(crate) async fn stop_on_signal() {
 
 /// `runplane --server URL run -f spec.yaml [--follow]`: the same run, made through the
 /// API: the project (when missing), a new version of the function, then the run.
+///
+/// The run names the new version (`python://demo/hello:<id>`), so a concurrent update
+/// of the function cannot slip in; task and run specs are merged into one `spec`, and
+/// `--target local` becomes `local_execution: true`. Without `follow` it prints
+/// `run <id> <STATE>` and exits 0. With it, logs and events are read at the same time
+/// until the event stream ends, then the run is read again for its outputs and the
+/// exit code. A missing project needs an admin token to be created.
 pub(crate) async fn execute_remote(
     path: &Path,
     target: Target,
@@ -224,7 +248,8 @@ pub(crate) async fn execute_remote(
     })
 }
 
-/// One transition of the event stream: `STATE  message`.
+/// One transition of the event stream (`{"status", "time", "message"}`): `STATE
+/// message`, the state padded as the in-process follower pads it.
 fn print_transition(data: &Value) {
     let state = data["status"]
         .as_str()

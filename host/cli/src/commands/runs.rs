@@ -1,6 +1,14 @@
 //! `runplane runs …`: list, show, follow the logs of, stop, resume and delete runs, on
 //! a server (`--server`) or in the local store of in-process runs. Both print the API's
 //! JSON documents, so the output is the same either way.
+//!
+//! Locally the store is read directly (no host, no runtime is loaded) and runs are
+//! turned into documents with [`runplane_api::run_document`], the function the API
+//! answers with. The local store only holds in-process runs, driven only as long as
+//! the `runplane run` that started them: so there is nothing to stop or resume
+//! locally, and logs are what the store kept, never followed (a Kubernetes run's lines
+//! are in its pods, not in the store, so it shows none). Delete is the one local
+//! change: it needs a host to remove the run's workload.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -16,6 +24,8 @@ use crate::cli::RunsCommand;
 use crate::client::{Client, needs_server};
 use crate::host;
 
+/// Runs `command` on `server` when there is one, else on the local store (`plugins`
+/// only matters to a local delete, which loads the run's runtime).
 pub(crate) async fn execute(
     command: RunsCommand,
     server: Option<Client>,
@@ -27,6 +37,8 @@ pub(crate) async fn execute(
     }
 }
 
+/// `command` as API calls under `/api/v1/-/{project}/runs`; the server checks the
+/// token's role for each.
 async fn remote(command: RunsCommand, client: &Client) -> anyhow::Result<ExitCode> {
     let runs = |project: &str| format!("/api/v1/-/{project}/runs");
     match command {
@@ -76,6 +88,8 @@ async fn remote(command: RunsCommand, client: &Client) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+/// `command` on the local store of in-process runs. Only `list` filters by project;
+/// `get`, `logs` and `delete` find a run by its id alone.
 async fn local(command: RunsCommand, plugins: Option<&Path>) -> anyhow::Result<ExitCode> {
     let store = host::open_store(None).await?;
     match command {
@@ -114,6 +128,7 @@ async fn local(command: RunsCommand, plugins: Option<&Path>) -> anyhow::Result<E
         RunsCommand::Delete { id, .. } => {
             let id = RunId::from(id);
             let target = store.get_run(&id).await?.run.target;
+            // The service opens the store itself; let go of this pool first.
             drop(store);
             let service = host::service(plugins, target, None).await?;
             let deleted = service.delete(&id).await?;
@@ -123,6 +138,7 @@ async fn local(command: RunsCommand, plugins: Option<&Path>) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--state`, in any case (`running`, `RUNNING`), or an error listing every state.
 fn parse_state(text: &str) -> anyhow::Result<runplane_model::RunState> {
     serde_json::from_value(Value::String(text.to_ascii_uppercase())).map_err(|_| {
         anyhow::anyhow!(
@@ -132,7 +148,8 @@ fn parse_state(text: &str) -> anyhow::Result<runplane_model::RunState> {
     })
 }
 
-/// One row per run: id, function, kind, state, created, message.
+/// One row per run: id, function, kind, state, created, message, read from the API's
+/// document so that local and remote listings print the same columns.
 fn print_table(runs: &[Value]) {
     let mut table = Table::new();
     table.load_preset(UTF8_BORDERS_ONLY);
@@ -166,6 +183,8 @@ fn print_state(run: &Value) {
     );
 }
 
+/// Copies a text stream (a run's logs) to stdout as it comes, flushing each chunk so a
+/// followed log shows lines as soon as the server sends them.
 async fn print_stream(stream: impl Stream<Item = anyhow::Result<String>>) -> anyhow::Result<()> {
     let mut stream = std::pin::pin!(stream);
     let mut stdout = std::io::stdout();

@@ -1,4 +1,8 @@
 //! `runplane runtimes`: the loaded runtimes and their capability matrix.
+//!
+//! Always read in this process: the built-in runtimes and those of `--plugins`, which
+//! is what a server started with the same plugins would list. The columns after ACTIONS
+//! are the original platform's capability matrix, so its users find the same table.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,6 +12,9 @@ use runplane_service::Runtimes;
 
 use crate::host;
 
+/// Prints one row per loaded runtime: actions with their targets (`job (local,
+/// kubernetes)`), one per line, and the digest's first 12 hex digits, enough to tell
+/// builds apart as Docker's short image ids do.
 pub(crate) fn execute(plugins: Option<&Path>) -> anyhow::Result<ExitCode> {
     let runtimes = Runtimes::new(host::registry(plugins)?);
     let mut table = Table::new();

@@ -1,6 +1,17 @@
 //! `runplane serve`: the HTTP API over the run service, with embedded defaults (a
 //! SQLite file in the working directory, the built-in runtimes, the local target, and
 //! the Kubernetes target when a kubeconfig or in-cluster config is present).
+//!
+//! Start-up: settings (flag, then config file, then default: docs/serve.md), the
+//! authentication decision, runtimes, cluster, store, re-attachment of the live runs,
+//! and only then the listener, so a request never meets a half-built host. On SIGTERM
+//! or Ctrl-C the API ends its streams and in-flight requests, then the local runs are
+//! stopped (a process cannot outlive its host; STOPPED can be resumed) and Kubernetes
+//! runs are left to the next host.
+//!
+//! With no tokens configured the server starts in insecure mode (every caller is admin)
+//! on a loopback address, so it works out of the box on a laptop, and refuses any
+//! other address rather than expose an unauthenticated API.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -51,21 +62,27 @@ struct ServeConfig {
     kubernetes: KubernetesConfig,
     #[serde(default)]
     auth: AuthConfig,
+    /// Who may start runs with `local_execution: true` (`admins` when absent).
     #[serde(default)]
     local_target: LocalPolicy,
-    /// Largest request body in bytes.
+    /// Largest request body in bytes ([`DEFAULT_BODY_LIMIT`] when absent).
     body_limit: Option<usize>,
 }
 
+/// The `[kubernetes]` table: whether and where Kubernetes runs go.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KubernetesConfig {
-    /// `false` never connects; absent connects when a cluster config is found.
+    /// `false` never connects; absent connects when a cluster config is found (local
+    /// runs only when none is); `true` makes an unreachable cluster a start-up error.
     enabled: Option<bool>,
+    /// Kubeconfig context; `--context` wins over it.
     context: Option<String>,
 }
 
 impl ServeConfig {
+    /// The file at `path`, or every default when no file is given. A token entry that
+    /// [`AuthConfig`] refuses fails the load, before anything starts.
     fn load(path: Option<&Path>) -> anyhow::Result<ServeConfig> {
         let Some(path) = path else {
             return Ok(ServeConfig::default());
@@ -76,6 +93,8 @@ impl ServeConfig {
     }
 }
 
+/// Builds the host, serves the API until a signal, then lets the runs go. `plugins` is
+/// the global `--plugins`, which wins over the file's `plugins`.
 pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = ServeConfig::load(args.config.as_deref())?;
     let listen = args
