@@ -172,8 +172,7 @@ impl Drop for ScratchDir {
 /// runtime. The caller drops what it returns outside the timed part.
 fn cold_start(cache: Option<&Path>) -> Registry {
     let engine = PluginEngine::new(Limits::default(), cache).expect("the engine starts");
-    Registry::with_builtins(&engine, runplane_builtins::COMPONENTS)
-        .expect("built-in runtimes load")
+    Registry::with_builtins(&engine, runplane_builtins::COMPONENTS).expect("built-in runtimes load")
 }
 
 fn criterion_groups(criterion: &mut Criterion, setup: &Setup) {
