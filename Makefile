@@ -1,10 +1,20 @@
 # The commands CI and developers share; .ci/run calls `make test`.
 
-.PHONY: test fmt-check lint unit doc bench bench-api bench-kube plugins control-plane api-fuzz
+.PHONY: test fmt-check lint unit skipped doc bench bench-api bench-kube plugins control-plane api-fuzz
+
+## The skip log: a test that cannot run here (no Go, no PostgreSQL, no python3) appends
+## one line to it (tests/support/src/skip.rs); under CI a skip is a failure instead. In
+## the target directory, absolute so that every test binary (run in its own package's
+## folder) writes the same file.
+SKIPS := $(abspath $(or $(CARGO_TARGET_DIR),target))/test-skips.log
+export RUNPLANE_TEST_SKIPS := $(SKIPS)
 
 ## Everything CI checks: formatting, lints (warnings are errors), every test, and the
-## HTTP API fuzzed by Schemathesis against its OpenAPI document.
-test: fmt-check lint unit api-fuzz
+## HTTP API fuzzed by Schemathesis against its OpenAPI document; then how many tests
+## skipped. The exit status is the tests'.
+test: fmt-check lint
+	@status=0; $(MAKE) --no-print-directory unit api-fuzz || status=$$?; \
+	  $(MAKE) --no-print-directory skipped; exit $$status
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -12,8 +22,18 @@ fmt-check:
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
+## Every test (TEST_FLAGS='-p runplane-store' for fewer); the skip log starts empty.
+TEST_FLAGS ?= --workspace
 unit:
-	cargo test --workspace
+	@rm -f '$(SKIPS)'
+	cargo test $(TEST_FLAGS)
+
+## How many tests of the last `make unit` skipped, and why.
+skipped:
+	@n=$$(cat '$(SKIPS)' 2>/dev/null | wc -l); \
+	if [ "$$n" -eq 0 ]; then echo "skipped: 0 tests"; \
+	else echo "skipped: $$n test$$([ "$$n" -eq 1 ] || echo s) (see $(SKIPS))"; \
+	  sed 's/^/  /' '$(SKIPS)'; fi
 
 doc:
 	RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --workspace

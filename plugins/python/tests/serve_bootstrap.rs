@@ -17,7 +17,8 @@
 //! - the environment starts empty but for `PATH`, as a container's starts from its
 //!   image's, so nothing of the developer's shell (a `PYTHONPATH`) leaks in.
 //!
-//! Without `python3`, the tests print why and pass, except under `CI=true`.
+//! Without `python3`, the tests skip: the reason is printed and recorded in the skip log
+//! that `make test` sums up; under CI a skip is a failure (`tests/support/src/skip.rs`).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -35,6 +36,8 @@ use runplane_sdk::k8s_openapi::api::core::v1::{ConfigMap, Container};
 use runplane_sdk::{HostSettings, Plan, RunContext, Runtime, Target};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+
+use runplane_test_support::skip;
 
 /// A model server in the shape the original platform documents for `serve`: the init
 /// function loads the model once per pod, the handler answers each request with it.
@@ -251,8 +254,8 @@ struct Pod {
 }
 
 impl Pod {
-    /// Plans a serve run of `code` and starts its pod, or returns `None` (after saying
-    /// why) when this machine has no `python3` and the test may skip.
+    /// Plans a serve run of `code` and starts its pod, or returns `None` when this
+    /// machine has no `python3` and the calling test skipped ([`skip`]).
     fn start(code: &str, init_parameters: &Value) -> Option<Pod> {
         let python = python3()?;
         let planned = planned_pod(serve_run(code, init_parameters));
@@ -436,10 +439,8 @@ fn python3() -> Option<PathBuf> {
     {
         Ok(output) if output.status.success() => output,
         Ok(output) => panic!("python3 fails: {}", String::from_utf8_lossy(&output.stderr)),
-        Err(e)
-            if e.kind() == ErrorKind::NotFound && std::env::var("CI").as_deref() != Ok("true") =>
-        {
-            eprintln!("skipped: python3 is not on the PATH ({e}); CI=true makes this a failure");
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            skip(&format!("python3 is not on the PATH: {e}"));
             return None;
         }
         Err(e) => panic!("cannot run python3: {e}"),

@@ -5,31 +5,46 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use crate::under_ci;
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Starts the control plane of run dir `dir` (the default one when `None`), or finds it
-/// running, and returns its kubeconfig; `None` (with the reason printed) when it cannot
-/// be built here outside CI. Under `CI=true` it never skips.
+/// running, and returns its kubeconfig; `None` when it cannot be built here, after
+/// [`skip`](crate::skip()) recorded why. Under CI ([`under_ci`]) it never skips: it runs
+/// `up`, which builds the plane or fails.
+#[track_caller]
 pub fn start(dir: Option<&Path>) -> Option<PathBuf> {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    let go = std::env::var_os("RUNPLANE_GO").is_some()
-        || Command::new("go").arg("version").output().is_ok()
-        || Path::new("/usr/local/go/bin/go").exists();
-    if !go && !ci {
-        eprintln!(
-            "SKIP: Go is not installed, so the test control plane cannot be built \
-             (set CI=true to make this a failure)"
-        );
-        return None;
+    match start_or_why_not(dir) {
+        Ok(kubeconfig) => Some(kubeconfig),
+        Err(reason) => {
+            crate::skip(&reason);
+            None
+        }
+    }
+}
+
+/// [`start`], with why the plane cannot be built here as the error instead of a skip.
+fn start_or_why_not(dir: Option<&Path>) -> Result<PathBuf, String> {
+    if !under_ci() && !go_installed() {
+        return Err("Go is not installed, so the test control plane cannot be built".to_string());
     }
     let stdout = up_with_retries(dir);
     let line = stdout.lines().last().unwrap_or_default();
     let path = line
         .strip_prefix("KUBECONFIG=")
         .unwrap_or_else(|| panic!("last line of up is not KUBECONFIG=: {line:?}"));
-    Some(PathBuf::from(path))
+    Ok(PathBuf::from(path))
+}
+
+/// Whether `tests/control-plane/build.sh` finds a Go toolchain: `RUNPLANE_GO`, `go` on
+/// `PATH` or `/usr/local/go/bin/go`.
+fn go_installed() -> bool {
+    std::env::var_os("RUNPLANE_GO").is_some()
+        || Command::new("go").arg("version").output().is_ok()
+        || Path::new("/usr/local/go/bin/go").exists()
 }
 
 /// How often `up` is tried: a component killed while it started (by a machine cleaning
@@ -61,10 +76,19 @@ fn up_with_retries(dir: Option<&Path>) -> String {
     panic!("{}", failures.join("\n"));
 }
 
-/// The kubeconfig of the default plane, shared by the tests of this binary.
+/// The kubeconfig of the default plane, shared by the tests of this binary; `None`
+/// when it cannot be built here, after [`skip`](crate::skip()) recorded why for the
+/// calling test (each caller is a test that skips).
+#[track_caller]
 pub fn kubeconfig() -> Option<PathBuf> {
-    static SHARED: OnceLock<Option<PathBuf>> = OnceLock::new();
-    SHARED.get_or_init(|| start(None)).clone()
+    static SHARED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match SHARED.get_or_init(|| start_or_why_not(None)) {
+        Ok(kubeconfig) => Some(kubeconfig.clone()),
+        Err(reason) => {
+            crate::skip(reason);
+            None
+        }
+    }
 }
 
 /// The run dir of the plane of `kubeconfig` (its `logs/`, `bin/kubectl`).

@@ -16,7 +16,11 @@
 //!   the shared plane of `tests/control-plane`.
 //! - A real PostgreSQL server: [`postgres::database`] gives each test a fresh database on
 //!   a server started once per test binary (skipped without PostgreSQL, unless CI).
-//! - With feature `host`, an in-process host ([`host`]): the registry of the built-in
+//! - Skips: [`skip()`] is how a test that cannot run here says so. Outside CI the reason
+//!   is printed and recorded in the skip log that `make test` sums up; under CI
+//!   ([`under_ci`]) it is a failure. The control plane and PostgreSQL above skip through
+//!   it.
+//! - With feature `host`, an in-process host (module `host`): the registry of the built-in
 //!   runtimes (plus fixtures), a control on the local target, the run service.
 //!
 //! # Example
@@ -38,6 +42,9 @@ pub mod control_plane;
 #[cfg(feature = "host")]
 pub mod host;
 pub mod postgres;
+pub mod skip;
+
+pub use skip::{skip, under_ci};
 
 include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 
@@ -109,5 +116,125 @@ pub mod python {
     /// The `job` run of these specs on `target`.
     pub fn job_context(target: Target) -> RunContext {
         super::context("python", "job", FUNCTION_SPEC, TASK_SPEC, RUN_SPEC, target)
+    }
+}
+
+// The tests of `skip` live here rather than in skip.rs: plugins/python compiles skip.rs
+// into its own tests, which would run them a second time.
+#[cfg(test)]
+mod tests {
+    use std::ffi::{OsStr, OsString};
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+
+    use crate::skip::{LOG_FILE, LOG_VAR, ci_value_means_ci, line, log_path_from};
+
+    #[test]
+    fn ci_is_what_ci_systems_set_and_not_empty_zero_or_false() {
+        for value in [
+            "true",
+            "TRUE",
+            "True",
+            "1",
+            "yes",
+            "YES",
+            " true\n",
+            "on",
+            "woodpecker",
+        ] {
+            assert!(ci_value_means_ci(Some(OsStr::new(value))), "{value:?}");
+        }
+        for value in ["", " ", "0", "false", "FALSE", "False", "no", "off"] {
+            assert!(!ci_value_means_ci(Some(OsStr::new(value))), "{value:?}");
+        }
+        assert!(!ci_value_means_ci(None), "unset");
+    }
+
+    #[test]
+    fn a_skip_is_one_line_naming_binary_test_and_reason() {
+        assert_eq!(
+            line(
+                "store",
+                "postgres::projects",
+                "PostgreSQL is not installed:\n  no initdb"
+            ),
+            "store postgres::projects: PostgreSQL is not installed: no initdb"
+        );
+    }
+
+    #[test]
+    fn the_skip_log_is_named_or_in_the_target_directory() {
+        let root = Path::new("/work/ws");
+        let os = |s: &str| Some(OsString::from(s));
+        assert_eq!(
+            log_path_from(os("/tmp/skips"), os("/ci/target"), root),
+            PathBuf::from("/tmp/skips")
+        );
+        assert_eq!(
+            log_path_from(None, os("/ci/target"), root),
+            PathBuf::from("/ci/target").join(LOG_FILE)
+        );
+        assert_eq!(
+            log_path_from(os(""), os("out"), root),
+            PathBuf::from("/work/ws/out").join(LOG_FILE)
+        );
+        assert_eq!(
+            log_path_from(None, os(""), root),
+            PathBuf::from("/work/ws/target").join(LOG_FILE)
+        );
+    }
+
+    /// Runs [`skips_when_asked`] alone in a child process of this test binary, with the
+    /// skip log at `log` and `CI` set to `ci` (unset when `None`).
+    fn run_skipping_test(log: &Path, ci: Option<&str>) -> Output {
+        let mut child = Command::new(std::env::current_exe().expect("the test binary"));
+        child
+            .args(["--exact", "tests::skips_when_asked", "--test-threads=2"])
+            .env("RUNPLANE_TEST_SUPPORT_SKIP", "1")
+            .env(LOG_VAR, log);
+        match ci {
+            Some(ci) => child.env("CI", ci),
+            None => child.env_remove("CI"),
+        };
+        child.output().expect("the test binary runs")
+    }
+
+    /// Skips when its parent test asks it to (and passes otherwise).
+    #[test]
+    fn skips_when_asked() {
+        if std::env::var_os("RUNPLANE_TEST_SUPPORT_SKIP").is_some() {
+            crate::skip("asked to skip");
+        }
+    }
+
+    #[test]
+    fn a_skip_is_recorded_outside_ci_and_fails_under_ci() {
+        let log = std::env::temp_dir().join(format!("runplane-skips-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&log);
+
+        let output = run_skipping_test(&log, None);
+        assert!(output.status.success(), "{output:?}");
+        let output = run_skipping_test(&log, Some("false"));
+        assert!(output.status.success(), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("SKIPPED runplane_test_support tests::skips_when_asked: asked to skip"),
+            "printed past the capture: {stderr}"
+        );
+        let recorded = std::fs::read_to_string(&log).expect("the skip log");
+        assert_eq!(
+            recorded,
+            "runplane_test_support tests::skips_when_asked: asked to skip\n".repeat(2)
+        );
+
+        for ci in ["true", "1", "YES"] {
+            let output = run_skipping_test(&log, Some(ci));
+            assert!(!output.status.success(), "CI={ci}: {output:?}");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(stdout.contains("asked to skip"), "CI={ci}: {stdout}");
+        }
+        let after = std::fs::read_to_string(&log).expect("the skip log");
+        assert_eq!(after, recorded, "a skip under CI is not recorded");
+        let _ = std::fs::remove_file(&log);
     }
 }

@@ -17,14 +17,18 @@
 //! the binary is gone, however it ended (even killed), shuts the server down (SIGINT,
 //! fast shutdown) and removes the directory.
 //!
-//! Without PostgreSQL binaries [`database`] prints why and returns `None`, so a suite can
-//! skip its PostgreSQL instance on a developer machine; under `CI=true` it panics.
+//! Without PostgreSQL binaries [`database`] skips the calling test ([`skip`]: the reason
+//! printed and recorded in the skip log) and returns `None`, so a suite can skip its
+//! PostgreSQL instance on a developer machine; under CI ([`under_ci`]) it panics.
+//!
+//! [`skip`]: crate::skip()
+//! [`under_ci`]: crate::under_ci
 
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, Once, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Superuser of the test cluster (trust authentication on its private socket).
@@ -36,7 +40,7 @@ const STARTUP: Duration = Duration::from_secs(60);
 enum Outcome {
     /// Accepting connections on the socket in `dir`.
     Running(Server),
-    /// No PostgreSQL binaries: skip (or fail under CI).
+    /// No PostgreSQL binaries: skip (a failure under CI).
     Missing(String),
     /// Installed but failed to start: always a failure.
     Broken(String),
@@ -56,22 +60,18 @@ struct Server {
 static SERVER: OnceLock<Outcome> = OnceLock::new();
 
 /// A URL (`postgres://postgres@localhost/<db>?host=<socket dir>`) to a new, empty
-/// database on this test binary's server, starting the server on first use. `None`
-/// (after saying why once) when PostgreSQL is not installed and `CI` is not `true`.
+/// database on this test binary's server, starting the server on first use. `None` when
+/// PostgreSQL is not installed, after [`skip`](crate::skip()) recorded why for the
+/// calling test (each caller is a test that skips).
 ///
-/// Panics when the server cannot start or the database cannot be created, and under
-/// `CI=true` when PostgreSQL is missing.
+/// Panics when the server cannot start or the database cannot be created, and under CI
+/// ([`under_ci`](crate::under_ci)) when PostgreSQL is missing.
+#[track_caller]
 pub fn database() -> Option<String> {
     let server = match SERVER.get_or_init(start) {
         Outcome::Running(server) => server,
         Outcome::Missing(reason) => {
-            if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-                panic!("PostgreSQL is required under CI=true: {reason}");
-            }
-            static SAID: Once = Once::new();
-            SAID.call_once(|| {
-                eprintln!("skipping the PostgreSQL tests: {reason}");
-            });
+            crate::skip(&format!("PostgreSQL is not installed: {reason}"));
             return None;
         }
         Outcome::Broken(reason) => panic!("the PostgreSQL test server did not start: {reason}"),
