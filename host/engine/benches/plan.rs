@@ -25,7 +25,9 @@ use runplane_fixture_misbehaving::Misbehaving;
 use runplane_model::{ObservedState, RunContext, RunPlan, RuntimeInfo, Target};
 use runplane_runtime_python::Python;
 use runplane_sdk::Runtime as _;
-use runplane_test_support::{MISBEHAVING_RUNTIME, PYTHON_RUNTIME, component, python, run_context};
+use runplane_test_support::{
+    MISBEHAVING_RUNTIME, PYTHON_RUNTIME, component, native, python, run_context,
+};
 
 /// Target of the issue: engine `plan` median / native median.
 const PLAN_RATIO_TARGET: f64 = 1.5;
@@ -45,12 +47,6 @@ struct Setup {
     native_trivial_context: runplane_sdk::RunContext,
 }
 
-/// The guest SDK's view of a host run context, built from the same JSON strings.
-fn native(context: &RunContext) -> runplane_sdk::RunContext {
-    serde_json::from_value(serde_json::to_value(context).expect("contexts serialize"))
-        .expect("the host and guest records have the same shape")
-}
-
 impl Setup {
     fn new() -> Self {
         let engine = PluginEngine::new(Limits::default(), None).expect("the engine starts");
@@ -64,8 +60,8 @@ impl Setup {
             .expect("the misbehaving runtime loads");
         let trivial_context = run_context("ok");
         let setup = Setup {
-            native_context: native(&context),
-            native_trivial_context: native(&trivial_context),
+            native_context: native::context(&context),
+            native_trivial_context: native::context(&trivial_context),
             engine,
             python,
             context,

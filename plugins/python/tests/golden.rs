@@ -43,8 +43,8 @@ use std::path::{Path, PathBuf};
 
 use runplane_engine::{Limits, LoadedRuntime, PluginEngine};
 use runplane_model::{
-    FieldError, HostSettings, LocalEnvironment, LocalFile, LocalProcess, PlanError, RunContext,
-    RunPlan, Target,
+    FieldError, HostSettings, LocalEnvironment, LocalProcess, PlanError, RunContext, RunPlan,
+    Target,
 };
 use runplane_runtime_python::Python;
 use runplane_runtime_python::plan;
@@ -52,6 +52,7 @@ use runplane_sdk::Runtime;
 use runplane_sdk::k8s_openapi::api::apps::v1::Deployment;
 use runplane_sdk::k8s_openapi::api::batch::v1::Job;
 use runplane_sdk::k8s_openapi::api::core::v1::{ConfigMap, Service};
+use runplane_test_support::native;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -104,7 +105,7 @@ fn empty_object() -> Value {
 
 impl Input {
     /// The run as the host tells it to a runtime; the native call gets the same context
-    /// through [`native_context`].
+    /// through [`native::context`].
     fn context(&self) -> RunContext {
         RunContext {
             run_id: self.run_id.clone(),
@@ -179,7 +180,7 @@ impl Build {
         match self {
             Build::Native => Ok(
                 <Python as Runtime>::validate(kind.to_string(), spec.to_string())
-                    .map_err(|errors| errors.into_iter().map(from_native_field).collect()),
+                    .map_err(|errors| errors.into_iter().map(native::field_error).collect()),
             ),
             Build::Shipped(runtime) => runtime
                 .validate(kind, spec)
@@ -190,70 +191,13 @@ impl Build {
     /// `plan(context)`; `Err` when the call itself failed (a trap, a budget, a cap).
     fn plan(&self, context: &RunContext) -> Result<Result<RunPlan, PlanError>, String> {
         match self {
-            Build::Native => Ok(<Python as Runtime>::plan(native_context(context))
-                .map(from_native_plan)
-                .map_err(from_native_plan_error)),
+            Build::Native => Ok(<Python as Runtime>::plan(native::context(context))
+                .map(native::plan)
+                .map_err(native::plan_error)),
             Build::Shipped(runtime) => runtime
                 .plan(context)
                 .map_err(|e| format!("plan through the engine failed: {e}")),
         }
-    }
-}
-
-/// The host's run context as the rlib takes it (the SDK's generated record).
-fn native_context(context: &RunContext) -> runplane_sdk::RunContext {
-    runplane_sdk::RunContext {
-        run_id: context.run_id.clone(),
-        project: context.project.clone(),
-        namespace: context.namespace.clone(),
-        function_name: context.function_name.clone(),
-        function_kind: context.function_kind.clone(),
-        action: context.action.clone(),
-        function_spec: context.function_spec.clone(),
-        task_spec: context.task_spec.clone(),
-        run_spec: context.run_spec.clone(),
-        target: match context.target {
-            Target::Local => runplane_sdk::Target::Local,
-            Target::Kubernetes => runplane_sdk::Target::Kubernetes,
-        },
-        settings: runplane_sdk::HostSettings {
-            image_registry: context.settings.image_registry.clone(),
-            default_images: context.settings.default_images.clone(),
-        },
-    }
-}
-
-fn from_native_field(error: runplane_sdk::FieldError) -> FieldError {
-    FieldError::new(error.path, error.message)
-}
-
-fn from_native_plan_error(error: runplane_sdk::PlanError) -> PlanError {
-    PlanError {
-        message: error.message,
-        fields: error.fields.into_iter().map(from_native_field).collect(),
-    }
-}
-
-fn from_native_plan(plan: runplane_sdk::Plan) -> RunPlan {
-    match plan {
-        runplane_sdk::Plan::Kubernetes(manifests) => RunPlan::Kubernetes(manifests),
-        runplane_sdk::Plan::Local(process) => RunPlan::Local(LocalProcess {
-            argv: process.argv,
-            env: process.env,
-            files: process
-                .files
-                .into_iter()
-                .map(|file| LocalFile {
-                    path: file.path,
-                    contents: file.contents,
-                })
-                .collect(),
-            environment: process.environment.map(|environment| match environment {
-                runplane_sdk::LocalEnvironment::PythonVenv(requirements) => {
-                    LocalEnvironment::PythonVenv(requirements)
-                }
-            }),
-        }),
     }
 }
 

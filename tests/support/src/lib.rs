@@ -22,6 +22,8 @@
 //!   it.
 //! - With feature `host`, an in-process host (module `host`): the registry of the built-in
 //!   runtimes (plus fixtures), a control on the local target, the run service.
+//! - With feature `sdk`, module `native`: a runtime's rlib called through the guest
+//!   SDK's types, converted to and from the host's, to compare with the engine's answer.
 //!
 //! # Example
 //!
@@ -41,6 +43,8 @@ use runplane_model::{HostSettings, RunContext, Target};
 pub mod control_plane;
 #[cfg(feature = "host")]
 pub mod host;
+#[cfg(feature = "sdk")]
+pub mod native;
 pub mod postgres;
 pub mod skip;
 
