@@ -91,6 +91,11 @@ cp_api_ready() {
 # serving certificate with the test CA. Delete requests are audited to logs/audit.log (so
 # tests can tell who deleted what: Runplane or the garbage collector), and so are the
 # test user's patches of Jobs and ConfigMaps (so a test can count a host's applies).
+# Pod Security admission is named explicitly (it is on by default since v1.25): a
+# namespace labelled pod-security.kubernetes.io/enforce=restricted refuses pods that break
+# the profile, which the cluster tests use to prove the host's guard at least as strict
+# (the namespaces a Runplane host creates carry that label). Unlabelled namespaces stay
+# privileged, so the smoke test's plain pods keep running.
 cp_start_apiserver() {
   local pki="$CP_DIR/pki"
   cp_start kube-apiserver \
@@ -109,7 +114,7 @@ cp_start_apiserver() {
     --service-account-signing-key-file="$pki/sa.key" \
     --service-cluster-ip-range=10.96.0.0/16 \
     --authorization-mode=Node,RBAC \
-    --enable-admission-plugins=NodeRestriction \
+    --enable-admission-plugins=NodeRestriction,PodSecurity \
     --allow-privileged=true \
     --audit-policy-file="$CP_HERE/audit-policy.yaml" \
     --audit-log-path="$CP_DIR/logs/audit.log" \
