@@ -9,7 +9,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use runplane_model::ObservedObject;
 use serde_json::{Value, json};
 
-use crate::policy::owner_name;
+use crate::policy::{RUN_LABEL, owner_name};
 use crate::{Error, FIELD_MANAGER, KubernetesTarget, Result};
 
 /// Key of the owner's data listing what the run applied.
@@ -111,6 +111,11 @@ impl KubernetesTarget {
             .collect::<Result<Vec<_>>>()?;
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let (owner, identity) = owner_object(run_id, labels, &applied);
+        // A forced apply takes every field it sets from whoever held it: before any, each
+        // object's live owner must be this run (or the object must not exist yet).
+        for object in std::iter::once(&identity).chain(&applied) {
+            self.check_live_owner(namespace, run_id, object).await?;
+        }
         self.ensure_namespace(namespace).await?;
         let owner = match self
             .apply_object(namespace, &identity, &owner, &params)
@@ -181,6 +186,41 @@ impl KubernetesTarget {
                 .map(|lines| lines.lines().filter_map(AppliedObject::from_line).collect())
                 .unwrap_or_default()
         }))
+    }
+
+    /// Refuses `object` unless it is missing from `namespace` or its live copy carries
+    /// run `run_id`'s [`RUN_LABEL`]: a plan naming another run's object, or one no run
+    /// owns (a user's, another tool's), must not take it over by a forced apply. The
+    /// guard already refuses the names of runs' owners; this catches every other name.
+    /// The window between this read and the apply is the one another run's apply of the
+    /// same name could use; both would have to be planned at the same moment.
+    async fn check_live_owner(
+        &self,
+        namespace: &str,
+        run_id: &str,
+        object: &AppliedObject,
+    ) -> Result<()> {
+        let resource = self.resource(&object.api_version, &object.kind).await?;
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, &resource);
+        let live = api
+            .get_opt(&object.name)
+            .await
+            .map_err(|source| Error::Get {
+                object: object.to_string(),
+                namespace: namespace.to_string(),
+                source: Box::new(source),
+            })?;
+        let Some(live) = live else { return Ok(()) };
+        let owner = live.labels().get(RUN_LABEL).cloned();
+        if owner.as_deref() == Some(run_id) {
+            return Ok(());
+        }
+        Err(Error::Foreign {
+            object: object.to_string(),
+            namespace: namespace.to_string(),
+            owner,
+        })
     }
 
     /// Server-side applies `object` (whose identity is `identity`) and returns it as the

@@ -58,7 +58,7 @@ use runplane_model::ObservedObject;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::policy::run_selector;
+use crate::policy::{PodSecurity, run_selector};
 use crate::tracking::Tracking;
 
 /// The field manager of every apply.
@@ -175,6 +175,20 @@ pub enum Error {
         #[source]
         source: Box<kube::Error>,
     },
+    /// An object of the plan exists and is not the run's: a forced apply would take it
+    /// over, so nothing of the plan was applied.
+    #[error(
+        "{object} exists in namespace {namespace} and belongs to {}: a run applies only its own objects",
+        .owner.as_deref().map_or_else(|| "no Runplane run".to_string(), |run| format!("run {run}"))
+    )]
+    Foreign {
+        /// `Kind/name` of the object.
+        object: String,
+        /// The run's namespace.
+        namespace: String,
+        /// The run its live copy's run label names; `None` when it has none.
+        owner: Option<String>,
+    },
     /// Objects of a run were still there when a wait gave up.
     #[error("{waiting_for} did not happen within {}s; still there: {}", .waited.as_secs(), .remaining.join(", "))]
     Timeout {
@@ -222,6 +236,9 @@ pub struct KubernetesTarget {
     tracking: Arc<Tracking>,
     pending_timeout: Duration,
     removal_timeout: Duration,
+    /// The Pod Security level labelled on the namespaces this target creates, so that
+    /// the cluster's own admission enforces what the guard checks.
+    pod_security: PodSecurity,
 }
 
 impl Debug for KubernetesTarget {
@@ -276,7 +293,18 @@ impl KubernetesTarget {
             tracking: Arc::new(Tracking::new()),
             pending_timeout: DEFAULT_PENDING_TIMEOUT,
             removal_timeout: DEFAULT_REMOVAL_TIMEOUT,
+            pod_security: PodSecurity::default(),
         }
+    }
+
+    /// The same target (sharing its watchers), labelling the namespaces it creates from
+    /// now on with Pod Security admission level `level` (`restricted` unless set, the
+    /// guard's default). A host whose policy admits privileged build pods must say so
+    /// here too, or the cluster refuses their pods. Existing namespaces keep their labels:
+    /// they are the cluster admin's.
+    pub fn with_pod_security(mut self, level: PodSecurity) -> Self {
+        self.pod_security = level;
+        self
     }
 
     /// The same target (sharing its watchers), ending runs that stay pending longer than
@@ -309,7 +337,10 @@ impl KubernetesTarget {
         &self.client
     }
 
-    /// Creates `namespace` unless it exists (or this target saw it exist before).
+    /// Creates `namespace` unless it exists (or this target saw it exist before),
+    /// labelled `pod-security.kubernetes.io/enforce` with this target's level
+    /// ([`with_pod_security`](Self::with_pod_security)): the API server then refuses
+    /// any pod the guard should have refused and did not.
     pub async fn ensure_namespace(&self, namespace: &str) -> Result<()> {
         if self
             .namespaces
@@ -327,6 +358,13 @@ impl KubernetesTarget {
         if api.get_opt(namespace).await.map_err(failed)?.is_none() {
             let mut created = Namespace::default();
             created.metadata.name = Some(namespace.to_string());
+            created.metadata.labels = Some(
+                [(
+                    policy::POD_SECURITY_ENFORCE_LABEL.to_string(),
+                    self.pod_security.label().to_string(),
+                )]
+                .into(),
+            );
             match api.create(&PostParams::default(), &created).await {
                 Ok(_) => {}
                 Err(kube::Error::Api(status)) if status.is_already_exists() => {}
