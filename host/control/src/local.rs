@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use runplane_engine::LoadedRuntime;
-use runplane_model::{Run, RunEvent, RunPlan, RunState, SpecFile};
-use runplane_target_local::LocalEvent;
+use runplane_model::{LocalProcess, Run, RunEvent, RunPlan, RunState, SpecFile};
+use runplane_target_local::{LocalEvent, Subject};
 use tokio::sync::{mpsc, watch};
 
 use crate::{Control, Result, delete_with, record};
@@ -31,6 +31,14 @@ impl Control {
         self.drive_local(runtime, file, &mut run, &events, stop)
             .await?;
         Ok(run)
+    }
+
+    /// Checks `process`, planned by `runtime`, against the local target's policy, as
+    /// a run's start does first: for previews, which start nothing.
+    pub fn admit_local(&self, runtime: &LoadedRuntime, process: &LocalProcess) -> Result<()> {
+        self.local
+            .admit(&subject_of(runtime), process)
+            .map_err(|violation| runplane_target_local::Error::from(violation).into())
     }
 
     /// Deletes a run that is not live (or was DELETING when the host stopped): its
@@ -64,8 +72,9 @@ impl Control {
         let Some(RunPlan::Local(plan)) = self.plan_run(runtime, file, run, events).await? else {
             return Ok(());
         };
+        let subject = subject_of(runtime);
         let started = tokio::select! {
-            started = self.local.start(run.id.as_str(), plan) => started,
+            started = self.local.start(run.id.as_str(), &subject, plan) => started,
             _ = stop.wait_for(|stop| *stop) => {
                 step(run, RunState::Stop, Some("stop requested".into()))?;
                 return step(run, RunState::Stopped, Some("stopped before it started".into()));
@@ -116,6 +125,14 @@ impl Control {
                 }
             }
         }
+    }
+}
+
+/// Who planned a local process, for the local target's policy.
+fn subject_of(runtime: &LoadedRuntime) -> Subject<'_> {
+    Subject {
+        runtime: runtime.name(),
+        origin: runtime.origin(),
     }
 }
 

@@ -7,18 +7,21 @@
 //! - [`LocalTarget`] owns two folders: one private working directory per run, and a
 //!   cache of language environments (Python virtual environments keyed by the hash of
 //!   their requirements, see [`environment`]).
-//! - [`LocalTarget::start`] writes the plan's files, prepares its environment, starts
-//!   the process in its own process group and returns a [`LocalRun`]: its output lines
-//!   and its exit arrive as [`LocalEvent`]s; its [`Stopper`] terminates the group.
+//! - [`LocalTarget::start`] checks the plan against the [`LocalPlanPolicy`] (which
+//!   runtimes may plan local processes, and what such a plan may contain: see
+//!   [`policy`]), then writes the plan's files, prepares its environment, starts the
+//!   process in its own process group and returns a [`LocalRun`]: its output lines and
+//!   its exit arrive as [`LocalEvent`]s; its [`Stopper`] terminates the group.
 //!
 //! # Example
 //!
 //! ```no_run
 //! # async fn example(process: runplane_model::LocalProcess) -> Result<(), runplane_target_local::Error> {
-//! use runplane_target_local::{LocalEvent, LocalTarget};
+//! use runplane_target_local::{LocalEvent, LocalTarget, Subject};
 //!
 //! let target = LocalTarget::new("/tmp/runs".into(), "/tmp/cache".into());
-//! let mut run = target.start("run-1", process).await?;
+//! let python = Subject { runtime: "python", origin: "built-in python" };
+//! let mut run = target.start("run-1", &python, process).await?;
 //! while let Some(event) = run.next_event().await {
 //!     if let LocalEvent::Exited(exit) = event {
 //!         println!("exit code {:?}", exit.code);
@@ -28,11 +31,13 @@
 //! ```
 
 pub mod environment;
+pub mod policy;
 mod process;
 mod workdir;
 
 use std::path::PathBuf;
 
+pub use policy::{LocalPlanPolicy, Subject, Violation};
 pub use process::{Exit, LocalEvent, LocalRun, OUTPUTS_FILE, Stopper};
 use runplane_model::LocalProcess;
 
@@ -40,6 +45,9 @@ use runplane_model::LocalProcess;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The plan breaks the [`LocalPlanPolicy`]; nothing was written or started.
+    #[error(transparent)]
+    Refused(#[from] Violation),
     /// A planned file path escapes the working directory or is not relative.
     #[error(
         "the plan writes {path:?}, which is not a relative path inside the run's working directory"
@@ -85,16 +93,37 @@ pub struct LocalTarget {
     /// Holds reusable environments, so a second run with the same requirements starts
     /// at once.
     cache_dir: PathBuf,
+    /// What runtimes may plan here; checked by [`LocalTarget::start`] before anything
+    /// is written.
+    policy: LocalPlanPolicy,
 }
 
 impl LocalTarget {
     /// A target with run directories under `runs_dir` and environments under
-    /// `cache_dir`.
+    /// `cache_dir`, under the default [`LocalPlanPolicy`] (built-in runtimes only).
     pub fn new(runs_dir: PathBuf, cache_dir: PathBuf) -> Self {
         LocalTarget {
             runs_dir,
             cache_dir,
+            policy: LocalPlanPolicy::default(),
         }
+    }
+
+    /// The same target under `policy` (the admin's allowed runtimes, say).
+    pub fn with_policy(mut self, policy: LocalPlanPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The policy local plans are checked against.
+    pub fn policy(&self) -> &LocalPlanPolicy {
+        &self.policy
+    }
+
+    /// Checks `plan` of `subject` against this target's policy, as [`start`](Self::start)
+    /// does first; for previews that start nothing.
+    pub fn admit(&self, subject: &Subject<'_>, plan: &LocalProcess) -> Result<(), Violation> {
+        policy::admit(plan, subject, &self.policy)
     }
 
     /// The private working directory of run `run_id`.
@@ -110,8 +139,16 @@ impl LocalTarget {
         }
     }
 
-    /// Writes the plan's files, prepares its environment and starts its process.
-    pub async fn start(&self, run_id: &str, plan: LocalProcess) -> Result<LocalRun> {
+    /// Checks `plan`, planned by `subject`, against the policy, then writes its files,
+    /// prepares its environment and starts its process. A refused plan is
+    /// [`Error::Refused`], with nothing written or started.
+    pub async fn start(
+        &self,
+        run_id: &str,
+        subject: &Subject<'_>,
+        plan: LocalProcess,
+    ) -> Result<LocalRun> {
+        self.admit(subject, &plan)?;
         let dir = self.workdir(run_id);
         workdir::prepare(&dir, &plan.files).await?;
         let environment = match &plan.environment {
@@ -119,5 +156,48 @@ impl LocalTarget {
             None => None,
         };
         process::spawn(&dir, &plan, environment.as_ref()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use runplane_model::LocalFile;
+
+    use super::*;
+
+    /// Issue 10, class 4: a plugin's local plan with a loader variable, and a built-in's
+    /// with a pip option, are refused before the working directory exists.
+    #[tokio::test]
+    async fn a_refused_plan_writes_and_starts_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let target = LocalTarget::new(root.path().join("runs"), root.path().join("cache"));
+        let plan = LocalProcess {
+            argv: vec!["python".into(), "-c".into(), "print(1)".into()],
+            env: vec![("LD_PRELOAD".into(), "/tmp/evil.so".into())],
+            files: vec![LocalFile {
+                path: "a.py".into(),
+                contents: b"x".to_vec(),
+            }],
+            environment: None,
+        };
+        let built_in = Subject {
+            runtime: "python",
+            origin: "built-in python",
+        };
+        let error = target
+            .start("run-1", &built_in, plan.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "local plan of runtime python refused: plan.env.LD_PRELOAD: loader variables are not allowed: they choose the libraries every program loads"
+        );
+        let plugin = Subject {
+            runtime: "evil",
+            origin: "/plugins/evil.wasm",
+        };
+        let error = target.start("run-1", &plugin, plan).await.unwrap_err();
+        assert!(matches!(error, Error::Refused(Violation { ref field, .. }) if field == "runtime"));
+        assert!(!target.workdir("run-1").exists());
     }
 }

@@ -13,6 +13,7 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
 
 use crate::environment::{PYTHON, Prepared};
+use crate::policy::INTERPRETERS;
 use crate::{Error, Result};
 
 /// Variables passed through from the host's environment; everything else is dropped so
@@ -114,7 +115,7 @@ pub(crate) async fn spawn(
     environment: Option<&Prepared>,
 ) -> Result<LocalRun> {
     let (program, args) = plan.argv.split_first().ok_or(Error::EmptyArgv)?;
-    let program = resolve(program, environment);
+    let program = resolve(program, environment)?;
     let mut command = Command::new(&program);
     command
         .args(args)
@@ -196,19 +197,26 @@ async fn futures_join(readers: [tokio::task::JoinHandle<()>; 2]) {
     }
 }
 
-/// `python` means the environment's interpreter, or the host's `python3`; other
-/// programs are looked up in the environment first.
-fn resolve(program: &str, environment: Option<&Prepared>) -> String {
+/// `python` and `python3` mean the environment's interpreter, or the host's `python3`
+/// without one; any other program must be one the environment installs (its `bin`),
+/// never one found on the host's `PATH`, as the [policy](crate::policy) promises.
+fn resolve(program: &str, environment: Option<&Prepared>) -> Result<String> {
     if let Some(environment) = environment {
         let candidate = environment.bin.join(program);
         if candidate.exists() {
-            return candidate.display().to_string();
+            return Ok(candidate.display().to_string());
         }
     }
-    if program == "python" {
-        return PYTHON.to_string();
+    if INTERPRETERS.contains(&program) {
+        return Ok(PYTHON.to_string());
     }
-    program.to_string()
+    Err(Error::Spawn {
+        program: program.to_string(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the plan's environment does not install it",
+        ),
+    })
 }
 
 async fn forward(
@@ -242,5 +250,39 @@ async fn read_outputs(path: &Path) -> Vec<(String, String)> {
             tracing::warn!(%error, path = %path.display(), "ignoring outputs that are not a JSON object");
             Vec::new()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With an environment, a program it does not install is not looked for on the
+    /// host's `PATH`: `sh` is there, and still not started.
+    #[tokio::test]
+    async fn programs_are_never_looked_up_on_the_hosts_path() {
+        let root = tempfile::tempdir().unwrap();
+        let environment = Prepared {
+            root: root.path().to_path_buf(),
+            bin: root.path().join("bin"),
+        };
+        let plan = LocalProcess {
+            argv: vec!["sh".into(), "-c".into(), "true".into()],
+            env: Vec::new(),
+            files: Vec::new(),
+            environment: None,
+        };
+        let error = spawn(root.path(), &plan, Some(&environment))
+            .await
+            .unwrap_err();
+        let Error::Spawn { program, source } = error else {
+            panic!("not a spawn error: {error}");
+        };
+        assert_eq!(program, "sh");
+        assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(
+            source.to_string(),
+            "the plan's environment does not install it"
+        );
     }
 }
