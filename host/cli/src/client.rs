@@ -14,6 +14,8 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::output::{self, line};
+
 /// A connection to one Runplane server (`runplane serve`).
 pub(crate) struct Client {
     http: reqwest::Client,
@@ -142,21 +144,22 @@ impl Client {
 
 /// `title: detail` of a problem+json body, with one line per invalid field
 /// (`  spec.source.handler: is required`). A body that is not JSON (a proxy's HTML
-/// error page) is shown after the status as it came.
+/// error page) is shown after the status as it came. The server's strings may carry a
+/// runtime's words: each is escaped to one line, so the lines are the ones made here.
 fn problem_message(status: StatusCode, body: &str) -> String {
     let Ok(problem) = serde_json::from_str::<Value>(body) else {
-        return format!("{status}: {body}");
+        return format!("{status}: {}", output::escape_controls(body, true));
     };
-    let title = problem["title"].as_str().unwrap_or(status.as_str());
+    let title = line(problem["title"].as_str().unwrap_or(status.as_str()));
     let mut message = match problem["detail"].as_str() {
-        Some(detail) => format!("{title}: {detail}"),
+        Some(detail) => format!("{title}: {}", line(detail)),
         None => title.to_string(),
     };
     for error in problem["errors"].as_array().into_iter().flatten() {
         message.push_str(&format!(
             "\n  {}: {}",
-            error["path"].as_str().unwrap_or("?"),
-            error["message"].as_str().unwrap_or("?")
+            line(error["path"].as_str().unwrap_or("?")),
+            line(error["message"].as_str().unwrap_or("?"))
         ));
     }
     message

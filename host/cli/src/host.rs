@@ -18,7 +18,9 @@ use runplane_model::{HostSettings, Target};
 use runplane_service::RunService;
 use runplane_store::Store;
 use runplane_target_kubernetes::KubernetesTarget;
-use runplane_target_local::LocalTarget;
+use runplane_target_local::{LocalPlanPolicy, LocalTarget};
+
+use crate::output;
 
 /// Where Runplane keeps things on this machine: one tree to keep, one to throw away.
 pub(crate) struct Paths {
@@ -66,10 +68,11 @@ pub(crate) fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Registry>> 
             .load_directory(&engine, dir)
             .with_context(|| format!("cannot read the plugin directory {}", dir.display()))?;
         for skipped in skipped {
-            eprintln!(
+            let error = skipped.error.to_string();
+            output::errln!(
                 "warning: skipping {}: {}",
-                skipped.path.display(),
-                skipped.error
+                output::line(&skipped.path.display().to_string()),
+                output::line(&error)
             );
         }
     }
@@ -77,12 +80,37 @@ pub(crate) fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Registry>> 
 }
 
 /// The control of this machine: run directories under `$RUNPLANE_HOME/runs`,
-/// environments under the cache, images pushed to `RUNPLANE_IMAGE_REGISTRY`. It has no
+/// environments under the cache, images pushed to `RUNPLANE_IMAGE_REGISTRY`, local
+/// plans from the built-in runtimes and those [`local_plan_policy`] allows. It has no
 /// cluster: callers that need one add it with `Control::with_kubernetes`, so that
 /// `runplane plan` and local runs never wait on a kubeconfig.
 pub(crate) fn control() -> Control {
+    control_with(local_plan_policy())
+}
+
+/// The default local plan policy, with the runtimes named in `RUNPLANE_LOCAL_RUNTIMES`
+/// (comma-separated) allowed besides the built-in ones: a plugin that plans local
+/// processes runs code as the user, so the user opts it in by name.
+pub(crate) fn local_plan_policy() -> LocalPlanPolicy {
+    let allowed = std::env::var(LOCAL_RUNTIMES_VAR).unwrap_or_default();
+    LocalPlanPolicy {
+        allowed_runtimes: allowed
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+            .collect(),
+        ..LocalPlanPolicy::default()
+    }
+}
+
+/// Names the runtimes besides the built-in ones that may plan local processes.
+pub(crate) const LOCAL_RUNTIMES_VAR: &str = "RUNPLANE_LOCAL_RUNTIMES";
+
+/// [`control`] with local plans checked against `policy`.
+pub(crate) fn control_with(policy: LocalPlanPolicy) -> Control {
     let paths = Paths::from_env();
-    let local = LocalTarget::new(paths.data.join("runs"), paths.cache);
+    let local = LocalTarget::new(paths.data.join("runs"), paths.cache).with_policy(policy);
     Control::new(
         local,
         HostSettings {

@@ -26,7 +26,9 @@ use clap::Parser;
 
 /// Parses, dispatches and maps the outcome to an exit code. An error is printed once
 /// with its whole chain (`{:#}`: the anyhow contexts read outermost first, `cannot
-/// start the host: cannot reach the cluster: …`) and exits 2.
+/// start the host: cannot reach the cluster: …`) and exits 2. Its control characters
+/// are escaped: it may carry a runtime's words (the sources escape their newlines, so
+/// the lines left are the CLI's own).
 fn main() -> ExitCode {
     let args = cli::Args::parse();
     output::init_tracing(args.verbose);
@@ -35,7 +37,8 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::dispatch(args)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            let text = format!("{error:#}");
+            output::errln!("error: {}", output::escape_controls(&text, true));
             ExitCode::from(commands::EXIT_INVALID)
         }
     }

@@ -1,5 +1,14 @@
 //! What the CLI prints: transitions, logs, a spinner while waiting, and tracing.
 //!
+//! Everything printed passes through here, for two reasons. Text that comes from a
+//! runtime, a run or a server (runtime names, field errors, plan errors, transition
+//! reasons, log lines, outputs) is untrusted: an escape sequence in it would reach the
+//! terminal (`ESC]0;` retitles the window, `ESC[2J` clears it) and a newline would forge
+//! a line of the CLI's own, so every such string goes through [`escape_controls`] at the
+//! point of printing. And stdout may close under the CLI (`runplane plan … | head`):
+//! [`outln!`] then stops writing instead of panicking as `println!` does, and
+//! [`stdout_closed`] tells a command that nobody is reading any more.
+//!
 //! stdout carries the run's own story: one line per transition, the run's stdout lines
 //! and its outputs, so `runplane run … > log` keeps exactly what happened. stderr
 //! carries everything else: the run's stderr lines (where the process wrote them), the
@@ -7,7 +16,10 @@
 //! reason`, states padded to the longest name (`COMPLETED`) so that the reasons line
 //! up in a column whatever the states.
 
-use std::io::Write as _;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,6 +27,90 @@ use runplane_model::{OutputStream, RunState};
 use runplane_service::ServiceEvent;
 use time::OffsetDateTime;
 use time::macros::format_description;
+use tokio::sync::watch;
+
+/// `text` made safe to print: every control character (C0, DEL, C1) is written as
+/// `\u{..}`, except a tab, and a newline when `keep_newlines` (a multi-line body: a
+/// chunk of a log, a YAML document, a list of field errors each escaped first). Single
+/// values (a name, a reason, one log line) keep no newline, so they stay one line. Text
+/// without control characters is returned as it is, without copying.
+pub(crate) fn escape_controls(text: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let kept = |c: char| c == '\t' || (keep_newlines && c == '\n');
+    if !text.chars().any(|c| c.is_control() && !kept(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && !kept(c) {
+            let _ = write!(escaped, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            escaped.push(c);
+        }
+    }
+    Cow::Owned(escaped)
+}
+
+/// [`escape_controls`] of a single value: its newlines escaped too.
+pub(crate) fn line(text: &str) -> Cow<'_, str> {
+    escape_controls(text, false)
+}
+
+/// `println!` that survives a closed stdout: see [`print_stdout`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::print_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use outln;
+
+/// `eprintln!` that survives a closed stderr (its errors are dropped: there is nowhere
+/// left to report them).
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::output::print_stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use errln;
+
+/// Set once stdout cannot be written any more; [`stdout_closed`] waits for it.
+fn closed() -> &'static watch::Sender<bool> {
+    static CLOSED: OnceLock<watch::Sender<bool>> = OnceLock::new();
+    CLOSED.get_or_init(|| watch::channel(false).0)
+}
+
+/// Writes `text` to stdout and flushes it, so followed output shows as it comes. Once
+/// a write fails (the reader went away: `EPIPE`), nothing more is written and
+/// [`stdout_closed`] resolves; a broken pipe is the reader's choice and is not reported,
+/// any other failure is, once, on stderr.
+pub(crate) fn print_stdout(text: std::fmt::Arguments<'_>) {
+    if is_stdout_closed() {
+        return;
+    }
+    let mut stdout = io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        if error.kind() != io::ErrorKind::BrokenPipe {
+            print_stderr(format_args!("warning: cannot write to stdout: {error}\n"));
+        }
+        closed().send_replace(true);
+    }
+}
+
+/// Writes `text` to stderr, dropping a failure.
+pub(crate) fn print_stderr(text: std::fmt::Arguments<'_>) {
+    let _ = io::stderr().lock().write_fmt(text);
+}
+
+/// Whether stdout was found closed.
+pub(crate) fn is_stdout_closed() -> bool {
+    *closed().borrow()
+}
+
+/// Resolves once stdout was found closed: a command following a run stops then, as a
+/// program killed by `SIGPIPE` would, but through its normal path.
+pub(crate) async fn stdout_closed() {
+    let mut closed = closed().subscribe();
+    let _ = closed.wait_for(|closed| *closed).await;
+}
 
 /// Logs go to stderr; `-v` shows info, `-vv` debug; `RUST_LOG` overrides. Warnings only
 /// by default: the host's info lines (a runtime loaded, a watch started) would
@@ -29,8 +125,42 @@ pub(crate) fn init_tracing(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| OneLine(io::stderr()))
         .init();
+}
+
+/// A writer for tracing (stderr), one event per line. The formatter escapes terminal
+/// escapes inside field values itself, but not newlines or carriage returns, with which a
+/// value (an error carrying a runtime's message) could forge another line: those, and
+/// the other C0 controls but the formatter's own `ESC` colours and tabs, are escaped
+/// here. The formatter writes each event with one `write_all`, ending in its newline.
+struct OneLine<W>(W);
+
+impl<W: io::Write> io::Write for OneLine<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let (body, end) = match buf.strip_suffix(b"\n") {
+            Some(body) => (body, &b"\n"[..]),
+            None => (buf, &b""[..]),
+        };
+        let forged = |b: &u8| b.is_ascii_control() && !matches!(b, b'\x1b' | b'\t');
+        if !body.iter().any(forged) {
+            return self.0.write_all(buf).map(|()| buf.len());
+        }
+        let mut escaped = Vec::with_capacity(buf.len() + 16);
+        for byte in body {
+            if forged(byte) {
+                escaped.extend_from_slice(format!("\\u{{{byte:x}}}").as_bytes());
+            } else {
+                escaped.push(*byte);
+            }
+        }
+        escaped.extend_from_slice(end);
+        self.0.write_all(&escaped).map(|()| buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Prints a run's events as they come, with a spinner on a terminal in between.
@@ -58,8 +188,9 @@ impl Follower {
     /// padded to the width of `FROM → TO` in [`show`](Self::show), so `what` sits in
     /// the column of the reasons.
     pub(crate) fn created(&self, at: OffsetDateTime, what: &str) {
-        self.spinner
-            .suspend(|| println!("{} {:<21} {what}", clock(at), RunState::Created));
+        self.spinner.suspend(|| {
+            outln!("{} {:<21} {}", clock(at), RunState::Created, line(what));
+        });
     }
 
     /// Prints one event above the spinner: a transition with its reason, a log line on
@@ -67,25 +198,24 @@ impl Follower {
     /// `Planned` (for metrics) and `Finished` (the caller's cue to stop) print nothing.
     pub(crate) fn show(&self, event: &ServiceEvent) {
         self.spinner.suspend(|| match event {
-            ServiceEvent::Transition { transition, .. } => println!(
+            ServiceEvent::Transition { transition, .. } => outln!(
                 "{} {:<9} → {:<9} {}",
                 clock(transition.at),
                 transition.from,
                 transition.to,
-                transition.reason.as_deref().unwrap_or_default()
+                line(transition.reason.as_deref().unwrap_or_default())
             ),
-            ServiceEvent::Log { line, .. } => match line.stream {
-                OutputStream::Stdout => println!("{}", line.line),
-                OutputStream::Stderr => eprintln!("{}", line.line),
+            ServiceEvent::Log { line: log, .. } => match log.stream {
+                OutputStream::Stdout => outln!("{}", line(&log.line)),
+                OutputStream::Stderr => errln!("{}", line(&log.line)),
             },
             ServiceEvent::Outputs { outputs, .. } => {
                 for (name, value) in outputs {
-                    println!("output {name} = {value}");
+                    outln!("output {} = {}", line(name), line(value));
                 }
             }
             ServiceEvent::Planned { .. } | ServiceEvent::Finished { .. } => {}
         });
-        let _ = std::io::stdout().flush();
         if let ServiceEvent::Transition { transition, .. } = event {
             self.spinner.set_message(transition.to.to_string());
         }
@@ -102,4 +232,57 @@ impl Follower {
 fn clock(at: OffsetDateTime) -> String {
     at.format(format_description!("[hour]:[minute]:[second]"))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_plain_text_is_not_copied() {
+        assert!(matches!(
+            escape_controls("plain é ✓ \\u{1b}", false),
+            Cow::Borrowed(_)
+        ));
+        let rows = [
+            // An OSC title, a screen clear, a bell, a C1 CSI, DEL.
+            ("a\u{1b}]0;pwned\u{7}b", "a\\u{1b}]0;pwned\\u{7}b"),
+            ("\u{1b}[2J\u{9b}31m\u{7f}", "\\u{1b}[2J\\u{9b}31m\\u{7f}"),
+            // A forged line, a carriage return over the line, a tab kept.
+            (
+                "ok\n13:25:11 RUNNING   → COMPLETED exit code 0",
+                "ok\\u{a}13:25:11 RUNNING   → COMPLETED exit code 0",
+            ),
+            (
+                "progress 10%\rprogress 20%",
+                "progress 10%\\u{d}progress 20%",
+            ),
+            ("name\tvalue", "name\tvalue"),
+        ];
+        for (text, escaped) in rows {
+            assert_eq!(escape_controls(text, false), escaped, "{text:?}");
+            assert_eq!(line(text), escaped, "{text:?}");
+        }
+        assert_eq!(
+            escape_controls("one\ntwo\r\n\u{1b}[1mthree\n", true),
+            "one\ntwo\\u{d}\n\\u{1b}[1mthree\n"
+        );
+    }
+
+    /// What tracing writes for an event whose message carries a newline, a carriage
+    /// return and a vertical tab: one line, its own colour codes untouched.
+    #[test]
+    fn a_tracing_event_stays_one_line() {
+        let mut written = OneLine(Vec::new());
+        let event = b"\x1b[33m WARN\x1b[0m bad\nINFO forged\r\x0b\tend\n";
+        assert_eq!(written.write(event).unwrap(), event.len());
+        let plain = b"INFO fine\n";
+        assert_eq!(written.write(plain).unwrap(), plain.len());
+        assert_eq!(
+            String::from_utf8(written.0).unwrap(),
+            "\u{1b}[33m WARN\u{1b}[0m bad\\u{a}INFO forged\\u{d}\\u{b}\tend\nINFO fine\n"
+        );
+    }
 }

@@ -11,6 +11,8 @@ use base64::Engine as _;
 use runplane_model::{FieldError, SpecFile, SpecFileError};
 use serde_json::Value;
 
+use crate::output;
+
 /// Reads and parses `path`, with local sources inlined (relative to the file's
 /// directory, not the working directory, so a spec runs from anywhere). Errors name
 /// the file, then each bad field and why.
@@ -30,11 +32,15 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<SpecFile> {
 }
 
 /// One line per error: `<file>: <field>: <reason>`. Also used for the errors a runtime
-/// finds in the specs, so envelope and runtime errors read alike.
+/// finds in the specs, so envelope and runtime errors read alike; each error's control
+/// characters (a newline included) are escaped, so one error is one line.
 pub(crate) fn field_errors(path: &Path, errors: &[FieldError]) -> String {
     errors
         .iter()
-        .map(|error| format!("{}: {error}", path.display()))
+        .map(|error| {
+            let error = error.to_string();
+            format!("{}: {}", path.display(), output::line(&error))
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

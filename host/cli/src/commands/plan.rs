@@ -15,6 +15,7 @@ use runplane_model::Target;
 use runplane_service::{Error, Preview, Runtimes};
 use serde_json::{Value, json};
 
+use crate::output::{self, escape_controls, line, outln};
 use crate::{host, spec};
 
 /// Prints the plan of the spec file at `path` for `target` as a YAML stream, one
@@ -32,7 +33,7 @@ pub(crate) async fn execute(
     {
         Ok(preview) => preview,
         Err(Error::Invalid(errors)) => bail!(spec::field_errors(path, &errors)),
-        Err(error) => bail!("{}: {error}", path.display()),
+        Err(error) => bail!("{}: {}", path.display(), line(&error.to_string())),
     };
     let documents = match preview {
         Preview::Kubernetes(objects) => objects,
@@ -46,8 +47,17 @@ pub(crate) async fn execute(
             })).collect::<Vec<_>>(),
         })],
     };
+    // A runtime chose every string here; YAML quotes and escapes the control
+    // characters of a scalar, and the escape keeps it so whatever the emitter does.
     for document in documents {
-        print!("---\n{}", serde_yaml::to_string(&document)?);
+        let yaml = serde_yaml::to_string(&document)?;
+        outln!(
+            "---\n{}",
+            escape_controls(yaml.trim_end_matches('\n'), true)
+        );
+        if output::is_stdout_closed() {
+            break;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,10 @@
 //!
 //! With `--server` ([`execute_remote`]) the run lives on the server: Ctrl-C ends the
 //! command, not the run.
+//!
+//! When stdout closes (`runplane run … | head`), an in-process run is stopped as on
+//! Ctrl-C, since nobody reads what it prints and its process cannot outlive the
+//! command; a followed remote run is let go, as on Ctrl-C.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -23,7 +27,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{EXIT_RUN_FAILED, EXIT_STOPPED};
 use crate::client::Client;
-use crate::output::Follower;
+use crate::output::{self, Follower, errln, escape_controls, line, outln};
 use crate::{host, spec};
 
 /// Runs the spec file at `path` on `target` in this process and follows it to its end;
@@ -53,7 +57,7 @@ pub(crate) async fn execute(
     let stored = match service.submit(submission).await {
         Ok((stored, _)) => stored,
         Err(runplane_service::Error::Invalid(errors)) => bail!(spec::field_errors(path, &errors)),
-        Err(error) => bail!("{}: {error}", path.display()),
+        Err(error) => bail!("{}: {}", path.display(), line(&error.to_string())),
     };
     let id = stored.run.id.clone();
     let follower = Follower::new(id.as_str());
@@ -67,7 +71,10 @@ pub(crate) async fn execute(
     {
         let (service, id) = (service.clone(), id.clone());
         tokio::spawn(async move {
-            stop_on_signal().await;
+            tokio::select! {
+                () = stop_on_signal() => {}
+                () = output::stdout_closed() => {}
+            }
             let _ = service.stop(&id).await;
         });
     }
@@ -103,12 +110,17 @@ async fn print_pod_logs(service: runplane_service::RunService, id: runplane_mode
         Ok(mut lines) => {
             while let Some(line) = lines.next().await {
                 match line {
-                    Ok(line) => println!("{line}"),
-                    Err(error) => return eprintln!("warning: pod logs: {error}"),
+                    Ok(text) => outln!("{}", output::line(&text)),
+                    Err(error) => {
+                        return errln!("warning: pod logs: {}", output::line(&error.to_string()));
+                    }
+                }
+                if output::is_stdout_closed() {
+                    return;
                 }
             }
         }
-        Err(error) => eprintln!("warning: pod logs: {error}"),
+        Err(error) => errln!("warning: pod logs: {}", output::line(&error.to_string())),
     }
 }
 
@@ -126,7 +138,7 @@ pub(crate) fn exit_code(stored: &StoredRun) -> ExitCode {
                 .last()
                 .and_then(|t| t.reason.clone())
                 .unwrap_or_default();
-            eprintln!("run {} ended {}: {reason}", run.id, run.state);
+            errln!("run {} ended {}: {}", run.id, run.state, line(&reason));
             ExitCode::from(EXIT_RUN_FAILED)
         }
     }
@@ -199,9 +211,10 @@ pub(crate) async fn execute_remote(
     let runs = format!("/api/v1/-/{project}/runs");
     let run = client.json(Method::POST, &runs, Some(&body)).await?;
     let id = run["id"].as_str().unwrap_or_default().to_string();
-    println!(
-        "run {id} {}",
-        run["status"]["state"].as_str().unwrap_or_default()
+    outln!(
+        "run {} {}",
+        line(&id),
+        line(run["status"]["state"].as_str().unwrap_or_default())
     );
     if !follow {
         return Ok(ExitCode::SUCCESS);
@@ -212,36 +225,42 @@ pub(crate) async fn execute_remote(
     let printing = tokio::spawn(async move {
         let mut logs = std::pin::pin!(logs);
         while let Some(Ok(chunk)) = logs.next().await {
-            print!("{chunk}");
+            output::print_stdout(format_args!("{}", escape_controls(&chunk, true)));
+            if output::is_stdout_closed() {
+                return;
+            }
         }
     });
     let events = client.stream(&format!("{runs}/{id}/events")).await?;
-    crate::sse::follow(events, |event, data| {
+    let following = crate::sse::follow(events, |event, data| {
         if event == "transition" {
             print_transition(data);
         }
-    })
-    .await?;
+    });
+    tokio::select! {
+        followed = following => followed?,
+        () = output::stdout_closed() => return Ok(ExitCode::SUCCESS),
+    }
     let _ = printing.await;
     let run = client
         .json(Method::GET, &format!("{runs}/{id}"), None)
         .await?;
     for (name, value) in run["status"]["outputs"].as_object().into_iter().flatten() {
-        println!(
-            "output {name} = {}",
-            value
-                .as_str()
-                .map_or_else(|| value.to_string(), str::to_string)
-        );
+        let value = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_string);
+        outln!("output {} = {}", line(name), line(&value));
     }
     let state = run["status"]["state"].as_str().unwrap_or_default();
     Ok(match state {
         "COMPLETED" => ExitCode::SUCCESS,
         "STOPPED" => ExitCode::from(EXIT_STOPPED),
         _ => {
-            eprintln!(
-                "run {id} ended {state}: {}",
-                run["status"]["message"].as_str().unwrap_or_default()
+            errln!(
+                "run {} ended {}: {}",
+                line(&id),
+                line(state),
+                line(run["status"]["message"].as_str().unwrap_or_default())
             );
             ExitCode::from(EXIT_RUN_FAILED)
         }
@@ -259,5 +278,5 @@ fn print_transition(data: &Value) {
         .as_str()
         .or(data["reason"].as_str())
         .unwrap_or_default();
-    println!("{state:<9} {message}");
+    outln!("{:<9} {}", line(state), line(message));
 }

@@ -10,7 +10,6 @@
 //! are in its pods, not in the store, so it shows none). Delete is the one local
 //! change: it needs a host to remove the run's workload.
 
-use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -23,6 +22,7 @@ use serde_json::Value;
 use crate::cli::RunsCommand;
 use crate::client::{Client, needs_server};
 use crate::host;
+use crate::output::{self, errln, escape_controls, line, outln};
 
 /// Runs `command` on `server` when there is one, else on the local store (`plugins`
 /// only matters to a local delete, which loads the run's runtime).
@@ -117,10 +117,13 @@ async fn local(command: RunsCommand, plugins: Option<&Path>) -> anyhow::Result<E
         RunsCommand::Logs { id, follow, .. } => {
             let lines = store.logs(&RunId::from(id), 0, 0).await?;
             if follow {
-                eprintln!("note: --follow needs --server; printing what is stored");
+                errln!("note: --follow needs --server; printing what is stored");
             }
-            for line in lines {
-                println!("{}", line.line);
+            for stored in lines {
+                outln!("{}", line(&stored.line));
+                if output::is_stdout_closed() {
+                    break;
+                }
             }
         }
         RunsCommand::Stop { .. } => return Err(needs_server("runplane runs stop")),
@@ -149,13 +152,14 @@ fn parse_state(text: &str) -> anyhow::Result<runplane_model::RunState> {
 }
 
 /// One row per run: id, function, kind, state, created, message, read from the API's
-/// document so that local and remote listings print the same columns.
+/// document so that local and remote listings print the same columns, each escaped to
+/// one line (a message is a runtime's words).
 fn print_table(runs: &[Value]) {
     let mut table = Table::new();
     table.load_preset(UTF8_BORDERS_ONLY);
     table.set_header(["ID", "FUNCTION", "KIND", "STATE", "CREATED", "MESSAGE"]);
     for run in runs {
-        let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+        let text = |value: &Value| line(value.as_str().unwrap_or_default()).into_owned();
         table.add_row([
             text(&run["id"]),
             text(&run["spec"]["function"]),
@@ -165,32 +169,36 @@ fn print_table(runs: &[Value]) {
             text(&run["status"]["message"]),
         ]);
     }
-    println!("{table}");
+    outln!("{table}");
 }
 
-/// The whole run document, as YAML (like `kubectl get -o yaml`).
+/// The whole run document, as YAML (like `kubectl get -o yaml`); YAML escapes a
+/// scalar's control characters, and the escape keeps it so whatever the emitter does.
 fn print_document(run: &Value) -> anyhow::Result<()> {
-    print!("{}", serde_yaml::to_string(run)?);
+    let yaml = serde_yaml::to_string(run)?;
+    outln!("{}", escape_controls(yaml.trim_end_matches('\n'), true));
     Ok(())
 }
 
 /// `<id> <STATE>` after a change.
 fn print_state(run: &Value) {
-    println!(
+    outln!(
         "{} {}",
-        run["id"].as_str().unwrap_or_default(),
-        run["status"]["state"].as_str().unwrap_or_default()
+        line(run["id"].as_str().unwrap_or_default()),
+        line(run["status"]["state"].as_str().unwrap_or_default())
     );
 }
 
-/// Copies a text stream (a run's logs) to stdout as it comes, flushing each chunk so a
-/// followed log shows lines as soon as the server sends them.
+/// Copies a text stream (a run's logs) to stdout as it comes, its lines kept and every
+/// other control character escaped, flushed per chunk so a followed log shows lines as
+/// soon as the server sends them. Ends early when stdout closes: nobody reads on.
 async fn print_stream(stream: impl Stream<Item = anyhow::Result<String>>) -> anyhow::Result<()> {
     let mut stream = std::pin::pin!(stream);
-    let mut stdout = std::io::stdout();
     while let Some(chunk) = stream.next().await {
-        stdout.write_all(chunk?.as_bytes())?;
-        stdout.flush()?;
+        output::print_stdout(format_args!("{}", escape_controls(&chunk?, true)));
+        if output::is_stdout_closed() {
+            break;
+        }
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use runplane_service::Runtimes;
 
 use crate::host;
+use crate::output::{line, outln};
 
 /// Prints one row per loaded runtime: actions with their targets (`job (local,
 /// kubernetes)`), one per line, and the digest's first 12 hex digits, enough to tell
@@ -34,28 +35,30 @@ pub(crate) fn execute(plugins: Option<&Path>) -> anyhow::Result<ExitCode> {
             "DATA",
             "FEDERATED",
         ]);
+    // Names, versions, kinds and actions are the runtime's own words: each is escaped
+    // to one line (the actions cell is one line per action, joined here).
     for runtime in runtimes.list() {
         let info = &runtime.info;
-        let kinds: Vec<&str> = info
+        let kinds: Vec<String> = info
             .function_kinds
             .iter()
-            .map(|k| k.name.as_str())
+            .map(|k| line(&k.name).into_owned())
             .collect();
         let actions: Vec<String> = info
             .actions
             .iter()
             .map(|action| {
                 let targets: Vec<String> = action.targets.iter().map(ToString::to_string).collect();
-                format!("{} ({})", action.name, targets.join(", "))
+                format!("{} ({})", line(&action.name), targets.join(", "))
             })
             .collect();
         let caps = &info.capabilities;
         let mark = |yes: bool| if yes { "✓" } else { "—" };
         let digest = runtime.digest.trim_start_matches("sha256:");
         table.add_row([
-            info.name.clone(),
-            info.version.clone(),
-            digest[..12.min(digest.len())].to_string(),
+            line(&info.name).into_owned(),
+            line(&info.version).into_owned(),
+            line(digest.get(..12).unwrap_or(digest)).into_owned(),
             kinds.join(", "),
             actions.join("\n"),
             mark(caps.local_execution).into(),
@@ -66,6 +69,6 @@ pub(crate) fn execute(plugins: Option<&Path>) -> anyhow::Result<ExitCode> {
             mark(caps.federated_learning).into(),
         ]);
     }
-    println!("{table}");
+    outln!("{table}");
     Ok(ExitCode::SUCCESS)
 }

@@ -22,6 +22,7 @@ use clap::Args;
 use runplane_api::{ApiConfig, AuthConfig, DEFAULT_BODY_LIMIT, LocalPolicy};
 use runplane_service::RunService;
 use runplane_target_kubernetes::KubernetesTarget;
+use runplane_target_local::LocalPlanPolicy;
 use serde::Deserialize;
 
 use crate::host;
@@ -65,6 +66,9 @@ struct ServeConfig {
     /// Who may start runs with `local_execution: true` (`admins` when absent).
     #[serde(default)]
     local_target: LocalPolicy,
+    /// Which runtimes may plan local processes at all (`RUNPLANE_LOCAL_RUNTIMES` when
+    /// absent, else the built-in ones only).
+    local_plans: Option<LocalPlansConfig>,
     /// Largest request body in bytes ([`DEFAULT_BODY_LIMIT`] when absent).
     body_limit: Option<usize>,
 }
@@ -78,6 +82,16 @@ struct KubernetesConfig {
     enabled: Option<bool>,
     /// Kubeconfig context; `--context` wins over it.
     context: Option<String>,
+}
+
+/// The `[local_plans]` table: the runtimes, by name, that may plan local processes
+/// besides the built-in ones. A local process runs as the server's user, so each
+/// plugin is opted in by name (`allowed_runtimes = ["dbt"]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LocalPlansConfig {
+    #[serde(default)]
+    allowed_runtimes: Vec<String>,
 }
 
 impl ServeConfig {
@@ -118,7 +132,14 @@ pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::
 
     let plugins = plugins.or(config.plugins.as_deref());
     let registry = host::registry(plugins)?;
-    let mut control = host::control();
+    let local_plans = match config.local_plans {
+        Some(table) => LocalPlanPolicy {
+            allowed_runtimes: table.allowed_runtimes,
+            ..LocalPlanPolicy::default()
+        },
+        None => host::local_plan_policy(),
+    };
+    let mut control = host::control_with(local_plans);
     let kubernetes = config.kubernetes;
     if !args.no_kubernetes && kubernetes.enabled != Some(false) {
         match KubernetesTarget::connect(args.context.or(kubernetes.context)).await {
@@ -159,4 +180,24 @@ pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::
     eprintln!("shutting down: stopping local runs, leaving Kubernetes runs to the next host");
     service.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_plans_names_the_allowed_runtimes_and_refuses_unknown_keys() {
+        let config: ServeConfig =
+            toml::from_str("[local_plans]\nallowed_runtimes = [\"dbt\"]\n").unwrap();
+        let table = config.local_plans.expect("the table is read");
+        assert_eq!(table.allowed_runtimes, ["dbt"]);
+        assert!(ServeConfig::default().local_plans.is_none());
+        let error = toml::from_str::<ServeConfig>("[local_plans]\nallowed = [\"dbt\"]\n")
+            .expect_err("an unknown key is refused");
+        assert!(
+            error.message().starts_with("unknown field `allowed`"),
+            "{error}"
+        );
+    }
 }
