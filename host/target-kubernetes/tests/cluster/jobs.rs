@@ -3,23 +3,29 @@
 //! garbage collector; a namespace deleted between runs created again; every Kubernetes
 //! golden plan of every runtime accepted by server-side dry run.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::node::v1::RuntimeClass;
+use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::Api;
+use kube::api::PostParams;
 use runplane_engine::Registry;
 use runplane_model::{RunId, RunState};
 use runplane_target_kubernetes::KubernetesTarget;
-use runplane_target_kubernetes::policy::{PodSecurity, Policy, Subject, admit, owner_name};
+use runplane_target_kubernetes::policy::{
+    Grants, PodSecurity, Policy, Subject, admit_granted, owner_name,
+};
 use runplane_test_support::host;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
     Driven, control, delete, drop_namespace, example, history, last_reason, list, namespace, owner,
-    simulate, target, workspace,
+    simulate, target, with_pods, workspace,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,6 +161,8 @@ struct GoldenPlan {
     /// The documents of `plan.yaml` as JSON text, in apply order: what the runtime's
     /// `plan` returned.
     objects: Vec<String>,
+    /// What `task_spec` of `input.yaml` grants (its Secrets), as the host reads it.
+    grants: Grants,
 }
 
 /// Every Kubernetes golden plan of every runtime crate under `plugins/`, found by
@@ -187,10 +195,13 @@ fn golden_kubernetes_plans() -> Vec<GoldenPlan> {
                         .unwrap_or_else(|e| panic!("{}: {e}", plan.display()))
                 })
                 .collect();
+            let task_spec = serde_json::to_value(&input["task_spec"])
+                .unwrap_or_else(|e| panic!("{}/input.yaml task_spec: {e}", case.display()));
             plans.push(GoldenPlan {
                 name: format!("{}/{}", file_name(&crate_dir), file_name(&case)),
                 function_kind,
                 objects,
+                grants: Grants::from_task_spec(&task_spec),
             });
         }
     }
@@ -239,9 +250,12 @@ async fn dry_run(
         runtime: runtime.name(),
         runtime_kinds: &runtime.info().allowed_kinds,
     };
-    let restricted = admit(&plan.objects, &subject, &Policy::default());
-    let objects = match PRIVILEGED.iter().find(|(name, _)| *name == plan.name) {
-        None => restricted.map_err(|e| format!("the guard refuses it: {e}"))?,
+    let restricted = admit_granted(&plan.objects, &subject, &plan.grants, &Policy::default());
+    let (objects, level) = match PRIVILEGED.iter().find(|(name, _)| *name == plan.name) {
+        None => (
+            restricted.map_err(|e| format!("the guard refuses it: {e}"))?,
+            PodSecurity::Restricted,
+        ),
         Some((_, why)) => {
             match restricted {
                 Err(violation) if violation.rule.starts_with("Pod Security restricted") => {}
@@ -258,12 +272,18 @@ async fn dry_run(
                 pod_security: PodSecurity::Privileged,
                 ..Policy::default()
             };
-            admit(&plan.objects, &subject, &privileged)
-                .map_err(|e| format!("the guard refuses it even when privileged: {e}"))?
+            let admitted = admit_granted(&plan.objects, &subject, &plan.grants, &privileged)
+                .map_err(|e| format!("the guard refuses it even when privileged: {e}"))?;
+            (admitted, PodSecurity::Privileged)
         }
     };
+    // The host whose policy admits a privileged pod must create its namespace with that
+    // level too, or the API server's own Pod Security admission refuses the pod.
+    let target = target.clone().with_pod_security(level);
+    // Pod Security admission enforces on Pods only: each pod template is dry-run as a
+    // Pod too, so the namespace's level judges what the workload would create.
     target
-        .dry_run(ns, &objects)
+        .dry_run(ns, &with_pods(&objects))
         .await
         .map_err(|e| format!("the API server refuses it: {e}"))?;
     let left = target
@@ -284,7 +304,7 @@ async fn dry_run(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_golden_kubernetes_plan_passes_server_side_dry_run() {
     let Some(target) = target().await else { return };
-    let registry = host::registry(&[]);
+    let registry = host::registry(&[]).await;
     let plans = golden_kubernetes_plans();
     assert!(
         !plans.is_empty(),
@@ -296,6 +316,7 @@ async fn every_golden_kubernetes_plan_passes_server_side_dry_run() {
             "PRIVILEGED lists {name}, which is not a Kubernetes golden plan"
         );
     }
+    ensure_cluster_classes(&target, &plans).await;
     let mut namespaces = Vec::new();
     let mut failures = Vec::new();
     for (index, plan) in plans.iter().enumerate() {
@@ -316,4 +337,59 @@ async fn every_golden_kubernetes_plan_passes_server_side_dry_run() {
         plans.len(),
         failures.join("\n")
     );
+}
+
+/// Creates the PriorityClasses and RuntimeClasses the plans name (a task's
+/// `priority_class` and `runtime_class`), as the cluster's admin provides them: the
+/// Priority and RuntimeClass admission plugins refuse a pod naming a class that does not
+/// exist, which says nothing about the plan.
+async fn ensure_cluster_classes(target: &KubernetesTarget, plans: &[GoldenPlan]) {
+    let mut classes = BTreeSet::new();
+    for text in plans.iter().flat_map(|plan| &plan.objects) {
+        let object: Value = serde_json::from_str(text).expect("json");
+        cluster_classes(&object, &mut classes);
+    }
+    let client = target.client().clone();
+    for (field, name) in classes {
+        let created = if field == "priorityClassName" {
+            let mut class = PriorityClass::default();
+            class.metadata.name = Some(name.clone());
+            class.value = Some(1000);
+            Api::<PriorityClass>::all(client.clone())
+                .create(&PostParams::default(), &class)
+                .await
+                .map(drop)
+        } else {
+            let mut class = RuntimeClass::default();
+            class.metadata.name = Some(name.clone());
+            class.handler = name.clone();
+            Api::<RuntimeClass>::all(client.clone())
+                .create(&PostParams::default(), &class)
+                .await
+                .map(drop)
+        };
+        match created {
+            Ok(()) => {}
+            Err(kube::Error::Api(status)) if status.is_already_exists() => {}
+            Err(error) => panic!("cannot create the class {name} of {field}: {error}"),
+        }
+    }
+}
+
+/// Every `(priorityClassName | runtimeClassName, value)` in `value`.
+fn cluster_classes(value: &Value, found: &mut BTreeSet<(String, String)>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, child) in fields {
+                match (key.as_str(), child.as_str()) {
+                    ("priorityClassName" | "runtimeClassName", Some(name)) => {
+                        found.insert((key.clone(), name.to_string()));
+                    }
+                    _ => cluster_classes(child, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| cluster_classes(item, found)),
+        _ => {}
+    }
 }

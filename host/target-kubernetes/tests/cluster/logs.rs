@@ -104,7 +104,18 @@ async fn pod_on_unreachable_node(target: &KubernetesTarget, ns: &str, run_id: &s
         "metadata": {"name": "stranded", "labels": {"runplane.io/run": run_id}},
         "spec": {
             "nodeName": node_name,
-            "containers": [{"name": "main", "image": "busybox:1.36"}],
+            // The namespace enforces Pod Security "restricted" (the target labels it).
+            "securityContext": {
+                "runAsNonRoot": true, "runAsUser": 1000,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [{
+                "name": "main", "image": "busybox:1.36",
+                "securityContext": {
+                    "allowPrivilegeEscalation": false,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }],
         },
     }))
     .expect("a pod");

@@ -10,7 +10,10 @@
 //! - `lifecycle`: a Python service stopped, resumed and deleted; a restarted host
 //!   re-attaching to runs in every state; a workload deleted behind the host's back; a
 //!   run pending too long.
-//! - `guard`: plans that break the guard's rules create nothing.
+//! - `guard`: plans that break the guard's rules create nothing; every fixture plan of
+//!   `tests/guard` goes through the guard and a server-side dry run in a namespace that
+//!   enforces Pod Security "restricted", and the guard is never the laxer; an object the
+//!   run does not own is refused before any forced apply.
 //! - `logs`: pod logs through the API server (kwok serves them), and the error when a
 //!   node's kubelet cannot be reached.
 //! - `outage`: runs followed across an API server restart.
@@ -38,6 +41,7 @@ use runplane_target_kubernetes::KubernetesTarget;
 use runplane_target_kubernetes::policy::{owner_name, run_selector};
 use runplane_test_support::host;
 use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -93,7 +97,11 @@ fn control_with(extra: &[&str]) -> (Host, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let host = Host {
         control: host::control(dir.path()),
-        registry: host::registry(extra),
+        // Loading is async (off the async threads); the tests run on a multi-thread
+        // runtime, whose worker may block for it.
+        registry: tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(host::registry(extra))
+        }),
     };
     (host, dir)
 }
@@ -311,4 +319,48 @@ async fn drop_namespace(target: &KubernetesTarget, namespace: &str) {
     let _ = Api::<Namespace>::all(target.client().clone())
         .delete(namespace, &DeleteParams::background())
         .await;
+}
+
+/// What Pod Security admission judges: the objects, and each pod template in them as a
+/// bare Pod (admission enforces on Pods only; a workload's template only warns), named
+/// after its object. Templates are found as the guard finds them: any object with a
+/// `containers` array, with the metadata beside it.
+fn with_pods(objects: &[Value]) -> Vec<Value> {
+    fn templates<'a>(value: &'a Value, parent: Option<&'a Value>, found: &mut Vec<(Value, Value)>) {
+        match value {
+            Value::Object(fields) => {
+                if fields.get("containers").is_some_and(Value::is_array) {
+                    let metadata = parent
+                        .and_then(|p| p.get("metadata"))
+                        .cloned()
+                        .unwrap_or_else(|| json!({}));
+                    found.push((metadata, value.clone()));
+                }
+                for (key, child) in fields {
+                    templates(child, (key == "spec").then_some(value), found);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| templates(item, None, found)),
+            _ => {}
+        }
+    }
+    let mut all = objects.to_vec();
+    for object in objects {
+        if object["kind"] == "Pod" {
+            continue;
+        }
+        let mut found = Vec::new();
+        templates(object, None, &mut found);
+        for (index, (metadata, spec)) in found.into_iter().enumerate() {
+            let name = format!(
+                "{}-pod{index}",
+                object["metadata"]["name"].as_str().unwrap_or("x")
+            );
+            let mut pod =
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec});
+            pod["metadata"]["name"] = json!(name);
+            all.push(pod);
+        }
+    }
+    all
 }
