@@ -17,7 +17,6 @@
 //! up in a column whatever the states.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::{self, Write as _};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -29,26 +28,9 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 use tokio::sync::watch;
 
-/// `text` made safe to print: every control character (C0, DEL, C1) is written as
-/// `\u{..}`, except a tab, and a newline when `keep_newlines` (a multi-line body: a
-/// chunk of a log, a YAML document, a list of field errors each escaped first). Single
-/// values (a name, a reason, one log line) keep no newline, so they stay one line. Text
-/// without control characters is returned as it is, without copying.
-pub(crate) fn escape_controls(text: &str, keep_newlines: bool) -> Cow<'_, str> {
-    let kept = |c: char| c == '\t' || (keep_newlines && c == '\n');
-    if !text.chars().any(|c| c.is_control() && !kept(c)) {
-        return Cow::Borrowed(text);
-    }
-    let mut escaped = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() && !kept(c) {
-            let _ = write!(escaped, "\\u{{{:x}}}", u32::from(c));
-        } else {
-            escaped.push(c);
-        }
-    }
-    Cow::Owned(escaped)
-}
+/// Control characters (C0 but tab, DEL, C1) as `\u{..}`; newlines kept for multi-line
+/// bodies. One implementation with the engine's boundary, which escapes the same way.
+pub(crate) use runplane_model::text::escape_controls;
 
 /// [`escape_controls`] of a single value: its newlines escaped too.
 pub(crate) fn line(text: &str) -> Cow<'_, str> {

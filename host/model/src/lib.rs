@@ -42,6 +42,7 @@ mod run;
 pub mod runtime;
 mod spec_file;
 mod state;
+pub mod text;
 
 pub use catalog::{AlreadyExists, FunctionVersion, LiveRuns, NotFound, Project, Task};
 pub use event::RunEvent;
