@@ -538,36 +538,38 @@ pub(crate) struct SchemaDto {
 /// schema per action and function kind.
 pub(crate) fn schemas(runtime: &RuntimeVersion) -> Vec<SchemaDto> {
     let info = &runtime.info;
-    let schema = |entity, kind: String, text: &str| {
-        SchemaDto {
+    // Each schema text is parsed once, however many function kinds share an action's:
+    // the work is linear in the listing, which the engine bounds when it loads the
+    // runtime (`boundary::MAX_SCHEMA_LISTING_BYTES`).
+    let parse = |text: &str| {
+        serde_json::from_str(text).unwrap_or_else(|error| {
+            tracing::warn!(runtime = %info.name, %error, "runtime published a schema that is not JSON");
+            Value::Object(Map::new())
+        })
+    };
+    let actions: Vec<(&str, Value, Value)> = info
+        .actions
+        .iter()
+        .map(|a| (a.name.as_str(), parse(&a.task_schema), parse(&a.run_schema)))
+        .collect();
+    let schema = |entity, kind: String, schema: Value| SchemaDto {
         runtime: info.name.clone(),
         entity,
         kind,
-        schema: serde_json::from_str(text).unwrap_or_else(|error| {
-            tracing::warn!(runtime = %info.name, %error, "runtime published a schema that is not JSON");
-            Value::Object(Map::new())
-        }),
-    }
+        schema,
     };
-    let mut all = Vec::new();
+    let mut all = Vec::with_capacity(info.function_kinds.len() * (1 + 2 * actions.len()));
     for function in &info.function_kinds {
         all.push(schema(
             SchemaEntity::Function,
             function.name.clone(),
-            &function.function_schema,
+            parse(&function.function_schema),
         ));
-        for action in &info.actions {
-            let task_kind = format!("{}+{}", function.name, action.name);
-            all.push(schema(
-                SchemaEntity::Task,
-                task_kind.clone(),
-                &action.task_schema,
-            ));
-            all.push(schema(
-                SchemaEntity::Run,
-                format!("{task_kind}:run"),
-                &action.run_schema,
-            ));
+        for (action, task_schema, run_schema) in &actions {
+            let task_kind = format!("{}+{action}", function.name);
+            let run_kind = format!("{task_kind}:run");
+            all.push(schema(SchemaEntity::Task, task_kind, task_schema.clone()));
+            all.push(schema(SchemaEntity::Run, run_kind, run_schema.clone()));
         }
     }
     all

@@ -232,6 +232,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::IdempotencyKeyReused { .. } => {
                 unprocessable("idempotency-key-reused", &error)
             }
+            // A runtime whose slots are all taken: this runtime only, and for a moment.
+            ServiceError::Runtime(ref call) if call.kind() == "busy" => {
+                let kind = call.kind();
+                status(StatusCode::SERVICE_UNAVAILABLE, "runtime-busy", &error)
+                    .with_plugin_failure(kind)
+            }
             ServiceError::Runtime(ref call) => {
                 let kind = call.kind();
                 status(StatusCode::BAD_GATEWAY, "runtime-failed", &error).with_plugin_failure(kind)

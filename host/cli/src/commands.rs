@@ -54,7 +54,7 @@ pub(crate) async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
             None,
         ) => run::execute(&file, target.into(), plugins, context, follow).await,
         (Command::Plan { file, target }, _) => plan::execute(&file, target.into(), plugins).await,
-        (Command::Runtimes, _) => runtimes::execute(plugins),
+        (Command::Runtimes, _) => runtimes::execute(plugins).await,
         (Command::Serve(serve), _) => serve::execute(serve, plugins).await,
         (Command::Runs(command), server) => runs::execute(command, server, plugins).await,
     }

@@ -51,11 +51,12 @@ impl Paths {
 /// plugin never takes the host down.
 /// A named `--plugins` directory that does not exist is an error; the default one is
 /// only read when it exists.
-pub(crate) fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Registry>> {
+pub(crate) async fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Registry>> {
     let paths = Paths::from_env();
     let engine = PluginEngine::new(Limits::default(), Some(&paths.cache.join("compiled")))
         .context("cannot start the plugin engine")?;
     let registry = Registry::with_builtins(&engine, runplane_builtins::COMPONENTS)
+        .await
         .context("a built-in runtime does not load")?;
     let default_dir = paths.data.join("plugins");
     let dir = match plugins {
@@ -66,6 +67,7 @@ pub(crate) fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Registry>> 
     if let Some(dir) = dir {
         let skipped = registry
             .load_directory(&engine, dir)
+            .await
             .with_context(|| format!("cannot read the plugin directory {}", dir.display()))?;
         for skipped in skipped {
             let error = skipped.error.to_string();
@@ -129,7 +131,7 @@ pub(crate) async fn service(
     target: Target,
     context: Option<String>,
 ) -> anyhow::Result<RunService> {
-    let registry = registry(plugins)?;
+    let registry = registry(plugins).await?;
     let mut control = control();
     if target == Target::Kubernetes {
         let cluster = KubernetesTarget::connect(context)

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::local::StopSignal;
-use crate::{Control, Error, Result, blocking, delete_with, record};
+use crate::{Control, Error, Result, delete_with, record};
 
 /// How often the objects of a run applied by an earlier host are listed again while
 /// the API server does not answer (until then its tracker may know none of them).
@@ -148,7 +148,7 @@ impl Driver<'_> {
         let Some(objects) = self.plan(run).await? else {
             return Ok(None);
         };
-        let admitted = match Control::admit(self.runtime, run, &objects) {
+        let admitted = match Control::admit(self.runtime, run, &self.file.task.spec, &objects) {
             Ok(admitted) => admitted,
             Err(violation) => {
                 self.step(run, RunState::Error, Error::from(violation).to_string())?;
@@ -352,8 +352,7 @@ async fn observe(
     context: &RunContext,
     objects: Vec<ObservedObject>,
 ) -> Result<RunStatus> {
-    let (calling, context) = (runtime.clone(), context.clone());
-    Ok(blocking(move || calling.observe(&context, objects)).await?)
+    Ok(runtime.observe(context, objects).await?)
 }
 
 /// The run state an observed state moves the run to.

@@ -19,8 +19,8 @@
 //! - [`Control::run_kubernetes`] guards and applies a Kubernetes plan, then follows the
 //!   cluster's watch notifications through the runtime's `observe` to the end.
 //!
-//! Runtime calls are CPU-bound and budgeted, so they run on the blocking pool and never
-//! stall the async workers.
+//! Runtime calls are async and run on the engine's own threads within their budget
+//! (see `runplane_engine`), so awaiting one never stalls the async workers.
 
 mod kubernetes;
 mod local;
@@ -146,28 +146,12 @@ impl Control {
             ),
             ("run.spec", file.run.kind.clone(), file.run.spec.to_string()),
         ];
-        let calling = runtime.clone();
-        let answers = blocking(move || {
-            checks
-                .into_iter()
-                .map(|(prefix, kind, spec)| {
-                    calling
-                        .validate(&kind, &spec)
-                        .map(|answer| (prefix, answer))
-                })
-                .collect::<Result<Vec<_>, CallError>>()
-        })
-        .await?;
-        let errors: Vec<FieldError> = answers
-            .into_iter()
-            .flat_map(|(prefix, answer)| {
-                answer
-                    .err()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(move |error| error.under(prefix))
-            })
-            .collect();
+        let mut errors = Vec::new();
+        for (prefix, kind, spec) in checks {
+            if let Err(fields) = runtime.validate(&kind, &spec).await? {
+                errors.extend(fields.into_iter().map(|error| error.under(prefix)));
+            }
+        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -194,8 +178,7 @@ impl Control {
 
     /// Asks `runtime` for the plan of `run`.
     pub async fn plan(&self, runtime: &Arc<LoadedRuntime>, context: RunContext) -> Result<RunPlan> {
-        let calling = runtime.clone();
-        let planned = blocking(move || calling.plan(&context)).await?;
+        let planned = runtime.plan(&context).await?;
         planned.map_err(|PlanError { message, fields }| {
             if fields.is_empty() {
                 Error::Plan {
@@ -215,10 +198,12 @@ impl Control {
     }
 
     /// Checks and stamps `objects` planned by `runtime` for `run` with the cluster
-    /// policy: what may be applied, in order, or the rule the plan breaks.
+    /// policy, granting the service account and Secrets `task_spec` names: what may be
+    /// applied, in order, or the rule the plan breaks.
     pub fn admit(
         runtime: &LoadedRuntime,
         run: &Run,
+        task_spec: &serde_json::Value,
         objects: &[String],
     ) -> Result<Vec<serde_json::Value>, Violation> {
         let subject = policy::Subject {
@@ -228,7 +213,9 @@ impl Control {
             runtime: runtime.name(),
             runtime_kinds: &runtime.info().allowed_kinds,
         };
-        policy::admit(objects, &subject, &policy::Policy::default())
+        // Service accounts and Secrets only as the run's task names them.
+        let grants = policy::Grants::from_task_spec(task_spec);
+        policy::admit_granted(objects, &subject, &grants, &policy::Policy::default())
     }
 
     /// Plans `run` for its target and records BUILT when the run is CREATED (a resumed or
@@ -306,11 +293,4 @@ async fn delete_with(
     };
     record(events, &mut run, to, Some(reason))?;
     Ok(run)
-}
-
-/// Runs a budgeted runtime call on the blocking pool.
-async fn blocking<R: Send + 'static>(call: impl FnOnce() -> R + Send + 'static) -> R {
-    tokio::task::spawn_blocking(call)
-        .await
-        .expect("runtime calls do not panic: traps are returned as errors")
 }

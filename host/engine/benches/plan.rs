@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use futures::executor::block_on;
 use runplane_engine::{Limits, LoadedRuntime, PluginEngine, Registry};
 use runplane_fixture_misbehaving::Misbehaving;
 use runplane_model::{ObservedState, RunContext, RunPlan, RuntimeInfo, Target};
@@ -51,12 +52,10 @@ impl Setup {
     fn new() -> Self {
         let engine = PluginEngine::new(Limits::default(), None).expect("the engine starts");
         let bytes = component(PYTHON_RUNTIME);
-        let python = engine
-            .load(&bytes, "built-in python")
-            .expect("the Python runtime loads");
+        let python =
+            block_on(engine.load(&bytes, "built-in python")).expect("the Python runtime loads");
         let context = python::job_context(Target::Kubernetes);
-        let trivial = engine
-            .load(&component(MISBEHAVING_RUNTIME), "misbehaving")
+        let trivial = block_on(engine.load(&component(MISBEHAVING_RUNTIME), "misbehaving"))
             .expect("the misbehaving runtime loads");
         let trivial_context = run_context("ok");
         let setup = Setup {
@@ -93,9 +92,10 @@ impl Setup {
     }
 
     fn engine_trivial(&self) -> ObservedState {
-        let status = self
-            .trivial
-            .observe(black_box(&self.trivial_context), Vec::new());
+        let status = block_on(
+            self.trivial
+                .observe(black_box(&self.trivial_context), Vec::new()),
+        );
         status.expect("the call succeeds").state
     }
 
@@ -104,8 +104,7 @@ impl Setup {
     }
 
     fn engine_plan(&self) -> RunPlan {
-        self.python
-            .plan(black_box(&self.context))
+        block_on(self.python.plan(black_box(&self.context)))
             .expect("the call succeeds")
             .expect("the job plans")
     }
@@ -115,7 +114,7 @@ impl Setup {
     }
 
     fn engine_info(&self) -> RuntimeInfo {
-        self.python.call_info().expect("the call succeeds")
+        block_on(self.python.call_info()).expect("the call succeeds")
     }
 
     fn native_info(&self) -> runplane_sdk::RuntimeInfo {
@@ -123,10 +122,12 @@ impl Setup {
     }
 
     fn engine_validate(&self) -> Result<(), usize> {
-        self.python
-            .validate(black_box("python+job"), black_box(python::TASK_SPEC))
-            .expect("the call succeeds")
-            .map_err(|errors| errors.len())
+        block_on(
+            self.python
+                .validate(black_box("python+job"), black_box(python::TASK_SPEC)),
+        )
+        .expect("the call succeeds")
+        .map_err(|errors| errors.len())
     }
 
     fn native_validate(&self) -> Result<(), usize> {
@@ -168,7 +169,11 @@ impl Drop for ScratchDir {
 /// runtime. The caller drops what it returns outside the timed part.
 fn cold_start(cache: Option<&Path>) -> Registry {
     let engine = PluginEngine::new(Limits::default(), cache).expect("the engine starts");
-    Registry::with_builtins(&engine, runplane_builtins::COMPONENTS).expect("built-in runtimes load")
+    block_on(Registry::with_builtins(
+        &engine,
+        runplane_builtins::COMPONENTS,
+    ))
+    .expect("built-in runtimes load")
 }
 
 fn criterion_groups(criterion: &mut Criterion, setup: &Setup) {
@@ -198,10 +203,12 @@ fn criterion_groups(criterion: &mut Criterion, setup: &Setup) {
         .measurement_time(Duration::from_secs(8));
     group.bench_function("compile python (no cache)", |b| {
         b.iter(|| {
-            setup
-                .engine
-                .load(black_box(&setup.bytes), "built-in python")
-                .expect("loads")
+            block_on(
+                setup
+                    .engine
+                    .load(black_box(&setup.bytes), "built-in python"),
+            )
+            .expect("loads")
         });
     });
     let empty = ScratchDir::new("empty");
@@ -288,10 +295,7 @@ fn summary(setup: &Setup) {
         median(|| setup.native_trivial()),
     );
     let compile = median_slow(5, || {
-        setup
-            .engine
-            .load(&setup.bytes, "built-in python")
-            .expect("loads")
+        block_on(setup.engine.load(&setup.bytes, "built-in python")).expect("loads")
     });
     let empty = ScratchDir::new("summary-empty");
     let cold_empty = median_slow(5, || {

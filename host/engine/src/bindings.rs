@@ -13,6 +13,9 @@ mod generated {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "plugin",
+        // Exports are called async, so a call's timeout can drop a guest that waits in
+        // a host call; the host's own import (`log`) stays a plain function.
+        exports: { default: async },
     });
 }
 

@@ -1,9 +1,20 @@
-//! One call into a runtime: a fresh store and instance, the limits armed, the guest's
-//! stderr captured, and every failure mapped to a [`CallError`].
+//! One call into a runtime: a turn among the runtime's slots, a fresh store and
+//! instance, the limits armed, the guest's stderr and logs captured and bounded, and
+//! every failure mapped to a [`CallError`].
+//!
+//! Calls are async on the engine's own threads ([`crate::executor`]). The wall-clock
+//! budget is a timeout around the whole call: when it fires, the call's future is
+//! dropped, and with it the store and the instance, so the slot is free at once, whether
+//! the guest was computing (it yields every [`EPOCH_TICK`]) or waiting in a host call
+//! (`wasi:io/poll` on a clock). An epoch trap alone could not end the second kind.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
+use runplane_model::text;
+use tokio::sync::Semaphore;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -13,10 +24,13 @@ use crate::bindings::{Level, Plugin, PluginPre, RuntimeExports, runplane};
 use crate::error::CallError;
 use crate::limits::{Limits, MemoryCap};
 
-/// Bytes of guest stderr kept per call (enough for a panic message and backtrace).
-const STDERR_CAPACITY: usize = 16 << 10;
+/// Bytes of guest stderr one call may write (a panic message and backtrace take a few
+/// KiB); writing past it traps the call, which is then reported like any trap.
+pub const STDERR_CAPACITY: usize = 64 << 10;
 /// Longest log line a guest may write; longer lines are cut.
 const LOG_LINE_LIMIT: usize = 4 << 10;
+/// Bytes of log one call may write; past it, lines are dropped (and that is said once).
+pub const LOG_BYTES_PER_CALL: usize = 64 << 10;
 
 /// The store data of one call.
 pub(crate) struct CallState {
@@ -29,6 +43,8 @@ pub(crate) struct CallState {
     /// Process-unique id of this call, so a guest's log lines and stderr can be told
     /// apart from another call's.
     call: u64,
+    /// Bytes of log written so far by this call.
+    logged: usize,
 }
 
 /// Source of call ids.
@@ -46,16 +62,23 @@ impl WasiView for CallState {
 impl runplane::runtime::types::Host for CallState {}
 
 impl runplane::runtime::log::Host for CallState {
-    fn log(&mut self, level: Level, mut message: String) {
-        if message.len() > LOG_LINE_LIMIT {
-            let mut cut = LOG_LINE_LIMIT;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push_str(" …");
-        }
+    fn log(&mut self, level: Level, message: String) {
         let (runtime, call) = (&*self.runtime, self.call);
+        if self.logged >= LOG_BYTES_PER_CALL {
+            return;
+        }
+        self.logged += message.len();
+        if self.logged >= LOG_BYTES_PER_CALL {
+            tracing::warn!(
+                runtime,
+                call,
+                "the runtime logged {LOG_BYTES_PER_CALL} bytes in this call; dropping the rest"
+            );
+            return;
+        }
+        // Escaped, so a newline cannot forge a host log line nor an escape reach a
+        // terminal.
+        let message = text::bounded_line(message, LOG_LINE_LIMIT);
         match level {
             Level::Trace => tracing::trace!(runtime, call, "{message}"),
             Level::Debug => tracing::debug!(runtime, call, "{message}"),
@@ -66,24 +89,67 @@ impl runplane::runtime::log::Host for CallState {
     }
 }
 
-/// The linker every runtime is instantiated with: WASI (deny-all context) and `log`.
+/// The linker every runtime is instantiated with: WASI (deny-all context, async so a
+/// guest waiting in it can be cut off) and `log`.
 pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     Plugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)?;
     Ok(linker)
 }
 
-/// Instantiates `pre` in a fresh store armed with `limits` and runs `body` on the
-/// runtime's exports.
-pub(crate) fn call<R>(
-    engine: &Engine,
-    pre: &PluginPre<CallState>,
-    limits: &Limits,
-    runtime: &Arc<str>,
-    function: &'static str,
-    body: impl FnOnce(&RuntimeExports, &mut Store<CallState>) -> wasmtime::Result<R>,
-) -> Result<R, CallError> {
+/// One exported function of the runtime interface and its arguments.
+pub(crate) trait Export: Send + 'static {
+    /// What the export returns.
+    type Output: Send + 'static;
+    /// Its name in `wit/`, for errors and logs.
+    const NAME: &'static str;
+    /// Calls it on a fresh instance's exports.
+    fn invoke<'a>(
+        self,
+        exports: &'a RuntimeExports,
+        store: &'a mut Store<CallState>,
+    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a;
+}
+
+/// Everything a call needs of its runtime, owned, so the call can run on the engine's
+/// threads while the caller awaits it.
+#[derive(Clone)]
+pub(crate) struct Site {
+    pub(crate) engine: Engine,
+    pub(crate) pre: PluginPre<CallState>,
+    pub(crate) limits: Limits,
+    /// The runtime's name (its origin during the load's own `info` call).
+    pub(crate) runtime: Arc<str>,
+    /// The runtime's call slots: [`Limits::concurrency`] permits.
+    pub(crate) slots: Arc<Semaphore>,
+}
+
+/// Waits for one of the runtime's slots (at most half the budget: a caller queued behind
+/// calls that use their whole budget learns at once that the runtime is busy), then
+/// calls `export` in a fresh instance, all of it within the budget.
+pub(crate) async fn call<E: Export>(site: Site, export: E) -> Result<E::Output, CallError> {
+    let limits = site.limits;
+    let waiting = Instant::now();
+    let Ok(Ok(_permit)) = tokio::time::timeout(limits.budget / 2, site.slots.acquire()).await
+    else {
+        return Err(CallError::Busy {
+            runtime: site.runtime.to_string(),
+            waited: waiting.elapsed(),
+        });
+    };
+    match tokio::time::timeout(limits.budget, run(&site, export)).await {
+        Ok(result) => result,
+        Err(_elapsed) => Err(CallError::Timeout {
+            runtime: site.runtime.to_string(),
+            function: E::NAME,
+            budget: limits.budget,
+        }),
+    }
+}
+
+async fn run<E: Export>(site: &Site, export: E) -> Result<E::Output, CallError> {
+    let (runtime, limits, function) = (&site.runtime, &site.limits, E::NAME);
     let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
     let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
     let state = CallState {
@@ -95,25 +161,37 @@ pub(crate) fn call<R>(
         },
         runtime: runtime.clone(),
         call: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
+        logged: 0,
     };
     let call = state.call;
-    let mut store = Store::new(engine, state);
+    let mut store = Store::new(&site.engine, state);
     store.limiter(|state| &mut state.memory);
-    store.set_epoch_deadline(limits.ticks());
-    store.epoch_deadline_trap();
-    let instance = pre.instantiate(&mut store).map_err(|error| {
-        if store.data().memory.exceeded {
-            return memory_limit(runtime, function, limits);
-        }
-        CallError::Host {
-            runtime: runtime.to_string(),
-            message: format!("cannot instantiate: {error:#}"),
-        }
-    })?;
-    let result = body(instance.runplane_runtime_runtime(), &mut store);
-    let stderr = String::from_utf8_lossy(&stderr.contents())
-        .trim()
-        .to_string();
+    // Yield at every tick: other calls run, and the budget's timeout gets its chance.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_async_yield_and_update(1);
+    let instance = site
+        .pre
+        .instantiate_async(&mut store)
+        .await
+        .map_err(|error| {
+            if store.data().memory.exceeded {
+                return memory_limit(runtime, function, limits);
+            }
+            CallError::Host {
+                runtime: runtime.to_string(),
+                message: format!("cannot instantiate: {error:#}"),
+            }
+        })?;
+    let result = export
+        .invoke(instance.runplane_runtime_runtime(), &mut store)
+        .await;
+    let stderr = stderr.contents();
+    let stderr = String::from_utf8_lossy(&stderr);
+    // One line: a newline in it must not forge a host log line.
+    let stderr = text::bounded_line(
+        stderr.trim().to_string(),
+        crate::boundary::MAX_MESSAGE_BYTES,
+    );
     if !stderr.is_empty() {
         tracing::warn!(
             runtime = &**runtime,
@@ -125,13 +203,6 @@ pub(crate) fn call<R>(
     result.map_err(|error| {
         if store.data().memory.exceeded {
             return memory_limit(runtime, function, limits);
-        }
-        if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-            return CallError::Timeout {
-                runtime: runtime.to_string(),
-                function,
-                budget: limits.budget,
-            };
         }
         let trap = error
             .downcast_ref::<Trap>()

@@ -1,24 +1,25 @@
-//! The engine (one per process) and the runtimes it loads.
+//! The engine (one per process): configuration, compilation, loading.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 
-use runplane_model::{
-    FieldError, ObservedObject, PlanError, RunContext, RunPlan, RunStatus, RuntimeInfo,
-    RuntimeVersion,
-};
+use runplane_model::RuntimeVersion;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::bindings::{PluginPre, wit};
-use crate::cache::{CacheOutcome, CompiledCache};
-use crate::call::{self, CallState};
-use crate::error::{CallError, LoadError};
+use crate::bindings::PluginPre;
+use crate::boundary;
+use crate::cache::CompiledCache;
+use crate::call::{self, CallState, Site};
+use crate::error::LoadError;
+use crate::executor::Executor;
+use crate::inspect;
 use crate::limits::{EPOCH_TICK, Limits};
-use crate::version;
+use crate::runtime::{Info, LoadedRuntime};
 
 /// Instance slots of the pooling allocator: the most calls in flight at once.
 const POOL_INSTANCES: u32 = 256;
@@ -44,7 +45,9 @@ struct Shared {
     engine: Engine,
     linker: Linker<CallState>,
     limits: Limits,
-    cache: CompiledCache,
+    cache: Arc<CompiledCache>,
+    /// Where every call and every compilation runs.
+    executor: Executor,
     /// Held for its `Drop`, which stops the ticker thread with the engine.
     _ticker: EpochTicker,
 }
@@ -56,7 +59,8 @@ impl PluginEngine {
         let engine =
             Engine::new(&config(&limits)).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         let linker = call::linker(&engine).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
-        let cache = CompiledCache::new(&engine, cache_dir);
+        let cache = Arc::new(CompiledCache::new(&engine, cache_dir));
+        let executor = Executor::new().map_err(|e| LoadError::Engine(e.to_string()))?;
         let ticker = EpochTicker::start(engine.clone());
         Ok(PluginEngine {
             shared: Arc::new(Shared {
@@ -64,6 +68,7 @@ impl PluginEngine {
                 linker,
                 limits,
                 cache,
+                executor,
                 _ticker: ticker,
             }),
         })
@@ -74,60 +79,122 @@ impl PluginEngine {
         self.shared.limits
     }
 
-    /// Reads and loads the component at `path`.
-    pub fn load_file(&self, path: &Path) -> Result<LoadedRuntime, LoadError> {
+    /// Reads and loads the component at `path`: only a regular file of at most
+    /// [`Limits::component_bytes`] is read (see [`PluginEngine::load`] for the rest).
+    pub async fn load_file(&self, path: &Path) -> Result<LoadedRuntime, LoadError> {
         let origin = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-            origin: origin.clone(),
-            source,
-        })?;
-        self.load(&bytes, &origin)
+        let max = self.shared.limits.component_bytes;
+        let owned = path.to_path_buf();
+        let bytes = self
+            .shared
+            .executor
+            .spawn_blocking(move || inspect::read_component(&owned, max))
+            .await
+            .map_err(|e| LoadError::Engine(format!("reading {origin}: {e}")))??;
+        self.load(&bytes, &origin).await
     }
 
-    /// Loads a runtime from component bytes: sha256, compile (or cached), contract
-    /// version check, pre-instantiate, smoke-call `info`. `origin` names the bytes in
-    /// errors (a path, "built-in python").
-    pub fn load(&self, bytes: &[u8], origin: &str) -> Result<LoadedRuntime, LoadError> {
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+    /// Loads a runtime from component bytes: sha256; exports, imports and code checked
+    /// without compiling; compiled (or read from the cache) on the engine's blocking
+    /// threads within [`Limits::compile_budget`]; pre-instantiated; `info` called like
+    /// any call (budget, memory, slots) and checked. `origin` names the bytes in errors
+    /// (a path, "built-in python"). Any failure is an error for this component only.
+    /// The future may be awaited on any executor: the work runs on the engine's threads.
+    pub async fn load(&self, bytes: &[u8], origin: &str) -> Result<LoadedRuntime, LoadError> {
+        let (engine, bytes, owned_origin) = (self.clone(), bytes.to_vec(), origin.to_string());
+        self.shared
+            .executor
+            .spawn(async move { engine.load_here(&bytes, &owned_origin).await })
+            .await
+            .map_err(|e| LoadError::Engine(format!("loading {origin}: {e}")))?
+    }
+
+    /// [`Self::load`], on the engine's threads.
+    async fn load_here(&self, bytes: &[u8], origin: &str) -> Result<LoadedRuntime, LoadError> {
         let shared = &self.shared;
-        let (component, cache) = shared
-            .cache
-            .load_or_compile(&shared.engine, bytes, digest.trim_start_matches("sha256:"))
+        inspect::inspect(bytes, origin, shared.limits.component_bytes)?;
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+        let compiling = {
+            let (engine, cache) = (shared.engine.clone(), shared.cache.clone());
+            let (bytes, key) = (
+                bytes.to_vec(),
+                digest.trim_start_matches("sha256:").to_string(),
+            );
+            shared
+                .executor
+                .spawn_blocking(move || cache.load_or_compile(&engine, &bytes, &key))
+        };
+        let budget = shared.limits.compile_budget;
+        let (component, cache) = tokio::time::timeout(budget, compiling)
+            .await
+            .map_err(|_| LoadError::CompileTimeout {
+                origin: origin.to_string(),
+                budget,
+            })?
+            .map_err(|e| LoadError::Engine(format!("compiling {origin}: {e}")))?
             .map_err(|e| LoadError::Compile {
                 origin: origin.to_string(),
                 message: format!("{e:#}"),
             })?;
-        version::check(&shared.engine, &component, origin)?;
-        let instance_pre =
+        let link_error = |e: wasmtime::Error| LoadError::Link {
+            origin: origin.to_string(),
+            message: format!("{e:#}"),
+        };
+        let pre = PluginPre::new(
             shared
                 .linker
                 .instantiate_pre(&component)
-                .map_err(|e| LoadError::Link {
-                    origin: origin.to_string(),
-                    message: format!("{e:#}"),
-                })?;
-        let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::Link {
-            origin: origin.to_string(),
-            message: format!("{e:#}"),
-        })?;
-        let mut runtime = LoadedRuntime {
-            name: Arc::from(origin),
-            version: None,
+                .map_err(link_error)?,
+        )
+        .map_err(link_error)?;
+        let site = Site {
+            engine: shared.engine.clone(),
             pre,
-            engine: self.clone(),
-            cache,
+            limits: shared.limits,
+            runtime: Arc::from(origin),
+            slots: Arc::new(Semaphore::new(shared.limits.concurrency)),
         };
-        let info = runtime.call_info().map_err(|source| LoadError::Smoke {
-            origin: origin.to_string(),
-            source,
-        })?;
-        runtime.name = Arc::from(info.name.as_str());
-        runtime.version = Some(RuntimeVersion {
+        let info = call::call(site.clone(), Info)
+            .await
+            .map_err(|source| LoadError::Smoke {
+                origin: origin.to_string(),
+                source,
+            })?;
+        let info = boundary::info(info.into(), origin)?;
+        let name = Arc::from(info.name.as_str());
+        let version = RuntimeVersion {
             info,
             digest,
             origin: origin.to_string(),
-        });
-        Ok(runtime)
+        };
+        Ok(LoadedRuntime::new(
+            Site {
+                runtime: name,
+                ..site
+            },
+            version,
+            self.clone(),
+            cache,
+        ))
+    }
+
+    /// Runs a call of `runtime` on the engine's threads and waits for it, from any
+    /// executor.
+    pub(crate) async fn run<R: Send + 'static>(
+        &self,
+        runtime: &str,
+        call: impl std::future::Future<Output = Result<R, crate::CallError>> + Send + 'static,
+    ) -> Result<R, crate::CallError> {
+        self.shared
+            .executor
+            .spawn(call)
+            .await
+            .unwrap_or_else(|error| {
+                Err(crate::CallError::Host {
+                    runtime: runtime.to_string(),
+                    message: format!("the call's task failed: {error}"),
+                })
+            })
     }
 }
 
@@ -192,166 +259,5 @@ impl Drop for EpochTicker {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-    }
-}
-
-/// A loaded runtime: its description, digest and pre-instantiated component. Each
-/// call runs in a fresh instance, so calls never share state.
-pub struct LoadedRuntime {
-    name: Arc<str>,
-    /// Set right after the smoke call; always present once `load` returns.
-    version: Option<RuntimeVersion>,
-    pre: PluginPre<CallState>,
-    engine: PluginEngine,
-    /// Whether the compiled code came from the precompiled cache.
-    cache: CacheOutcome,
-}
-
-impl std::fmt::Debug for LoadedRuntime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedRuntime")
-            .field("name", &self.name)
-            .field("digest", &self.digest())
-            .field("origin", &self.origin())
-            .finish()
-    }
-}
-
-impl LoadedRuntime {
-    /// The runtime's name (from its `info`).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// This loaded version: what the runtime said about itself, its digest, its origin.
-    pub fn version(&self) -> &RuntimeVersion {
-        self.version
-            .as_ref()
-            .expect("load() sets the version before returning the runtime")
-    }
-
-    /// What the runtime said about itself at load time.
-    pub fn info(&self) -> &RuntimeInfo {
-        &self.version().info
-    }
-
-    /// `sha256:<hex>` of the component bytes; runs record it.
-    pub fn digest(&self) -> &str {
-        &self.version().digest
-    }
-
-    /// Where the component came from (a path, or "built-in python").
-    pub fn origin(&self) -> &str {
-        &self.version().origin
-    }
-
-    /// Whether loading found the component's compiled code in the precompiled cache
-    /// instead of compiling it (the second start of a host should).
-    pub fn loaded_from_cache(&self) -> bool {
-        self.cache == CacheOutcome::Hit
-    }
-
-    fn call<R>(
-        &self,
-        function: &'static str,
-        body: impl FnOnce(
-            &crate::bindings::RuntimeExports,
-            &mut wasmtime::Store<CallState>,
-        ) -> wasmtime::Result<R>,
-    ) -> Result<R, CallError> {
-        let shared = &self.engine.shared;
-        call::call(
-            &shared.engine,
-            &self.pre,
-            &shared.limits,
-            &self.name,
-            function,
-            body,
-        )
-    }
-
-    /// Calls `info` in a fresh instance (the loaded description is [`Self::info`]).
-    pub fn call_info(&self) -> Result<RuntimeInfo, CallError> {
-        let info = self.call("info", |exports, store| exports.call_info(store))?;
-        Ok(info.into())
-    }
-
-    /// Calls `validate(kind, spec)`: `Ok(Err(..))` lists the bad fields, with paths
-    /// inside `spec`.
-    pub fn validate(
-        &self,
-        kind: &str,
-        spec: &str,
-    ) -> Result<Result<(), Vec<FieldError>>, CallError> {
-        let answer = self.call("validate", |exports, store| {
-            exports.call_validate(store, kind, spec)
-        })?;
-        Ok(answer.map_err(|fields| fields.into_iter().map(Into::into).collect()))
-    }
-
-    /// Calls `plan(context)` and enforces the output caps.
-    pub fn plan(&self, context: &RunContext) -> Result<Result<RunPlan, PlanError>, CallError> {
-        let context = wit::RunContext::from(context);
-        let planned = self.call("plan", |exports, store| exports.call_plan(store, &context))?;
-        match planned {
-            Ok(plan) => {
-                let plan = RunPlan::from(plan);
-                self.check_output(&plan)?;
-                Ok(Ok(plan))
-            }
-            Err(error) => Ok(Err(error.into())),
-        }
-    }
-
-    /// Calls `observe(context, objects)`.
-    pub fn observe(
-        &self,
-        context: &RunContext,
-        objects: Vec<ObservedObject>,
-    ) -> Result<RunStatus, CallError> {
-        let context = wit::RunContext::from(context);
-        let objects: Vec<wit::ObservedObject> = objects.into_iter().map(Into::into).collect();
-        let status = self.call("observe", |exports, store| {
-            exports.call_observe(store, &context, &objects)
-        })?;
-        Ok(status.into())
-    }
-
-    fn check_output(&self, plan: &RunPlan) -> Result<(), CallError> {
-        let limits = self.engine.limits();
-        let size = match plan {
-            RunPlan::Kubernetes(objects) => {
-                if objects.len() > limits.objects {
-                    return Err(CallError::TooManyObjects {
-                        runtime: self.name.to_string(),
-                        count: objects.len(),
-                        limit: limits.objects,
-                    });
-                }
-                objects.iter().map(String::len).sum()
-            }
-            RunPlan::Local(process) => {
-                process
-                    .files
-                    .iter()
-                    .map(|f| f.contents.len() + f.path.len())
-                    .sum::<usize>()
-                    + process
-                        .argv
-                        .iter()
-                        .chain(process.env.iter().map(|(k, _)| k))
-                        .map(String::len)
-                        .sum::<usize>()
-            }
-        };
-        if size > limits.output_bytes {
-            return Err(CallError::OutputTooLarge {
-                runtime: self.name.to_string(),
-                function: "plan",
-                size,
-                limit: limits.output_bytes,
-            });
-        }
-        Ok(())
     }
 }

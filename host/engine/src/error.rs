@@ -65,7 +65,16 @@ pub enum CallError {
         /// The most objects a plan may return ([`Limits::objects`](crate::Limits::objects)).
         limit: usize,
     },
-    /// The host could not set up the call (no free instance slot, for example).
+    /// The runtime already has [`Limits::concurrency`](crate::Limits::concurrency) calls
+    /// in flight and none ended while this one waited: try again later.
+    #[error("runtime {runtime} is busy: no call slot freed within {waited:?}")]
+    Busy {
+        /// The runtime's name from its `info`.
+        runtime: String,
+        /// How long the call waited for a slot.
+        waited: Duration,
+    },
+    /// The host could not set up the call.
     #[error("cannot call runtime {runtime}: {message}")]
     Host {
         /// The runtime's name from its `info` (`python`); its origin during the load's
@@ -85,6 +94,7 @@ impl CallError {
             CallError::Trap { .. } => "trap",
             CallError::OutputTooLarge { .. } => "output-too-large",
             CallError::TooManyObjects { .. } => "too-many-objects",
+            CallError::Busy { .. } => "busy",
             CallError::Host { .. } => "host",
         }
     }
@@ -102,6 +112,23 @@ pub enum LoadError {
         /// Why the read failed (not found, permission denied, …).
         #[source]
         source: std::io::Error,
+    },
+    /// Refused before compiling: not a regular file, too large, code too costly to
+    /// compile, or an `info` the host does not accept.
+    #[error("{origin} is refused: {reason}")]
+    Refused {
+        /// Where the bytes came from.
+        origin: String,
+        /// The rule it breaks.
+        reason: String,
+    },
+    /// Compiling took longer than [`Limits::compile_budget`](crate::Limits::compile_budget).
+    #[error("{origin} did not compile within {budget:?}")]
+    CompileTimeout {
+        /// Where the bytes came from.
+        origin: String,
+        /// The budget it ran past.
+        budget: Duration,
     },
     /// Not a valid component, or it does not compile.
     #[error("{origin} is not a valid WebAssembly component: {message}")]

@@ -8,13 +8,17 @@
 //!
 //! # Overview
 //!
-//! - [`PluginEngine`]: one per process. Pooling allocator, epoch ticker, deny-all WASI.
+//! - [`PluginEngine`]: one per process. Pooling allocator, epoch ticker, deny-all WASI,
+//!   and its own threads, so guest code never runs on the caller's async workers.
 //!   [`PluginEngine::load`] turns component bytes into a [`LoadedRuntime`]: sha256,
-//!   version check, compile (or load from the precompiled cache), pre-instantiate,
-//!   smoke-call `info`.
-//! - [`LoadedRuntime`]: `validate`, `plan`, `observe`; each call gets a fresh store and
-//!   instance, a wall-clock budget, a memory cap and output caps ([`Limits`]). Failures
-//!   are a typed [`CallError`] naming the runtime and the limit.
+//!   exports, imports and code cost checked before compiling ([`inspect`]), compile
+//!   within a budget (or load from the precompiled cache), pre-instantiate, call `info`
+//!   like any other call and check it ([`boundary`]).
+//! - [`LoadedRuntime`]: `validate`, `plan`, `observe`, all async; each call waits for
+//!   one of the runtime's slots, gets a fresh store and instance, a wall-clock budget
+//!   that also ends a guest blocked in a host call, a memory cap, and output caps
+//!   ([`Limits`], [`boundary`]). Failures are a typed [`CallError`] naming the runtime
+//!   and the limit.
 //! - [`Registry`]: the runtimes by name, by function kind and by digest, swapped
 //!   atomically; [`Registry::with_builtins`] is how every host and test starts one.
 //! - The only `bindgen!` over `wit/` lives here, and its records never leave the crate:
@@ -26,24 +30,32 @@
 //! ```no_run
 //! use runplane_engine::{Limits, PluginEngine};
 //!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let engine = PluginEngine::new(Limits::default(), None)?;
-//! let runtime = engine.load(&std::fs::read("python.wasm")?, "python.wasm")?;
+//! let runtime = engine.load(&std::fs::read("python.wasm")?, "python.wasm").await?;
 //! println!("{} {}", runtime.info().name, runtime.digest());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
 //! ```
 
 mod bindings;
+pub mod boundary;
 mod cache;
 mod call;
 mod convert;
 mod engine;
 mod error;
+mod executor;
+pub mod inspect;
 pub mod limits;
 mod registry;
+mod runtime;
 mod version;
 
-pub use engine::{LoadedRuntime, PluginEngine};
+pub use call::{LOG_BYTES_PER_CALL, STDERR_CAPACITY};
+pub use engine::PluginEngine;
 pub use error::{CallError, LoadError};
 pub use limits::Limits;
 pub use registry::{Registry, Skipped};
+pub use runtime::LoadedRuntime;
 pub use version::{CONTRACT_VERSION, INTERFACE};

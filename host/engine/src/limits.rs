@@ -11,13 +11,23 @@ pub const DEFAULT_MEMORY: usize = 64 << 20;
 pub const DEFAULT_OUTPUT_BYTES: usize = 4 << 20;
 /// Default cap on the Kubernetes objects one plan returns.
 pub const DEFAULT_OBJECTS: usize = 64;
-/// Granularity of the wall-clock budget: the epoch ticker's period.
+/// Default cap on a component's size (the built-in runtimes are 1 to 3 MiB).
+pub const DEFAULT_COMPONENT_BYTES: usize = 32 << 20;
+/// Default wall-clock budget of compiling one component (the built-ins take ≈ 0.2 s to
+/// 2 s on one core; what passes [`crate::inspect`]'s caps takes at most a few seconds).
+pub const DEFAULT_COMPILE_BUDGET: Duration = Duration::from_secs(60);
+/// Default number of calls one runtime may have in flight at once: a quarter of the
+/// engine's instance slots, so one runtime cannot hold them all.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+/// How often a running guest yields to the engine's scheduler: each tick it lets other
+/// calls run and its deadline be checked.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// What one call may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Wall clock from instantiation to return.
+    /// Wall clock from instantiation to return, host calls (a guest sleeping in
+    /// `wasi:io/poll`) included. Half of it is the longest a call waits for a slot.
     pub budget: Duration,
     /// Linear memory of the instance.
     pub memory: usize,
@@ -25,6 +35,13 @@ pub struct Limits {
     pub output_bytes: usize,
     /// Number of Kubernetes objects in a plan.
     pub objects: usize,
+    /// Size of a component file or of component bytes handed to the engine.
+    pub component_bytes: usize,
+    /// Wall clock for compiling one component.
+    pub compile_budget: Duration,
+    /// Calls of one runtime in flight at once; more wait, up to half the budget, for
+    /// a turn, then fail as [`CallError::Busy`](crate::CallError::Busy).
+    pub concurrency: usize,
 }
 
 impl Default for Limits {
@@ -34,14 +51,10 @@ impl Default for Limits {
             memory: DEFAULT_MEMORY,
             output_bytes: DEFAULT_OUTPUT_BYTES,
             objects: DEFAULT_OBJECTS,
+            component_bytes: DEFAULT_COMPONENT_BYTES,
+            compile_budget: DEFAULT_COMPILE_BUDGET,
+            concurrency: DEFAULT_CONCURRENCY,
         }
-    }
-}
-
-impl Limits {
-    /// The budget in epoch ticks (at least one).
-    pub(crate) fn ticks(&self) -> u64 {
-        (self.budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
     }
 }
 

@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::engine::{LoadedRuntime, PluginEngine};
+use crate::engine::PluginEngine;
 use crate::error::LoadError;
+use crate::runtime::LoadedRuntime;
 
 /// Runtimes by name; function kinds resolve to the runtime that declares them.
 #[derive(Default)]
@@ -46,13 +47,13 @@ impl Registry {
     /// A registry holding the built-in runtimes, given as `(name, component bytes)`
     /// (`runplane_builtins::COMPONENTS`); each is loaded with origin `built-in <name>`.
     /// A built-in that does not load is a broken build, reported with its name.
-    pub fn with_builtins(
+    pub async fn with_builtins(
         engine: &PluginEngine,
         builtins: &[(&str, &[u8])],
     ) -> Result<Self, LoadError> {
         let registry = Registry::new();
         for (name, bytes) in builtins {
-            registry.insert(engine.load(bytes, &format!("built-in {name}"))?);
+            registry.insert(engine.load(bytes, &format!("built-in {name}")).await?);
         }
         Ok(registry)
     }
@@ -60,7 +61,7 @@ impl Registry {
     /// Loads every `*.wasm` file of `dir`, in name order, and returns those that did not
     /// load: one bad plugin never stops the others (nor the host). `Err` only when the
     /// directory itself cannot be read.
-    pub fn load_directory(
+    pub async fn load_directory(
         &self,
         engine: &PluginEngine,
         dir: &Path,
@@ -73,7 +74,7 @@ impl Registry {
         paths.sort();
         let mut skipped = Vec::new();
         for path in paths {
-            match engine.load_file(&path) {
+            match engine.load_file(&path).await {
                 Ok(runtime) => {
                     tracing::info!(
                         runtime = runtime.name(),

@@ -1,10 +1,8 @@
-//! The contract version check, done on the component's type before instantiating.
+//! The contract version check, done on the component's export names before it is
+//! compiled.
 //!
 //! Semver rules (wit/README.md): a runtime built for `MAJOR.x` works with a host of the
 //! same major; while the major is 0, the minor plays that role.
-
-use wasmtime::Engine;
-use wasmtime::component::Component;
 
 use crate::error::LoadError;
 
@@ -13,13 +11,9 @@ pub const CONTRACT_VERSION: &str = "0.1.0";
 /// The exported interface every runtime provides, without version.
 pub const INTERFACE: &str = "runplane:runtime/runtime";
 
-/// Checks that `component` exports the runtime interface in a compatible version.
-pub(crate) fn check(engine: &Engine, component: &Component, origin: &str) -> Result<(), LoadError> {
-    let exports: Vec<String> = component
-        .component_type()
-        .exports(engine)
-        .map(|(name, _)| name.to_string())
-        .collect();
+/// Checks that `exports` (a component's top-level export names) include the runtime
+/// interface in a compatible version.
+pub(crate) fn check_exports(exports: &[String], origin: &str) -> Result<(), LoadError> {
     let Some(found) = exports
         .iter()
         .find_map(|name| name.strip_prefix(INTERFACE)?.strip_prefix('@'))

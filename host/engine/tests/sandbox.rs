@@ -3,13 +3,17 @@
 //!
 //! Every failure is checked for its typed error, for a message that names the runtime
 //! and the limit, and for the engine and the loaded runtime still serving a normal call
-//! afterwards. Run with `cargo test -p runplane-engine --test sandbox -- --nocapture`
-//! to see the measured times.
+//! afterwards. The hostile cases are tables, one per class of issue 10 that the engine
+//! contains (loading, time, outputs, text); `tests/adversarial.rs` of the API and the
+//! guard's tables cover the rest. Run with
+//! `cargo test -p runplane-engine --test sandbox -- --nocapture` to see the times.
 
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use runplane_engine::{CallError, Limits, LoadError, LoadedRuntime, PluginEngine};
+use runplane_engine::boundary::{MAX_MESSAGE_BYTES, MAX_OUTPUTS_BYTES};
+use runplane_engine::{CallError, Limits, LoadedRuntime, PluginEngine, Registry};
+use runplane_fixture_misbehaving::{SLEEP_SECONDS, info_variant};
 use runplane_model::{RunPlan, Target};
 use runplane_test_support::{
     MISBEHAVING_RUNTIME, NOT_A_RUNTIME_WAT, PYTHON_RUNTIME, WRONG_MAJOR_WAT, component, python,
@@ -24,6 +28,19 @@ const MARGIN: Duration = Duration::from_millis(1500);
 const MEMORY: usize = 64 << 20;
 const OUTPUT_BYTES: usize = 4 << 20;
 const OBJECTS: usize = 64;
+/// Calls of one runtime in flight at once: small, so the fairness test is quick.
+const CONCURRENCY: usize = 4;
+
+fn limits() -> Limits {
+    Limits {
+        budget: BUDGET,
+        memory: MEMORY,
+        output_bytes: OUTPUT_BYTES,
+        objects: OBJECTS,
+        concurrency: CONCURRENCY,
+        ..Limits::default()
+    }
+}
 
 /// The one engine of these tests and the misbehaving runtime it loaded.
 struct Sandbox {
@@ -32,16 +49,12 @@ struct Sandbox {
 }
 
 static SANDBOX: LazyLock<Sandbox> = LazyLock::new(|| {
-    let limits = Limits {
-        budget: BUDGET,
-        memory: MEMORY,
-        output_bytes: OUTPUT_BYTES,
-        objects: OBJECTS,
-    };
-    let engine = PluginEngine::new(limits, None).expect("the engine starts");
-    let misbehaving = engine
-        .load(&component(MISBEHAVING_RUNTIME), MISBEHAVING_RUNTIME)
-        .expect("the misbehaving runtime loads");
+    let engine = PluginEngine::new(limits(), None).expect("the engine starts");
+    // The engine runs the load on its own threads: any executor can wait for it.
+    let misbehaving = futures::executor::block_on(
+        engine.load(&component(MISBEHAVING_RUNTIME), MISBEHAVING_RUNTIME),
+    )
+    .expect("the misbehaving runtime loads");
     Sandbox {
         engine,
         misbehaving,
@@ -49,9 +62,9 @@ static SANDBOX: LazyLock<Sandbox> = LazyLock::new(|| {
 });
 
 /// Plans `behaviour`, expecting the call to fail; returns the failure and its duration.
-fn failing_plan(behaviour: &str) -> (CallError, Duration) {
+async fn failing_plan(behaviour: &str) -> (CallError, Duration) {
     let start = Instant::now();
-    let outcome = SANDBOX.misbehaving.plan(&run_context(behaviour));
+    let outcome = SANDBOX.misbehaving.plan(&run_context(behaviour)).await;
     let elapsed = start.elapsed();
     match outcome {
         Err(error) => {
@@ -63,10 +76,11 @@ fn failing_plan(behaviour: &str) -> (CallError, Duration) {
 }
 
 /// The same engine and the same loaded runtime still serve a normal call.
-fn still_serves() {
+async fn still_serves() {
     let plan = SANDBOX
         .misbehaving
         .plan(&run_context("ok"))
+        .await
         .expect("the call succeeds after a failure")
         .expect("the ok behaviour plans");
     let RunPlan::Kubernetes(objects) = plan else {
@@ -83,9 +97,17 @@ fn assert_names(error: &impl std::fmt::Display, parts: &[&str]) {
     }
 }
 
-#[test]
-fn a_normal_call_plans_one_object() {
-    still_serves();
+/// No control character but tab survives in `text`.
+fn assert_escaped(text: &str) {
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\t'),
+        "raw control characters in {text:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_normal_call_plans_one_object() {
+    still_serves().await;
     assert_eq!(SANDBOX.misbehaving.name(), "misbehaving");
     let info = SANDBOX.misbehaving.info();
     assert_eq!(info.function_kinds[0].name, "misbehaving");
@@ -94,161 +116,322 @@ fn a_normal_call_plans_one_object() {
     assert_eq!(info.actions[0].targets, [Target::Kubernetes, Target::Local]);
 }
 
-#[test]
-fn an_endless_loop_times_out_within_the_budget() {
-    let (error, elapsed) = failing_plan("loop");
-    println!("endless loop interrupted after {elapsed:?} (budget {BUDGET:?})");
-    let CallError::Timeout {
-        budget, function, ..
-    } = &error
-    else {
-        panic!("expected a timeout, got {error:?}");
+/// Class 2 and the sandbox's limits: every plan that should fail, the failure it gets
+/// (its kind), and what its message names. Each is timed; the runtime serves after each.
+#[tokio::test]
+async fn plans_that_break_a_limit_fail_with_the_limit_named() {
+    let budget = format!("{BUDGET:?}");
+    let memory = format!("{} MiB", MEMORY >> 20);
+    let output = OUTPUT_BYTES.to_string();
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("loop", "timeout", &["misbehaving", &budget, "plan"]),
+        // A guest asleep in `wasi:io/poll` is cut off like a loop, not after 30 s.
+        ("sleep", "timeout", &["misbehaving", &budget, "plan"]),
+        // Logging without end: the budget ends it, the log cap bounds what it wrote.
+        ("log-flood", "timeout", &["misbehaving", &budget]),
+        ("memory", "memory-limit", &["misbehaving", &memory, "plan"]),
+        (
+            "trap",
+            "trap",
+            &["misbehaving", "plan", "fixture panic: on purpose"],
+        ),
+        ("huge-output", "output-too-large", &["misbehaving", &output]),
+        (
+            "many-objects",
+            "too-many-objects",
+            &["misbehaving", "1000", "64"],
+        ),
+    ];
+    for (behaviour, kind, parts) in cases {
+        let (error, elapsed) = failing_plan(behaviour).await;
+        assert_eq!(error.kind(), *kind, "{behaviour}: {error}");
+        assert_names(&error, parts);
+        if *kind == "timeout" {
+            assert!(
+                elapsed >= BUDGET.mul_f32(0.9),
+                "{behaviour} cut early: {elapsed:?}"
+            );
+            assert!(
+                elapsed < BUDGET + MARGIN,
+                "{behaviour} cut late: {elapsed:?}"
+            );
+        }
+        still_serves().await;
+    }
+}
+
+#[tokio::test]
+async fn a_guest_writing_to_stderr_is_served() {
+    // The crash of issue 10: guest stderr on an async thread ended the host.
+    let plan = SANDBOX.misbehaving.plan(&run_context("stderr")).await;
+    assert!(matches!(plan, Ok(Ok(RunPlan::Kubernetes(_)))), "{plan:?}");
+}
+
+#[tokio::test]
+async fn a_validate_that_sleeps_is_cut_at_the_budget() {
+    let start = Instant::now();
+    let spec = serde_json::json!({"sleep_in_validate": true}).to_string();
+    let error = SANDBOX
+        .misbehaving
+        .validate("misbehaving", &spec)
+        .await
+        .expect_err("the budget ends the sleep");
+    let elapsed = start.elapsed();
+    println!("validate asleep for {SLEEP_SECONDS} s cut after {elapsed:?}: {error}");
+    assert_eq!(error.kind(), "timeout");
+    assert!(elapsed < BUDGET + MARGIN, "{elapsed:?}");
+}
+
+/// Classes 5 and 6: what a runtime returns is bounded and escaped before the caller
+/// sees it.
+#[tokio::test]
+async fn text_and_outputs_are_bounded_and_escaped() {
+    let Ok(Err(huge)) = SANDBOX.misbehaving.plan(&run_context("huge-error")).await else {
+        panic!("huge-error is a plan error");
     };
-    assert_eq!((*budget, *function), (BUDGET, "plan"));
     assert!(
-        elapsed >= BUDGET.mul_f32(0.9),
-        "interrupted early: {elapsed:?}"
+        huge.message.len() < MAX_MESSAGE_BYTES + 64,
+        "{}",
+        huge.message.len()
     );
-    assert!(elapsed < BUDGET + MARGIN, "interrupted late: {elapsed:?}");
-    assert_names(&error, &["misbehaving", "500ms", "plan"]);
-    still_serves();
-}
-
-#[test]
-fn a_memory_bomb_hits_the_memory_limit() {
-    let (error, _) = failing_plan("memory");
-    let CallError::MemoryLimit {
-        limit, function, ..
-    } = &error
-    else {
-        panic!("expected the memory limit, got {error:?}");
-    };
-    assert_eq!((*limit, *function), (MEMORY, "plan"));
-    assert_names(&error, &["misbehaving", "64 MiB", "plan"]);
-    still_serves();
-}
-
-#[test]
-fn a_panic_is_a_trap_with_the_panic_message() {
-    let (error, _) = failing_plan("trap");
-    let CallError::Trap {
-        message, function, ..
-    } = &error
-    else {
-        panic!("expected a trap, got {error:?}");
-    };
-    assert_eq!(*function, "plan");
-    assert!(message.contains("fixture panic: on purpose"), "{message}");
-    assert_names(
-        &error,
-        &["misbehaving", "plan", "fixture panic: on purpose"],
-    );
-    still_serves();
-}
-
-#[test]
-fn a_huge_output_is_refused() {
-    let (error, _) = failing_plan("huge-output");
-    let CallError::OutputTooLarge { size, limit, .. } = &error else {
-        panic!("expected output too large, got {error:?}");
-    };
-    assert_eq!(*limit, OUTPUT_BYTES);
-    assert!(*size > 8 << 20, "{size}");
-    assert_names(&error, &["misbehaving", &OUTPUT_BYTES.to_string()]);
-    still_serves();
-}
-
-#[test]
-fn too_many_objects_are_refused() {
-    let (error, _) = failing_plan("many-objects");
-    let CallError::TooManyObjects { count, limit, .. } = &error else {
-        panic!("expected too many objects, got {error:?}");
-    };
-    assert_eq!((*count, *limit), (1000, OBJECTS));
-    assert_names(&error, &["misbehaving", "1000", "64"]);
-    still_serves();
-}
-
-#[test]
-fn a_wrong_major_is_refused_naming_both_versions() {
-    let error = SANDBOX
-        .engine
-        .load(&component(WRONG_MAJOR_WAT), "wrong-major.wat")
-        .expect_err("a runtime@9.0.0 does not load");
-    println!("{error}");
-    let LoadError::IncompatibleVersion {
-        found, supported, ..
-    } = &error
-    else {
-        panic!("expected an incompatible version, got {error:?}");
-    };
-    assert_eq!(
-        (found.as_str(), supported.as_str()),
-        ("9.0.0", runplane_engine::CONTRACT_VERSION)
-    );
-    assert_names(&error, &["wrong-major.wat", "9.0.0", "0.1.0"]);
-    still_serves();
-}
-
-#[test]
-fn a_component_without_the_runtime_interface_is_not_a_runtime() {
-    let error = SANDBOX
-        .engine
-        .load(&component(NOT_A_RUNTIME_WAT), "not-a-runtime.wat")
-        .expect_err("a component without the runtime interface does not load");
-    println!("{error}");
-    let LoadError::NotARuntime { exports, .. } = &error else {
-        panic!("expected not a runtime, got {error:?}");
-    };
-    assert!(exports.contains("example:other/greeter@1.0.0"), "{exports}");
-    assert_names(&error, &["not-a-runtime.wat", runplane_engine::INTERFACE]);
-    still_serves();
-}
-
-#[test]
-fn random_bytes_do_not_compile() {
-    // A fixed xorshift sequence: random-looking, and the same on every run.
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let bytes: Vec<u8> = (0..4096)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    let error = SANDBOX
-        .engine
-        .load(&bytes, "random.bin")
-        .expect_err("random bytes do not load");
-    println!("{error}");
     assert!(
-        matches!(error, LoadError::Compile { .. }),
-        "expected a compile error, got {error:?}"
+        huge.message.ends_with("bytes, cut at 4096)"),
+        "{}",
+        &huge.message[4000..]
     );
-    assert_names(&error, &["random.bin"]);
-    still_serves();
+
+    let Ok(Err(escapes)) = SANDBOX.misbehaving.plan(&run_context("escapes")).await else {
+        panic!("escapes is a plan error");
+    };
+    assert_escaped(&escapes.message);
+    assert!(
+        escapes.message.contains("\\u{1b}]0;owned\\u{7}"),
+        "{}",
+        escapes.message
+    );
+    assert_escaped(&escapes.fields[0].path);
+    assert_escaped(&escapes.fields[0].message);
+
+    let observe = |what: &str| {
+        let mut context = run_context("ok");
+        context.run_spec = serde_json::json!({"parameters": {"observe": what}}).to_string();
+        async move { SANDBOX.misbehaving.observe(&context, Vec::new()).await }
+    };
+    let error = observe("huge-outputs").await.expect_err("8 MiB of outputs");
+    assert_eq!(error.kind(), "output-too-large");
+    assert_names(&error, &["observe", &MAX_OUTPUTS_BYTES.to_string()]);
+    let status = observe("huge-message")
+        .await
+        .expect("a long message is cut");
+    let message = status.message.expect("a message");
+    assert!(message.len() < MAX_MESSAGE_BYTES + 64, "{}", message.len());
+    let status = observe("escapes").await.expect("escapes are escaped");
+    assert_escaped(&status.message.unwrap());
+    assert_escaped(&status.reason.unwrap());
 }
 
-#[test]
-fn the_python_runtime_loads_and_plans() {
+/// Fairness: a runtime whose calls all sleep holds its own slots only. Its extra calls
+/// wait at most the budget and fail as busy; another runtime plans at once meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtime_that_sleeps_cannot_take_the_slots_of_another() {
+    // A load of its own: its slots are not shared with the other tests'.
+    let sleepy = SANDBOX
+        .engine
+        .load(&component(MISBEHAVING_RUNTIME), "misbehaving")
+        .await
+        .expect("misbehaving loads");
+    let sleepy = std::sync::Arc::new(sleepy);
     let python = SANDBOX
         .engine
         .load(&component(PYTHON_RUNTIME), "built-in python")
+        .await
+        .expect("python loads");
+    let sleepers: Vec<_> = (0..CONCURRENCY * 3)
+        .map(|_| {
+            let sleepy = sleepy.clone();
+            tokio::spawn(async move { sleepy.plan(&run_context("sleep")).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let start = Instant::now();
+    let planned = python.plan(&python::job_context(Target::Kubernetes)).await;
+    let python_took = start.elapsed();
+    assert!(matches!(planned, Ok(Ok(_))), "{planned:?}");
+    let mut kinds = Vec::new();
+    for sleeper in sleepers {
+        kinds.push(
+            sleeper
+                .await
+                .unwrap()
+                .expect_err("every sleeper fails")
+                .kind(),
+        );
+    }
+    kinds.sort();
+    println!("python planned in {python_took:?} while misbehaving slept; sleepers: {kinds:?}");
+    // The first four hold the slots for the whole budget; the other eight give up
+    // after half of it.
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "timeout").count(),
+        CONCURRENCY,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "busy").count(),
+        CONCURRENCY * 2,
+        "{kinds:?}"
+    );
+    assert!(
+        python_took < BUDGET,
+        "python waited for the sleepers: {python_took:?}"
+    );
+    still_serves().await;
+}
+
+/// A load's expected outcome: it loads, or its error names every part.
+type Expected = Result<(), &'static [&'static str]>;
+
+/// Class 1: components that misbehave while loading, files that are not components.
+/// Each is refused with its reason (or, for stderr, loads), and none stops the engine.
+#[tokio::test]
+async fn hostile_components_are_refused_at_load_with_their_reason() {
+    let wasm = component(MISBEHAVING_RUNTIME);
+    let cases: Vec<(&str, Vec<u8>, Expected)> = vec![
+        ("info-stderr", info_variant(&wasm, "stderr"), Ok(())),
+        (
+            "info-panic",
+            info_variant(&wasm, "panic"),
+            Err(&["info() smoke call"]),
+        ),
+        (
+            "info-sleep",
+            info_variant(&wasm, "sleep"),
+            Err(&["info() smoke call"]),
+        ),
+        (
+            "info-loop",
+            info_variant(&wasm, "loop"),
+            Err(&["info() smoke call"]),
+        ),
+        (
+            "info-huge",
+            info_variant(&wasm, "huge"),
+            Err(&["10000 actions"]),
+        ),
+        (
+            "info-escname",
+            info_variant(&wasm, "escname"),
+            Err(&["is not a name"]),
+        ),
+        (
+            "compile-bomb",
+            compile_bomb(),
+            Err(&["over the", "byte limit of one function"]),
+        ),
+        (
+            "locals-bomb",
+            locals_bomb(),
+            Err(&["locals, over the limit"]),
+        ),
+        (
+            "sockets",
+            component_importing("wasi:sockets/tcp@0.2.0"),
+            Err(&["import wasi:sockets/tcp@0.2.0"]),
+        ),
+        (
+            "core-module",
+            wat::parse_str("(module)").unwrap(),
+            Err(&["not a component"]),
+        ),
+        (
+            "wrong-major",
+            component(WRONG_MAJOR_WAT),
+            Err(&["9.0.0", "0.1.0"]),
+        ),
+        (
+            "not-a-runtime",
+            component(NOT_A_RUNTIME_WAT),
+            Err(&[runplane_engine::INTERFACE]),
+        ),
+        ("random", random_bytes(), Err(&["random"])),
+    ];
+    for (name, bytes, expected) in cases {
+        let start = Instant::now();
+        let outcome = SANDBOX.engine.load(&bytes, name).await;
+        let took = start.elapsed();
+        println!(
+            "{name}: {:?} in {took:?}",
+            outcome.as_ref().map(LoadedRuntime::name)
+        );
+        match (outcome, expected) {
+            (Ok(_), Ok(())) => {}
+            (Err(error), Err(parts)) => {
+                assert_names(&error, &[name]);
+                let text = format!(
+                    "{error}: {:?}",
+                    std::error::Error::source(&error).map(ToString::to_string)
+                );
+                for part in parts {
+                    assert!(text.contains(part), "{name}: {text:?} should name {part:?}");
+                }
+                assert_escaped(&text);
+            }
+            (outcome, expected) => panic!("{name}: got {outcome:?}, expected {expected:?}"),
+        }
+    }
+    still_serves().await;
+}
+
+/// Class 1, files: a directory holding a FIFO, a symlink to `/dev/zero`, an oversized
+/// file and a good plugin. The good one loads; each other is skipped with its reason,
+/// at once (nothing blocks on the FIFO, nothing reads `/dev/zero`).
+#[cfg(unix)]
+#[tokio::test]
+async fn a_plugin_directory_of_hostile_files_loads_what_is_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    nix::unistd::mkfifo(&path("fifo.wasm"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", path("zero.wasm")).unwrap();
+    std::fs::write(
+        path("huge.wasm"),
+        vec![0_u8; Limits::default().component_bytes + 1],
+    )
+    .unwrap();
+    std::fs::write(path("good.wasm"), component(MISBEHAVING_RUNTIME)).unwrap();
+    let engine = PluginEngine::new(Limits::default(), None).unwrap();
+    let registry = Registry::new();
+    let start = Instant::now();
+    let skipped = registry.load_directory(&engine, dir.path()).await.unwrap();
+    println!("directory loaded in {:?}", start.elapsed());
+    let reasons: Vec<String> = skipped.iter().map(|s| s.error.to_string()).collect();
+    assert_eq!(registry.all().len(), 1, "{reasons:?}");
+    assert_eq!(skipped.len(), 3, "{reasons:?}");
+    for (file, reason) in [
+        ("fifo.wasm", "not a regular file"),
+        ("huge.wasm", "over the 33554432 byte limit"),
+        ("zero.wasm", "not a regular file"),
+    ] {
+        let skip = skipped.iter().find(|s| s.path.ends_with(file)).expect(file);
+        assert_names(&skip.error, &[file, reason]);
+    }
+}
+
+#[tokio::test]
+async fn the_python_runtime_loads_and_plans() {
+    let python = SANDBOX
+        .engine
+        .load(&component(PYTHON_RUNTIME), "built-in python")
+        .await
         .expect("the Python runtime loads");
     let info = python.info();
     assert_eq!(python.name(), "python");
     let kinds: Vec<&str> = info
         .function_kinds
         .iter()
-        .map(|kind| kind.name.as_str())
+        .map(|k| k.name.as_str())
         .collect();
     assert_eq!(kinds, ["python"]);
-    let actions: Vec<&str> = info
-        .actions
-        .iter()
-        .map(|action| action.name.as_str())
-        .collect();
+    let actions: Vec<&str> = info.actions.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(actions, ["job", "serve", "build"]);
     assert!(
         python.digest().starts_with("sha256:"),
@@ -257,30 +440,32 @@ fn the_python_runtime_loads_and_plans() {
     );
     let plan = python
         .plan(&python::job_context(Target::Kubernetes))
+        .await
         .expect("the call succeeds")
         .expect("the job plans");
     let RunPlan::Kubernetes(objects) = plan else {
         panic!("a Kubernetes job plans objects, got {plan:?}");
     };
     assert_eq!(objects.len(), 2, "a ConfigMap and a Job");
-    still_serves();
+    still_serves().await;
 }
 
-#[test]
-fn the_precompiled_cache_serves_the_second_load() {
-    let dir = std::env::temp_dir().join(format!("runplane-engine-cache-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+#[tokio::test]
+async fn the_precompiled_cache_serves_the_second_load() {
+    let dir = tempfile::tempdir().unwrap();
     let bytes = component(PYTHON_RUNTIME);
-    let engine = PluginEngine::new(Limits::default(), Some(&dir)).expect("the engine starts");
+    let engine = PluginEngine::new(Limits::default(), Some(dir.path())).expect("the engine starts");
 
     let start = Instant::now();
     let first = engine
         .load(&bytes, "built-in python")
+        .await
         .expect("the first load compiles");
     let compiled = start.elapsed();
     let start = Instant::now();
     let second = engine
         .load(&bytes, "built-in python")
+        .await
         .expect("the second load uses the cache");
     let cached = start.elapsed();
     println!("python runtime: first load (compile) {compiled:?}, second load (cache) {cached:?}");
@@ -292,21 +477,59 @@ fn the_precompiled_cache_serves_the_second_load() {
     );
     assert!(
         second.loaded_from_cache(),
-        "the second load reads the precompiled code instead of compiling"
+        "the second load reads the precompiled code"
     );
     let file = format!("{}.cwasm", first.digest().trim_start_matches("sha256:"));
-    let entries: Vec<_> = std::fs::read_dir(&dir)
+    let entries: Vec<_> = std::fs::read_dir(dir.path())
         .expect("the cache directory exists")
         .filter_map(Result::ok)
         .map(|entry| entry.path().join(&file))
         .filter(|path| path.is_file())
         .collect();
-    assert_eq!(entries.len(), 1, "one {file} under {}", dir.display());
+    assert_eq!(
+        entries.len(),
+        1,
+        "one {file} under {}",
+        dir.path().display()
+    );
     assert!(
         second
             .plan(&python::job_context(Target::Kubernetes))
-            .expect("the call succeeds")
+            .await
+            .unwrap()
             .is_ok()
     );
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A component whose one function has 1 MiB of code: cheap to write, costly to compile.
+fn compile_bomb() -> Vec<u8> {
+    let body = "(drop (i32.add (local.get 0) (i32.const 1)))\n".repeat(200_000);
+    wat::parse_str(format!(
+        "(component (core module (func (param i32) {body})))"
+    ))
+    .unwrap()
+}
+
+/// A component whose one function declares 20,000 locals.
+fn locals_bomb() -> Vec<u8> {
+    let locals = "(local i32) ".repeat(20_000);
+    wat::parse_str(format!("(component (core module (func {locals})))")).unwrap()
+}
+
+/// A component importing `name` (an instance with nothing in it).
+fn component_importing(name: &str) -> Vec<u8> {
+    wat::parse_str(format!("(component (import \"{name}\" (instance)))")).unwrap()
+}
+
+/// A fixed xorshift sequence: random-looking, and the same on every run.
+fn random_bytes() -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
 }

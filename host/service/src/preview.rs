@@ -33,9 +33,13 @@ pub async fn preview(
     let plan = control.plan(&runtime, control.context(file, &run)).await?;
     Ok(match plan {
         RunPlan::Kubernetes(objects) => Preview::Kubernetes(
-            Control::admit(&runtime, &run, &objects)
+            Control::admit(&runtime, &run, &file.task.spec, &objects)
                 .map_err(|violation| Error::Execution(violation.into()))?,
         ),
-        RunPlan::Local(process) => Preview::Local(process),
+        RunPlan::Local(process) => {
+            // What a real run would refuse, the preview refuses too.
+            control.admit_local(&runtime, &process)?;
+            Preview::Local(process)
+        }
     })
 }

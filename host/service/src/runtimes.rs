@@ -110,10 +110,7 @@ impl Runtimes {
         spec: Value,
         prefix: &str,
     ) -> Result<()> {
-        let (kind, text) = (kind.to_string(), spec.to_string());
-        let answer = tokio::task::spawn_blocking(move || runtime.validate(&kind, &text))
-            .await
-            .expect("runtime calls do not panic: traps are returned as errors")?;
+        let answer = runtime.validate(kind, &spec.to_string()).await?;
         answer
             .map_err(|fields| Error::Invalid(fields.into_iter().map(|f| f.under(prefix)).collect()))
     }

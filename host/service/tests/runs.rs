@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 /// A service over the built-in runtimes, a private run directory and a SQLite file,
 /// with project demo.
 async fn service(dir: &std::path::Path) -> RunService {
-    let service = host::run_service(host::control(dir), dir, host::registry(&[])).await;
+    let service = host::run_service(host::control(dir), dir, host::registry(&[]).await).await;
     service
         .catalog()
         .ensure_project("demo")
@@ -178,6 +178,7 @@ async fn a_restarted_host_drives_accepted_runs_and_reports_orphaned_processes() 
     drop(service(dir.path()).await);
     let store = host::store(dir.path()).await;
     let python = host::registry(&[])
+        .await
         .for_kind("python")
         .expect("python is built in");
     let insert = |code: &str| NewRun {
@@ -260,7 +261,7 @@ fn planned_by(stored: &runplane_model::StoredRun) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_is_planned_by_the_runtime_version_it_was_accepted_with() {
     let dir = tempfile::tempdir().unwrap();
-    let registry = host::registry(&[]);
+    let registry = host::registry(&[]).await;
     let original = registry.for_kind("python").unwrap().digest().to_string();
     let service = host::run_service(host::control(dir.path()), dir.path(), registry.clone()).await;
     service.catalog().ensure_project("demo").await.unwrap();
@@ -296,6 +297,7 @@ async fn a_run_is_planned_by_the_runtime_version_it_was_accepted_with() {
     // A new version of python replaces the current one before it is planned.
     let swapped = host::engine()
         .load(&python_variant(), "python v2")
+        .await
         .expect("the variant loads");
     let new = swapped.digest().to_string();
     assert_ne!(new, original);

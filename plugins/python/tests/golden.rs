@@ -169,8 +169,8 @@ impl Build {
             .expect("runplane-builtins ships the python runtime");
         let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled");
         let engine = PluginEngine::new(Limits::default(), Some(&cache)).expect("the engine starts");
-        let runtime = engine
-            .load(bytes, "built-in python")
+        // The engine runs calls on its own threads; any executor can wait for them.
+        let runtime = futures::executor::block_on(engine.load(bytes, "built-in python"))
             .unwrap_or_else(|e| panic!("the shipped python component loads: {e}"));
         Build::Shipped(Box::new(runtime))
     }
@@ -182,8 +182,7 @@ impl Build {
                 <Python as Runtime>::validate(kind.to_string(), spec.to_string())
                     .map_err(|errors| errors.into_iter().map(native::field_error).collect()),
             ),
-            Build::Shipped(runtime) => runtime
-                .validate(kind, spec)
+            Build::Shipped(runtime) => futures::executor::block_on(runtime.validate(kind, spec))
                 .map_err(|e| format!("validate({kind}) through the engine failed: {e}")),
         }
     }
@@ -194,8 +193,7 @@ impl Build {
             Build::Native => Ok(<Python as Runtime>::plan(native::context(context))
                 .map(native::plan)
                 .map_err(native::plan_error)),
-            Build::Shipped(runtime) => runtime
-                .plan(context)
+            Build::Shipped(runtime) => futures::executor::block_on(runtime.plan(context))
                 .map_err(|e| format!("plan through the engine failed: {e}")),
         }
     }

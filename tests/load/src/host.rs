@@ -54,8 +54,12 @@ impl Wiring {
 /// Built once and shared by every backend: loading the runtimes is the slow part.
 pub fn wiring(cache: &Path, scratch: &Path) -> anyhow::Result<Wiring> {
     let engine = PluginEngine::new(Limits::default(), Some(cache)).context("the engine")?;
-    let registry = Registry::with_builtins(&engine, runplane_builtins::COMPONENTS)
-        .context("the built-in runtimes")?;
+    // The engine loads on its own threads: any executor can wait for it.
+    let registry = futures::executor::block_on(Registry::with_builtins(
+        &engine,
+        runplane_builtins::COMPONENTS,
+    ))
+    .context("the built-in runtimes")?;
     let local = LocalTarget::new(scratch.join("runs"), scratch.join("cache"));
     Ok(Wiring {
         control: Control::new(local, HostSettings::default()),

@@ -35,13 +35,15 @@ pub fn engine() -> PluginEngine {
 
 /// A registry with the built-in runtimes, as `runplane` ships them, and the components
 /// at `extra` (paths; `.wat` text is parsed), each loaded with its path as origin.
-pub fn registry(extra: &[&str]) -> Arc<Registry> {
+pub async fn registry(extra: &[&str]) -> Arc<Registry> {
     let engine = engine();
     let registry = Registry::with_builtins(&engine, runplane_builtins::COMPONENTS)
+        .await
         .expect("the built-in runtimes load");
     for path in extra {
         let runtime = engine
             .load(&component(path), path)
+            .await
             .unwrap_or_else(|error| panic!("{path} loads: {error}"));
         registry.insert(runtime);
     }

@@ -170,7 +170,7 @@ impl Host {
     /// fixture (kind `misbehaving`, for runtime failures), runs under the shared
     /// scratch folder.
     async fn over(dir: Arc<tempfile::TempDir>, config: ApiConfig) -> Host {
-        let registry = host::registry(&[MISBEHAVING_RUNTIME]);
+        let registry = host::registry(&[MISBEHAVING_RUNTIME]).await;
         let (service, backdoor) =
             host::run_service_with_backdoor(host::control(&scratch()), dir.path(), registry).await;
         Host {

@@ -28,7 +28,7 @@ pub(crate) async fn execute(
     plugins: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let file = spec::load(path)?;
-    let runtimes = Runtimes::new(host::registry(plugins)?);
+    let runtimes = Runtimes::new(host::registry(plugins).await?);
     let preview = match runplane_service::preview(&runtimes, &host::control(), &file, target).await
     {
         Ok(preview) => preview,

@@ -16,8 +16,8 @@ use crate::output::{line, outln};
 /// Prints one row per loaded runtime: actions with their targets (`job (local,
 /// kubernetes)`), one per line, and the digest's first 12 hex digits, enough to tell
 /// builds apart as Docker's short image ids do.
-pub(crate) fn execute(plugins: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let runtimes = Runtimes::new(host::registry(plugins)?);
+pub(crate) async fn execute(plugins: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let runtimes = Runtimes::new(host::registry(plugins).await?);
     let mut table = Table::new();
     table
         .load_preset(UTF8_BORDERS_ONLY)

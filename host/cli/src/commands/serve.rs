@@ -131,7 +131,7 @@ pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::
     runplane_api::check_listen(listen, &auth)?;
 
     let plugins = plugins.or(config.plugins.as_deref());
-    let registry = host::registry(plugins)?;
+    let registry = host::registry(plugins).await?;
     let local_plans = match config.local_plans {
         Some(table) => LocalPlanPolicy {
             allowed_runtimes: table.allowed_runtimes,

@@ -44,7 +44,7 @@ pub async fn prepare(
         else {
             bail!("the runtime planned a local run for the kubernetes target");
         };
-        let objects = Control::admit(&runtime, &run, &planned)?;
+        let objects = Control::admit(&runtime, &run, &file.task.spec, &planned)?;
         let run_id = run.id.to_string();
         let labels = host_labels(&run_id, &file.project, runtime.name());
         let applied: Vec<String> = objects
