@@ -1,6 +1,7 @@
 //! The HTTP API in process: every route's success and error paths, against the real
 //! built-in runtimes, the real local target (python3) and a real SQLite store.
 
+mod adversarial;
 mod auth;
 mod errors;
 mod failures;
