@@ -153,10 +153,34 @@ async fn escapes_from_a_runtime_are_stored_escaped() {
         .as_str()
         .unwrap_or_default()
         .to_string();
+    // The host's own message may span lines ("invalid spec:" then a field per line);
+    // the runtime's escape and newline are escaped within it.
+    assert!(!message.contains('\u{1b}'), "{message:?}");
+    assert!(message.contains("\\u{1b}]0;owned"), "{message:?}");
     assert!(
-        !message.contains('\u{1b}') && !message.contains('\n'),
+        message.contains("\\u{a}INFO forged host line"),
         "{message:?}"
     );
-    assert!(message.contains("\\u{1b}]0;owned"), "{message:?}");
+    assert!(!message.contains("\nINFO forged"), "{message:?}");
     assert!(ESCAPES.contains('\u{1b}'));
+}
+
+/// Class 4: a runtime that is not built in (the fixture is loaded from a file) plans
+/// local processes that set a loader variable, pass pip options or run a shell: each
+/// run ends ERROR before anything is written or started, naming the rule.
+#[tokio::test]
+async fn local_plans_of_a_plugin_are_refused_before_anything_runs() {
+    let host = Host::with_demo(secured()).await;
+    for behaviour in ["local-loader-env", "local-pip-options", "local-argv"] {
+        let run = misbehaving_run(&host, behaviour).await;
+        let message = run["status"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            message.contains("local plan of runtime misbehaving refused")
+                && message.contains("is not built in"),
+            "{behaviour}: {message}"
+        );
+    }
 }
