@@ -31,11 +31,13 @@
 //! use runplane_engine::{Limits, PluginEngine};
 //! use runplane_test_support::{MISBEHAVING_RUNTIME, component, run_context};
 //!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let engine = PluginEngine::new(Limits::default(), None)?;
-//! let runtime = engine.load(&component(MISBEHAVING_RUNTIME), "misbehaving")?;
-//! let plan = runtime.plan(&run_context("ok"))?;
+//! let runtime = engine.load(&component(MISBEHAVING_RUNTIME), "misbehaving").await?;
+//! let plan = runtime.plan(&run_context("ok")).await?;
 //! assert!(plan.is_ok());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
 //! ```
 
 use runplane_model::{HostSettings, RunContext, Target};
