@@ -68,7 +68,14 @@ pub(crate) enum Command {
     /// Inspect and change runs: in the local store, or on --server.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Compile one runtime component from stdin to stdout: the host runs itself so to
+    /// hold a compilation to its memory and time budget (not for users).
+    #[command(name = COMPILE_WORKER, hide = true)]
+    CompileWorker,
 }
+
+/// The hidden subcommand of [`Command::CompileWorker`].
+pub(crate) const COMPILE_WORKER: &str = "compile-worker";
 
 /// The subcommands of `runplane runs`; [`Command::Runs`] carries the help text.
 #[derive(Debug, Subcommand)]

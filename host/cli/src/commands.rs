@@ -57,5 +57,8 @@ pub(crate) async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
         (Command::Runtimes, _) => runtimes::execute(plugins).await,
         (Command::Serve(serve), _) => serve::execute(serve, plugins).await,
         (Command::Runs(command), server) => runs::execute(command, server, plugins).await,
+        (Command::CompileWorker, _) => {
+            unreachable!("main runs the compile worker before any host starts")
+        }
     }
 }

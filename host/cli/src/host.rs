@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use runplane_control::Control;
-use runplane_engine::{Limits, PluginEngine, Registry};
+use runplane_engine::{Compiler, Limits, PluginEngine, Registry};
 use runplane_model::{HostSettings, Target};
 use runplane_service::RunService;
 use runplane_store::Store;
@@ -53,8 +53,12 @@ impl Paths {
 /// only read when it exists.
 pub(crate) async fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Registry>> {
     let paths = Paths::from_env();
-    let engine = PluginEngine::new(Limits::default(), Some(&paths.cache.join("compiled")))
-        .context("cannot start the plugin engine")?;
+    let engine = PluginEngine::with_compiler(
+        limits()?,
+        Some(&paths.cache.join("compiled")),
+        compile_worker()?,
+    )
+    .context("cannot start the plugin engine")?;
     let registry = Registry::with_builtins(&engine, runplane_builtins::COMPONENTS)
         .await
         .context("a built-in runtime does not load")?;
@@ -70,7 +74,8 @@ pub(crate) async fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Regis
             .await
             .with_context(|| format!("cannot read the plugin directory {}", dir.display()))?;
         for skipped in skipped {
-            let error = skipped.error.to_string();
+            // With its causes: "… failed its info() smoke call: runtime … trapped …".
+            let error = format!("{:#}", anyhow::Error::new(skipped.error));
             output::errln!(
                 "warning: skipping {}: {}",
                 output::line(&skipped.path.display().to_string()),
@@ -79,6 +84,35 @@ pub(crate) async fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Regis
         }
     }
     Ok(Arc::new(registry))
+}
+
+/// The engine's limits: the defaults, with the compiler's memory budget in MiB from
+/// `RUNPLANE_COMPILE_MEMORY_MIB` when set.
+fn limits() -> anyhow::Result<Limits> {
+    let mut limits = Limits::default();
+    if let Ok(mib) = std::env::var(COMPILE_MEMORY_VAR) {
+        let mib: usize = mib
+            .trim()
+            .parse()
+            .with_context(|| format!("{COMPILE_MEMORY_VAR}={mib:?} is not a number of MiB"))?;
+        limits.compile_memory = mib << 20;
+    }
+    Ok(limits)
+}
+
+/// The compiler's memory budget in MiB (default: 1024).
+const COMPILE_MEMORY_VAR: &str = "RUNPLANE_COMPILE_MEMORY_MIB";
+
+/// Components are compiled by this executable run as `runplane compile-worker`, a
+/// process whose memory is capped and which is killed at the compile budget: a plugin
+/// built to make Cranelift spend gigabytes costs the host nothing.
+fn compile_worker() -> anyhow::Result<Compiler> {
+    let program = std::env::current_exe()
+        .context("cannot find this executable to run the compiler worker")?;
+    Ok(Compiler::Worker {
+        program,
+        args: vec![crate::cli::COMPILE_WORKER.into()],
+    })
 }
 
 /// The control of this machine: run directories under `$RUNPLANE_HOME/runs`,

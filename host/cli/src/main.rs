@@ -31,6 +31,9 @@ use clap::Parser;
 /// the lines left are the CLI's own).
 fn main() -> ExitCode {
     let args = cli::Args::parse();
+    if let cli::Command::CompileWorker = args.command {
+        return runplane_engine::run_compile_worker();
+    }
     output::init_tracing(args.verbose);
     let runtime =
         tokio::runtime::Runtime::new().expect("the tokio runtime starts on any supported OS");

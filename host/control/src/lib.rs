@@ -148,7 +148,7 @@ impl Control {
         ];
         let mut errors = Vec::new();
         for (prefix, kind, spec) in checks {
-            if let Err(fields) = runtime.validate(&kind, &spec).await? {
+            if let Err(fields) = runtime.validate(&file.project, &kind, &spec).await? {
                 errors.extend(fields.into_iter().map(|error| error.under(prefix)));
             }
         }

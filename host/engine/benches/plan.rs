@@ -122,10 +122,11 @@ impl Setup {
     }
 
     fn engine_validate(&self) -> Result<(), usize> {
-        block_on(
-            self.python
-                .validate(black_box("python+job"), black_box(python::TASK_SPEC)),
-        )
+        block_on(self.python.validate(
+            "bench",
+            black_box("python+job"),
+            black_box(python::TASK_SPEC),
+        ))
         .expect("the call succeeds")
         .map_err(|errors| errors.len())
     }

@@ -17,7 +17,7 @@ pub(crate) enum CacheOutcome {
     Compiled,
 }
 
-/// Where precompiled components live; `None` compiles every time.
+/// Where precompiled components live; without a directory every load compiles.
 pub(crate) struct CompiledCache {
     dir: Option<PathBuf>,
 }
@@ -31,30 +31,32 @@ impl CompiledCache {
         CompiledCache { dir }
     }
 
-    /// The component for `bytes`, from the cache when present, else compiled and stored.
-    pub(crate) fn load_or_compile(
-        &self,
-        engine: &Engine,
-        bytes: &[u8],
-        digest: &str,
-    ) -> wasmtime::Result<(Component, CacheOutcome)> {
-        let Some(dir) = &self.dir else {
-            return Ok((Component::new(engine, bytes)?, CacheOutcome::Compiled));
-        };
-        let path = dir.join(format!("{digest}.cwasm"));
-        if path.exists() {
-            match load_precompiled(engine, &path) {
-                Ok(component) => return Ok((component, CacheOutcome::Hit)),
-                Err(error) => {
-                    tracing::warn!(path = %path.display(), %error, "ignoring unusable precompiled component")
-                }
-            }
+    /// The cached component for `digest`, if there is a usable one.
+    pub(crate) fn lookup(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        let path = self.path(digest)?;
+        if !path.exists() {
+            return None;
         }
-        let component = Component::new(engine, bytes)?;
-        if let Err(error) = store(dir, &path, &component) {
+        load_precompiled(engine, &path)
+            .inspect_err(|error| {
+                tracing::warn!(path = %path.display(), %error, "ignoring unusable precompiled component")
+            })
+            .ok()
+    }
+
+    /// Keeps `code` (a component compiled for this engine) for the next load of `digest`;
+    /// a cache that cannot be written is only a warning.
+    pub(crate) fn keep(&self, digest: &str, code: &[u8]) {
+        let (Some(dir), Some(path)) = (&self.dir, self.path(digest)) else {
+            return;
+        };
+        if let Err(error) = store(dir, &path, code) {
             tracing::warn!(path = %path.display(), %error, "cannot write the precompiled component cache");
         }
-        Ok((component, CacheOutcome::Compiled))
+    }
+
+    fn path(&self, digest: &str) -> Option<PathBuf> {
+        Some(self.dir.as_ref()?.join(format!("{digest}.cwasm")))
     }
 }
 
@@ -63,22 +65,34 @@ impl CompiledCache {
     reason = "loading precompiled code trusts the file; see the comment"
 )]
 fn load_precompiled(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
-    // SAFETY: the file was produced by `Component::serialize` of this same engine
-    // configuration (the directory is keyed by its compatibility hash), written
-    // atomically under a name that is the sha256 of the source, in a directory only
-    // this user can write. The cache is treated as code, like the binary itself.
+    // SAFETY: the file was written by `keep` from code that `Compiler::compile` produced
+    // for this same engine configuration (the directory is keyed by its compatibility
+    // hash), atomically, under a name that is the sha256 of the source, in a directory
+    // only this user can write. The cache is treated as code, like the binary itself.
     unsafe { Component::deserialize_file(engine, path) }
 }
 
-fn store(dir: &Path, path: &Path, component: &Component) -> std::io::Result<()> {
+/// Loads code that [`crate::compiler::Compiler::compile`] just produced for `engine`.
+#[expect(
+    unsafe_code,
+    reason = "loading compiled code trusts its producer; see the comment"
+)]
+pub(crate) fn load_compiled(engine: &Engine, code: &[u8]) -> wasmtime::Result<Component> {
+    // SAFETY: `code` is wasmtime's serialized form of a component, made by
+    // `Engine::precompile_component` either on this engine or in a worker running this
+    // same executable with the same code settings; wasmtime checks those settings and
+    // its version before using it. Its producer is as trusted as the host's binary.
+    unsafe { Component::deserialize(engine, code) }
+}
+
+fn store(dir: &Path, path: &Path, code: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
-    let bytes = component.serialize().map_err(std::io::Error::other)?;
     let partial = path.with_extension(format!("partial-{}", std::process::id()));
-    std::fs::write(&partial, bytes)?;
+    std::fs::write(&partial, code)?;
     std::fs::rename(partial, path)
 }

@@ -8,13 +8,14 @@
 //! the guest was computing (it yields every [`EPOCH_TICK`]) or waiting in a host call
 //! (`wasi:io/poll` on a clock). An epoch trap alone could not end the second kind.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use runplane_model::text;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -121,18 +122,25 @@ pub(crate) struct Site {
     pub(crate) limits: Limits,
     /// The runtime's name (its origin during the load's own `info` call).
     pub(crate) runtime: Arc<str>,
-    /// The runtime's call slots: [`Limits::concurrency`] permits.
-    pub(crate) slots: Arc<Semaphore>,
+    /// The runtime's call slots, shared among its callers.
+    pub(crate) slots: Arc<Slots>,
 }
 
-/// Waits for one of the runtime's slots (at most half the budget: a caller queued behind
-/// calls that use their whole budget learns at once that the runtime is busy), then
-/// calls `export` in a fresh instance, all of it within the budget.
-pub(crate) async fn call<E: Export>(site: Site, export: E) -> Result<E::Output, CallError> {
+/// The caller of the host's own calls (`info` at load), which no project name can be.
+pub(crate) const HOST: &str = "";
+
+/// Waits for a turn among the runtime's slots on behalf of `caller` (at most half the
+/// budget: a caller queued behind calls that use their whole budget learns at once that
+/// the runtime is busy), then calls `export` in a fresh instance, all of it within the
+/// budget.
+pub(crate) async fn call<E: Export>(
+    site: Site,
+    caller: &str,
+    export: E,
+) -> Result<E::Output, CallError> {
     let limits = site.limits;
     let waiting = Instant::now();
-    let Ok(Ok(_permit)) = tokio::time::timeout(limits.budget / 2, site.slots.acquire()).await
-    else {
+    let Ok(_turn) = tokio::time::timeout(limits.budget / 2, site.slots.turn(caller)).await else {
         return Err(CallError::Busy {
             runtime: site.runtime.to_string(),
             waited: waiting.elapsed(),
@@ -145,6 +153,77 @@ pub(crate) async fn call<E: Export>(site: Site, export: E) -> Result<E::Output, 
             function: E::NAME,
             budget: limits.budget,
         }),
+    }
+}
+
+/// A runtime's call slots: at most [`Limits::concurrency`] calls in flight, of which at
+/// most [`Limits::per_caller`] for one caller, so that one project flooding a runtime
+/// leaves slots to the others.
+pub(crate) struct Slots {
+    runtime: Arc<Semaphore>,
+    per_caller: usize,
+    /// The callers with a call in flight or waiting; an entry goes with its last turn.
+    callers: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Slots {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Slots {
+            runtime: Arc::new(Semaphore::new(limits.concurrency)),
+            per_caller: limits.per_caller,
+            callers: Mutex::default(),
+        }
+    }
+
+    /// Waits for one of `caller`'s slots, then one of the runtime's.
+    async fn turn(&self, caller: &str) -> Turn<'_> {
+        let own = self
+            .lock()
+            .entry(caller.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_caller)))
+            .clone();
+        let mut turn = Turn {
+            slots: self,
+            caller: caller.to_string(),
+            own: Some(own.clone()),
+            permits: None,
+        };
+        // Neither semaphore is ever closed.
+        let caller_permit = own.acquire_owned().await.expect("never closed");
+        let runtime_permit = self
+            .runtime
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        turn.permits = Some((caller_permit, runtime_permit));
+        turn
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Semaphore>>> {
+        // The map is never left half-changed, so a panic elsewhere does not spoil it.
+        self.callers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A caller's turn, or its place in the queue while it waits (dropped when the wait
+/// times out): it forgets the caller once no one else holds or awaits its slots.
+struct Turn<'a> {
+    slots: &'a Slots,
+    caller: String,
+    own: Option<Arc<Semaphore>>,
+    permits: Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        drop(self.permits.take());
+        let own = self.own.take().expect("set until drop");
+        let mut callers = self.slots.lock();
+        // One reference in the map, one here: no other turn of this caller exists.
+        if Arc::strong_count(&own) == 2 {
+            callers.remove(&self.caller);
+        }
     }
 }
 

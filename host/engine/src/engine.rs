@@ -7,14 +7,14 @@ use std::thread::JoinHandle;
 
 use runplane_model::RuntimeVersion;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings::PluginPre;
 use crate::boundary;
-use crate::cache::CompiledCache;
-use crate::call::{self, CallState, Site};
+use crate::cache::{self, CacheOutcome, CompiledCache};
+use crate::call::{self, CallState, Site, Slots};
+use crate::compiler::Compiler;
 use crate::error::LoadError;
 use crate::executor::Executor;
 use crate::inspect;
@@ -46,6 +46,8 @@ struct Shared {
     linker: Linker<CallState>,
     limits: Limits,
     cache: Arc<CompiledCache>,
+    /// Where components are compiled.
+    compiler: Compiler,
     /// Where every call and every compilation runs.
     executor: Executor,
     /// Held for its `Drop`, which stops the ticker thread with the engine.
@@ -54,8 +56,19 @@ struct Shared {
 
 impl PluginEngine {
     /// An engine whose calls obey `limits`, caching compiled components under
-    /// `cache_dir` when given.
+    /// `cache_dir` when given, compiling in process.
     pub fn new(limits: Limits, cache_dir: Option<&Path>) -> Result<Self, LoadError> {
+        Self::with_compiler(limits, cache_dir, Compiler::InProcess)
+    }
+
+    /// [`Self::new`], compiling with `compiler`: a host that loads components it did
+    /// not build passes a [`Compiler::Worker`], so that a compilation is held to
+    /// [`Limits::compile_memory`] and really stopped at [`Limits::compile_budget`].
+    pub fn with_compiler(
+        limits: Limits,
+        cache_dir: Option<&Path>,
+        compiler: Compiler,
+    ) -> Result<Self, LoadError> {
         let engine =
             Engine::new(&config(&limits)).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         let linker = call::linker(&engine).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
@@ -68,6 +81,7 @@ impl PluginEngine {
                 linker,
                 limits,
                 cache,
+                compiler,
                 executor,
                 _ticker: ticker,
             }),
@@ -95,8 +109,8 @@ impl PluginEngine {
     }
 
     /// Loads a runtime from component bytes: sha256; exports, imports and code checked
-    /// without compiling; compiled (or read from the cache) on the engine's blocking
-    /// threads within [`Limits::compile_budget`]; pre-instantiated; `info` called like
+    /// without compiling; read from the cache or compiled by the engine's [`Compiler`]
+    /// within [`Limits::compile_budget`] (and memory, in a worker); pre-instantiated; `info` called like
     /// any call (budget, memory, slots) and checked. `origin` names the bytes in errors
     /// (a path, "built-in python"). Any failure is an error for this component only.
     /// The future may be awaited on any executor: the work runs on the engine's threads.
@@ -114,28 +128,36 @@ impl PluginEngine {
         let shared = &self.shared;
         inspect::inspect(bytes, origin, shared.limits.component_bytes)?;
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
-        let compiling = {
-            let (engine, cache) = (shared.engine.clone(), shared.cache.clone());
-            let (bytes, key) = (
-                bytes.to_vec(),
-                digest.trim_start_matches("sha256:").to_string(),
-            );
-            shared
-                .executor
-                .spawn_blocking(move || cache.load_or_compile(&engine, &bytes, &key))
+        let key = digest.trim_start_matches("sha256:").to_string();
+        let (component, cache) = match self.cached(&key).await? {
+            Some(component) => (component, CacheOutcome::Hit),
+            None => {
+                let code = shared
+                    .compiler
+                    .compile(
+                        &shared.engine,
+                        &shared.executor,
+                        bytes.to_vec(),
+                        &shared.limits,
+                        origin,
+                    )
+                    .await?;
+                let (engine, cache) = (shared.engine.clone(), shared.cache.clone());
+                let component = shared
+                    .executor
+                    .spawn_blocking(move || {
+                        cache.keep(&key, &code);
+                        cache::load_compiled(&engine, &code)
+                    })
+                    .await
+                    .map_err(|e| LoadError::Engine(format!("loading {origin}: {e}")))?
+                    .map_err(|e| LoadError::Compile {
+                        origin: origin.to_string(),
+                        message: format!("{e:#}"),
+                    })?;
+                (component, CacheOutcome::Compiled)
+            }
         };
-        let budget = shared.limits.compile_budget;
-        let (component, cache) = tokio::time::timeout(budget, compiling)
-            .await
-            .map_err(|_| LoadError::CompileTimeout {
-                origin: origin.to_string(),
-                budget,
-            })?
-            .map_err(|e| LoadError::Engine(format!("compiling {origin}: {e}")))?
-            .map_err(|e| LoadError::Compile {
-                origin: origin.to_string(),
-                message: format!("{e:#}"),
-            })?;
         let link_error = |e: wasmtime::Error| LoadError::Link {
             origin: origin.to_string(),
             message: format!("{e:#}"),
@@ -152,9 +174,9 @@ impl PluginEngine {
             pre,
             limits: shared.limits,
             runtime: Arc::from(origin),
-            slots: Arc::new(Semaphore::new(shared.limits.concurrency)),
+            slots: Arc::new(Slots::new(&shared.limits)),
         };
-        let info = call::call(site.clone(), Info)
+        let info = call::call(site.clone(), call::HOST, Info)
             .await
             .map_err(|source| LoadError::Smoke {
                 origin: origin.to_string(),
@@ -178,6 +200,20 @@ impl PluginEngine {
         ))
     }
 
+    /// The precompiled code of the component whose sha256 is `key`, if cached.
+    async fn cached(&self, key: &str) -> Result<Option<Component>, LoadError> {
+        let (engine, cache, key) = (
+            self.shared.engine.clone(),
+            self.shared.cache.clone(),
+            key.to_string(),
+        );
+        self.shared
+            .executor
+            .spawn_blocking(move || cache.lookup(&engine, &key))
+            .await
+            .map_err(|e| LoadError::Engine(format!("reading the precompiled cache: {e}")))
+    }
+
     /// Runs a call of `runtime` on the engine's threads and waits for it, from any
     /// executor.
     pub(crate) async fn run<R: Send + 'static>(
@@ -198,6 +234,7 @@ impl PluginEngine {
     }
 }
 
+/// The engine's configuration: [`code_config`] and the instance pool.
 fn config(limits: &Limits) -> Config {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(POOL_INSTANCES)
@@ -213,11 +250,18 @@ fn config(limits: &Limits) -> Config {
         .table_keep_resident(KEEP_RESIDENT_TABLE)
         .pagemap_scan(Enabled::Auto)
         .max_unused_warm_slots(WARM_SLOTS);
+    let mut config = code_config();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+/// What decides the compiled code, shared with the compiler worker
+/// ([`crate::compiler::run_compile_worker`]), whose output must load here.
+pub(crate) fn code_config() -> Config {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
         .epoch_interruption(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         // 4 GiB of address space per memory plus a 2 GiB guard lets Cranelift drop the
         // bounds check on every load and store. It is only reserved, never committed.
         .memory_reservation(4 << 30)

@@ -130,6 +130,23 @@ pub enum LoadError {
         /// The budget it ran past.
         budget: Duration,
     },
+    /// Compiling needed more than [`Limits::compile_memory`](crate::Limits::compile_memory).
+    #[error("{origin} did not compile within the {} MiB memory budget", limit >> 20)]
+    CompileMemory {
+        /// Where the bytes came from.
+        origin: String,
+        /// The budget in bytes.
+        limit: usize,
+    },
+    /// The compiler worker could not be run, or ended without a verdict (killed, or a
+    /// failure of its own): the component was not judged.
+    #[error("cannot compile {origin}: {message}")]
+    CompilerWorker {
+        /// Where the bytes came from.
+        origin: String,
+        /// What went wrong with the worker.
+        message: String,
+    },
     /// Not a valid component, or it does not compile.
     #[error("{origin} is not a valid WebAssembly component: {message}")]
     Compile {

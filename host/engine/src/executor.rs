@@ -20,7 +20,7 @@ impl Executor {
         let runtime = Builder::new_multi_thread()
             .worker_threads(workers)
             .thread_name("runplane-wasm")
-            .enable_time()
+            .enable_all()
             .build()?;
         Ok(Executor {
             runtime: Some(runtime),

@@ -5,9 +5,8 @@
 //!
 //! Compiling is the one step of loading that no call budget covers, and Cranelift's cost
 //! grows with the size of the largest function and its locals, not with the file. So
-//! the static caps bound the compiler's work; [`Limits::compile_budget`] is the backstop.
-//!
-//! [`Limits::compile_budget`]: crate::Limits::compile_budget
+//! the static caps bound the compiler's work per function; a compiler worker process
+//! ([`crate::Compiler::Worker`]) bounds the whole, in memory and in time.
 
 use std::io::Read;
 use std::path::Path;

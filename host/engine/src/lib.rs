@@ -12,10 +12,11 @@
 //!   and its own threads, so guest code never runs on the caller's async workers.
 //!   [`PluginEngine::load`] turns component bytes into a [`LoadedRuntime`]: sha256,
 //!   exports, imports and code cost checked before compiling ([`inspect`]), compile
-//!   within a budget (or load from the precompiled cache), pre-instantiate, call `info`
-//!   like any other call and check it ([`boundary`]).
+//!   within a time budget, and a memory budget in a worker process ([`Compiler`],
+//!   [`run_compile_worker`]), or load from the precompiled cache; pre-instantiate, call
+//!   `info` like any other call and check it ([`boundary`]).
 //! - [`LoadedRuntime`]: `validate`, `plan`, `observe`, all async; each call waits for
-//!   one of the runtime's slots, gets a fresh store and instance, a wall-clock budget
+//!   one of the runtime's slots (and of its project's share of them), gets a fresh store and instance, a wall-clock budget
 //!   that also ends a guest blocked in a host call, a memory cap, and output caps
 //!   ([`Limits`], [`boundary`]). Failures are a typed [`CallError`] naming the runtime
 //!   and the limit.
@@ -42,6 +43,7 @@ mod bindings;
 pub mod boundary;
 mod cache;
 mod call;
+mod compiler;
 mod convert;
 mod engine;
 mod error;
@@ -53,6 +55,7 @@ mod runtime;
 mod version;
 
 pub use call::{LOG_BYTES_PER_CALL, STDERR_CAPACITY};
+pub use compiler::{Compiler, run_compile_worker};
 pub use engine::PluginEngine;
 pub use error::{CallError, LoadError};
 pub use limits::Limits;

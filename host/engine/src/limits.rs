@@ -16,9 +16,16 @@ pub const DEFAULT_COMPONENT_BYTES: usize = 32 << 20;
 /// Default wall-clock budget of compiling one component (the built-ins take ≈ 0.2 s to
 /// 2 s on one core; what passes [`crate::inspect`]'s caps takes at most a few seconds).
 pub const DEFAULT_COMPILE_BUDGET: Duration = Duration::from_secs(60);
+/// Default cap on the memory of a compiler worker ([`crate::Compiler::Worker`]): the
+/// Python runtime's compilation peaks at ≈ 175 MiB, a component built to the limits of
+/// [`crate::inspect`] at ≈ 1.3 GiB.
+pub const DEFAULT_COMPILE_MEMORY: usize = 1 << 30;
 /// Default number of calls one runtime may have in flight at once: a quarter of the
 /// engine's instance slots, so one runtime cannot hold them all.
 pub const DEFAULT_CONCURRENCY: usize = 64;
+/// Default number of calls one caller (a project) may have in flight in one runtime: a
+/// quarter of the runtime's, so one project cannot take a runtime from the others.
+pub const DEFAULT_PER_CALLER: usize = 16;
 /// How often a running guest yields to the engine's scheduler: each tick it lets other
 /// calls run and its deadline be checked.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -39,9 +46,15 @@ pub struct Limits {
     pub component_bytes: usize,
     /// Wall clock for compiling one component.
     pub compile_budget: Duration,
+    /// Data segment of a compiler worker process (not enforced when compiling in
+    /// process).
+    pub compile_memory: usize,
     /// Calls of one runtime in flight at once; more wait, up to half the budget, for
     /// a turn, then fail as [`CallError::Busy`](crate::CallError::Busy).
     pub concurrency: usize,
+    /// Of those, the calls made for one caller (the project the call is for); its
+    /// further calls wait like the runtime's.
+    pub per_caller: usize,
 }
 
 impl Default for Limits {
@@ -53,7 +66,9 @@ impl Default for Limits {
             objects: DEFAULT_OBJECTS,
             component_bytes: DEFAULT_COMPONENT_BYTES,
             compile_budget: DEFAULT_COMPILE_BUDGET,
+            compile_memory: DEFAULT_COMPILE_MEMORY,
             concurrency: DEFAULT_CONCURRENCY,
+            per_caller: DEFAULT_PER_CALLER,
         }
     }
 }

@@ -83,40 +83,49 @@ impl LoadedRuntime {
         self.cache == CacheOutcome::Hit
     }
 
-    async fn call<E: Export>(&self, export: E) -> Result<E::Output, CallError> {
+    /// Runs `export` for `caller`: the project the call is made for, whose calls share
+    /// [`Limits::per_caller`](crate::Limits::per_caller) of the runtime's slots.
+    async fn call<E: Export>(&self, caller: &str, export: E) -> Result<E::Output, CallError> {
+        let (site, caller) = (self.site.clone(), caller.to_string());
         self.engine
-            .run(self.name(), call::call(self.site.clone(), export))
+            .run(self.name(), async move {
+                call::call(site, &caller, export).await
+            })
             .await
     }
 
     /// Calls `info` in a fresh instance (the loaded description is [`Self::info`]).
     pub async fn call_info(&self) -> Result<RuntimeInfo, CallError> {
-        Ok(self.call(Info).await?.into())
+        Ok(self.call(call::HOST, Info).await?.into())
     }
 
-    /// Calls `validate(kind, spec)`: `Ok(Err(..))` lists the bad fields, with paths
-    /// inside `spec`.
+    /// Calls `validate(kind, spec)` for `project`: `Ok(Err(..))` lists the bad fields,
+    /// with paths inside `spec`.
     pub async fn validate(
         &self,
+        project: &str,
         kind: &str,
         spec: &str,
     ) -> Result<Result<(), Vec<FieldError>>, CallError> {
         let answer = self
-            .call(Validate {
-                kind: kind.to_string(),
-                spec: spec.to_string(),
-            })
+            .call(
+                project,
+                Validate {
+                    kind: kind.to_string(),
+                    spec: spec.to_string(),
+                },
+            )
             .await?;
         Ok(answer
             .map_err(|fields| boundary::field_errors(fields.into_iter().map(Into::into).collect())))
     }
 
-    /// Calls `plan(context)` and enforces the output caps.
+    /// Calls `plan(context)` for the context's project and enforces the output caps.
     pub async fn plan(
         &self,
         context: &RunContext,
     ) -> Result<Result<RunPlan, PlanError>, CallError> {
-        match self.call(Plan(context.into())).await? {
+        match self.call(&context.project, Plan(context.into())).await? {
             Ok(plan) => {
                 let plan = RunPlan::from(plan);
                 boundary::plan(&plan, &self.site.limits, self.name())?;
@@ -126,7 +135,7 @@ impl LoadedRuntime {
         }
     }
 
-    /// Calls `observe(context, objects)`; a status whose outputs are over the cap is an
+    /// Calls `observe(context, objects)` for the context's project; a status whose outputs are over the cap is an
     /// error, its text is bounded.
     pub async fn observe(
         &self,
@@ -134,7 +143,9 @@ impl LoadedRuntime {
         objects: Vec<ObservedObject>,
     ) -> Result<RunStatus, CallError> {
         let objects = objects.into_iter().map(Into::into).collect();
-        let status = self.call(Observe(context.into(), objects)).await?;
+        let status = self
+            .call(&context.project, Observe(context.into(), objects))
+            .await?;
         boundary::status(status.into(), self.name())
     }
 }

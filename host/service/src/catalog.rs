@@ -116,7 +116,7 @@ impl Catalog {
         self.store.get_project(project).await?;
         let runtime = self.runtimes.owner(kind)?;
         let spec = Value::Object(spec);
-        Runtimes::check(runtime, kind, spec.clone(), "spec").await?;
+        Runtimes::check(runtime, project, kind, spec.clone(), "spec").await?;
         Ok(self
             .store
             .create_function(project, name, kind, &spec)
@@ -213,7 +213,7 @@ impl Catalog {
             .map_err(|error| Error::from(error).at_reference("spec.function"))?;
         let runtime = self.runtimes.for_action(function_kind, action, None)?;
         let spec = Value::Object(spec);
-        Runtimes::check(runtime, kind, spec.clone(), "spec").await?;
+        Runtimes::check(runtime, project, kind, spec.clone(), "spec").await?;
         Ok(self
             .store
             .create_task(project, kind, &function, &spec)

@@ -102,15 +102,16 @@ impl Runtimes {
         Ok(current)
     }
 
-    /// Asks `runtime` to validate `spec` as entity kind `kind`; bad fields come back with
-    /// `prefix` before their paths (`spec.source.handler`).
+    /// Asks `runtime` to validate `spec` as entity kind `kind` for `project`; bad fields
+    /// come back with `prefix` before their paths (`spec.source.handler`).
     pub(crate) async fn check(
         runtime: Arc<LoadedRuntime>,
+        project: &str,
         kind: &str,
         spec: Value,
         prefix: &str,
     ) -> Result<()> {
-        let answer = runtime.validate(kind, &spec.to_string()).await?;
+        let answer = runtime.validate(project, kind, &spec.to_string()).await?;
         answer
             .map_err(|fields| Error::Invalid(fields.into_iter().map(|f| f.under(prefix)).collect()))
     }

@@ -182,8 +182,10 @@ impl Build {
                 <Python as Runtime>::validate(kind.to_string(), spec.to_string())
                     .map_err(|errors| errors.into_iter().map(native::field_error).collect()),
             ),
-            Build::Shipped(runtime) => futures::executor::block_on(runtime.validate(kind, spec))
-                .map_err(|e| format!("validate({kind}) through the engine failed: {e}")),
+            Build::Shipped(runtime) => {
+                futures::executor::block_on(runtime.validate("golden", kind, spec))
+                    .map_err(|e| format!("validate({kind}) through the engine failed: {e}"))
+            }
         }
     }
 

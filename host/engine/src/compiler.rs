@@ -1,0 +1,232 @@
+//! Compiling a component to machine code, in this process or in a worker process.
+//!
+//! Cranelift can be neither capped nor cancelled in process: a component within
+//! [`crate::inspect`]'s caps (60 functions of 512 KiB) still took 1.3 GiB and 15 s to
+//! compile on 2 cores, and a compilation that outlives its deadline keeps its core and
+//! its memory. A worker process can be stopped for real: the host caps its data segment
+//! (`RLIMIT_DATA`, every private writable mapping) at [`Limits::compile_memory`], so an
+//! allocation past it fails and the worker aborts, and kills it at
+//! [`Limits::compile_budget`]. The host writes the component to the worker's stdin and
+//! reads the compiled code (wasmtime's serialized form) from its stdout; the worker is
+//! [`run_compile_worker`], inside the host's own executable.
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+
+use runplane_model::text::bounded_line;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wasmtime::Engine;
+
+use crate::boundary::MAX_MESSAGE_BYTES;
+use crate::error::LoadError;
+use crate::executor::Executor;
+use crate::limits::Limits;
+
+/// Where components are compiled.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Compiler {
+    /// On the engine's blocking threads: the time budget ends the wait but not the work,
+    /// and memory is not capped. For tests and for bytes the host trusts.
+    #[default]
+    InProcess,
+    /// In a process started as `program args…` that calls [`run_compile_worker`]:
+    /// memory capped, killed at the deadline. `runplane` runs itself as
+    /// `runplane compile-worker`.
+    Worker {
+        /// The executable.
+        program: PathBuf,
+        /// Its arguments (the hidden subcommand).
+        args: Vec<OsString>,
+    },
+}
+
+impl Compiler {
+    /// Compiles `bytes` to wasmtime's serialized code for `engine`, within `limits`'
+    /// compile budget and memory. `origin` names the component in errors.
+    pub(crate) async fn compile(
+        &self,
+        engine: &Engine,
+        executor: &Executor,
+        bytes: Vec<u8>,
+        limits: &Limits,
+        origin: &str,
+    ) -> Result<Vec<u8>, LoadError> {
+        let budget = limits.compile_budget;
+        let timed_out = || LoadError::CompileTimeout {
+            origin: origin.to_string(),
+            budget,
+        };
+        let failed = |message: String| LoadError::Compile {
+            origin: origin.to_string(),
+            message: bounded_line(message, MAX_MESSAGE_BYTES),
+        };
+        match self {
+            Compiler::InProcess => {
+                let engine = engine.clone();
+                let compiling =
+                    executor.spawn_blocking(move || engine.precompile_component(&bytes));
+                tokio::time::timeout(budget, compiling)
+                    .await
+                    .map_err(|_| timed_out())?
+                    .map_err(|e| failed(format!("the compiling thread failed: {e}")))?
+                    .map_err(|e| failed(format!("{e:#}")))
+            }
+            Compiler::Worker { program, args } => {
+                let worker = run_worker(program, args, &bytes, limits.compile_memory);
+                let finished = tokio::time::timeout(budget, worker)
+                    .await
+                    .map_err(|_| timed_out())?
+                    .map_err(|e| LoadError::CompilerWorker {
+                        origin: origin.to_string(),
+                        message: format!("cannot run the compiler worker {program:?}: {e}"),
+                    })?;
+                finished.into_code(limits.compile_memory, origin)
+            }
+        }
+    }
+}
+
+/// What a worker process left behind.
+struct Finished {
+    status: std::process::ExitStatus,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+/// Bytes of a worker's stderr kept for the error message.
+const WORKER_STDERR_BYTES: u64 = 16 << 10;
+
+/// Starts the worker with its data segment capped at `memory` bytes, feeds it `bytes`
+/// and collects what it writes. Dropping the future kills the worker.
+async fn run_worker(
+    program: &PathBuf,
+    args: &[OsString],
+    bytes: &[u8],
+    memory: usize,
+) -> std::io::Result<Finished> {
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cap_data_segment(&mut command, memory as u64);
+    let mut child = command.spawn()?;
+    let (mut stdin, stdout, stderr) = (
+        child.stdin.take().expect("piped"),
+        child.stdout.take().expect("piped"),
+        child.stderr.take().expect("piped"),
+    );
+    let feed = async {
+        stdin.write_all(bytes).await?;
+        drop(stdin);
+        Ok::<_, std::io::Error>(())
+    };
+    let (mut code, mut diagnostics) = (Vec::new(), Vec::new());
+    // The compiled code cannot be larger than the memory the worker was allowed.
+    let mut stdout = stdout.take(memory as u64);
+    let collect = stdout.read_to_end(&mut code);
+    let mut stderr = stderr.take(WORKER_STDERR_BYTES);
+    let explain = stderr.read_to_end(&mut diagnostics);
+    let (fed, collected, explained) = tokio::join!(feed, collect, explain);
+    let status = child.wait().await?;
+    // A worker that died early closes its stdin: say why it died, not "broken pipe".
+    if status.success() {
+        fed?;
+    }
+    collected?;
+    explained?;
+    Ok(Finished {
+        status,
+        stdout: code,
+        stderr: String::from_utf8_lossy(&diagnostics).trim().to_string(),
+    })
+}
+
+#[expect(
+    unsafe_code,
+    reason = "pre_exec runs between fork and exec; see the comment"
+)]
+fn cap_data_segment(command: &mut tokio::process::Command, bytes: u64) {
+    use nix::sys::resource::{Resource, setrlimit};
+    // SAFETY: the closure runs in the forked child before `exec`, where only
+    // async-signal-safe calls are allowed: it makes one `setrlimit` system call and
+    // allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            setrlimit(Resource::RLIMIT_DATA, bytes, bytes).map_err(std::io::Error::from)
+        });
+    }
+}
+
+impl Finished {
+    /// The compiled code, or why there is none: the memory budget (Rust's allocation
+    /// failure message, then an abort), wasmtime's verdict on the component (exit code
+    /// 1 with its message), or a worker that ended otherwise.
+    fn into_code(self, memory: usize, origin: &str) -> Result<Vec<u8>, LoadError> {
+        if self.status.success() {
+            return Ok(self.stdout);
+        }
+        if self.stderr.contains("memory allocation of") {
+            return Err(LoadError::CompileMemory {
+                origin: origin.to_string(),
+                limit: memory,
+            });
+        }
+        if self.status.code() == Some(1) && !self.stderr.is_empty() {
+            return Err(LoadError::Compile {
+                origin: origin.to_string(),
+                message: bounded_line(self.stderr, MAX_MESSAGE_BYTES),
+            });
+        }
+        let how = match (self.status.code(), self.status.signal()) {
+            (Some(code), _) => format!("exit code {code}"),
+            (None, Some(signal)) => format!("signal {signal}"),
+            (None, None) => self.status.to_string(),
+        };
+        let said = if self.stderr.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", self.stderr)
+        };
+        Err(LoadError::CompilerWorker {
+            origin: origin.to_string(),
+            message: bounded_line(
+                format!("the compiler worker ended with {how}{said}"),
+                MAX_MESSAGE_BYTES,
+            ),
+        })
+    }
+}
+
+/// The compiler worker's `main`: reads a component from stdin, writes its compiled code
+/// to stdout, or its error to stderr and fails. The engine it compiles for has the code
+/// settings of every [`crate::PluginEngine`] (its instance pool plays no part in the
+/// code), so the host can load the result.
+pub fn run_compile_worker() -> ExitCode {
+    let mut bytes = Vec::new();
+    if let Err(error) = std::io::stdin().lock().read_to_end(&mut bytes) {
+        eprintln!("cannot read the component from stdin: {error}");
+        return ExitCode::FAILURE;
+    }
+    let compiled = Engine::new(&crate::engine::code_config())
+        .and_then(|engine| engine.precompile_component(&bytes));
+    match compiled {
+        Ok(code) => match std::io::stdout().lock().write_all(&code) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("cannot write the compiled code: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(error) => {
+            eprintln!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
