@@ -1,6 +1,8 @@
 //! `runplane serve` end to end: the real binary on a real port, driven over HTTP and by
 //! `runplane --server`; restarts with SIGKILL and SIGTERM keep every run and history.
 
+mod hostile;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,18 +16,29 @@ use serde_json::{Value, json};
 struct Server {
     child: Child,
     base: String,
+    /// What the server wrote to stderr before it listened (warnings about plugins).
+    startup: String,
 }
 
 impl Server {
     /// Starts the server in `dir` (its SQLite file and run directories live there) and
     /// waits until it listens; Kubernetes runs go to the cluster of `kubeconfig`.
-    #[allow(clippy::zombie_processes, reason = "Server's Drop kills and waits")]
     fn start(dir: &Path, kubeconfig: Option<&Path>) -> Server {
+        Server::launch(dir, kubeconfig, None)
+    }
+
+    /// [`Server::start`], loading the runtime components in `plugins` too.
+    #[allow(clippy::zombie_processes, reason = "Server's Drop kills and waits")]
+    fn launch(dir: &Path, kubeconfig: Option<&Path>, plugins: Option<&Path>) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_runplane"));
         command.args(["serve", "--listen", "127.0.0.1:0"]);
         match kubeconfig {
             Some(path) => command.env("KUBECONFIG", path),
             None => command.arg("--no-kubernetes").env_remove("KUBECONFIG"),
+        };
+        match plugins {
+            Some(dir) => command.arg("--plugins").arg(dir),
+            None => command.env_remove("RUNPLANE_PLUGINS"),
         };
         let mut child = command
             .current_dir(dir)
@@ -34,7 +47,6 @@ impl Server {
                 "XDG_CACHE_HOME",
                 Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache"),
             )
-            .env_remove("RUNPLANE_PLUGINS")
             .env_remove("RUNPLANE_SERVER")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -50,7 +62,11 @@ impl Server {
                 let base = format!("http://{address}");
                 // Keep draining stderr so the server never blocks on a full pipe.
                 std::thread::spawn(move || lines.for_each(drop));
-                return Server { child, base };
+                return Server {
+                    child,
+                    base,
+                    startup: seen.join("\n"),
+                };
             }
             seen.push(line);
         }
@@ -538,4 +554,99 @@ async fn a_killed_server_reattaches_its_kubernetes_run_which_completes_applied_o
         let times = transitions.iter().filter(|s| **s == state).count();
         assert_eq!(times, 1, "{state} recorded {times} times: {transitions:?}");
     }
+}
+
+/// Function creates of project flood whose `validate` sleeps, sent at once.
+const FLOOD: usize = 100;
+
+/// Issue 10 end to end: `runplane serve` with a hostile plugin directory starts, serves
+/// the runtimes that loaded, and stays up and fair under a flood: while project flood's
+/// creates sleep in the misbehaving runtime, project calm creates a function of that
+/// same runtime and a Python function at once, `/healthz` stays fast, and the server's
+/// peak memory stays small (compiling happens in worker processes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_a_hostile_plugin_directory_stays_up_and_fair() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = tempfile::tempdir().unwrap();
+    hostile::write_hostile_directory(plugins.path());
+    let server = Server::launch(dir.path(), None, Some(plugins.path()));
+    hostile::assert_each_skip_explained(&server.startup);
+    let runtimes = get(&server.url("/api/v1/runtimes")).await.to_string();
+    assert!(
+        runtimes.contains("\"python\"") && runtimes.contains(hostile::LOADED),
+        "{runtimes}"
+    );
+    for project in ["flood", "calm"] {
+        let (status, _) = call(
+            reqwest::Method::POST,
+            &server.url("/api/v1/projects"),
+            Some(json!({"name": project})),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let url = server.url("/api/v1/-/flood/functions");
+    let flood: Vec<_> = (0..FLOOD)
+        .map(|i| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let body = json!({"name": format!("sleepy{i}"), "kind": hostile::LOADED,
+                    "spec": {"sleep_in_validate": true}});
+                call(reqwest::Method::POST, &url, Some(body)).await.0
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let asked = Instant::now();
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &server.url("/api/v1/-/calm/functions"),
+        Some(json!({"name": "calm", "kind": hostile::LOADED, "spec": {}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let calm_took = asked.elapsed();
+    let asked = Instant::now();
+    create_function(&server, "calm", "hello", HELLO).await;
+    let python_took = asked.elapsed();
+    let mut slowest_health = Duration::ZERO;
+    for _ in 0..20 {
+        let asked = Instant::now();
+        get(&server.url("/healthz")).await;
+        slowest_health = slowest_health.max(asked.elapsed());
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    let mut answers = Vec::new();
+    for answer in flood {
+        answers.push(answer.await.unwrap());
+    }
+    let count = |status: u16| answers.iter().filter(|s| **s == status).count();
+    let peak = peak_memory_kib(&server);
+    println!(
+        "{FLOOD} sleeping creates of project flood: {} timed out (502), {} busy (503); \
+         project calm's misbehaving create took {calm_took:?}, its python create \
+         {python_took:?}; slowest /healthz {slowest_health:?}; server peak RSS {} MiB",
+        count(502),
+        count(503),
+        peak >> 10
+    );
+    assert_eq!(count(502) + count(503), FLOOD, "{answers:?}");
+    assert!(count(502) > 0, "some sleepers ran: {answers:?}");
+    assert!(
+        peak < 1 << 20,
+        "the server peaked at {peak} KiB, over 1 GiB"
+    );
+}
+
+/// The peak resident memory of the server's process (VmHWM), in KiB.
+fn peak_memory_kib(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id()))
+        .expect("the server is alive");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM is in /proc/<pid>/status")
 }

@@ -12,9 +12,9 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use runplane_engine::boundary::{MAX_MESSAGE_BYTES, MAX_OUTPUTS_BYTES};
-use runplane_engine::{CallError, Limits, LoadedRuntime, PluginEngine, Registry};
+use runplane_engine::{CallError, Compiler, Limits, LoadedRuntime, PluginEngine, Registry};
 use runplane_fixture_misbehaving::{SLEEP_SECONDS, info_variant};
-use runplane_model::{RunPlan, Target};
+use runplane_model::{PlanError, RunPlan, Target};
 use runplane_test_support::{
     MISBEHAVING_RUNTIME, NOT_A_RUNTIME_WAT, PYTHON_RUNTIME, WRONG_MAJOR_WAT, component, python,
     run_context,
@@ -28,8 +28,10 @@ const MARGIN: Duration = Duration::from_millis(1500);
 const MEMORY: usize = 64 << 20;
 const OUTPUT_BYTES: usize = 4 << 20;
 const OBJECTS: usize = 64;
-/// Calls of one runtime in flight at once: small, so the fairness test is quick.
+/// Calls of one runtime in flight at once: small, so the fairness tests are quick.
 const CONCURRENCY: usize = 4;
+/// Of those, the calls of one project.
+const PER_CALLER: usize = 2;
 
 fn limits() -> Limits {
     Limits {
@@ -38,6 +40,7 @@ fn limits() -> Limits {
         output_bytes: OUTPUT_BYTES,
         objects: OBJECTS,
         concurrency: CONCURRENCY,
+        per_caller: PER_CALLER,
         ..Limits::default()
     }
 }
@@ -173,7 +176,7 @@ async fn a_validate_that_sleeps_is_cut_at_the_budget() {
     let spec = serde_json::json!({"sleep_in_validate": true}).to_string();
     let error = SANDBOX
         .misbehaving
-        .validate("misbehaving", &spec)
+        .validate("demo", "misbehaving", &spec)
         .await
         .expect_err("the budget ends the sleep");
     let elapsed = start.elapsed();
@@ -230,62 +233,102 @@ async fn text_and_outputs_are_bounded_and_escaped() {
     assert_escaped(&status.reason.unwrap());
 }
 
-/// Fairness: a runtime whose calls all sleep holds its own slots only. Its extra calls
-/// wait at most the budget and fail as busy; another runtime plans at once meanwhile.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_runtime_that_sleeps_cannot_take_the_slots_of_another() {
-    // A load of its own: its slots are not shared with the other tests'.
-    let sleepy = SANDBOX
+/// A fresh load of the misbehaving runtime, whose slots no other test shares.
+async fn own_misbehaving() -> std::sync::Arc<LoadedRuntime> {
+    let runtime = SANDBOX
         .engine
         .load(&component(MISBEHAVING_RUNTIME), "misbehaving")
         .await
         .expect("misbehaving loads");
-    let sleepy = std::sync::Arc::new(sleepy);
+    std::sync::Arc::new(runtime)
+}
+
+/// Starts a plan of `runtime` that sleeps past the budget, for `project`.
+fn sleeper(
+    runtime: &std::sync::Arc<LoadedRuntime>,
+    project: String,
+) -> tokio::task::JoinHandle<Result<Result<RunPlan, PlanError>, CallError>> {
+    let runtime = runtime.clone();
+    tokio::spawn(async move {
+        let mut context = run_context("sleep");
+        context.project = project;
+        runtime.plan(&context).await
+    })
+}
+
+/// How the sleepers failed, counted by kind: (timeouts, busy).
+async fn outcomes(
+    sleepers: Vec<tokio::task::JoinHandle<Result<Result<RunPlan, PlanError>, CallError>>>,
+) -> (usize, usize) {
+    let mut kinds = Vec::new();
+    for sleeper in sleepers {
+        let error = sleeper.await.unwrap().expect_err("every sleeper fails");
+        kinds.push(error.kind());
+    }
+    let count = |kind: &str| kinds.iter().filter(|k| **k == kind).count();
+    assert_eq!(count("timeout") + count("busy"), kinds.len(), "{kinds:?}");
+    (count("timeout"), count("busy"))
+}
+
+/// Fairness between runtimes: a runtime whose calls all sleep holds its own slots only.
+/// Its extra calls wait at most half the budget and fail as busy; another runtime plans
+/// at once meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtime_that_sleeps_cannot_take_the_slots_of_another() {
+    let sleepy = own_misbehaving().await;
     let python = SANDBOX
         .engine
         .load(&component(PYTHON_RUNTIME), "built-in python")
         .await
         .expect("python loads");
+    // Three projects, so that the runtime's cap binds before any project's.
     let sleepers: Vec<_> = (0..CONCURRENCY * 3)
-        .map(|_| {
-            let sleepy = sleepy.clone();
-            tokio::spawn(async move { sleepy.plan(&run_context("sleep")).await })
-        })
+        .map(|i| sleeper(&sleepy, format!("project-{}", i % 3)))
         .collect();
     tokio::time::sleep(Duration::from_millis(50)).await;
     let start = Instant::now();
     let planned = python.plan(&python::job_context(Target::Kubernetes)).await;
     let python_took = start.elapsed();
     assert!(matches!(planned, Ok(Ok(_))), "{planned:?}");
-    let mut kinds = Vec::new();
-    for sleeper in sleepers {
-        kinds.push(
-            sleeper
-                .await
-                .unwrap()
-                .expect_err("every sleeper fails")
-                .kind(),
-        );
-    }
-    kinds.sort();
-    println!("python planned in {python_took:?} while misbehaving slept; sleepers: {kinds:?}");
-    // The first four hold the slots for the whole budget; the other eight give up
-    // after half of it.
-    assert_eq!(
-        kinds.iter().filter(|k| **k == "timeout").count(),
-        CONCURRENCY,
-        "{kinds:?}"
+    let (timeouts, busy) = outcomes(sleepers).await;
+    println!(
+        "python planned in {python_took:?} while misbehaving slept; {timeouts} timed out, {busy} busy"
     );
-    assert_eq!(
-        kinds.iter().filter(|k| **k == "busy").count(),
-        CONCURRENCY * 2,
-        "{kinds:?}"
-    );
+    // Four hold the slots for the whole budget; the other eight give up after half.
+    assert_eq!((timeouts, busy), (CONCURRENCY, CONCURRENCY * 2));
     assert!(
         python_took < BUDGET,
         "python waited for the sleepers: {python_took:?}"
     );
     still_serves().await;
+}
+
+/// Fairness between callers: a project flooding a runtime holds its own share of the
+/// runtime's slots only; another project's call of the same runtime runs at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_that_floods_a_runtime_cannot_take_it_from_another() {
+    let runtime = own_misbehaving().await;
+    let sleepers: Vec<_> = (0..PER_CALLER * 3)
+        .map(|_| sleeper(&runtime, "flood".into()))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let start = Instant::now();
+    let mut calm = run_context("ok");
+    calm.project = "calm".into();
+    let planned = runtime.plan(&calm).await;
+    let calm_took = start.elapsed();
+    assert!(matches!(planned, Ok(Ok(_))), "{planned:?}");
+    let (timeouts, busy) = outcomes(sleepers).await;
+    println!(
+        "project calm planned in {calm_took:?} while project flood slept; {timeouts} timed out, {busy} busy"
+    );
+    // The flood's first two hold its share for the whole budget; the others give up
+    // after half of it, though the runtime had free slots.
+    assert_eq!((timeouts, busy), (PER_CALLER, PER_CALLER * 2));
+    assert!(
+        calm_took < BUDGET,
+        "calm waited for the flood: {calm_took:?}"
+    );
 }
 
 /// A load's expected outcome: it loads, or its error names every part.
@@ -532,4 +575,39 @@ fn random_bytes() -> Vec<u8> {
             state as u8
         })
         .collect()
+}
+
+/// A compiler worker that cannot start, or fails, or answers garbage, is that
+/// component's load error, named, and the engine goes on.
+#[tokio::test]
+async fn a_broken_compiler_worker_fails_the_load_with_its_reason() {
+    let cases: [(&str, &[&str], &str); 4] = [
+        (
+            "/nonexistent/runplane",
+            &[],
+            "cannot run the compiler worker",
+        ),
+        (
+            "/bin/false",
+            &[],
+            "the compiler worker ended with exit code 1",
+        ),
+        ("/bin/echo", &["not compiled code"], "Broken pipe"),
+        // The component itself comes back: wasmtime refuses it as compiled code.
+        ("/bin/cat", &[], "is not a valid WebAssembly component"),
+    ];
+    for (program, args, expected) in cases {
+        let compiler = Compiler::Worker {
+            program: program.into(),
+            args: args.iter().map(Into::into).collect(),
+        };
+        let engine = PluginEngine::with_compiler(limits(), None, compiler).unwrap();
+        let error = engine
+            .load(&component(MISBEHAVING_RUNTIME), "misbehaving")
+            .await
+            .expect_err("nothing is compiled");
+        println!("{program}: {error}");
+        assert_names(&error, &["misbehaving", expected]);
+    }
+    still_serves().await;
 }

@@ -10,6 +10,8 @@
 //!   `tests/fixtures/misbehaving`), [`PYTHON_RUNTIME`], and the text-format fixtures
 //!   [`WRONG_MAJOR_WAT`] and [`NOT_A_RUNTIME_WAT`]. [`component`] reads any of them as
 //!   binary component bytes (wasmtime is built without its `wat` feature here).
+//!   [`costly_component`] builds one that passes every check made before compiling and
+//!   is costly to compile, for the compiler's budgets.
 //! - Run builders: [`run_context`] for the misbehaving runtime, [`python`] for a Python
 //!   job with realistic specs.
 //! - The test Kubernetes control plane: [`control_plane::kubeconfig`] starts (or finds)
@@ -43,6 +45,7 @@
 use runplane_model::{HostSettings, RunContext, Target};
 
 pub mod control_plane;
+mod costly;
 #[cfg(feature = "host")]
 pub mod host;
 #[cfg(feature = "sdk")]
@@ -50,6 +53,7 @@ pub mod native;
 pub mod postgres;
 pub mod skip;
 
+pub use costly::costly_component;
 pub use skip::{skip, under_ci};
 
 include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));

@@ -1,8 +1,8 @@
 //! Issue 10's API attacks, against the misbehaving fixture: a flood of calls that
 //! sleep, runs whose plan sleeps or returns escapes, and the host's health throughout.
 //!
-//! The engine of these tests has the default limits: a 2 s budget per call and 64
-//! calls in flight per runtime.
+//! The engine of these tests has the default limits: a 2 s budget per call, 64 calls in
+//! flight per runtime, of which 16 for one project.
 
 use std::time::{Duration, Instant};
 
@@ -11,8 +11,11 @@ use serde_json::{Value, json};
 
 use crate::support::{ADMIN, HELLO, Host, python, secured, state};
 
-/// More creates than the runtime has slots (64) and than the engine has instances (256).
+/// More creates than a project's share of a runtime (16), than the runtime has slots (64)
+/// and than the engine has instances (256).
 const FLOOD: usize = 260;
+/// The calls of one project one runtime runs at once (`Limits::per_caller`).
+const PER_PROJECT: usize = 16;
 
 /// Answers `/healthz` in `max`, several times over `span`; returns the slowest.
 async fn healthz_stays_fast(host: &Host, span: Duration) -> Duration {
@@ -27,13 +30,17 @@ async fn healthz_stays_fast(host: &Host, span: Duration) -> Duration {
     slowest
 }
 
-/// Class 2: 260 function creates whose `validate` sleeps hold the misbehaving
-/// runtime's slots only. Each answers, within about two budgets, 502 (its call ran out
-/// of time) or 503 with `Retry-After` (no slot freed in time); meanwhile `/healthz`
-/// answers in under 100 ms and Python functions are created at once.
+/// Class 2: 260 function creates of project demo whose `validate` sleeps hold demo's
+/// share of the misbehaving runtime's slots only. Each answers, within about two
+/// budgets, 502 (its call ran out of time) or 503 with `Retry-After` (no slot freed in
+/// time); meanwhile `/healthz` answers in under 100 ms, Python functions are created at
+/// once, and so are another project's functions of the misbehaving runtime itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_sleeping_validates_leaves_the_host_and_python_serving() {
     let host = std::sync::Arc::new(Host::with_demo(secured()).await);
+    host.post("/api/v1/projects", Some(ADMIN), json!({"name": "calm"}))
+        .await
+        .ok(201);
     let started = Instant::now();
     let flood: Vec<_> = (0..FLOOD)
         .map(|i| {
@@ -57,6 +64,15 @@ async fn a_flood_of_sleeping_validates_leaves_the_host_and_python_serving() {
     .await
     .ok(201);
     let python_took = asked.elapsed();
+    let asked = Instant::now();
+    host.post(
+        "/api/v1/-/calm/functions",
+        Some(ADMIN),
+        json!({"name": "calm", "kind": "misbehaving", "spec": {}}),
+    )
+    .await
+    .ok(201);
+    let calm_took = asked.elapsed();
     let slowest_health = healthz_stays_fast(&host, Duration::from_secs(1)).await;
 
     let (mut timeouts, mut busy) = (0, 0);
@@ -85,15 +101,20 @@ async fn a_flood_of_sleeping_validates_leaves_the_host_and_python_serving() {
     let flood_took = started.elapsed();
     println!(
         "{FLOOD} sleeping creates: {timeouts} timed out, {busy} busy, all answered in {flood_took:?}; \
-         python create took {python_took:?}; slowest /healthz {slowest_health:?}"
+         python create took {python_took:?}, another project's misbehaving create \
+         {calm_took:?}; slowest /healthz {slowest_health:?}"
     );
     assert_eq!(timeouts + busy, FLOOD);
-    assert!(timeouts >= 64, "every slot served a sleeper: {timeouts}");
+    assert_eq!(
+        timeouts, PER_PROJECT,
+        "demo's share served sleepers, no more"
+    );
     assert!(
         slowest_health < Duration::from_millis(100),
         "{slowest_health:?}"
     );
     assert!(python_took < Duration::from_secs(1), "{python_took:?}");
+    assert!(calm_took < Duration::from_secs(1), "{calm_took:?}");
     // The slots are free again.
     host.post(
         "/api/v1/-/demo/functions",
