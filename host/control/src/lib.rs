@@ -26,6 +26,7 @@ mod kubernetes;
 mod local;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use runplane_engine::{CallError, LoadedRuntime};
 use runplane_model::{
@@ -37,6 +38,9 @@ use runplane_target_kubernetes::policy::{self, Violation};
 use runplane_target_local::LocalTarget;
 
 pub use local::{STOP_GRACE, StopSignal};
+
+/// How long, in all, a run's plan waits for a busy runtime before the run fails.
+pub const BUSY_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Why a run could not be validated, planned or executed.
 #[derive(Debug, thiserror::Error)]
@@ -191,6 +195,31 @@ impl Control {
         })
     }
 
+    /// [`Self::plan`], waiting for the runtime while it is busy (every slot of the run's
+    /// project, or of the runtime, in use): a run is not lost to a burst of other calls.
+    /// It tries again after 0.25 s, then twice as long each time up to 8 s, for at most
+    /// [`BUSY_PATIENCE`]; the wait ends with the run's task when the run is stopped.
+    pub async fn plan_when_free(
+        &self,
+        runtime: &Arc<LoadedRuntime>,
+        context: RunContext,
+    ) -> Result<RunPlan> {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(250);
+        loop {
+            match self.plan(runtime, context.clone()).await {
+                Err(Error::Call(CallError::Busy { runtime, .. }))
+                    if started.elapsed() + pause < BUSY_PATIENCE =>
+                {
+                    tracing::info!(run = %context.run_id, runtime, "the runtime is busy; planning again in {pause:?}");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(8));
+                }
+                planned => return planned,
+            }
+        }
+    }
+
     /// Moves `run` to `to` and returns the event announcing it.
     pub fn transition(run: &mut Run, to: RunState, reason: Option<String>) -> Result<RunEvent> {
         let transition = run.transition(to, reason)?;
@@ -230,7 +259,7 @@ impl Control {
         events: &tokio::sync::mpsc::UnboundedSender<RunEvent>,
     ) -> Result<Option<RunPlan>> {
         let started = std::time::Instant::now();
-        let planned = self.plan(runtime, self.context(file, run)).await;
+        let planned = self.plan_when_free(runtime, self.context(file, run)).await;
         let _ = events.send(RunEvent::Planned {
             took: started.elapsed(),
             failure: planned.as_ref().err().map(Error::kind),
