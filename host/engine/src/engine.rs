@@ -1,12 +1,13 @@
 //! The engine (one per process): configuration, compilation, loading.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 
 use runplane_model::RuntimeVersion;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -48,6 +49,9 @@ struct Shared {
     cache: Arc<CompiledCache>,
     /// Where components are compiled.
     compiler: Compiler,
+    /// One permit per core: compilations beyond it wait, so loading a directory of many
+    /// components does not start as many compilers (each up to its memory budget).
+    compilations: Semaphore,
     /// Where every call and every compilation runs.
     executor: Executor,
     /// Held for its `Drop`, which stops the ticker thread with the engine.
@@ -82,6 +86,9 @@ impl PluginEngine {
                 limits,
                 cache,
                 compiler,
+                compilations: Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, usize::from),
+                ),
                 executor,
                 _ticker: ticker,
             }),
@@ -108,6 +115,31 @@ impl PluginEngine {
         self.load(&bytes, &origin).await
     }
 
+    /// Loads the components at `paths` concurrently, each as [`Self::load_file`], and
+    /// gives their outcomes in the order of `paths`. Compilations still run one per core
+    /// at most.
+    pub async fn load_files(&self, paths: &[PathBuf]) -> Vec<Result<LoadedRuntime, LoadError>> {
+        let loads: Vec<_> = paths
+            .iter()
+            .map(|path| {
+                let (engine, path) = (self.clone(), path.clone());
+                self.shared
+                    .executor
+                    .spawn(async move { engine.load_file(&path).await })
+            })
+            .collect();
+        let mut outcomes = Vec::with_capacity(loads.len());
+        for (load, path) in loads.into_iter().zip(paths) {
+            outcomes.push(load.await.unwrap_or_else(|error| {
+                Err(LoadError::Engine(format!(
+                    "loading {}: {error}",
+                    path.display()
+                )))
+            }));
+        }
+        outcomes
+    }
+
     /// Loads a runtime from component bytes: sha256; exports, imports and code checked
     /// without compiling; read from the cache or compiled by the engine's [`Compiler`]
     /// within [`Limits::compile_budget`] (and memory, in a worker); pre-instantiated; `info` called like
@@ -132,6 +164,11 @@ impl PluginEngine {
         let (component, cache) = match self.cached(&key).await? {
             Some(component) => (component, CacheOutcome::Hit),
             None => {
+                let _turn = shared
+                    .compilations
+                    .acquire()
+                    .await
+                    .expect("the semaphore is never closed");
                 let code = shared
                     .compiler
                     .compile(

@@ -58,9 +58,10 @@ impl Registry {
         Ok(registry)
     }
 
-    /// Loads every `*.wasm` file of `dir`, in name order, and returns those that did not
-    /// load: one bad plugin never stops the others (nor the host). `Err` only when the
-    /// directory itself cannot be read.
+    /// Loads every `*.wasm` file of `dir`, all at once ([`PluginEngine::load_files`]),
+    /// adds them in name order, and returns those that did not load: one bad plugin
+    /// never stops the others (nor the host), and ten whose `info` sleeps cost one budget,
+    /// not ten. `Err` only when the directory itself cannot be read.
     pub async fn load_directory(
         &self,
         engine: &PluginEngine,
@@ -73,8 +74,9 @@ impl Registry {
             .collect();
         paths.sort();
         let mut skipped = Vec::new();
-        for path in paths {
-            match engine.load_file(&path).await {
+        let outcomes = engine.load_files(&paths).await;
+        for (path, outcome) in paths.into_iter().zip(outcomes) {
+            match outcome {
                 Ok(runtime) => {
                     tracing::info!(
                         runtime = runtime.name(),
