@@ -305,3 +305,27 @@ fn memory_limit(runtime: &Arc<str>, function: &'static str, limits: &Limits) -> 
         limit: limits.memory,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A project's entry lives as long as one of its turns, held or awaited: the map of
+    /// callers never keeps a project that has no call in flight.
+    #[test]
+    fn callers_are_forgotten_with_their_last_turn() {
+        let slots = Slots::new(&Limits::default());
+        let first = futures::executor::block_on(slots.turn("demo"));
+        let second = futures::executor::block_on(slots.turn("demo"));
+        let other = futures::executor::block_on(slots.turn("other"));
+        assert_eq!(slots.lock().len(), 2);
+        drop(first);
+        assert!(slots.lock().contains_key("demo"), "demo still has a turn");
+        drop((second, other));
+        assert!(slots.lock().is_empty());
+        assert_eq!(
+            slots.runtime.available_permits(),
+            Limits::default().concurrency
+        );
+    }
+}
