@@ -62,6 +62,11 @@ impl Registry {
     /// adds them in name order, and returns those that did not load: one bad plugin
     /// never stops the others (nor the host), and ten whose `info` sleeps cost one budget,
     /// not ten. `Err` only when the directory itself cannot be read.
+    ///
+    /// Names and function kinds have one owner: a file whose runtime name or kinds
+    /// belong to a runtime already loaded from elsewhere (a built-in) is refused, naming
+    /// it, and so is every file of a name or kind that two files of `dir` claim, naming
+    /// them all. Nothing is replaced silently; the same file loaded again replaces itself.
     pub async fn load_directory(
         &self,
         engine: &PluginEngine,
@@ -74,22 +79,77 @@ impl Registry {
             .collect();
         paths.sort();
         let mut skipped = Vec::new();
-        let outcomes = engine.load_files(&paths).await;
-        for (path, outcome) in paths.into_iter().zip(outcomes) {
+        let mut loaded = Vec::new();
+        for (path, outcome) in paths.iter().cloned().zip(engine.load_files(&paths).await) {
             match outcome {
-                Ok(runtime) => {
-                    tracing::info!(
-                        runtime = runtime.name(),
-                        digest = runtime.digest(),
-                        "loaded {}",
-                        path.display()
-                    );
-                    self.insert(runtime);
-                }
+                Ok(runtime) => loaded.push((path, runtime)),
                 Err(error) => skipped.push(Skipped { path, error }),
             }
         }
+        let claims = Claims::of(&loaded);
+        for (path, runtime) in loaded {
+            if let Some(reason) = self.conflict(&runtime, &claims) {
+                let error = LoadError::Refused {
+                    origin: runtime.origin().to_string(),
+                    reason,
+                };
+                skipped.push(Skipped { path, error });
+                continue;
+            }
+            tracing::info!(
+                runtime = runtime.name(),
+                digest = runtime.digest(),
+                "loaded {}",
+                path.display()
+            );
+            self.insert(runtime);
+        }
+        skipped.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(skipped)
+    }
+
+    /// Why `runtime` may not be added beside the runtimes loaded from elsewhere and the
+    /// other files of its directory (`claims`), if it may not.
+    fn conflict(&self, runtime: &LoadedRuntime, claims: &Claims) -> Option<String> {
+        let name = runtime.name();
+        let others = |owners: &[String]| -> Vec<String> {
+            owners
+                .iter()
+                .filter(|origin| *origin != runtime.origin())
+                .cloned()
+                .collect()
+        };
+        let rivals = others(&claims.names[name]);
+        if !rivals.is_empty() {
+            return Some(format!(
+                "runtime name {name} is also claimed by {}; keep one file per runtime",
+                rivals.join(", ")
+            ));
+        }
+        if let Some(owner) = self.get(name).filter(|rt| rt.origin() != runtime.origin()) {
+            return Some(format!(
+                "runtime name {name} belongs to {} (a plugin cannot replace another runtime)",
+                owner.origin()
+            ));
+        }
+        for kind in &runtime.info().function_kinds {
+            let kind = &kind.name;
+            let rivals = others(&claims.kinds[kind]);
+            if !rivals.is_empty() {
+                return Some(format!(
+                    "function kind {kind} is also declared by {}",
+                    rivals.join(", ")
+                ));
+            }
+            if let Some(owner) = self.for_kind(kind).filter(|rt| rt.name() != name) {
+                return Some(format!(
+                    "function kind {kind} belongs to runtime {} ({})",
+                    owner.name(),
+                    owner.origin()
+                ));
+            }
+        }
+        None
     }
 
     /// Adds `runtime`, replacing a runtime of the same name. Its function kinds now
@@ -145,5 +205,36 @@ impl Registry {
     /// Every function kind with a runtime, sorted.
     pub fn kinds(&self) -> Vec<String> {
         self.current.load().by_kind.keys().cloned().collect()
+    }
+}
+
+/// Which files of one directory claim each runtime name and function kind.
+struct Claims {
+    names: BTreeMap<String, Vec<String>>,
+    kinds: BTreeMap<String, Vec<String>>,
+}
+
+impl Claims {
+    fn of(loaded: &[(PathBuf, LoadedRuntime)]) -> Self {
+        let mut claims = Claims {
+            names: BTreeMap::new(),
+            kinds: BTreeMap::new(),
+        };
+        for (_, runtime) in loaded {
+            let origin = runtime.origin().to_string();
+            claims
+                .names
+                .entry(runtime.name().to_string())
+                .or_default()
+                .push(origin.clone());
+            for kind in &runtime.info().function_kinds {
+                claims
+                    .kinds
+                    .entry(kind.name.clone())
+                    .or_default()
+                    .push(origin.clone());
+            }
+        }
+        claims
     }
 }

@@ -611,3 +611,37 @@ async fn a_broken_compiler_worker_fails_the_load_with_its_reason() {
     }
     still_serves().await;
 }
+
+/// Names and kinds have one owner: a plugin named like a built-in is refused, naming
+/// it, and two files of one runtime name are both refused, each naming the other.
+/// Nothing is replaced silently.
+#[tokio::test]
+async fn a_plugin_cannot_take_a_name_that_is_not_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    std::fs::write(path("python.wasm"), component(PYTHON_RUNTIME)).unwrap();
+    let misbehaving = component(MISBEHAVING_RUNTIME);
+    std::fs::write(path("first.wasm"), &misbehaving).unwrap();
+    std::fs::write(path("second.wasm"), info_variant(&misbehaving, "stderr")).unwrap();
+    let engine = &SANDBOX.engine;
+    let registry = Registry::with_builtins(engine, runplane_builtins::COMPONENTS)
+        .await
+        .expect("the built-ins load");
+    let skipped = registry.load_directory(engine, dir.path()).await.unwrap();
+    let reasons: Vec<String> = skipped.iter().map(|s| s.error.to_string()).collect();
+    println!("{reasons:#?}");
+    assert_eq!(skipped.len(), 3, "{reasons:?}");
+    for (file, parts) in [
+        ("first.wasm", &["runtime name misbehaving", "second.wasm"]),
+        ("second.wasm", &["runtime name misbehaving", "first.wasm"]),
+        (
+            "python.wasm",
+            &["runtime name python belongs to built-in python"; 2],
+        ),
+    ] {
+        let skip = skipped.iter().find(|s| s.path.ends_with(file)).expect(file);
+        assert_names(&skip.error, parts);
+    }
+    assert_eq!(registry.get("python").unwrap().origin(), "built-in python");
+    assert!(registry.get("misbehaving").is_none());
+}
