@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use runplane_control::Control;
-use runplane_engine::{Compiler, Limits, PluginEngine, Registry};
+use runplane_engine::{Compiler, DirectoryWatch, Limits, PluginEngine, Registry, watch_directory};
 use runplane_model::{HostSettings, Target};
 use runplane_service::RunService;
 use runplane_store::Store;
@@ -52,6 +52,29 @@ impl Paths {
 /// A named `--plugins` directory that does not exist is an error; the default one is
 /// only read when it exists.
 pub(crate) async fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Registry>> {
+    Ok(load_runtimes(plugins).await?.0)
+}
+
+/// [`registry`], with its plugin directory watched (`runplane serve`): a component copied
+/// into it, or rewritten, is hot-loaded while the returned watch lives.
+pub(crate) async fn watched_registry(
+    plugins: Option<&Path>,
+) -> anyhow::Result<(Arc<Registry>, Option<DirectoryWatch>)> {
+    let (registry, engine, dir) = load_runtimes(plugins).await?;
+    let watch = match dir {
+        Some(dir) => Some(
+            watch_directory(registry.clone(), &engine, &dir)
+                .with_context(|| format!("cannot watch the plugin directory {}", dir.display()))?,
+        ),
+        None => None,
+    };
+    Ok((registry, watch))
+}
+
+/// The registry of [`registry`], its engine and the plugin directory it read.
+async fn load_runtimes(
+    plugins: Option<&Path>,
+) -> anyhow::Result<(Arc<Registry>, PluginEngine, Option<PathBuf>)> {
     let paths = Paths::from_env();
     let engine = PluginEngine::with_compiler(
         limits()?,
@@ -64,11 +87,11 @@ pub(crate) async fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Regis
         .context("a built-in runtime does not load")?;
     let default_dir = paths.data.join("plugins");
     let dir = match plugins {
-        Some(dir) => Some(dir),
-        None if default_dir.is_dir() => Some(default_dir.as_path()),
+        Some(dir) => Some(dir.to_path_buf()),
+        None if default_dir.is_dir() => Some(default_dir),
         None => None,
     };
-    if let Some(dir) = dir {
+    if let Some(dir) = &dir {
         let skipped = registry
             .load_directory(&engine, dir)
             .await
@@ -83,7 +106,7 @@ pub(crate) async fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Regis
             );
         }
     }
-    Ok(Arc::new(registry))
+    Ok((Arc::new(registry), engine, dir))
 }
 
 /// The engine's limits: the defaults, with the compiler's memory budget in MiB from

@@ -650,3 +650,88 @@ fn peak_memory_kib(server: &Server) -> u64 {
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM is in /proc/<pid>/status")
 }
+
+/// The digest `GET /api/v1/runtimes` shows for runtime `name`, if it is loaded.
+async fn loaded_digest(server: &Server, name: &str) -> Option<String> {
+    let runtimes = get(&server.url("/api/v1/runtimes")).await;
+    runtimes["content"]
+        .as_array()
+        .expect("a page of runtimes")
+        .iter()
+        .find(|runtime| runtime["name"] == name)
+        .and_then(|runtime| runtime["digest"].as_str().map(str::to_string))
+}
+
+/// Polls until runtime `name` is loaded with a digest other than `old`; returns it and
+/// how long it took.
+async fn wait_for_version(server: &Server, name: &str, old: Option<&str>) -> (String, Duration) {
+    let started = Instant::now();
+    loop {
+        if let Some(digest) = loaded_digest(server, name).await
+            && Some(digest.as_str()) != old
+        {
+            return (digest, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{name} was not hot-loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Issue 11 (hot-loading, first part): a component moved into the plugin directory of
+/// a running server is loaded, a rewritten one replaces its version, one that does not
+/// load changes nothing, and one named like a built-in is refused; the server never
+/// restarts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_hot_loads_components_written_into_its_plugin_directory() {
+    use runplane_fixture_misbehaving::info_variant;
+    use runplane_test_support::{MISBEHAVING_RUNTIME, PYTHON_RUNTIME, component};
+
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = tempfile::tempdir().unwrap();
+    let server = Server::launch(dir.path(), None, Some(plugins.path()));
+    assert_eq!(loaded_digest(&server, "misbehaving").await, None);
+    // As an admin would: written beside, then moved in.
+    let install = |name: &str, bytes: &[u8]| {
+        let partial = plugins.path().join(format!("{name}.partial"));
+        std::fs::write(&partial, bytes).unwrap();
+        std::fs::rename(&partial, plugins.path().join(name)).unwrap();
+    };
+    let wasm = component(MISBEHAVING_RUNTIME);
+    install("misbehaving.wasm", &wasm);
+    let (first, took) = wait_for_version(&server, "misbehaving", None).await;
+    println!("hot-loaded {first} in {took:?}");
+
+    install("misbehaving.wasm", &info_variant(&wasm, "stderr"));
+    let (second, took) = wait_for_version(&server, "misbehaving", Some(&first)).await;
+    println!("replaced by {second} in {took:?}");
+
+    // Neither a component that does not load nor one named like a built-in changes
+    // anything.
+    install("misbehaving.wasm", &info_variant(&wasm, "panic"));
+    install("python.wasm", &component(PYTHON_RUNTIME));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        loaded_digest(&server, "misbehaving").await.as_deref(),
+        Some(second.as_str())
+    );
+    let python = get(&server.url("/api/v1/runtimes")).await.to_string();
+    assert!(python.contains("built-in python"), "{python}");
+
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &server.url("/api/v1/projects"),
+        Some(json!({"name": "demo"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &server.url("/api/v1/-/demo/functions"),
+        Some(json!({"name": "hot", "kind": "misbehaving", "spec": {}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}

@@ -251,6 +251,11 @@ impl PluginEngine {
             .map_err(|e| LoadError::Engine(format!("reading the precompiled cache: {e}")))
     }
 
+    /// Runs `future` on the engine's threads, detached (the watch of a directory).
+    pub(crate) fn spawn(&self, future: impl std::future::Future<Output = ()> + Send + 'static) {
+        drop(self.shared.executor.spawn(future));
+    }
+
     /// Runs a call of `runtime` on the engine's threads and waits for it, from any
     /// executor.
     pub(crate) async fn run<R: Send + 'static>(

@@ -53,6 +53,7 @@ pub mod limits;
 mod registry;
 mod runtime;
 mod version;
+mod watch;
 
 pub use call::{LOG_BYTES_PER_CALL, STDERR_CAPACITY};
 pub use compiler::{Compiler, run_compile_worker};
@@ -62,3 +63,4 @@ pub use limits::Limits;
 pub use registry::{Registry, Skipped};
 pub use runtime::LoadedRuntime;
 pub use version::{CONTRACT_VERSION, INTERFACE};
+pub use watch::{DirectoryWatch, watch_directory};

@@ -108,6 +108,30 @@ impl Registry {
         Ok(skipped)
     }
 
+    /// Loads the file at `path` again (a new or changed file of a watched directory) and,
+    /// when it loads and may own its name and kinds (the rules of
+    /// [`Self::load_directory`], against the runtimes loaded now), makes it the current
+    /// version of its runtime. Otherwise nothing changes.
+    pub async fn reload_file(
+        &self,
+        engine: &PluginEngine,
+        path: &Path,
+    ) -> Result<Arc<LoadedRuntime>, LoadError> {
+        let runtime = engine.load_file(path).await?;
+        let loaded = [(path.to_path_buf(), runtime)];
+        let claims = Claims::of(&loaded);
+        let [(_, runtime)] = loaded;
+        if let Some(reason) = self.conflict(&runtime, &claims) {
+            return Err(LoadError::Refused {
+                origin: runtime.origin().to_string(),
+                reason,
+            });
+        }
+        let name = runtime.name().to_string();
+        self.insert(runtime);
+        Ok(self.get(&name).expect("just inserted"))
+    }
+
     /// Why `runtime` may not be added beside the runtimes loaded from elsewhere and the
     /// other files of its directory (`claims`), if it may not.
     fn conflict(&self, runtime: &LoadedRuntime, claims: &Claims) -> Option<String> {

@@ -131,7 +131,8 @@ pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::
     runplane_api::check_listen(listen, &auth)?;
 
     let plugins = plugins.or(config.plugins.as_deref());
-    let registry = host::registry(plugins).await?;
+    // Held until the server ends: the plugin directory is watched as long as it serves.
+    let (registry, _watch) = host::watched_registry(plugins).await?;
     let local_plans = match config.local_plans {
         Some(table) => LocalPlanPolicy {
             allowed_runtimes: table.allowed_runtimes,
