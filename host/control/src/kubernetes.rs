@@ -352,7 +352,10 @@ async fn observe(
     context: &RunContext,
     objects: Vec<ObservedObject>,
 ) -> Result<RunStatus> {
-    Ok(runtime.observe(context, objects).await?)
+    crate::when_free(&context.run_id, || async {
+        Ok(runtime.observe(context, objects.clone()).await?)
+    })
+    .await
 }
 
 /// The run state an observed state moves the run to.

@@ -195,29 +195,13 @@ impl Control {
         })
     }
 
-    /// [`Self::plan`], waiting for the runtime while it is busy (every slot of the run's
-    /// project, or of the runtime, in use): a run is not lost to a burst of other calls.
-    /// It tries again after 0.25 s, then twice as long each time up to 8 s, for at most
-    /// [`BUSY_PATIENCE`]; the wait ends with the run's task when the run is stopped.
+    /// [`Self::plan`], waiting for the runtime while it is busy ([`when_free`]).
     pub async fn plan_when_free(
         &self,
         runtime: &Arc<LoadedRuntime>,
         context: RunContext,
     ) -> Result<RunPlan> {
-        let started = std::time::Instant::now();
-        let mut pause = Duration::from_millis(250);
-        loop {
-            match self.plan(runtime, context.clone()).await {
-                Err(Error::Call(CallError::Busy { runtime, .. }))
-                    if started.elapsed() + pause < BUSY_PATIENCE =>
-                {
-                    tracing::info!(run = %context.run_id, runtime, "the runtime is busy; planning again in {pause:?}");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(8));
-                }
-                planned => return planned,
-            }
-        }
+        when_free(&context.run_id, || self.plan(runtime, context.clone())).await
     }
 
     /// Moves `run` to `to` and returns the event announcing it.
@@ -322,4 +306,34 @@ async fn delete_with(
     };
     record(events, &mut run, to, Some(reason))?;
     Ok(run)
+}
+
+/// Runs `call` for run `run_id` until the runtime is not busy (every slot of the run's
+/// project, or of the runtime, in use): a run is not lost to a burst of other calls. A
+/// request answered 503 can be sent again by its client; a run's own `plan` and
+/// `observe` have no client, so they try again here after 0.25 s, then twice as long
+/// each time up to 8 s, for at most [`BUSY_PATIENCE`]. The wait ends with the run's
+/// task when the run is stopped.
+async fn when_free<T, F>(run_id: &str, mut call: impl FnMut() -> F) -> Result<T>
+where
+    F: std::future::Future<Output = Result<T>>,
+{
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
+    loop {
+        match call().await {
+            Err(Error::Call(CallError::Busy { runtime, .. }))
+                if started.elapsed() + pause < BUSY_PATIENCE =>
+            {
+                tracing::info!(
+                    run = run_id,
+                    runtime,
+                    "the runtime is busy; calling again in {pause:?}"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(8));
+            }
+            answered => return answered,
+        }
+    }
 }

@@ -13,7 +13,7 @@
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 
 use runplane_model::text::bounded_line;
@@ -102,7 +102,7 @@ const WORKER_STDERR_BYTES: u64 = 16 << 10;
 /// Starts the worker with its data segment capped at `memory` bytes, feeds it `bytes`
 /// and collects what it writes. Dropping the future kills the worker.
 async fn run_worker(
-    program: &PathBuf,
+    program: &Path,
     args: &[OsString],
     bytes: &[u8],
     memory: usize,

@@ -165,13 +165,7 @@ async fn guard_is_as_strict_as_pod_security_admission() {
         .map(|k| k.to_string())
         .collect();
     let run_id = RunId::generate();
-    let subject = Subject {
-        run_id: run_id.as_str(),
-        project: &ns,
-        namespace: &ns,
-        runtime: "fixture",
-        runtime_kinds: &kinds,
-    };
+    let subject = fixture_subject(&run_id, &ns, &kinds);
     let mut failures = Vec::new();
     let mut refused_by_both = 0;
     for (name, case) in &cases {
@@ -272,13 +266,7 @@ async fn a_plan_naming_an_object_the_run_does_not_own_is_refused_before_any_appl
     let apply = |run_id: RunId, objects: Vec<String>| {
         let (target, ns, kinds) = (target.clone(), ns.clone(), kinds.clone());
         async move {
-            let subject = Subject {
-                run_id: run_id.as_str(),
-                project: &ns,
-                namespace: &ns,
-                runtime: "fixture",
-                runtime_kinds: &kinds,
-            };
+            let subject = fixture_subject(&run_id, &ns, &kinds);
             let admitted =
                 admit(&objects, &subject, &Policy::default()).expect("the guard admits it");
             let labels = host_labels(run_id.as_str(), &ns, "fixture");
@@ -338,4 +326,16 @@ async fn a_plan_naming_an_object_the_run_does_not_own_is_refused_before_any_appl
         .await
         .expect("a run re-applies its own objects");
     drop_namespace(&target, &ns).await;
+}
+
+/// Run `run_id` of runtime `fixture` in project and namespace `ns`, which may plan
+/// `kinds`.
+fn fixture_subject<'a>(run_id: &'a RunId, ns: &'a str, kinds: &'a [String]) -> Subject<'a> {
+    Subject {
+        run_id: run_id.as_str(),
+        project: ns,
+        namespace: ns,
+        runtime: "fixture",
+        runtime_kinds: kinds,
+    }
 }
