@@ -54,6 +54,9 @@ pub use plan::{
 pub use record::{LogLine, OutputStream, RunFilter, RunPage, StoredRun};
 pub use reference::{FunctionRef, TaskRef};
 pub use run::{Run, RunId, Target, Transition};
-pub use runtime::{Action, Capabilities, Category, FunctionKind, RuntimeInfo, RuntimeVersion};
+pub use runtime::{
+    Action, Capabilities, Category, FunctionKind, RuntimeInfo, RuntimeVersion, StoredVersion,
+    VersionInUse, VersionState,
+};
 pub use spec_file::{DEFAULT_PROJECT, Entity, SpecFile, SpecFileError};
 pub use state::{ALL_STATES, IllegalTransition, RunState};

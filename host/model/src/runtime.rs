@@ -125,3 +125,81 @@ pub struct RuntimeVersion {
     /// Where the component came from: a path, or `built-in python`.
     pub origin: String,
 }
+
+/// Where a stored runtime version stands on the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VersionState {
+    /// Its `info` answered and the last checks (name and kinds owned, schemas) run.
+    Loading,
+    /// The version new runs of its name use; one per name.
+    Active,
+    /// Loaded or loadable, not used by new runs; runs pinned to it still are.
+    Inactive,
+    /// It did not load; `reason` says why. The active version keeps serving.
+    Failed,
+}
+
+impl VersionState {
+    /// The state's name as stored and printed (`active`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionState::Loading => "loading",
+            VersionState::Active => "active",
+            VersionState::Inactive => "inactive",
+            VersionState::Failed => "failed",
+        }
+    }
+
+    /// The state named `name` (as [`Self::as_str`] writes it).
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            VersionState::Loading,
+            VersionState::Active,
+            VersionState::Inactive,
+            VersionState::Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == name)
+    }
+}
+
+/// A runtime version as the store keeps it: content-addressed by the sha256 of its
+/// component, with who loaded it, when, and what became of it. The component bytes
+/// are kept beside it (every replica on one database loads the same set).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredVersion {
+    /// `sha256:<hex>` of the component bytes.
+    pub digest: String,
+    /// The runtime's name (from its `info`; for a file that never answered, the name
+    /// last loaded from that file, or the file's stem).
+    pub name: String,
+    /// Where the bytes came from: `built-in python`, a path, `upload`.
+    pub origin: String,
+    /// Who loaded it: a token's name, `host` (built-ins), `plugin directory`.
+    pub loaded_by: String,
+    /// When it was first recorded.
+    #[serde(with = "time::serde::rfc3339")]
+    pub loaded_at: time::OffsetDateTime,
+    /// What became of it.
+    pub state: VersionState,
+    /// Why it failed, when it did.
+    pub reason: Option<String>,
+    /// Size of the component, in bytes.
+    pub size: u64,
+    /// What the component said about itself; `None` when it never answered.
+    pub info: Option<RuntimeInfo>,
+}
+
+/// A runtime version cannot be deleted: it is active, or runs depend on it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{digest} of runtime {name} {why}")]
+pub struct VersionInUse {
+    /// The runtime's name.
+    pub name: String,
+    /// The version asked to be deleted.
+    pub digest: String,
+    /// Why not, for the message: `is its active version; activate another first`, or
+    /// `is pinned by live runs 0193…, 0194…`.
+    pub why: String,
+}

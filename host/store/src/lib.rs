@@ -34,8 +34,11 @@ mod catalog;
 mod connect;
 mod rows;
 mod runs;
+mod runtimes;
 
-use runplane_model::{AlreadyExists, LiveRuns, NotFound, RunId, SpecFile, Target};
+use runplane_model::{
+    AlreadyExists, LiveRuns, NotFound, RunId, SpecFile, Target, VersionInUse,
+};
 use time::OffsetDateTime;
 
 /// Why a store call failed.
@@ -71,6 +74,10 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A runtime version cannot be deleted or activated: it is active, runs need it,
+    /// or it failed to load.
+    #[error(transparent)]
+    InUse(#[from] VersionInUse),
     /// The database is too busy to take the call now (SQLite's lock or the write queue
     /// timed out, no connection came free): nothing was written, and a retry later can
     /// succeed.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use runplane_model::{
     AlreadyExists, Entity, LiveRuns, NotFound, OutputStream, RunFilter, RunId, RunState, SpecFile,
-    StoredRun, Target, Transition,
+    StoredRun, StoredVersion, Target, Transition, VersionInUse, VersionState,
 };
 use runplane_store::{Backend, Error, NewRun, Store};
 use serde_json::json;
@@ -77,6 +77,7 @@ suite!(
     deleting_a_run,
     counts_by_state,
     many_concurrent_writers,
+    runtime_versions,
 );
 
 /// `sqlite://` URL of a new file in `dir` (in a subdirectory the store must create).
@@ -1222,4 +1223,94 @@ async fn bad_urls_are_named_without_passwords() {
             other => panic!("{url}: expected a database error, got {other:?}"),
         }
     }
+}
+
+/// A version of runtime `name` whose component is `bytes` (digest = the bytes).
+fn version(name: &str, bytes: &str) -> StoredVersion {
+    StoredVersion {
+        digest: format!("sha256:{bytes}"),
+        name: name.to_string(),
+        origin: "upload".to_string(),
+        loaded_by: "alice".to_string(),
+        loaded_at: OffsetDateTime::now_utc(),
+        state: VersionState::Inactive,
+        reason: None,
+        size: bytes.len() as u64,
+        info: None,
+    }
+}
+
+async fn runtime_versions(store: &Store) {
+    let (one, two) = (version("echo", "one"), version("echo", "two"));
+    store.record_runtime_version(&one, Some(b"one")).await.unwrap();
+    store.record_runtime_version(&two, Some(b"two")).await.unwrap();
+    assert_eq!(store.runtime_component(&two.digest).await.unwrap(), b"two");
+
+    // One active version per name; activating another swaps them in one step.
+    assert_eq!(store.activate_runtime_version("echo", &one.digest).await.unwrap(), None);
+    let previous = store.activate_runtime_version("echo", &two.digest).await.unwrap();
+    assert_eq!(previous.as_deref(), Some(one.digest.as_str()));
+    let states: Vec<_> = store
+        .runtime_versions(Some("echo"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.digest, v.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (one.digest.clone(), VersionState::Inactive),
+            (two.digest.clone(), VersionState::Active)
+        ]
+    );
+
+    // Recording a digest again keeps who loaded it and its state.
+    let mut again = two.clone();
+    again.loaded_by = "bob".to_string();
+    let kept = store.record_runtime_version(&again, None).await.unwrap();
+    assert_eq!((kept.loaded_by.as_str(), kept.state), ("alice", VersionState::Active));
+    assert_eq!(store.runtime_component(&two.digest).await.unwrap(), b"two");
+
+    // A failed version cannot be activated; failing the active one changes nothing.
+    let mut broken = version("echo", "broken");
+    broken.state = VersionState::Failed;
+    broken.reason = Some("trapped in info".to_string());
+    store.record_runtime_version(&broken, None).await.unwrap();
+    assert!(matches!(
+        store.runtime_component(&broken.digest).await,
+        Err(Error::NotFound(_))
+    ));
+    let refused = store.activate_runtime_version("echo", &broken.digest).await.unwrap_err();
+    assert!(refused.to_string().contains("trapped in info"), "{refused}");
+    store.fail_runtime_version(&two.digest, "x").await.unwrap();
+    assert_eq!(store.runtime_version(&two.digest).await.unwrap().state, VersionState::Active);
+    assert!(matches!(
+        store.activate_runtime_version("other", &one.digest).await,
+        Err(Error::NotFound(_))
+    ));
+
+    // Deleting: never the active version, never one a live or stopped run pins.
+    assert!(matches!(
+        store.delete_runtime_version("echo", &two.digest).await,
+        Err(Error::InUse(VersionInUse { why, .. })) if why.contains("active")
+    ));
+    store.create_project("demo", None).await.unwrap();
+    let mut pinned = new_run("demo", "f", None);
+    pinned.runtime_digest = one.digest.clone();
+    let (run, _) = store.insert_run(&pinned).await.unwrap();
+    let refused = store.delete_runtime_version("echo", &one.digest).await.unwrap_err();
+    assert!(refused.to_string().contains(run.run.id.as_str()), "{refused}");
+    walk(store, &run.run.id, &[RunState::Built, RunState::Stop, RunState::Stopped]).await;
+    assert!(matches!(
+        store.delete_runtime_version("echo", &one.digest).await,
+        Err(Error::InUse(_))
+    ));
+    walk(store, &run.run.id, &[RunState::Deleting, RunState::Deleted]).await;
+    store.delete_runtime_version("echo", &one.digest).await.unwrap();
+    assert!(matches!(
+        store.runtime_version(&one.digest).await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(store.runtime_versions(None).await.unwrap().len(), 2);
 }
