@@ -237,9 +237,10 @@ pub(crate) struct ProjectEditor {
 }
 
 /// Proof that the caller is an admin (role `admin`, or any caller in insecure mode):
-/// what creating and deleting projects requires.
+/// what creating and deleting projects and managing runtimes require. Holds the
+/// caller's name (recorded with the runtime versions it loads).
 #[derive(Debug)]
-pub(crate) struct Admin;
+pub(crate) struct Admin(pub(crate) String);
 
 impl FromRequestParts<AppState> for ProjectReader {
     type Rejection = ApiError;
@@ -274,8 +275,11 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        caller.require(caller.role == Role::Admin, "manage projects")?;
-        Ok(Admin)
+        caller.require(
+            caller.role == Role::Admin,
+            "administer the host (projects, runtimes)",
+        )?;
+        Ok(Admin(caller.name))
     }
 }
 

@@ -10,8 +10,8 @@
 
 use runplane_model::reference::{self, FunctionRef};
 use runplane_model::{
-    Capabilities, FunctionVersion, Project, RunState, RuntimeVersion, StoredRun, Target, Task,
-    Transition,
+    Capabilities, FunctionVersion, Project, RunState, RuntimeVersion, StoredRun, StoredVersion,
+    Target, Task, Transition,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -468,6 +468,68 @@ pub(crate) struct RuntimeDto {
     pub(crate) capabilities: Capabilities,
     /// Kubernetes kinds it may plan (`batch/v1/Job`).
     pub(crate) allowed_kinds: Vec<String>,
+    /// Every recorded version of the runtime, oldest first; the one in state `active`
+    /// has the `digest` above.
+    pub(crate) versions: Vec<VersionDto>,
+}
+
+/// A version of a runtime: its component's digest, what became of it, who loaded it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct VersionDto {
+    /// `sha256:<hex>` of the component.
+    pub(crate) digest: String,
+    /// The runtime's name.
+    pub(crate) name: String,
+    /// The version the runtime gives itself (empty when it never answered).
+    pub(crate) version: String,
+    /// `loading`, `active`, `inactive` or `failed`.
+    pub(crate) state: String,
+    /// Why it failed, when it did.
+    pub(crate) reason: Option<String>,
+    /// Where the bytes came from (`upload`, a plugin file, `built-in python`).
+    pub(crate) origin: String,
+    /// Who loaded it (a token's name, `host`, `plugin directory`).
+    pub(crate) loaded_by: String,
+    /// When it was first recorded; RFC 3339, UTC.
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) loaded_at: OffsetDateTime,
+    /// Size of the component in bytes.
+    pub(crate) size: u64,
+}
+
+impl From<&StoredVersion> for VersionDto {
+    fn from(version: &StoredVersion) -> Self {
+        VersionDto {
+            digest: version.digest.clone(),
+            name: version.name.clone(),
+            version: version
+                .info
+                .as_ref()
+                .map(|info| info.version.clone())
+                .unwrap_or_default(),
+            state: version.state.as_str().to_string(),
+            reason: version.reason.clone(),
+            origin: version.origin.clone(),
+            loaded_by: version.loaded_by.clone(),
+            loaded_at: version.loaded_at,
+            size: version.size,
+        }
+    }
+}
+
+impl RuntimeDto {
+    /// The runtime `runtime` with its recorded `versions` (every runtime's; those of
+    /// other names are skipped).
+    pub(crate) fn with_versions(runtime: &RuntimeVersion, versions: &[StoredVersion]) -> Self {
+        RuntimeDto {
+            versions: versions
+                .iter()
+                .filter(|version| version.name == runtime.info.name)
+                .map(VersionDto::from)
+                .collect(),
+            ..RuntimeDto::from(runtime)
+        }
+    }
 }
 
 /// An action of a runtime.
@@ -503,6 +565,7 @@ impl From<&RuntimeVersion> for RuntimeDto {
                 .collect(),
             capabilities: info.capabilities,
             allowed_kinds: info.allowed_kinds.clone(),
+            versions: Vec::new(),
         }
     }
 }

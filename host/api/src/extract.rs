@@ -34,19 +34,48 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 "the body must be JSON: send Content-Type: application/json",
             ));
         }
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection.status() {
-                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "too-large",
-                        rejection.body_text(),
-                    ),
-                    _ => ApiError::bad_request(rejection.body_text()),
-                })?;
-        parse(&bytes).map(Json)
+        parse(&body(request, state).await?).map(Json)
     }
+}
+
+/// A WebAssembly component as a request body (`Content-Type: application/wasm`),
+/// checked like [`Json`]: the media type before reading, then the route's body limit.
+#[derive(Debug)]
+pub(crate) struct Wasm(pub(crate) Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Wasm {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let media = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .map(|media| media.trim().to_ascii_lowercase());
+        if media.as_deref() != Some("application/wasm") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "the body must be a WebAssembly component: send Content-Type: application/wasm",
+            ));
+        }
+        body(request, state).await.map(Wasm)
+    }
+}
+
+/// The whole body, within the router's (or the route's) limit: 413 beyond it.
+async fn body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                rejection.body_text(),
+            ),
+            _ => ApiError::bad_request(rejection.body_text()),
+        })
 }
 
 /// Parses a JSON document, naming the field at fault when its shape is wrong.

@@ -32,7 +32,8 @@
 //! | `/api/v1/-/{project}/functions[/{name}[/versions[/{version}]]]` | function versions, validated by their runtime |
 //! | `/api/v1/-/{project}/tasks[/{id}]` | tasks |
 //! | `/api/v1/-/{project}/runs[/{id}[/stop\|/resume\|/logs\|/events]]` | runs; logs as text, events as SSE |
-//! | `GET /api/v1/runtimes[/{name}[/schemas[/{entity}/{kind}]]]` | runtimes, capability matrix, spec schemas |
+//! | `GET /api/v1/runtimes[/{name}[/schemas[/{entity}/{kind}]]]` | runtimes, capability matrix, versions, spec schemas |
+//! | `POST /api/v1/runtimes`, `GET /api/v1/runtimes/{name}/versions`, `POST …/versions/{digest}/activate`, `DELETE …/versions/{digest}` | runtime versions: upload (`application/wasm`), list, activate or roll back, delete (admin) |
 //! | `GET /api/v1/openapi.json`, `/healthz`, `/readyz`, `/metrics` | document, probes, Prometheus |
 //!
 //! # Example
@@ -106,6 +107,21 @@ pub fn run_document(run: &StoredRun) -> serde_json::Value {
     serde_json::to_value(dto::RunDto::from(run.clone())).expect("a run document serializes")
 }
 
+/// The JSON document of a runtime with its versions, exactly as `GET
+/// /api/v1/runtimes/{name}` answers it (`runplane runtimes` prints both alike).
+pub fn runtime_document(
+    runtime: &runplane_model::RuntimeVersion,
+    versions: &[runplane_model::StoredVersion],
+) -> serde_json::Value {
+    serde_json::to_value(dto::RuntimeDto::with_versions(runtime, versions))
+        .expect("a runtime document serializes")
+}
+
+/// The JSON document of a runtime version, as the version routes answer it.
+pub fn version_document(version: &runplane_model::StoredVersion) -> serde_json::Value {
+    serde_json::to_value(dto::VersionDto::from(version)).expect("a version document serializes")
+}
+
 /// The API over `service`, configured by `config`.
 ///
 /// The layers wrap the routes from the inside out, each for a reason:
@@ -126,7 +142,7 @@ pub fn router(service: RunService, config: ApiConfig) -> Router {
         body_limit,
     } = config;
     let auth = auth::Authenticator::new(&auth);
-    let (routes, mut document) = routes::all().split_for_parts();
+    let (routes, mut document) = routes::all(service.runtimes().upload_limit()).split_for_parts();
     openapi::finish(&mut document, auth.required());
     let metrics = Arc::new(metrics::Metrics::new());
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {

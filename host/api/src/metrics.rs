@@ -1,6 +1,7 @@
 //! Prometheus metrics: runs by state (read from the store at each scrape, so every
 //! replica reports the same truth), run submission latency, runtime call failures seen
-//! by the API, and request latency by route and status.
+//! by the API, runtime loads and swaps of this host, and request latency by route and
+//! status.
 //!
 //! Why runs are counted from the store: with several replicas on one PostgreSQL store,
 //! each host drives only some runs, so in-memory counters would report each replica's
@@ -13,6 +14,7 @@
 //! bound.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -26,7 +28,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use runplane_service::{RunService, ServiceEvent};
+use runplane_service::{RunService, Runtimes, ServiceEvent};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
@@ -46,6 +48,12 @@ struct StateLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: &'static str,
+}
+
+/// How a runtime load ended: `loaded` or `failed` (refusals included).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
 }
 
 /// A request's method, matched route and response status.
@@ -74,6 +82,15 @@ pub(crate) struct Metrics {
     runtime_errors: Family<KindLabels, Counter>,
     /// `runplane_api_request_duration_seconds`.
     requests: HistogramFamily<RequestLabels>,
+    /// `runplane_runtime_loads_total`: runtime versions loaded or failed on this host,
+    /// brought up to the service's counts at each scrape.
+    loads: Family<OutcomeLabels, Counter>,
+    /// `runplane_runtime_swaps_total`: swaps of a runtime's active version.
+    swaps: Counter,
+    /// `runplane_runtime_load_seconds_total`: time spent in successful loads.
+    load_seconds: Counter<f64, AtomicU64>,
+    /// `runplane_runtime_versions_loaded`: versions this host holds, active or not.
+    versions: Gauge,
 }
 
 /// Latency buckets from 1 ms to about 33 s (16 buckets): a read answers in
@@ -113,6 +130,30 @@ impl Metrics {
             "API request latency (to the response head) by method, route and status",
             requests.clone(),
         );
+        let loads = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "runplane_runtime_loads",
+            "Runtime versions loaded (uploads, plugin files, stored versions) or failed, on this host",
+            loads.clone(),
+        );
+        let swaps = Counter::default();
+        registry.register(
+            "runplane_runtime_swaps",
+            "Swaps of a runtime's active version on this host",
+            swaps.clone(),
+        );
+        let load_seconds = Counter::<f64, AtomicU64>::default();
+        registry.register(
+            "runplane_runtime_load_seconds",
+            "Time spent loading runtime versions that loaded (compile or cache, info, checks)",
+            load_seconds.clone(),
+        );
+        let versions = Gauge::default();
+        registry.register(
+            "runplane_runtime_versions_loaded",
+            "Runtime versions this host holds in memory, active or not",
+            versions.clone(),
+        );
         Metrics {
             registry,
             runs,
@@ -120,6 +161,10 @@ impl Metrics {
             plan,
             runtime_errors,
             requests,
+            loads,
+            swaps,
+            load_seconds,
+            versions,
         }
     }
 
@@ -167,9 +212,39 @@ impl Metrics {
             }
             Err(error) => tracing::warn!(%error, "cannot count runs for the metrics"),
         }
+        self.follow_runtimes(&state.runtimes);
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String does not fail");
         text
+    }
+}
+
+impl Metrics {
+    /// Brings the runtime metrics up to the service's counts (which only grow).
+    fn follow_runtimes(&self, runtimes: &Runtimes) {
+        let counts = runtimes.counts();
+        let catch_up = |counter: &Counter, count: &std::sync::atomic::AtomicU64| {
+            let count = count.load(Ordering::Relaxed);
+            counter.inc_by(count.saturating_sub(counter.get()));
+        };
+        catch_up(
+            &self
+                .loads
+                .get_or_create(&OutcomeLabels { outcome: "loaded" }),
+            &counts.loaded,
+        );
+        catch_up(
+            &self
+                .loads
+                .get_or_create(&OutcomeLabels { outcome: "failed" }),
+            &counts.failed,
+        );
+        catch_up(&self.swaps, &counts.swaps);
+        let seconds = counts.load_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        self.load_seconds
+            .inc_by((seconds - self.load_seconds.get()).max(0.0));
+        self.versions
+            .set(i64::try_from(runtimes.loaded_versions()).unwrap_or(i64::MAX));
     }
 }
 

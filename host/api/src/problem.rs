@@ -225,6 +225,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(_) => conflict("conflict", &error),
             ServiceError::WrongState { .. } => conflict("wrong-state", &error),
             ServiceError::NoCluster => conflict("no-cluster", &error),
+            ServiceError::InUse(_) => conflict("version-in-use", &error),
+            ServiceError::Component(_) => unprocessable("invalid-component", &error),
             ServiceError::Invalid(errors) => ApiError::invalid(errors),
             ServiceError::UnknownKind { .. } => unprocessable("unknown-kind", &error),
             ServiceError::UnknownAction { .. } => unprocessable("unknown-action", &error),

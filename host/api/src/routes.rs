@@ -26,14 +26,15 @@ use crate::AppState;
 use crate::openapi::{self, ApiDoc};
 use crate::problem::ApiError;
 
-/// Every route, with the OpenAPI document they make up.
-pub(crate) fn all() -> OpenApiRouter<AppState> {
+/// Every route, with the OpenAPI document they make up; runtime uploads may be
+/// `upload_limit` bytes.
+pub(crate) fn all(upload_limit: usize) -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(projects::router())
         .merge(functions::router())
         .merge(tasks::router())
         .merge(runs::router())
-        .merge(runtimes::router())
+        .merge(runtimes::router(upload_limit))
         .routes(routes!(openapi::document));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())

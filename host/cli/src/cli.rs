@@ -61,8 +61,13 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = TargetArg::Kubernetes)]
         target: TargetArg,
     },
-    /// List the loaded runtimes with their kinds, actions and capabilities.
-    Runtimes,
+    /// List the runtimes with their kinds, actions and capabilities; load, list,
+    /// activate (roll back) and delete their versions. In this process (the local
+    /// store), or on --server (loading, activating and deleting need an admin token).
+    Runtimes {
+        #[command(subcommand)]
+        command: Option<RuntimesCommand>,
+    },
     /// Serve the HTTP API (`/api/v1`), driving runs until stopped.
     Serve(crate::commands::serve::ServeArgs),
     /// Inspect and change runs: in the local store, or on --server.
@@ -137,6 +142,45 @@ pub(crate) enum RunsCommand {
         /// The run's project (on a server, a run of another project is not found).
         #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
         project: String,
+    },
+}
+
+/// The subcommands of `runplane runtimes`; without one, the runtimes are listed.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RuntimesCommand {
+    /// List the runtimes (the default).
+    List,
+    /// Load a runtime component (`*.wasm`) as a new version of the runtime it names,
+    /// and make it active: new runs use it, runs keep the version they were pinned to.
+    Load {
+        /// The component file.
+        file: PathBuf,
+        /// Let it take the name of a runtime loaded from elsewhere (a built-in, a
+        /// plugin file), as a new version of that runtime.
+        #[arg(long)]
+        replace: bool,
+        /// Keep it inactive (activate it later with `runtimes activate`).
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// List the versions of a runtime, oldest first, with their state.
+    Versions {
+        /// The runtime's name (`python`).
+        name: String,
+    },
+    /// Make a version the active one (also the rollback).
+    Activate {
+        /// The runtime's name (`python`).
+        name: String,
+        /// The version's digest, or a unique prefix of its hex digits.
+        digest: String,
+    },
+    /// Delete an inactive version no run needs any more.
+    Delete {
+        /// The runtime's name (`python`).
+        name: String,
+        /// The version's digest, or a unique prefix of its hex digits.
+        digest: String,
     },
 }
 

@@ -113,6 +113,24 @@ impl Client {
             .with_context(|| format!("{path}: the server's answer is not JSON"))
     }
 
+    /// Sends `component` as an `application/wasm` body and decodes the JSON answer.
+    pub(crate) async fn upload(&self, path: &str, component: Vec<u8>) -> anyhow::Result<Value> {
+        let request = self
+            .request(Method::POST, path)
+            .header(reqwest::header::CONTENT_TYPE, "application/wasm")
+            .body(component);
+        let response = self.send(request, path).await?;
+        response
+            .json()
+            .await
+            .with_context(|| format!("{path}: the server's answer is not JSON"))
+    }
+
+    /// Sends a request without a body whose answer has none (`DELETE`: 204).
+    pub(crate) async fn call(&self, method: Method, path: &str) -> anyhow::Result<()> {
+        self.send(self.request(method, path), path).await.map(drop)
+    }
+
     /// The answer's body as a stream of text chunks (logs, server-sent events), as they
     /// arrive. A chunk ends anywhere, even inside a line or a UTF-8 sequence (decoded
     /// lossily), so callers that need lines reassemble them ([`crate::sse::follow`]).

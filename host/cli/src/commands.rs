@@ -8,7 +8,7 @@ pub(crate) mod serve;
 
 use std::process::ExitCode;
 
-use crate::cli::{Args, Command};
+use crate::cli::{Args, Command, RuntimesCommand};
 use crate::client::Client;
 
 /// The run ended in ERROR (or any state but COMPLETED and STOPPED); its last reason is
@@ -21,7 +21,7 @@ pub(crate) const EXIT_INVALID: u8 = 2;
 pub(crate) const EXIT_STOPPED: u8 = 130;
 
 /// Runs the command `args` names, in-process or against the server [`Client::from_args`]
-/// finds; `plan` and `runtimes` always run in-process and ignore a configured server.
+/// finds; `plan` always runs in-process and ignores a configured server.
 ///
 /// # Errors
 ///
@@ -54,7 +54,9 @@ pub(crate) async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
             None,
         ) => run::execute(&file, target.into(), plugins, context, follow).await,
         (Command::Plan { file, target }, _) => plan::execute(&file, target.into(), plugins).await,
-        (Command::Runtimes, _) => runtimes::execute(plugins).await,
+        (Command::Runtimes { command }, server) => {
+            runtimes::execute(command.unwrap_or(RuntimesCommand::List), server, plugins).await
+        }
         (Command::Serve(serve), _) => serve::execute(serve, plugins).await,
         (Command::Runs(command), server) => runs::execute(command, server, plugins).await,
         (Command::CompileWorker, _) => {

@@ -3,8 +3,8 @@
 //! each of them lives on this machine.
 //!
 //! Every function builds its part afresh from the environment, so a command pays only
-//! for what it uses: `runplane runtimes` starts the engine but never opens the store,
-//! `runplane runs list` opens the store but loads no runtime. Compiled components are
+//! for what it uses: `runplane runs list` opens the store but loads no runtime; the
+//! runtimes need the store (it records their versions). Compiled components are
 //! cached under [`Paths::cache`], so loading the runtimes per command costs a cache
 //! read, not a compile.
 
@@ -16,6 +16,7 @@ use runplane_control::Control;
 use runplane_engine::{Compiler, DirectoryWatch, Limits, PluginEngine, Registry, watch_directory};
 use runplane_model::{HostSettings, Target};
 use runplane_service::RunService;
+use runplane_service::Runtimes;
 use runplane_store::Store;
 use runplane_target_kubernetes::KubernetesTarget;
 use runplane_target_local::{LocalPlanPolicy, LocalTarget};
@@ -46,35 +47,57 @@ impl Paths {
     }
 }
 
-/// Loads the built-in runtimes and those in `plugins` (default: `$RUNPLANE_HOME/plugins`
-/// when it exists). A plugin that fails to load is reported and skipped: one bad
-/// plugin never takes the host down.
-/// A named `--plugins` directory that does not exist is an error; the default one is
-/// only read when it exists.
-pub(crate) async fn registry(plugins: Option<&Path>) -> anyhow::Result<Arc<Registry>> {
-    Ok(load_runtimes(plugins).await?.0)
+/// The runtimes of this machine: the built-in ones and those in `plugins` (default:
+/// `$RUNPLANE_HOME/plugins` when it exists), recorded in `store`, which then decides
+/// which version of each name is active (one uploaded with `runplane runtimes load`
+/// stays active). A plugin that fails to load is reported and skipped: one bad plugin
+/// never takes the host down. A named `--plugins` directory that does not exist is an
+/// error; the default one is only read when it exists.
+pub(crate) async fn runtimes(plugins: Option<&Path>, store: &Store) -> anyhow::Result<Runtimes> {
+    Ok(load_runtimes(plugins, store).await?.0)
 }
 
-/// [`registry`], with its plugin directory watched (`runplane serve`): a component copied
+/// [`runtimes`], with its plugin directory watched (`runplane serve`): a component copied
 /// into it, or rewritten, is hot-loaded while the returned watch lives.
-pub(crate) async fn watched_registry(
+pub(crate) async fn watched_runtimes(
     plugins: Option<&Path>,
-) -> anyhow::Result<(Arc<Registry>, Option<DirectoryWatch>)> {
-    let (registry, engine, dir) = load_runtimes(plugins).await?;
+    store: &Store,
+) -> anyhow::Result<(Runtimes, Option<DirectoryWatch>)> {
+    let (runtimes, dir) = load_runtimes(plugins, store).await?;
     let watch = match dir {
-        Some(dir) => Some(
-            watch_directory(registry.clone(), &engine, &dir)
-                .with_context(|| format!("cannot watch the plugin directory {}", dir.display()))?,
-        ),
+        Some(dir) => {
+            let loader = runtimes.clone();
+            let watch = watch_directory(&dir, move |path| {
+                let loader = loader.clone();
+                async move {
+                    match loader.load_file(&path).await {
+                        Ok(version) => tracing::info!(
+                            runtime = version.name,
+                            digest = version.digest,
+                            "hot-loaded {}",
+                            path.display()
+                        ),
+                        Err(error) => tracing::warn!(
+                            path = %path.display(),
+                            %error,
+                            "not hot-loaded; the current versions keep serving"
+                        ),
+                    }
+                }
+            })
+            .with_context(|| format!("cannot watch the plugin directory {}", dir.display()))?;
+            Some(watch)
+        }
         None => None,
     };
-    Ok((registry, watch))
+    Ok((runtimes, watch))
 }
 
-/// The registry of [`registry`], its engine and the plugin directory it read.
+/// The runtimes of [`runtimes`] and the plugin directory they read.
 async fn load_runtimes(
     plugins: Option<&Path>,
-) -> anyhow::Result<(Arc<Registry>, PluginEngine, Option<PathBuf>)> {
+    store: &Store,
+) -> anyhow::Result<(Runtimes, Option<PathBuf>)> {
     let paths = Paths::from_env();
     let engine = PluginEngine::with_compiler(
         limits()?,
@@ -93,7 +116,7 @@ async fn load_runtimes(
     };
     if let Some(dir) = &dir {
         let skipped = registry
-            .load_directory(&engine, dir)
+            .load_directory(dir)
             .await
             .with_context(|| format!("cannot read the plugin directory {}", dir.display()))?;
         for skipped in skipped {
@@ -106,7 +129,12 @@ async fn load_runtimes(
             );
         }
     }
-    Ok((Arc::new(registry), engine, dir))
+    let runtimes = Runtimes::new(Arc::new(registry), store.clone());
+    runtimes
+        .restore()
+        .await
+        .context("cannot record the runtimes in the store")?;
+    Ok((runtimes, dir))
 }
 
 /// The engine's limits: the defaults, with the compiler's memory budget in MiB from
@@ -188,7 +216,7 @@ pub(crate) async fn service(
     target: Target,
     context: Option<String>,
 ) -> anyhow::Result<RunService> {
-    let registry = registry(plugins).await?;
+    let runtimes = runtimes(plugins, &open_store(None).await?).await?;
     let mut control = control();
     if target == Target::Kubernetes {
         let cluster = KubernetesTarget::connect(context)
@@ -196,7 +224,7 @@ pub(crate) async fn service(
             .context("cannot reach the cluster")?;
         control = control.with_kubernetes(cluster);
     }
-    Ok(RunService::new(control, open_store(None).await?, registry))
+    Ok(RunService::new(control, runtimes))
 }
 
 /// The store at `url`, by default the SQLite file `$RUNPLANE_HOME/runplane.db` that

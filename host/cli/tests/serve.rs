@@ -28,9 +28,20 @@ impl Server {
     }
 
     /// [`Server::start`], loading the runtime components in `plugins` too.
-    #[allow(clippy::zombie_processes, reason = "Server's Drop kills and waits")]
     fn launch(dir: &Path, kubeconfig: Option<&Path>, plugins: Option<&Path>) -> Server {
+        Server::launch_with(dir, kubeconfig, plugins, &[])
+    }
+
+    /// [`Server::launch`] with the environment variables `env` set.
+    #[allow(clippy::zombie_processes, reason = "Server's Drop kills and waits")]
+    fn launch_with(
+        dir: &Path,
+        kubeconfig: Option<&Path>,
+        plugins: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_runplane"));
+        command.envs(env.iter().copied());
         command.args(["serve", "--listen", "127.0.0.1:0"]);
         match kubeconfig {
             Some(path) => command.env("KUBECONFIG", path),
@@ -709,13 +720,33 @@ async fn serve_hot_loads_components_written_into_its_plugin_directory() {
     println!("replaced by {second} in {took:?}");
 
     // Neither a component that does not load nor one named like a built-in changes
-    // anything.
+    // anything; the broken one is a failed version of its runtime, with the reason.
     install("misbehaving.wasm", &info_variant(&wasm, "panic"));
     install("python.wasm", &component(PYTHON_RUNTIME));
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         loaded_digest(&server, "misbehaving").await.as_deref(),
         Some(second.as_str())
+    );
+    let versions = get(&server.url("/api/v1/runtimes/misbehaving/versions")).await;
+    let states: Vec<(&str, &str)> = versions["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["state"].as_str().unwrap(),
+                v["reason"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    println!("{states:?}");
+    assert_eq!(states.len(), 3, "{versions:#}");
+    assert_eq!(states[0].0, "inactive");
+    assert_eq!(states[1].0, "active");
+    assert!(
+        states[2].0 == "failed" && states[2].1.contains("info() smoke call"),
+        "{versions:#}"
     );
     let python = get(&server.url("/api/v1/runtimes")).await.to_string();
     assert!(python.contains("built-in python"), "{python}");
@@ -734,4 +765,140 @@ async fn serve_hot_loads_components_written_into_its_plugin_directory() {
     )
     .await;
     assert_eq!(status, 201, "{body}");
+}
+
+/// Issue 11's acceptance, through the real server and `runplane --server`: a new
+/// version of a runtime loaded while a run of the old one is live serves new runs; the
+/// old run finishes on its version; the rollback makes the old version active again;
+/// after a restart the active version is still the uploaded one, and a run pinned to
+/// another version is planned by it again (loaded from the store on demand).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_swaps_runtime_versions_loaded_with_the_cli() {
+    use runplane_test_support::{PYTHON_RUNTIME, component, rebuilt};
+
+    let dir = tempfile::tempdir().unwrap();
+    // An uploaded `python` is not built in: the admin lets it plan local runs.
+    let env = [("RUNPLANE_LOCAL_RUNTIMES", "python")];
+    let server = Server::launch_with(dir.path(), None, None, &env);
+    let runplane = |base: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_runplane"))
+            .args(["--server", base])
+            .args(args)
+            .env_remove("RUNPLANE_TOKEN")
+            .env("XDG_CONFIG_HOME", dir.path())
+            .output()
+            .expect("runplane runs")
+    };
+    let builtin = loaded_digest(&server, "python")
+        .await
+        .expect("python is built in");
+    let naps = "import time\n\ndef main():\n    time.sleep(3)\n    print('woke', flush=True)\n";
+    let old_run = start_run(&server, "naps", naps, json!({})).await;
+
+    let build = dir.path().join("python-v2.wasm");
+    std::fs::write(&build, rebuilt(&component(PYTHON_RUNTIME), "v2")).unwrap();
+    let started = Instant::now();
+    let loaded = succeeded(&runplane(
+        &server.base,
+        &["runtimes", "load", build.to_str().unwrap(), "--replace"],
+    ));
+    println!("loaded in {:?}: {loaded}", started.elapsed());
+    assert!(loaded.contains(" active"), "{loaded}");
+    let (new, _) = wait_for_version(&server, "python", Some(&builtin)).await;
+    assert!(loaded.contains(&new), "{loaded}");
+
+    let local = json!({"local_execution": true});
+    let new_run = post_run(&server, "demo", "naps", local.clone()).await;
+    for (id, digest) in [(&old_run, &builtin), (&new_run, &new)] {
+        let done = wait_for(&server, id, |run| state(run) == "COMPLETED").await;
+        assert_eq!(
+            done["metadata"]["runtime_digest"].as_str(),
+            Some(digest.as_str()),
+            "{done:#}"
+        );
+    }
+
+    let versions = succeeded(&runplane(&server.base, &["runtimes", "versions", "python"]));
+    assert!(
+        versions.contains("inactive") && versions.contains("active"),
+        "{versions}"
+    );
+    // Rollback with a short digest, as an admin types it.
+    let short = &builtin["sha256:".len().."sha256:".len() + 12];
+    let back = succeeded(&runplane(
+        &server.base,
+        &["runtimes", "activate", "python", short],
+    ));
+    assert!(back.contains(&builtin), "{back}");
+    assert_eq!(
+        loaded_digest(&server, "python").await.as_ref(),
+        Some(&builtin)
+    );
+    let listed = succeeded(&runplane(&server.base, &["runtimes"]));
+    assert!(
+        listed.contains(&builtin["sha256:".len()..][..12]),
+        "{listed}"
+    );
+
+    // A run pinned to the uploaded version, stopped while the built-in is active; after
+    // a restart the host has only the built-in loaded, and resuming the run loads the
+    // upload from the store.
+    succeeded(&runplane(
+        &server.base,
+        &["runtimes", "activate", "python", &new],
+    ));
+    let pinned = start_run(&server, "sleeper", SLEEPS, json!({})).await;
+    wait_for(&server, &pinned, |run| state(run) == "RUNNING").await;
+    succeeded(&runplane(
+        &server.base,
+        &["runtimes", "activate", "python", &builtin],
+    ));
+    let (status, stopped) = call(
+        reqwest::Method::POST,
+        &server.url(&format!("/api/v1/-/demo/runs/{pinned}/stop")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{stopped}");
+    wait_for(&server, &pinned, |run| state(run) == "STOPPED").await;
+    server.signal(nix::sys::signal::Signal::SIGTERM);
+
+    let server = Server::launch_with(dir.path(), None, None, &env);
+    assert_eq!(
+        loaded_digest(&server, "python").await.as_ref(),
+        Some(&builtin)
+    );
+    let (status, resumed) = call(
+        reqwest::Method::POST,
+        &server.url(&format!("/api/v1/-/demo/runs/{pinned}/resume")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{resumed}");
+    let running = wait_for(&server, &pinned, |run| state(run) == "RUNNING").await;
+    assert_eq!(
+        running["metadata"]["runtime_digest"].as_str(),
+        Some(new.as_str())
+    );
+    let versions = get(&server.url("/api/v1/runtimes/python/versions")).await;
+    assert_eq!(
+        versions["content"].as_array().unwrap().len(),
+        2,
+        "{versions:#}"
+    );
+    // The version the stopped run needs cannot be deleted.
+    let deleted = runplane(&server.base, &["runtimes", "delete", "python", &new]);
+    let refused = String::from_utf8_lossy(&deleted.stderr).to_string();
+    assert!(
+        !deleted.status.success() && refused.contains(&pinned),
+        "{refused}"
+    );
+    let (status, _) = call(
+        reqwest::Method::POST,
+        &server.url(&format!("/api/v1/-/demo/runs/{pinned}/stop")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait_for(&server, &pinned, |run| state(run) == "STOPPED").await;
 }

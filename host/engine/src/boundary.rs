@@ -200,10 +200,45 @@ pub(crate) fn info(mut info: RuntimeInfo, origin: &str) -> Result<RuntimeInfo, L
             bounded_line(kind.clone(), MAX_NAME_BYTES)
         )));
     }
+    if let Some(bad) = invalid_schema(&info) {
+        return Err(refused(bad));
+    }
     info.version = bounded_line(info.version, MAX_NAME_BYTES);
     info.sdk_version = bounded_line(info.sdk_version, MAX_NAME_BYTES);
     info.description = bounded_line(info.description, MAX_MESSAGE_BYTES);
     Ok(info)
+}
+
+/// The first schema of `info` that is not a valid JSON Schema (checked against its
+/// meta-schema, draft 2020-12 unless it says otherwise), as a message naming it.
+/// Clients build forms from these schemas and the host splits specs by them, so a
+/// broken one is refused at load rather than found by a user.
+fn invalid_schema(info: &RuntimeInfo) -> Option<String> {
+    let schemas = info
+        .function_kinds
+        .iter()
+        .map(|k| (format!("function kind {}", k.name), &k.function_schema))
+        .chain(info.actions.iter().flat_map(|a| {
+            [
+                (format!("task schema of action {}", a.name), &a.task_schema),
+                (format!("run schema of action {}", a.name), &a.run_schema),
+            ]
+        }));
+    for (what, text) in schemas {
+        let problem = match serde_json::from_str::<serde_json::Value>(text) {
+            Err(error) => Some(format!("is not JSON: {error}")),
+            Ok(schema) => jsonschema::meta::validate(&schema)
+                .err()
+                .map(|error| format!("is not a valid JSON Schema: {error}")),
+        };
+        if let Some(problem) = problem {
+            return Some(format!(
+                "the {what} {}",
+                bounded_line(problem, MAX_MESSAGE_BYTES)
+            ));
+        }
+    }
+    None
 }
 
 fn is_name(name: &str) -> bool {

@@ -234,6 +234,7 @@ impl PluginEngine {
             version,
             self.clone(),
             cache,
+            Arc::from(bytes),
         ))
     }
 
@@ -249,11 +250,6 @@ impl PluginEngine {
             .spawn_blocking(move || cache.lookup(&engine, &key))
             .await
             .map_err(|e| LoadError::Engine(format!("reading the precompiled cache: {e}")))
-    }
-
-    /// Runs `future` on the engine's threads, detached (the watch of a directory).
-    pub(crate) fn spawn(&self, future: impl std::future::Future<Output = ()> + Send + 'static) {
-        drop(self.shared.executor.spawn(future));
     }
 
     /// Runs a call of `runtime` on the engine's threads and waits for it, from any

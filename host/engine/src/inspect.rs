@@ -41,7 +41,7 @@ const GRANTED_IMPORTS: &[&str] = &[
 /// Reads the component at `path`: a regular file of at most `max_bytes`. The file is
 /// opened without blocking (a FIFO would otherwise hang the host) and its type checked
 /// on the open handle (a symlink to `/dev/zero` is not a regular file).
-pub(crate) fn read_component(path: &Path, max_bytes: usize) -> Result<Vec<u8>, LoadError> {
+pub fn read_component(path: &Path, max_bytes: usize) -> Result<Vec<u8>, LoadError> {
     let origin = || path.display().to_string();
     let read_error = |source| LoadError::Read {
         origin: origin(),

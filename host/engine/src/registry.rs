@@ -15,13 +15,15 @@ use crate::engine::PluginEngine;
 use crate::error::LoadError;
 use crate::runtime::LoadedRuntime;
 
-/// Runtimes by name; function kinds resolve to the runtime that declares them.
-#[derive(Default)]
+/// Runtimes by name; function kinds resolve to the runtime that declares them. It
+/// holds the engine it loads with, so a version can be loaded into it at any time (a
+/// plugin file changed, an upload, a run pinned to a version not loaded yet).
 pub struct Registry {
+    engine: PluginEngine,
     current: ArcSwap<Index>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Index {
     by_name: BTreeMap<String, Arc<LoadedRuntime>>,
     by_kind: BTreeMap<String, Arc<LoadedRuntime>>,
@@ -39,9 +41,12 @@ pub struct Skipped {
 }
 
 impl Registry {
-    /// An empty registry.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty registry loading with `engine`.
+    pub fn new(engine: &PluginEngine) -> Self {
+        Registry {
+            engine: engine.clone(),
+            current: ArcSwap::default(),
+        }
     }
 
     /// A registry holding the built-in runtimes, given as `(name, component bytes)`
@@ -51,11 +56,16 @@ impl Registry {
         engine: &PluginEngine,
         builtins: &[(&str, &[u8])],
     ) -> Result<Self, LoadError> {
-        let registry = Registry::new();
+        let registry = Registry::new(engine);
         for (name, bytes) in builtins {
             registry.insert(engine.load(bytes, &format!("built-in {name}")).await?);
         }
         Ok(registry)
+    }
+
+    /// The engine this registry loads with.
+    pub fn engine(&self) -> &PluginEngine {
+        &self.engine
     }
 
     /// Loads every `*.wasm` file of `dir`, all at once ([`PluginEngine::load_files`]),
@@ -67,11 +77,7 @@ impl Registry {
     /// belong to a runtime already loaded from elsewhere (a built-in) is refused, naming
     /// it, and so is every file of a name or kind that two files of `dir` claim, naming
     /// them all. Nothing is replaced silently; the same file loaded again replaces itself.
-    pub async fn load_directory(
-        &self,
-        engine: &PluginEngine,
-        dir: &Path,
-    ) -> std::io::Result<Vec<Skipped>> {
+    pub async fn load_directory(&self, dir: &Path) -> std::io::Result<Vec<Skipped>> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
             .filter_map(Result::ok)
             .map(|entry| entry.path())
@@ -80,7 +86,11 @@ impl Registry {
         paths.sort();
         let mut skipped = Vec::new();
         let mut loaded = Vec::new();
-        for (path, outcome) in paths.iter().cloned().zip(engine.load_files(&paths).await) {
+        for (path, outcome) in paths
+            .iter()
+            .cloned()
+            .zip(self.engine.load_files(&paths).await)
+        {
             match outcome {
                 Ok(runtime) => loaded.push((path, runtime)),
                 Err(error) => skipped.push(Skipped { path, error }),
@@ -88,7 +98,7 @@ impl Registry {
         }
         let claims = Claims::of(&loaded);
         for (path, runtime) in loaded {
-            if let Some(reason) = self.conflict(&runtime, &claims) {
+            if let Some(reason) = self.conflict(&runtime, &claims, false) {
                 let error = LoadError::Refused {
                     origin: runtime.origin().to_string(),
                     reason,
@@ -112,29 +122,38 @@ impl Registry {
     /// when it loads and may own its name and kinds (the rules of
     /// [`Self::load_directory`], against the runtimes loaded now), makes it the current
     /// version of its runtime. Otherwise nothing changes.
-    pub async fn reload_file(
+    pub async fn reload_file(&self, path: &Path) -> Result<Arc<LoadedRuntime>, LoadError> {
+        let runtime = self.engine.load_file(path).await?;
+        self.admit(runtime, false).inspect(|runtime| {
+            self.activate(runtime);
+        })
+    }
+
+    /// Adds `runtime` as an inactive version when it may own its name and kinds: a
+    /// function kind of another runtime is never taken, and the name of a runtime loaded
+    /// from elsewhere only when `replace` asks for a new version of it. Nothing changes
+    /// when it is refused ([`LoadError::Refused`], naming the owner).
+    pub fn admit(
         &self,
-        engine: &PluginEngine,
-        path: &Path,
+        runtime: LoadedRuntime,
+        replace: bool,
     ) -> Result<Arc<LoadedRuntime>, LoadError> {
-        let runtime = engine.load_file(path).await?;
-        let loaded = [(path.to_path_buf(), runtime)];
+        let loaded = [(PathBuf::from(runtime.origin()), runtime)];
         let claims = Claims::of(&loaded);
         let [(_, runtime)] = loaded;
-        if let Some(reason) = self.conflict(&runtime, &claims) {
+        if let Some(reason) = self.conflict(&runtime, &claims, replace) {
             return Err(LoadError::Refused {
                 origin: runtime.origin().to_string(),
                 reason,
             });
         }
-        let name = runtime.name().to_string();
-        self.insert(runtime);
-        Ok(self.get(&name).expect("just inserted"))
+        Ok(self.add(runtime))
     }
 
     /// Why `runtime` may not be added beside the runtimes loaded from elsewhere and the
-    /// other files of its directory (`claims`), if it may not.
-    fn conflict(&self, runtime: &LoadedRuntime, claims: &Claims) -> Option<String> {
+    /// other files of its directory (`claims`), if it may not; `replace` lets it take
+    /// the name of a runtime from elsewhere (never a kind of another name).
+    fn conflict(&self, runtime: &LoadedRuntime, claims: &Claims, replace: bool) -> Option<String> {
         let name = runtime.name();
         let others = |owners: &[String]| -> Vec<String> {
             owners
@@ -150,9 +169,12 @@ impl Registry {
                 rivals.join(", ")
             ));
         }
-        if let Some(owner) = self.get(name).filter(|rt| rt.origin() != runtime.origin()) {
+        if let Some(owner) = self
+            .get(name)
+            .filter(|rt| !replace && rt.origin() != runtime.origin())
+        {
             return Some(format!(
-                "runtime name {name} belongs to {} (a plugin cannot replace another runtime)",
+                "runtime name {name} belongs to {} (load it as a new version of {name} to replace it)",
                 owner.origin()
             ));
         }
@@ -176,33 +198,80 @@ impl Registry {
         None
     }
 
-    /// Adds `runtime`, replacing a runtime of the same name. Its function kinds now
-    /// resolve to it; the replaced version stays reachable by digest. Returns the
-    /// runtime it replaced.
+    /// Adds `runtime` and makes it the current version of its name ([`Self::add`],
+    /// [`Self::activate`]); returns the runtime it replaced.
     pub fn insert(&self, runtime: LoadedRuntime) -> Option<Arc<LoadedRuntime>> {
+        let runtime = self.add(runtime);
+        self.activate(&runtime)
+    }
+
+    /// Adds `runtime` as a version reachable by digest only (an inactive version, or
+    /// one a run is pinned to); a version of that digest already here is kept.
+    pub fn add(&self, runtime: LoadedRuntime) -> Arc<LoadedRuntime> {
         let runtime = Arc::new(runtime);
+        let mut kept = runtime.clone();
+        self.current.rcu(|index| {
+            let mut by_digest = index.by_digest.clone();
+            kept = by_digest
+                .entry(runtime.digest().to_string())
+                .or_insert_with(|| runtime.clone())
+                .clone();
+            Index {
+                by_digest,
+                ..index.as_ref().clone()
+            }
+        });
+        kept
+    }
+
+    /// Makes `runtime` (a version added before) the current version of its name, in
+    /// one atomic swap: its function kinds now resolve to it; calls in flight finish
+    /// on the version they hold. Returns the version it replaced.
+    pub fn activate(&self, runtime: &Arc<LoadedRuntime>) -> Option<Arc<LoadedRuntime>> {
         let mut replaced = None;
         self.current.rcu(|index| {
             let mut by_name = index.by_name.clone();
             replaced = by_name.insert(runtime.name().to_string(), runtime.clone());
-            let by_kind = by_name
-                .values()
-                .flat_map(|rt| {
-                    rt.info()
-                        .function_kinds
-                        .iter()
-                        .map(|kind| (kind.name.clone(), rt.clone()))
-                })
-                .collect();
             let mut by_digest = index.by_digest.clone();
-            by_digest.insert(runtime.digest().to_string(), runtime.clone());
+            by_digest
+                .entry(runtime.digest().to_string())
+                .or_insert_with(|| runtime.clone());
             Index {
+                by_kind: kinds_of(&by_name),
                 by_name,
-                by_kind,
                 by_digest,
             }
         });
-        replaced
+        replaced.filter(|old| old.digest() != runtime.digest())
+    }
+
+    /// Forgets version `digest` unless it is the current version of its name; says
+    /// whether it was forgotten. Runs still holding it finish their calls.
+    pub fn remove(&self, digest: &str) -> bool {
+        let mut removed = false;
+        self.current.rcu(|index| {
+            let current = index.by_digest.get(digest).is_some_and(|rt| {
+                index
+                    .by_name
+                    .get(rt.name())
+                    .is_some_and(|c| c.digest() == digest)
+            });
+            let mut by_digest = index.by_digest.clone();
+            removed = !current && by_digest.remove(digest).is_some();
+            if !removed {
+                return index.as_ref().clone();
+            }
+            Index {
+                by_digest,
+                ..index.as_ref().clone()
+            }
+        });
+        removed
+    }
+
+    /// Every version loaded, current or not, by digest.
+    pub fn versions(&self) -> Vec<Arc<LoadedRuntime>> {
+        self.current.load().by_digest.values().cloned().collect()
     }
 
     /// The runtime called `name`.
@@ -230,6 +299,21 @@ impl Registry {
     pub fn kinds(&self) -> Vec<String> {
         self.current.load().by_kind.keys().cloned().collect()
     }
+}
+
+/// The function kinds of the current runtimes, each to its runtime.
+fn kinds_of(
+    by_name: &BTreeMap<String, Arc<LoadedRuntime>>,
+) -> BTreeMap<String, Arc<LoadedRuntime>> {
+    by_name
+        .values()
+        .flat_map(|rt| {
+            rt.info()
+                .function_kinds
+                .iter()
+                .map(|kind| (kind.name.clone(), rt.clone()))
+        })
+        .collect()
 }
 
 /// Which files of one directory claim each runtime name and function kind.

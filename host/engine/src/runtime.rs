@@ -3,6 +3,7 @@
 //! returns is bounded before the caller sees it ([`crate::boundary`]).
 
 use std::future::Future;
+use std::sync::Arc;
 
 use runplane_model::{
     FieldError, ObservedObject, PlanError, RunContext, RunPlan, RunStatus, RuntimeInfo,
@@ -25,6 +26,8 @@ pub struct LoadedRuntime {
     engine: PluginEngine,
     /// Whether the compiled code came from the precompiled cache.
     cache: CacheOutcome,
+    /// The component bytes, kept so that the host can store the version.
+    component: Arc<[u8]>,
 }
 
 impl std::fmt::Debug for LoadedRuntime {
@@ -43,13 +46,20 @@ impl LoadedRuntime {
         version: RuntimeVersion,
         engine: PluginEngine,
         cache: CacheOutcome,
+        component: Arc<[u8]>,
     ) -> Self {
         LoadedRuntime {
             site,
             version,
             engine,
             cache,
+            component,
         }
+    }
+
+    /// The component's bytes (what its digest is the sha256 of).
+    pub fn component(&self) -> &[u8] {
+        &self.component
     }
 
     /// The runtime's name (from its `info`).

@@ -1,20 +1,16 @@
 //! Hot-loading: a plugin directory watched while the host runs. A component copied or
-//! moved into it, or rewritten, is loaded like any plugin ([`Registry::reload_file`]):
-//! when it loads and owns its name, it becomes the current version of its runtime in one
-//! atomic swap; calls in flight finish on the version they started with, and runs keep
-//! the version they are pinned to. A file that fails to load changes nothing. Removing a
-//! file unloads nothing: runs may depend on its version.
+//! moved into it, or rewritten, is handed to the host's loader once the directory has
+//! been quiet for a moment (the service loads, records and swaps it; a file that fails
+//! to load changes nothing). Removing a file unloads nothing: runs may depend on its
+//! version.
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
-
-use crate::engine::PluginEngine;
-use crate::registry::Registry;
 
 /// How long a file must stay unchanged before it is loaded: a copy arrives in several
 /// writes, each an event.
@@ -26,13 +22,15 @@ pub struct DirectoryWatch {
     _watcher: RecommendedWatcher,
 }
 
-/// Watches `dir` and hot-loads its `*.wasm` files into `registry` with `engine`, on the
-/// engine's threads, until the returned watch is dropped.
-pub fn watch_directory(
-    registry: Arc<Registry>,
-    engine: &PluginEngine,
-    dir: &Path,
-) -> notify::Result<DirectoryWatch> {
+/// Watches `dir` and calls `load` with each `*.wasm` file created, written or moved
+/// into it, once the directory has been quiet for 250 ms, one file at a time, on the
+/// current tokio runtime, until the returned watch is dropped. A file removed before
+/// it was quiet is not loaded.
+pub fn watch_directory<F, L>(dir: &Path, load: L) -> notify::Result<DirectoryWatch>
+where
+    L: Fn(PathBuf) -> F + Send + 'static,
+    F: Future<Output = ()> + Send,
+{
     let (changed, mut changes) = mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         match event {
@@ -47,43 +45,22 @@ pub fn watch_directory(
         }
     })?;
     watcher.watch(dir, RecursiveMode::NonRecursive)?;
-    let loader = engine.clone();
-    engine.spawn(async move {
+    tokio::spawn(async move {
         while let Some(first) = changes.recv().await {
             let mut paths = BTreeSet::from([first]);
             // Until the directory has been quiet for a while, gather what else changed.
             while let Ok(Some(path)) = tokio::time::timeout(QUIET, changes.recv()).await {
                 paths.insert(path);
             }
-            for path in paths {
-                reload(&registry, &loader, &path).await;
+            // Changed, then removed or moved away before it was quiet: nothing to load.
+            for path in paths.into_iter().filter(|path| path.is_file()) {
+                load(path).await;
             }
         }
     });
     tracing::info!(dir = %dir.display(), "watching the plugin directory");
     Ok(DirectoryWatch { _watcher: watcher })
 }
-
-/// Loads `path` again, saying what happened.
-async fn reload(registry: &Registry, engine: &PluginEngine, path: &Path) {
-    if !path.is_file() {
-        // Changed, then removed or moved away before it was quiet: nothing to load.
-        return;
-    }
-    match registry.reload_file(engine, path).await {
-        Ok(runtime) => tracing::info!(
-            runtime = runtime.name(),
-            digest = runtime.digest(),
-            "hot-loaded {}",
-            path.display()
-        ),
-        Err(error) => {
-            let cause = std::error::Error::source(&error).map(ToString::to_string);
-            tracing::warn!(path = %path.display(), %error, cause, "not hot-loaded; the current versions keep serving");
-        }
-    }
-}
-
 /// Whether an event may mean new contents: a file created, written, closed after
 /// writing or moved in. Reads and removals do not.
 fn is_a_change(kind: &EventKind) -> bool {

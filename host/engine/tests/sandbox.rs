@@ -442,9 +442,9 @@ async fn a_plugin_directory_of_hostile_files_loads_what_is_good() {
     .unwrap();
     std::fs::write(path("good.wasm"), component(MISBEHAVING_RUNTIME)).unwrap();
     let engine = PluginEngine::new(Limits::default(), None).unwrap();
-    let registry = Registry::new();
+    let registry = Registry::new(&engine);
     let start = Instant::now();
-    let skipped = registry.load_directory(&engine, dir.path()).await.unwrap();
+    let skipped = registry.load_directory(dir.path()).await.unwrap();
     println!("directory loaded in {:?}", start.elapsed());
     let reasons: Vec<String> = skipped.iter().map(|s| s.error.to_string()).collect();
     assert_eq!(registry.all().len(), 1, "{reasons:?}");
@@ -627,7 +627,7 @@ async fn a_plugin_cannot_take_a_name_that_is_not_its_own() {
     let registry = Registry::with_builtins(engine, runplane_builtins::COMPONENTS)
         .await
         .expect("the built-ins load");
-    let skipped = registry.load_directory(engine, dir.path()).await.unwrap();
+    let skipped = registry.load_directory(dir.path()).await.unwrap();
     let reasons: Vec<String> = skipped.iter().map(|s| s.error.to_string()).collect();
     println!("{reasons:#?}");
     assert_eq!(skipped.len(), 3, "{reasons:?}");

@@ -165,7 +165,7 @@ async fn execute(
     let cluster = || control.kubernetes().ok_or(Error::NoCluster);
     let runtime = match &work {
         Work::Drive(Some(runtime)) => Some(runtime.clone()),
-        Work::Drive(None) => Some(runtimes.pinned(&stored)?),
+        Work::Drive(None) => Some(runtimes.pinned(&stored).await?),
         Work::Delete => None,
     };
     let StoredRun { run, spec, .. } = stored;

@@ -35,6 +35,7 @@ mod recorder;
 mod request;
 mod runs;
 mod runtimes;
+mod versions;
 
 use runplane_engine::CallError;
 use runplane_model::{AlreadyExists, FieldError, LiveRuns, NotFound, RunId, RunState, Target};
@@ -45,6 +46,7 @@ pub use preview::{Preview, preview};
 pub use request::RunRequest;
 pub use runs::{RunService, STOP_WAIT, ServiceEvent, Submission};
 pub use runtimes::Runtimes;
+pub use versions::{LoadCounts, Upload};
 
 /// Why a service refused or failed a request.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +98,16 @@ pub enum Error {
     /// is at fault, not the request.
     #[error(transparent)]
     Runtime(#[from] CallError),
+    /// A runtime component that does not load (not a component, another contract,
+    /// it does not compile, its `info` fails or is refused): nothing was kept.
+    #[error("{0}")]
+    Component(String),
+    /// The engine could not judge a component (its compiler worker failed).
+    #[error("{0}")]
+    Engine(String),
+    /// A runtime version cannot be deleted: it is active, or runs need it.
+    #[error(transparent)]
+    InUse(#[from] runplane_model::VersionInUse),
     /// A Kubernetes run, but the host has no cluster.
     #[error(
         "no Kubernetes cluster is configured on this host (set local_execution to run locally, or give the host a kubeconfig)"
@@ -153,6 +165,7 @@ impl From<runplane_store::Error> for Error {
             Store::LiveRuns(live) => Error::LiveRuns(live),
             Store::Conflict { .. } | Store::Invalid { .. } => Error::Conflict(error.to_string()),
             Store::Busy(message) => Error::Busy(message),
+            Store::InUse(in_use) => Error::InUse(in_use),
             other => Error::Store(other.to_string()),
         }
     }

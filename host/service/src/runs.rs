@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use runplane_control::Control;
-use runplane_engine::{LoadedRuntime, Registry};
+use runplane_engine::LoadedRuntime;
 use runplane_model::{
     FieldError, LogLine, NotFound, RunFilter, RunId, RunPage, RunState, SpecFile, StoredRun,
     Target, Transition,
@@ -120,11 +120,11 @@ pub(crate) struct Inner {
 }
 
 impl RunService {
-    /// A service executing with `control`, persisting to `store`, with the runtimes of
-    /// `registry`; its [`Catalog`] and [`Runtimes`] share the same store and registry.
-    pub fn new(control: Control, store: Store, registry: Arc<Registry>) -> Self {
+    /// A service executing with `control`, with `runtimes` and persisting to their
+    /// store; its [`Catalog`] shares the same store and registry.
+    pub fn new(control: Control, runtimes: Runtimes) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let runtimes = Runtimes::new(registry);
+        let store = runtimes.store.clone();
         let catalog = Catalog::new(store.clone(), runtimes.clone());
         RunService {
             inner: Arc::new(Inner {

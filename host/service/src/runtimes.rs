@@ -5,21 +5,30 @@
 use std::sync::Arc;
 
 use runplane_engine::{LoadedRuntime, Registry};
-use runplane_model::{NotFound, RuntimeVersion, StoredRun, Target};
+use runplane_model::{NotFound, RuntimeVersion, Target};
+use runplane_store::Store;
 use serde_json::Value;
 
+use crate::versions::LoadCounts;
 use crate::{Error, Result};
 
-/// The loaded runtimes. Cheap to clone: the registry is shared.
+/// The loaded runtimes, and their versions as the store records them
+/// (`versions.rs`). Cheap to clone: the registry, the store and the counts are shared.
 #[derive(Clone)]
 pub struct Runtimes {
-    registry: Arc<Registry>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) store: Store,
+    pub(crate) counts: Arc<LoadCounts>,
 }
 
 impl Runtimes {
-    /// The runtimes of `registry`.
-    pub fn new(registry: Arc<Registry>) -> Self {
-        Runtimes { registry }
+    /// The runtimes of `registry`, their versions recorded in `store`.
+    pub fn new(registry: Arc<Registry>, store: Store) -> Self {
+        Runtimes {
+            registry,
+            store,
+            counts: Arc::default(),
+        }
     }
 
     /// Every current runtime, by name.
@@ -79,27 +88,6 @@ impl Runtimes {
             });
         }
         Ok(runtime)
-    }
-
-    /// The runtime `stored` is pinned to: the version of its recorded digest. A run
-    /// stored by an older host has none, and a host restarted with other components may
-    /// no longer hold that version: then the current runtime of its kind takes over, and
-    /// the log says so (docs/decisions.md).
-    pub(crate) fn pinned(&self, stored: &StoredRun) -> Result<Arc<LoadedRuntime>> {
-        let digest = stored.runtime_digest.as_deref();
-        if let Some(runtime) = digest.and_then(|digest| self.registry.by_digest(digest)) {
-            return Ok(runtime);
-        }
-        let spec = &stored.spec;
-        let current =
-            self.for_action(&spec.function.kind, &spec.action, Some(stored.run.target))?;
-        tracing::warn!(
-            run = %stored.run.id,
-            pinned = digest.unwrap_or("none"),
-            current = current.digest(),
-            "the runtime version that accepted the run is not loaded; its current version takes over"
-        );
-        Ok(current)
     }
 
     /// Asks `runtime` to validate `spec` as entity kind `kind` for `project`; bad fields

@@ -36,9 +36,7 @@ mod rows;
 mod runs;
 mod runtimes;
 
-use runplane_model::{
-    AlreadyExists, LiveRuns, NotFound, RunId, SpecFile, Target, VersionInUse,
-};
+use runplane_model::{AlreadyExists, LiveRuns, NotFound, RunId, SpecFile, Target, VersionInUse};
 use time::OffsetDateTime;
 
 /// Why a store call failed.

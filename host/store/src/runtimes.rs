@@ -6,8 +6,8 @@
 use std::sync::LazyLock;
 
 use runplane_model::{StoredVersion, VersionInUse, VersionState};
-use sqlx::{AssertSqlSafe, Row};
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::rows::{self, FINAL_STATES, database, nanos, not_found};
 use crate::{Error, Result, Store};
@@ -21,14 +21,17 @@ macro_rules! version_columns {
 
 /// Runs that still need their version: live ones, and stopped ones (they may resume).
 static RUNS_NEEDING: LazyLock<String> = LazyLock::new(|| {
-    format!("runtime_digest = $1 AND (state NOT IN {} OR state = 'STOPPED')", *FINAL_STATES)
+    format!(
+        "runtime_digest = $1 AND (state NOT IN {} OR state = 'STOPPED')",
+        *FINAL_STATES
+    )
 });
 
 impl Store {
     /// Records `version`, with its component when it has one. A digest recorded before
     /// keeps who loaded it and when, and its state unless that was `failed` or
-    /// `loading` (a version that loads now after failing before is recorded again);
-    /// name, info and reason are updated. Returns the row as stored.
+    /// `loading` (a version that loads now after failing before is recorded again,
+    /// with the new reason); name and info are updated. Returns the row as stored.
     pub async fn record_runtime_version(
         &self,
         version: &StoredVersion,
@@ -38,7 +41,9 @@ impl Store {
         sqlx::query(
             "INSERT INTO runtime_versions (digest, name, origin, loaded_by, loaded_at, state, \
              reason, size, info, component) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (digest) DO UPDATE SET name = excluded.name, reason = excluded.reason, \
+             ON CONFLICT (digest) DO UPDATE SET name = excluded.name, \
+             reason = CASE WHEN runtime_versions.state IN ('failed', 'loading') \
+             THEN excluded.reason ELSE runtime_versions.reason END, \
              info = COALESCE(excluded.info, runtime_versions.info), \
              component = COALESCE(excluded.component, runtime_versions.component), \
              state = CASE WHEN runtime_versions.state IN ('failed', 'loading') \
@@ -63,7 +68,11 @@ impl Store {
     /// Makes `digest` the active version of runtime `name`, and the version active
     /// before it (returned) inactive, in one transaction. [`Error::NotFound`] when no
     /// version of `name` has that digest, [`Error::Invalid`] when it failed.
-    pub async fn activate_runtime_version(&self, name: &str, digest: &str) -> Result<Option<String>> {
+    pub async fn activate_runtime_version(
+        &self,
+        name: &str,
+        digest: &str,
+    ) -> Result<Option<String>> {
         let mut tx = self.writer.begin().await.map_err(database)?;
         let previous = sqlx::query(
             "UPDATE runtime_versions SET state = 'inactive' \
@@ -152,11 +161,11 @@ impl Store {
         };
         query
             .fetch_all(&self.pool)
-        .await
-        .map_err(database)?
-        .iter()
-        .map(version)
-        .collect()
+            .await
+            .map_err(database)?
+            .iter()
+            .map(version)
+            .collect()
     }
 
     /// The component bytes of `digest`; [`Error::NotFound`] when none are kept.
@@ -166,8 +175,12 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(database)?;
-        row.and_then(|row| row.try_get::<Option<Vec<u8>>, _>("component").ok().flatten())
-            .ok_or_else(|| not_found("runtime component", digest))
+        row.and_then(|row| {
+            row.try_get::<Option<Vec<u8>>, _>("component")
+                .ok()
+                .flatten()
+        })
+        .ok_or_else(|| not_found("runtime component", digest))
     }
 
     /// Deletes version `digest` of runtime `name`, component included. Refused with
@@ -199,16 +212,19 @@ impl Store {
             "is its active version; activate another one first".to_string()
         } else {
             static NEEDING: LazyLock<String> = LazyLock::new(|| {
-                format!("SELECT id FROM runs WHERE {} ORDER BY id LIMIT 6", *RUNS_NEEDING)
+                format!(
+                    "SELECT id FROM runs WHERE {} ORDER BY id LIMIT 6",
+                    *RUNS_NEEDING
+                )
             });
             let runs: Vec<String> = sqlx::query(AssertSqlSafe(NEEDING.as_str()))
-            .bind(digest)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database)?
-            .iter()
-            .map(|row| rows::text(row, "id"))
-            .collect::<Result<_>>()?;
+                .bind(digest)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database)?
+                .iter()
+                .map(|row| rows::text(row, "id"))
+                .collect::<Result<_>>()?;
             let mut named = runs.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
             if runs.len() > 5 {
                 named.push_str(", …");

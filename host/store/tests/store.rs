@@ -1242,13 +1242,28 @@ fn version(name: &str, bytes: &str) -> StoredVersion {
 
 async fn runtime_versions(store: &Store) {
     let (one, two) = (version("echo", "one"), version("echo", "two"));
-    store.record_runtime_version(&one, Some(b"one")).await.unwrap();
-    store.record_runtime_version(&two, Some(b"two")).await.unwrap();
+    store
+        .record_runtime_version(&one, Some(b"one"))
+        .await
+        .unwrap();
+    store
+        .record_runtime_version(&two, Some(b"two"))
+        .await
+        .unwrap();
     assert_eq!(store.runtime_component(&two.digest).await.unwrap(), b"two");
 
     // One active version per name; activating another swaps them in one step.
-    assert_eq!(store.activate_runtime_version("echo", &one.digest).await.unwrap(), None);
-    let previous = store.activate_runtime_version("echo", &two.digest).await.unwrap();
+    assert_eq!(
+        store
+            .activate_runtime_version("echo", &one.digest)
+            .await
+            .unwrap(),
+        None
+    );
+    let previous = store
+        .activate_runtime_version("echo", &two.digest)
+        .await
+        .unwrap();
     assert_eq!(previous.as_deref(), Some(one.digest.as_str()));
     let states: Vec<_> = store
         .runtime_versions(Some("echo"))
@@ -1269,7 +1284,10 @@ async fn runtime_versions(store: &Store) {
     let mut again = two.clone();
     again.loaded_by = "bob".to_string();
     let kept = store.record_runtime_version(&again, None).await.unwrap();
-    assert_eq!((kept.loaded_by.as_str(), kept.state), ("alice", VersionState::Active));
+    assert_eq!(
+        (kept.loaded_by.as_str(), kept.state),
+        ("alice", VersionState::Active)
+    );
     assert_eq!(store.runtime_component(&two.digest).await.unwrap(), b"two");
 
     // A failed version cannot be activated; failing the active one changes nothing.
@@ -1281,10 +1299,16 @@ async fn runtime_versions(store: &Store) {
         store.runtime_component(&broken.digest).await,
         Err(Error::NotFound(_))
     ));
-    let refused = store.activate_runtime_version("echo", &broken.digest).await.unwrap_err();
+    let refused = store
+        .activate_runtime_version("echo", &broken.digest)
+        .await
+        .unwrap_err();
     assert!(refused.to_string().contains("trapped in info"), "{refused}");
     store.fail_runtime_version(&two.digest, "x").await.unwrap();
-    assert_eq!(store.runtime_version(&two.digest).await.unwrap().state, VersionState::Active);
+    assert_eq!(
+        store.runtime_version(&two.digest).await.unwrap().state,
+        VersionState::Active
+    );
     assert!(matches!(
         store.activate_runtime_version("other", &one.digest).await,
         Err(Error::NotFound(_))
@@ -1299,15 +1323,29 @@ async fn runtime_versions(store: &Store) {
     let mut pinned = new_run("demo", "f", None);
     pinned.runtime_digest = one.digest.clone();
     let (run, _) = store.insert_run(&pinned).await.unwrap();
-    let refused = store.delete_runtime_version("echo", &one.digest).await.unwrap_err();
-    assert!(refused.to_string().contains(run.run.id.as_str()), "{refused}");
-    walk(store, &run.run.id, &[RunState::Built, RunState::Stop, RunState::Stopped]).await;
+    let refused = store
+        .delete_runtime_version("echo", &one.digest)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains(run.run.id.as_str()),
+        "{refused}"
+    );
+    walk(
+        store,
+        &run.run.id,
+        &[RunState::Built, RunState::Stop, RunState::Stopped],
+    )
+    .await;
     assert!(matches!(
         store.delete_runtime_version("echo", &one.digest).await,
         Err(Error::InUse(_))
     ));
     walk(store, &run.run.id, &[RunState::Deleting, RunState::Deleted]).await;
-    store.delete_runtime_version("echo", &one.digest).await.unwrap();
+    store
+        .delete_runtime_version("echo", &one.digest)
+        .await
+        .unwrap();
     assert!(matches!(
         store.runtime_version(&one.digest).await,
         Err(Error::NotFound(_))

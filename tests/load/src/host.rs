@@ -10,7 +10,7 @@ use runplane_api::{ApiConfig, AuthConfig, LocalPolicy};
 use runplane_control::Control;
 use runplane_engine::{Limits, LoadedRuntime, PluginEngine, Registry};
 use runplane_model::{HostSettings, RunId, RunState, SpecFile};
-use runplane_service::RunService;
+use runplane_service::{RunService, Runtimes};
 use runplane_store::Store;
 use runplane_target_kubernetes::KubernetesTarget;
 use runplane_target_local::LocalTarget;
@@ -80,7 +80,7 @@ impl Host {
     /// caller is admin, loopback only), local runs allowed.
     pub async fn start(wiring: Wiring, url: &str) -> anyhow::Result<Host> {
         let store = Store::open(url).await.context("the store")?;
-        let service = RunService::new(wiring.control, store, wiring.registry);
+        let service = RunService::new(wiring.control, Runtimes::new(wiring.registry, store));
         let config = ApiConfig {
             auth: AuthConfig {
                 insecure: true,

@@ -9,9 +9,9 @@ use std::sync::{Arc, OnceLock};
 use runplane_control::Control;
 use runplane_engine::{Limits, PluginEngine, Registry};
 use runplane_model::{HostSettings, RunId, StoredRun, Target};
-use runplane_service::RunService;
+use runplane_service::{RunService, Runtimes};
 use runplane_store::{NewRun, Store};
-use runplane_target_local::LocalTarget;
+use runplane_target_local::{LocalPlanPolicy, LocalTarget};
 use time::OffsetDateTime;
 
 use crate::{SCRATCH, component};
@@ -53,7 +53,12 @@ pub async fn registry(extra: &[&str]) -> Arc<Registry> {
 /// A control running local plans with working directories and environments under
 /// `dir`, and no host settings.
 pub fn control(dir: &Path) -> Control {
-    let local = LocalTarget::new(dir.join("runs"), dir.join("cache"));
+    control_with(dir, LocalPlanPolicy::default())
+}
+
+/// [`control`], with local plans checked against `policy`.
+pub fn control_with(dir: &Path, policy: LocalPlanPolicy) -> Control {
+    let local = LocalTarget::new(dir.join("runs"), dir.join("cache")).with_policy(policy);
     Control::new(local, HostSettings::default())
 }
 
@@ -64,8 +69,16 @@ pub async fn store(dir: &Path) -> Store {
 }
 
 /// A run service over `control`, the SQLite file of `dir` and `registry`.
+/// Its runtimes are recorded in the store first, as every host does when it starts.
 pub async fn run_service(control: Control, dir: &Path, registry: Arc<Registry>) -> RunService {
-    RunService::new(control, store(dir).await, registry)
+    RunService::new(control, runtimes(registry, store(dir).await).await)
+}
+
+/// The runtimes of `registry`, recorded in `store` ([`Runtimes::restore`]).
+pub async fn runtimes(registry: Arc<Registry>, store: Store) -> Runtimes {
+    let runtimes = Runtimes::new(registry, store);
+    runtimes.restore().await.expect("the runtimes are recorded");
+    runtimes
 }
 
 /// A run service as [`run_service`], with a [`Backdoor`] to its store.
@@ -78,7 +91,10 @@ pub async fn run_service_with_backdoor(
     let backdoor = Backdoor {
         store: store.clone(),
     };
-    (RunService::new(control, store, registry), backdoor)
+    (
+        RunService::new(control, runtimes(registry, store).await),
+        backdoor,
+    )
 }
 
 /// What a test does to a host's store behind its services' back: take the database

@@ -73,6 +73,35 @@ pub fn component(path: &str) -> Vec<u8> {
     }
 }
 
+/// Another build of the component `wasm`: the same code with a custom section
+/// (`runplane-test-note`) holding `note` appended, so it behaves the same under a
+/// different digest (a new version of a runtime, for the version tests).
+pub fn rebuilt(wasm: &[u8], note: &str) -> Vec<u8> {
+    const NAME: &[u8] = b"runplane-test-note";
+    let mut payload = leb128(NAME.len());
+    payload.extend_from_slice(NAME);
+    payload.extend_from_slice(note.as_bytes());
+    let mut rebuilt = wasm.to_vec();
+    rebuilt.push(0); // custom section id
+    rebuilt.extend(leb128(payload.len()));
+    rebuilt.extend(payload);
+    rebuilt
+}
+
+/// `value` as unsigned LEB128, as the binary format writes sizes.
+fn leb128(mut value: usize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            bytes.push(byte);
+            return bytes;
+        }
+        bytes.push(byte | 0x80);
+    }
+}
+
 /// A run of the misbehaving runtime's `job` on Kubernetes whose plan does `behaviour`
 /// (`loop`, `memory`, `trap`, `huge-output`, `many-objects`, `ok`, …).
 pub fn run_context(behaviour: &str) -> RunContext {

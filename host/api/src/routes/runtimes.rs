@@ -1,25 +1,183 @@
-//! `/api/v1/runtimes`: the loaded runtimes, their capability matrix and the JSON Schemas
-//! of their specs (so clients can build forms). Readable by every caller.
+//! `/api/v1/runtimes`: the loaded runtimes, their versions, their capability matrix and
+//! the JSON Schemas of their specs (so clients can build forms), readable by every
+//! caller; and runtime management, for admins: upload a component as a new version,
+//! activate a version (also the rollback), delete an inactive one.
 
 use axum::Json as JsonBody;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::AppState;
-use crate::auth::Caller;
-use crate::dto::{self, Page, RuntimeDto, SchemaDto, SchemaEntity};
-use crate::extract::Path;
-use crate::problem::ApiError;
+use runplane_service::Upload;
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+use crate::AppState;
+use crate::auth::{Admin, Caller};
+use crate::dto::{self, Page, RuntimeDto, SchemaDto, SchemaEntity, VersionDto};
+use crate::extract::{Path, Query, Wasm};
+use crate::problem::{ApiError, Problem};
+
+/// The runtime routes; an upload may be `upload_limit` bytes (the largest component
+/// the engine loads), beyond the API's body limit.
+pub(super) fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_runtimes))
         .routes(routes!(get_runtime))
         .routes(routes!(list_schemas))
         .routes(routes!(get_schema))
+        .routes(routes!(list_versions))
+        .routes(routes!(activate_version))
+        .routes(routes!(delete_version))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(upload_runtime))
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+}
+
+/// A version of a runtime.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct VersionPath {
+    /// Runtime name (`python`).
+    #[param(example = "python")]
+    name: String,
+    /// `sha256:<hex>` of the version's component.
+    digest: String,
+}
+
+/// How an upload is loaded.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct UploadQuery {
+    /// Let the component take the name of a runtime loaded from elsewhere (a built-in,
+    /// a plugin file), as a new version of it. Function kinds of other runtimes are
+    /// never taken.
+    #[serde(default)]
+    replace: bool,
+    /// Make it the active version once loaded (default); `false` keeps it inactive,
+    /// ready to be activated.
+    #[serde(default = "yes")]
+    activate: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Uploads a runtime component as a new version.
+///
+/// Admins only. The body is the component (`Content-Type: application/wasm`). It is
+/// compiled off the request path, its contract version, `info` and schemas checked,
+/// its name and function kinds checked against the other runtimes, then recorded and
+/// (unless `activate=false`) made the active version of its runtime in one swap: new
+/// runs use it, runs in flight keep the version they were pinned to. A component that
+/// does not load is a 422 saying why and nothing is kept; one whose name or kinds
+/// belong to another runtime is a 409 naming it (and recorded as a failed version).
+#[utoipa::path(
+    post,
+    path = "/runtimes",
+    tag = "runtimes",
+    params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/wasm",
+                 description = "The runtime component"),
+    responses(
+        (status = 201, description = "Loaded (and active, unless activate=false)", body = VersionDto),
+        (status = 409, description = "Its name or a kind belongs to another runtime", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 413, description = "Larger than the largest component the host loads", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 415, description = "Not sent as application/wasm", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+async fn upload_runtime(
+    Admin(caller): Admin,
+    State(state): State<AppState>,
+    Query(query): Query<UploadQuery>,
+    Wasm(component): Wasm,
+) -> Result<(StatusCode, JsonBody<VersionDto>), ApiError> {
+    let upload = Upload {
+        loaded_by: &caller,
+        replace: query.replace,
+        activate: query.activate,
+    };
+    let version = state.runtimes.upload(&component, upload).await?;
+    Ok((StatusCode::CREATED, JsonBody(VersionDto::from(&version))))
+}
+
+/// Lists the versions of a runtime, oldest first.
+///
+/// With their state (`loading`, `active`, `inactive`, `failed` and why), who loaded
+/// each and when.
+#[utoipa::path(
+    get,
+    path = "/runtimes/{name}/versions",
+    tag = "runtimes",
+    params(RuntimePath),
+    responses((status = 200, description = "The versions", body = Page<VersionDto>))
+)]
+async fn list_versions(
+    _: Caller,
+    State(state): State<AppState>,
+    Path(path): Path<RuntimePath>,
+) -> Result<JsonBody<Page<VersionDto>>, ApiError> {
+    let versions = state.runtimes.versions(&path.name).await?;
+    Ok(JsonBody(Page::all(
+        versions.iter().map(VersionDto::from).collect(),
+    )))
+}
+
+/// Makes a version the active version of its runtime (also the rollback).
+///
+/// Admins only. New runs use it from now on; runs keep the version they were pinned
+/// to, and calls in flight finish on theirs. A version that failed to load cannot be
+/// activated (409).
+#[utoipa::path(
+    post,
+    path = "/runtimes/{name}/versions/{digest}/activate",
+    tag = "runtimes",
+    params(VersionPath),
+    responses(
+        (status = 200, description = "Active", body = VersionDto),
+        (status = 409, description = "The version failed to load", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+async fn activate_version(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(path): Path<VersionPath>,
+) -> Result<JsonBody<VersionDto>, ApiError> {
+    let version = state.runtimes.activate(&path.name, &path.digest).await?;
+    Ok(JsonBody(VersionDto::from(&version)))
+}
+
+/// Deletes an inactive version of a runtime.
+///
+/// Admins only. Refused (409) for the active version, for a version runs may still
+/// use (live or stopped runs, named in the problem), and for a built-in of the host.
+#[utoipa::path(
+    delete,
+    path = "/runtimes/{name}/versions/{digest}",
+    tag = "runtimes",
+    params(VersionPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "Active, pinned by runs, or built in", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+async fn delete_version(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(path): Path<VersionPath>,
+) -> Result<StatusCode, ApiError> {
+    state.runtimes.delete(&path.name, &path.digest).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The runtime of a `/runtimes/{name}` route.
@@ -45,16 +203,25 @@ struct SchemaPath {
     kind: String,
 }
 
-/// Lists the loaded runtimes with their kinds, actions and capabilities.
+/// Lists the loaded runtimes with their kinds, actions, capabilities and versions.
 #[utoipa::path(
     get,
     path = "/runtimes",
     tag = "runtimes",
     responses((status = 200, description = "The runtimes, by name", body = Page<RuntimeDto>))
 )]
-async fn list_runtimes(_: Caller, State(state): State<AppState>) -> JsonBody<Page<RuntimeDto>> {
+async fn list_runtimes(
+    _: Caller,
+    State(state): State<AppState>,
+) -> Result<JsonBody<Page<RuntimeDto>>, ApiError> {
+    let versions = state.runtimes.all_versions().await?;
     let runtimes = state.runtimes.list();
-    JsonBody(Page::all(runtimes.iter().map(RuntimeDto::from).collect()))
+    Ok(JsonBody(Page::all(
+        runtimes
+            .iter()
+            .map(|runtime| RuntimeDto::with_versions(runtime, &versions))
+            .collect(),
+    )))
 }
 
 /// Reads a runtime.
@@ -74,7 +241,8 @@ async fn get_runtime(
     Path(path): Path<RuntimePath>,
 ) -> Result<JsonBody<RuntimeDto>, ApiError> {
     let runtime = state.runtimes.get(&path.name)?;
-    Ok(JsonBody(RuntimeDto::from(&runtime)))
+    let versions = state.runtimes.versions(&path.name).await?;
+    Ok(JsonBody(RuntimeDto::with_versions(&runtime, &versions)))
 }
 
 /// The JSON Schemas of every function, task and run spec of a runtime.

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use base64::Engine as _;
 use runplane_api::{ApiConfig, AuthConfig, LocalPolicy, Role, TokenEntry, hash_token};
 use runplane_service::RunService;
+use runplane_target_local::LocalPlanPolicy;
 use runplane_test_support::{MISBEHAVING_RUNTIME, SCRATCH, host};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
@@ -158,21 +159,34 @@ impl Answer {
 impl Host {
     /// A host over a fresh store.
     pub(crate) async fn start(config: ApiConfig) -> Host {
-        Host::over(Arc::new(tempfile::tempdir().unwrap()), config).await
+        Host::over(Arc::new(tempfile::tempdir().unwrap()), config, &[]).await
+    }
+
+    /// A host over a fresh store whose local target also runs the plans of the
+    /// runtimes named (as `allowed_runtimes` of the host's config), with project demo.
+    pub(crate) async fn allowing_local(config: ApiConfig, runtimes: &[&str]) -> Host {
+        let host = Host::over(Arc::new(tempfile::tempdir().unwrap()), config, runtimes).await;
+        host.create_demo().await;
+        host
     }
 
     /// A second host over this host's database, as another replica would be.
     pub(crate) async fn beside(&self, config: ApiConfig) -> Host {
-        Host::over(self.dir.clone(), config).await
+        Host::over(self.dir.clone(), config, &[]).await
     }
 
     /// A host over the database of `dir`: the built-in runtimes and the misbehaving
     /// fixture (kind `misbehaving`, for runtime failures), runs under the shared
     /// scratch folder.
-    async fn over(dir: Arc<tempfile::TempDir>, config: ApiConfig) -> Host {
+    async fn over(dir: Arc<tempfile::TempDir>, config: ApiConfig, local: &[&str]) -> Host {
         let registry = host::registry(&[MISBEHAVING_RUNTIME]).await;
+        let policy = LocalPlanPolicy {
+            allowed_runtimes: local.iter().map(ToString::to_string).collect(),
+            ..LocalPlanPolicy::default()
+        };
+        let control = host::control_with(&scratch(), policy);
         let (service, backdoor) =
-            host::run_service_with_backdoor(host::control(&scratch()), dir.path(), registry).await;
+            host::run_service_with_backdoor(control, dir.path(), registry).await;
         Host {
             app: runplane_api::router(service.clone(), config),
             service,
@@ -184,7 +198,13 @@ impl Host {
     /// A host with project demo, as admin.
     pub(crate) async fn with_demo(config: ApiConfig) -> Host {
         let host = Host::start(config).await;
-        host.send(
+        host.create_demo().await;
+        host
+    }
+
+    /// Creates project demo, as admin.
+    async fn create_demo(&self) {
+        self.send(
             Method::POST,
             "/api/v1/projects",
             Some(ADMIN),
@@ -192,7 +212,6 @@ impl Host {
         )
         .await
         .ok(201);
-        host
     }
 
     /// Sends a request: `token` as a bearer token, `body` as JSON.

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use runplane_model::Target;
-use runplane_service::{Error, Preview, Runtimes};
+use runplane_service::{Error, Preview};
 use serde_json::{Value, json};
 
 use crate::output::{self, escape_controls, line, outln};
@@ -28,7 +28,7 @@ pub(crate) async fn execute(
     plugins: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let file = spec::load(path)?;
-    let runtimes = Runtimes::new(host::registry(plugins).await?);
+    let runtimes = host::runtimes(plugins, &host::open_store(None).await?).await?;
     let preview = match runplane_service::preview(&runtimes, &host::control(), &file, target).await
     {
         Ok(preview) => preview,

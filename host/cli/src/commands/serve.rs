@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use runplane_api::{ApiConfig, AuthConfig, DEFAULT_BODY_LIMIT, LocalPolicy};
-use runplane_service::RunService;
+use runplane_service::{RunService, Runtimes};
 use runplane_target_kubernetes::KubernetesTarget;
 use runplane_target_local::LocalPlanPolicy;
 use serde::Deserialize;
@@ -131,8 +131,6 @@ pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::
     runplane_api::check_listen(listen, &auth)?;
 
     let plugins = plugins.or(config.plugins.as_deref());
-    // Held until the server ends: the plugin directory is watched as long as it serves.
-    let (registry, _watch) = host::watched_registry(plugins).await?;
     let local_plans = match config.local_plans {
         Some(table) => LocalPlanPolicy {
             allowed_runtimes: table.allowed_runtimes,
@@ -157,7 +155,10 @@ pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::
         .or(config.database)
         .unwrap_or_else(|| "sqlite://runplane.db".to_string());
     let store = host::open_store(Some(&database)).await?;
-    let service = RunService::new(control, store, registry);
+    // Held until the server ends: the plugin directory is watched as long as it serves.
+    let (runtimes, _watch) = host::watched_runtimes(plugins, &store).await?;
+    let _follower = follow_store(runtimes.clone());
+    let service = RunService::new(control, runtimes);
     let reattached = service.reattach().await?;
     if reattached > 0 {
         eprintln!("re-attached {reattached} live runs");
@@ -181,6 +182,34 @@ pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::
     eprintln!("shutting down: stopping local runs, leaving Kubernetes runs to the next host");
     service.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How often the active versions are read from the store, so that a version another
+/// replica activated is active here too.
+const FOLLOW_STORE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Follows the store's active runtime versions every [`FOLLOW_STORE`] while the returned
+/// task lives (it is aborted on drop).
+fn follow_store(runtimes: Runtimes) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        let mut every = tokio::time::interval(FOLLOW_STORE);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if let Err(error) = runtimes.follow_store().await {
+                tracing::warn!(%error, "cannot read the runtime versions from the store");
+            }
+        }
+    }))
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[cfg(test)]
