@@ -62,16 +62,28 @@ impl Runtimes {
     /// host serves what it has.
     pub async fn restore(&self) -> Result<()> {
         for runtime in self.registry.all() {
-            let new = matches!(
-                self.store.runtime_version(runtime.digest()).await,
-                Err(StoreError::NotFound(_))
-            );
+            // A version the store already keeps as loadable is not written again: its
+            // component is the same bytes, and a start-up need not send them.
+            let new = match self.store.runtime_version(runtime.digest()).await {
+                Ok(kept) if matches!(kept.state, VersionState::Failed | VersionState::Loading) => {
+                    false
+                }
+                Ok(_) => continue,
+                Err(StoreError::NotFound(_)) => true,
+                Err(error) => return Err(error.into()),
+            };
             let by = if runtime.origin().starts_with("built-in ") {
                 HOST
             } else {
                 DIRECTORY
             };
-            self.record(&runtime, by, VersionState::Inactive).await?;
+            self.record(
+                &runtime,
+                by,
+                VersionState::Inactive,
+                Some(runtime.component()),
+            )
+            .await?;
             if new {
                 self.store
                     .activate_runtime_version(runtime.name(), runtime.digest())
@@ -116,15 +128,9 @@ impl Runtimes {
             Ok(runtime) => runtime,
             Err(error) => return Err(self.failed_load(error)),
         };
-        self.record(&runtime, upload.loaded_by, VersionState::Loading)
+        let (runtime, version) = self
+            .keep(runtime, upload.loaded_by, upload.replace, started)
             .await?;
-        let runtime = self
-            .admit(runtime, upload.replace, upload.loaded_by)
-            .await?;
-        let version = self
-            .record(&runtime, upload.loaded_by, VersionState::Inactive)
-            .await?;
-        self.loaded_in(started);
         if upload.activate {
             return self.activate(runtime.name(), runtime.digest()).await;
         }
@@ -146,12 +152,7 @@ impl Runtimes {
                 return Err(self.failed_load(error));
             }
         };
-        self.record(&runtime, DIRECTORY, VersionState::Loading)
-            .await?;
-        let runtime = self.admit(runtime, false, DIRECTORY).await?;
-        self.record(&runtime, DIRECTORY, VersionState::Inactive)
-            .await?;
-        self.loaded_in(started);
+        let (runtime, _) = self.keep(runtime, DIRECTORY, false, started).await?;
         self.activate(runtime.name(), runtime.digest()).await
     }
 
@@ -337,22 +338,45 @@ impl Runtimes {
         }
     }
 
-    /// Records `runtime` with its component, in `state` unless the store knows it.
+    /// Keeps a runtime just loaded (since `started`): recorded `loading` with its
+    /// component, its name and kinds checked ([`Self::admit`]), then recorded
+    /// `inactive` (the component is stored once) and counted.
+    async fn keep(
+        &self,
+        runtime: LoadedRuntime,
+        loaded_by: &str,
+        replace: bool,
+        started: Instant,
+    ) -> Result<(Arc<LoadedRuntime>, StoredVersion)> {
+        self.record(
+            &runtime,
+            loaded_by,
+            VersionState::Loading,
+            Some(runtime.component()),
+        )
+        .await?;
+        let runtime = self.admit(runtime, replace, loaded_by).await?;
+        let version = self
+            .record(&runtime, loaded_by, VersionState::Inactive, None)
+            .await?;
+        self.loaded_in(started);
+        Ok((runtime, version))
+    }
+
+    /// Records `runtime` in `state` unless the store knows it, with `component` when
+    /// given (a row written before keeps its own).
     async fn record(
         &self,
         runtime: &LoadedRuntime,
         loaded_by: &str,
         state: VersionState,
+        component: Option<&[u8]>,
     ) -> Result<StoredVersion> {
         let version = StoredVersion {
             loaded_by: loaded_by.to_string(),
             ..unrecorded(runtime, state)
         };
-        match self
-            .store
-            .record_runtime_version(&version, Some(runtime.component()))
-            .await
-        {
+        match self.store.record_runtime_version(&version, component).await {
             Ok(stored) => Ok(stored),
             Err(error) => {
                 // Not recorded, so not kept: the registry forgets it unless it serves.
