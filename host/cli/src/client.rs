@@ -132,17 +132,24 @@ impl Client {
     }
 
     /// The answer's body as a stream of text chunks (logs, server-sent events), as they
-    /// arrive. A chunk ends anywhere, even inside a line or a UTF-8 sequence (decoded
-    /// lossily), so callers that need lines reassemble them ([`crate::sse::follow`]).
+    /// arrive. A chunk ends anywhere, even inside a line, so callers that need lines
+    /// reassemble them ([`crate::sse::follow`]); a UTF-8 sequence split between chunks
+    /// is held back until it is whole (invalid bytes decode as U+FFFD).
     pub(crate) async fn stream(
         &self,
         path: &str,
     ) -> anyhow::Result<impl Stream<Item = anyhow::Result<String>> + use<>> {
         let response = self.send(self.request(Method::GET, path), path).await?;
-        Ok(response
-            .bytes_stream()
-            .map_err(anyhow::Error::from)
-            .map(|chunk| chunk.map(|bytes| String::from_utf8_lossy(&bytes).into_owned())))
+        Ok(response.bytes_stream().map_err(anyhow::Error::from).scan(
+            Vec::new(),
+            |pending: &mut Vec<u8>, chunk| {
+                let text = chunk.map(|bytes| {
+                    pending.extend_from_slice(&bytes);
+                    take_text(pending)
+                });
+                futures::future::ready(Some(text))
+            },
+        ))
     }
 
     /// Sends `request`; a non-2xx answer is read whole into an error prefixed by `path`.
@@ -187,4 +194,53 @@ fn problem_message(status: StatusCode, body: &str) -> String {
 /// run is driven by the `runplane run` that started it, and only there can it stop.
 pub(crate) fn needs_server(what: &str) -> anyhow::Error {
     anyhow!("{what} needs --server (in-process runs stop with Ctrl-C in their terminal)")
+}
+
+/// The text of `pending`'s complete UTF-8 sequences, taken from it; an incomplete
+/// sequence at its end stays for the next chunk.
+fn take_text(pending: &mut Vec<u8>) -> String {
+    let complete = complete_len(pending);
+    let text = String::from_utf8_lossy(&pending[..complete]).into_owned();
+    pending.drain(..complete);
+    text
+}
+
+/// How many of `bytes` end before an incomplete UTF-8 sequence at their end.
+fn complete_len(bytes: &[u8]) -> usize {
+    let end = bytes.len();
+    for at in (end.saturating_sub(3)..end).rev() {
+        let byte = bytes[at];
+        if byte & 0xC0 != 0x80 {
+            let length = match byte {
+                0xF0.. => 4,
+                0xE0.. => 3,
+                0xC0.. => 2,
+                _ => 1,
+            };
+            return if end - at < length { at } else { end };
+        }
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_utf8_sequence_split_between_chunks_is_held_until_whole() {
+        let text = "né ✓ 𝄞";
+        let bytes = text.as_bytes();
+        for split in 0..=bytes.len() {
+            let mut pending = Vec::new();
+            pending.extend_from_slice(&bytes[..split]);
+            let mut decoded = take_text(&mut pending);
+            pending.extend_from_slice(&bytes[split..]);
+            decoded.push_str(&take_text(&mut pending));
+            assert_eq!(decoded, text, "split at {split}");
+            assert!(pending.is_empty());
+        }
+        let mut invalid = vec![b'a', 0xFF, b'b'];
+        assert_eq!(take_text(&mut invalid), "a\u{FFFD}b");
+    }
 }

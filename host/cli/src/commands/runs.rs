@@ -10,7 +10,6 @@
 //! are in its pods, not in the store, so it shows none). Delete is the one local
 //! change: it needs a host to remove the run's workload.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
@@ -29,11 +28,11 @@ use crate::output::{self, errln, escape_controls, line, outln};
 pub(crate) async fn execute(
     command: RunsCommand,
     server: Option<Client>,
-    plugins: Option<&Path>,
+    setup: &host::Setup,
 ) -> anyhow::Result<ExitCode> {
     match server {
         Some(client) => remote(command, &client).await,
-        None => local(command, plugins).await,
+        None => local(command, setup).await,
     }
 }
 
@@ -48,13 +47,15 @@ async fn remote(command: RunsCommand, client: &Client) -> anyhow::Result<ExitCod
             function,
             limit,
         } => {
-            let mut path = format!("{}?limit={limit}", runs(&project));
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("limit", &limit.to_string());
             if let Some(state) = state {
-                path.push_str(&format!("&state={state}"));
+                query.append_pair("state", &state);
             }
             if let Some(function) = function {
-                path.push_str(&format!("&function={function}"));
+                query.append_pair("function", &function);
             }
+            let path = format!("{}?{}", runs(&project), query.finish());
             let page = client.json(Method::GET, &path, None).await?;
             print_table(page["content"].as_array().map_or(&[][..], Vec::as_slice));
         }
@@ -90,7 +91,7 @@ async fn remote(command: RunsCommand, client: &Client) -> anyhow::Result<ExitCod
 
 /// `command` on the local store of in-process runs. Only `list` filters by project;
 /// `get`, `logs` and `delete` find a run by its id alone.
-async fn local(command: RunsCommand, plugins: Option<&Path>) -> anyhow::Result<ExitCode> {
+async fn local(command: RunsCommand, setup: &host::Setup) -> anyhow::Result<ExitCode> {
     let store = host::open_store(None).await?;
     match command {
         RunsCommand::List {
@@ -133,7 +134,7 @@ async fn local(command: RunsCommand, plugins: Option<&Path>) -> anyhow::Result<E
             let target = store.get_run(&id).await?.run.target;
             // The service opens the store itself; let go of this pool first.
             drop(store);
-            let service = host::service(plugins, target, None).await?;
+            let service = host::service(setup, target, None).await?;
             let deleted = service.delete(&id).await?;
             print_state(&runplane_api::run_document(&deleted));
         }
