@@ -466,8 +466,12 @@ pub(crate) struct RuntimeDto {
     pub(crate) actions: Vec<ActionDto>,
     /// Its row of the capability matrix.
     pub(crate) capabilities: Capabilities,
-    /// Kubernetes kinds it may plan (`batch/v1/Job`).
+    /// Kubernetes kinds it may plan (`batch/v1/Job`), as it declares them.
     pub(crate) allowed_kinds: Vec<String>,
+    /// Those of `allowed_kinds` this host's policy refuses: a Kubernetes run planning one
+    /// is refused at submission until an admin allows the kind (`[policy]` in the
+    /// config).
+    pub(crate) refused_kinds: Vec<String>,
     /// Every recorded version of the runtime, oldest first; the one in state `active`
     /// has the `digest` above.
     pub(crate) versions: Vec<VersionDto>,
@@ -519,9 +523,14 @@ impl From<&StoredVersion> for VersionDto {
 
 impl RuntimeDto {
     /// The runtime `runtime` with its recorded `versions` (every runtime's; those of
-    /// other names are skipped).
-    pub(crate) fn with_versions(runtime: &RuntimeVersion, versions: &[StoredVersion]) -> Self {
+    /// other names are skipped) and the declared kinds the host policy `refused`.
+    pub(crate) fn with_versions(
+        runtime: &RuntimeVersion,
+        versions: &[StoredVersion],
+        refused_kinds: Vec<String>,
+    ) -> Self {
         RuntimeDto {
+            refused_kinds,
             versions: versions
                 .iter()
                 .filter(|version| version.name == runtime.info.name)
@@ -565,6 +574,7 @@ impl From<&RuntimeVersion> for RuntimeDto {
                 .collect(),
             capabilities: info.capabilities,
             allowed_kinds: info.allowed_kinds.clone(),
+            refused_kinds: Vec::new(),
             versions: Vec::new(),
         }
     }

@@ -227,6 +227,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NoCluster => conflict("no-cluster", &error),
             ServiceError::InUse(_) => conflict("version-in-use", &error),
             ServiceError::Component(_) => unprocessable("invalid-component", &error),
+            ServiceError::Policy(_) => unprocessable("policy", &error),
             ServiceError::Invalid(errors) => ApiError::invalid(errors),
             ServiceError::UnknownKind { .. } => unprocessable("unknown-kind", &error),
             ServiceError::UnknownAction { .. } => unprocessable("unknown-action", &error),

@@ -20,6 +20,11 @@ pub(crate) struct Args {
     #[arg(long, env = "RUNPLANE_PLUGINS", global = true)]
     pub(crate) plugins: Option<PathBuf>,
 
+    /// The host's TOML config file (docs/serve.md lists its keys): `serve` reads all of
+    /// it; in-process commands its plugin directory, local plans and host policy.
+    #[arg(long, env = "RUNPLANE_CONFIG", global = true)]
+    pub(crate) config: Option<PathBuf>,
+
     /// Talk to a Runplane server (`runplane serve`) instead of running in this process.
     #[arg(long, env = "RUNPLANE_SERVER", global = true)]
     pub(crate) server: Option<String>,

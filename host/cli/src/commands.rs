@@ -10,6 +10,8 @@ use std::process::ExitCode;
 
 use crate::cli::{Args, Command, RuntimesCommand};
 use crate::client::Client;
+use crate::config::Config;
+use crate::host::Setup;
 
 /// The run ended in ERROR (or any state but COMPLETED and STOPPED); its last reason is
 /// printed on stderr.
@@ -26,9 +28,10 @@ pub(crate) const EXIT_STOPPED: u8 = 130;
 /// # Errors
 ///
 /// Besides the command's own: an invalid client config file fails every command but
-/// `serve`, even those that never talk to a server.
+/// `serve`, even those that never talk to a server; so does an invalid host config
+/// (`--config`).
 pub(crate) async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
-    let plugins = args.plugins.as_deref();
+    let setup = &Setup::new(args.plugins, Config::load(args.config.as_deref())?);
     let server = match args.command {
         // The server's own command never talks to a server.
         Command::Serve(_) => None,
@@ -52,13 +55,13 @@ pub(crate) async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
                 context,
             },
             None,
-        ) => run::execute(&file, target.into(), plugins, context, follow).await,
-        (Command::Plan { file, target }, _) => plan::execute(&file, target.into(), plugins).await,
+        ) => run::execute(&file, target.into(), setup, context, follow).await,
+        (Command::Plan { file, target }, _) => plan::execute(&file, target.into(), setup).await,
         (Command::Runtimes { command }, server) => {
-            runtimes::execute(command.unwrap_or(RuntimesCommand::List), server, plugins).await
+            runtimes::execute(command.unwrap_or(RuntimesCommand::List), server, setup).await
         }
-        (Command::Serve(serve), _) => serve::execute(serve, plugins).await,
-        (Command::Runs(command), server) => runs::execute(command, server, plugins).await,
+        (Command::Serve(serve), _) => serve::execute(serve, setup).await,
+        (Command::Runs(command), server) => runs::execute(command, server, setup).await,
         (Command::CompileWorker, _) => {
             unreachable!("main runs the compile worker before any host starts")
         }

@@ -21,7 +21,28 @@ use runplane_store::Store;
 use runplane_target_kubernetes::KubernetesTarget;
 use runplane_target_local::{LocalPlanPolicy, LocalTarget};
 
+use crate::config::Config;
 use crate::output;
+
+/// What an in-process command builds its host from: the global `--plugins` and the
+/// config file (`--config`).
+pub(crate) struct Setup {
+    plugins: Option<PathBuf>,
+    /// The config file's settings (every default when none was given).
+    pub(crate) config: Config,
+}
+
+impl Setup {
+    /// The host of `--plugins` (when given) and `config`.
+    pub(crate) fn new(plugins: Option<PathBuf>, config: Config) -> Setup {
+        Setup { plugins, config }
+    }
+
+    /// The plugin directory: `--plugins`, else the config's `plugins`.
+    pub(crate) fn plugins(&self) -> Option<&Path> {
+        self.plugins.as_deref().or(self.config.plugins.as_deref())
+    }
+}
 
 /// Where Runplane keeps things on this machine: one tree to keep, one to throw away.
 pub(crate) struct Paths {
@@ -53,17 +74,17 @@ impl Paths {
 /// stays active). A plugin that fails to load is reported and skipped: one bad plugin
 /// never takes the host down. A named `--plugins` directory that does not exist is an
 /// error; the default one is only read when it exists.
-pub(crate) async fn runtimes(plugins: Option<&Path>, store: &Store) -> anyhow::Result<Runtimes> {
-    Ok(load_runtimes(plugins, store).await?.0)
+pub(crate) async fn runtimes(setup: &Setup, store: &Store) -> anyhow::Result<Runtimes> {
+    Ok(load_runtimes(setup.plugins(), store).await?.0)
 }
 
 /// [`runtimes`], with its plugin directory watched (`runplane serve`): a component copied
 /// into it, or rewritten, is hot-loaded while the returned watch lives.
 pub(crate) async fn watched_runtimes(
-    plugins: Option<&Path>,
+    setup: &Setup,
     store: &Store,
 ) -> anyhow::Result<(Runtimes, Option<DirectoryWatch>)> {
-    let (runtimes, dir) = load_runtimes(plugins, store).await?;
+    let (runtimes, dir) = load_runtimes(setup.plugins(), store).await?;
     let watch = match dir {
         Some(dir) => {
             let loader = runtimes.clone();
@@ -168,17 +189,34 @@ fn compile_worker() -> anyhow::Result<Compiler> {
 
 /// The control of this machine: run directories under `$RUNPLANE_HOME/runs`,
 /// environments under the cache, images pushed to `RUNPLANE_IMAGE_REGISTRY`, local
-/// plans from the built-in runtimes and those [`local_plan_policy`] allows. It has no
-/// cluster: callers that need one add it with `Control::with_kubernetes`, so that
-/// `runplane plan` and local runs never wait on a kubeconfig.
-pub(crate) fn control() -> Control {
-    control_with(local_plan_policy())
+/// plans from the built-in runtimes and those the config's `[local_plans]` (else
+/// [`local_plan_policy`]) allows, Kubernetes plans guarded by the config's `[policy]`.
+/// It has no cluster: callers that need one add it ([`connect`]), so that `runplane
+/// plan` and local runs never wait on a kubeconfig.
+pub(crate) fn control(setup: &Setup) -> Control {
+    let local_plans = match &setup.config.local_plans {
+        Some(table) => LocalPlanPolicy {
+            allowed_runtimes: table.allowed_runtimes.clone(),
+            ..LocalPlanPolicy::default()
+        },
+        None => local_plan_policy(),
+    };
+    let paths = Paths::from_env();
+    let local = LocalTarget::new(paths.data.join("runs"), paths.cache).with_policy(local_plans);
+    Control::new(
+        local,
+        HostSettings {
+            image_registry: std::env::var("RUNPLANE_IMAGE_REGISTRY").ok(),
+            default_images: Vec::new(),
+        },
+    )
+    .with_host_policy(setup.config.policy.clone())
 }
 
 /// The default local plan policy, with the runtimes named in `RUNPLANE_LOCAL_RUNTIMES`
 /// (comma-separated) allowed besides the built-in ones: a plugin that plans local
 /// processes runs code as the user, so the user opts it in by name.
-pub(crate) fn local_plan_policy() -> LocalPlanPolicy {
+fn local_plan_policy() -> LocalPlanPolicy {
     let allowed = std::env::var(LOCAL_RUNTIMES_VAR).unwrap_or_default();
     LocalPlanPolicy {
         allowed_runtimes: allowed
@@ -194,17 +232,16 @@ pub(crate) fn local_plan_policy() -> LocalPlanPolicy {
 /// Names the runtimes besides the built-in ones that may plan local processes.
 pub(crate) const LOCAL_RUNTIMES_VAR: &str = "RUNPLANE_LOCAL_RUNTIMES";
 
-/// [`control`] with local plans checked against `policy`.
-pub(crate) fn control_with(policy: LocalPlanPolicy) -> Control {
-    let paths = Paths::from_env();
-    let local = LocalTarget::new(paths.data.join("runs"), paths.cache).with_policy(policy);
-    Control::new(
-        local,
-        HostSettings {
-            image_registry: std::env::var("RUNPLANE_IMAGE_REGISTRY").ok(),
-            default_images: Vec::new(),
-        },
-    )
+/// The cluster of kubeconfig context `context` (default: the current one). The
+/// namespaces it creates enforce the loosest Pod Security level the host policy gives
+/// any run, so the API server never refuses what the guard let through; the guard
+/// holds each run to its own level.
+pub(crate) async fn connect(
+    setup: &Setup,
+    context: Option<String>,
+) -> anyhow::Result<KubernetesTarget> {
+    let cluster = KubernetesTarget::connect(context).await?;
+    Ok(cluster.with_pod_security(setup.config.policy.loosest_pod_security()))
 }
 
 /// The run service of an in-process host: the runtimes, the local store and, for
@@ -212,14 +249,14 @@ pub(crate) fn control_with(policy: LocalPlanPolicy) -> Control {
 /// The cluster is only connected for a Kubernetes `target` (an unreachable one is an
 /// error), so a local run works on a machine without a kubeconfig.
 pub(crate) async fn service(
-    plugins: Option<&Path>,
+    setup: &Setup,
     target: Target,
     context: Option<String>,
 ) -> anyhow::Result<RunService> {
-    let runtimes = runtimes(plugins, &open_store(None).await?).await?;
-    let mut control = control();
+    let runtimes = runtimes(setup, &open_store(None).await?).await?;
+    let mut control = control(setup);
     if target == Target::Kubernetes {
-        let cluster = KubernetesTarget::connect(context)
+        let cluster = connect(setup, context)
             .await
             .context("cannot reach the cluster")?;
         control = control.with_kubernetes(cluster);

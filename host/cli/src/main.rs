@@ -15,6 +15,7 @@
 mod cli;
 mod client;
 mod commands;
+mod config;
 mod host;
 mod output;
 mod spec;

@@ -34,7 +34,7 @@ use runplane_model::{
     RunState, SpecFile, Target,
 };
 use runplane_target_kubernetes::KubernetesTarget;
-use runplane_target_kubernetes::policy::{self, Violation};
+use runplane_target_kubernetes::policy::{self, HostPolicy, Violation};
 use runplane_target_local::LocalTarget;
 
 pub use local::{STOP_GRACE, StopSignal};
@@ -110,6 +110,7 @@ pub struct Control {
     local: LocalTarget,
     settings: HostSettings,
     kubernetes: Option<KubernetesTarget>,
+    policy: Arc<HostPolicy>,
 }
 
 impl Control {
@@ -119,7 +120,21 @@ impl Control {
             local,
             settings,
             kubernetes: None,
+            policy: Arc::default(),
         }
+    }
+
+    /// The same control, with `policy` deciding which kinds each runtime may create and
+    /// how strictly each run's pods are checked (the default: the built-in kinds, Pod
+    /// Security "restricted" for every run).
+    pub fn with_host_policy(mut self, policy: HostPolicy) -> Self {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// The host policy plans are guarded with.
+    pub fn host_policy(&self) -> &HostPolicy {
+        &self.policy
     }
 
     /// The same control, with a cluster to run Kubernetes plans on.
@@ -210,13 +225,14 @@ impl Control {
         Ok(RunEvent::Transition(transition.clone()))
     }
 
-    /// Checks and stamps `objects` planned by `runtime` for `run` with the cluster
-    /// policy, granting the service account and Secrets `task_spec` names: what may be
-    /// applied, in order, or the rule the plan breaks.
+    /// Checks and stamps `objects` planned by `runtime` for `run` of `file` with the host
+    /// policy for its runtime and action, granting the service account and Secrets its
+    /// task names: what may be applied, in order, or the rule the plan breaks.
     pub fn admit(
+        &self,
         runtime: &LoadedRuntime,
         run: &Run,
-        task_spec: &serde_json::Value,
+        file: &SpecFile,
         objects: &[String],
     ) -> Result<Vec<serde_json::Value>, Violation> {
         let subject = policy::Subject {
@@ -227,8 +243,29 @@ impl Control {
             runtime_kinds: &runtime.info().allowed_kinds,
         };
         // Service accounts and Secrets only as the run's task names them.
-        let grants = policy::Grants::from_task_spec(task_spec);
-        policy::admit_granted(objects, &subject, &grants, &policy::Policy::default())
+        let grants = policy::Grants::from_task_spec(&file.task.spec);
+        let policy = self.policy.for_run(runtime.name(), &file.action);
+        policy::admit_granted(objects, &subject, &grants, &policy)
+    }
+
+    /// Refuses a new Kubernetes `run` of `file` whose plan the guard would refuse, before
+    /// it is accepted: a kind the host policy does not allow, a pod its Pod Security
+    /// level forbids. A plan that fails for another reason is left to the run, which
+    /// plans again and ends in ERROR saying why; a busy runtime is an error (try again).
+    pub async fn check_admission(
+        &self,
+        runtime: &Arc<LoadedRuntime>,
+        file: &SpecFile,
+        run: &Run,
+    ) -> Result<()> {
+        match self.plan(runtime, self.context(file, run)).await {
+            Ok(RunPlan::Kubernetes(objects)) => {
+                self.admit(runtime, run, file, &objects)?;
+                Ok(())
+            }
+            Err(Error::Call(busy @ CallError::Busy { .. })) => Err(Error::Call(busy)),
+            Ok(RunPlan::Local(_)) | Err(_) => Ok(()),
+        }
     }
 
     /// Plans `run` for its target and records BUILT when the run is CREATED (a resumed or

@@ -108,6 +108,11 @@ pub enum Error {
     /// A runtime version cannot be deleted: it is active, or runs need it.
     #[error(transparent)]
     InUse(#[from] runplane_model::VersionInUse),
+    /// The host policy refuses what the run would create (a kind it does not allow, a
+    /// pod its Pod Security level forbids): the message names the object, the rule and
+    /// the setting that decides it.
+    #[error("the host policy refuses the run: {0}")]
+    Policy(runplane_target_kubernetes::policy::Violation),
     /// A Kubernetes run, but the host has no cluster.
     #[error(
         "no Kubernetes cluster is configured on this host (set local_execution to run locally, or give the host a kubeconfig)"
@@ -177,6 +182,7 @@ impl From<runplane_control::Error> for Error {
         match error {
             Control::Invalid(fields) => Error::Invalid(fields),
             Control::Call(call) => Error::Runtime(call),
+            Control::Guard(violation) => Error::Policy(violation),
             other => Error::Execution(other),
         }
     }

@@ -20,7 +20,7 @@ pub enum Preview {
 
 /// The plan of a new run of `file` on `target`, as `runtimes` and `control` would make
 /// and guard it. Bad fields are [`Error::Invalid`] with paths from the file's root; a
-/// plan the guard refuses is an [`Error::Execution`] naming the rule.
+/// plan the guard refuses is an [`Error::Policy`] naming the rule.
 pub async fn preview(
     runtimes: &Runtimes,
     control: &Control,
@@ -33,8 +33,9 @@ pub async fn preview(
     let plan = control.plan(&runtime, control.context(file, &run)).await?;
     Ok(match plan {
         RunPlan::Kubernetes(objects) => Preview::Kubernetes(
-            Control::admit(&runtime, &run, &file.task.spec, &objects)
-                .map_err(|violation| Error::Execution(violation.into()))?,
+            control
+                .admit(&runtime, &run, file, &objects)
+                .map_err(Error::Policy)?,
         ),
         RunPlan::Local(process) => {
             // What a real run would refuse, the preview refuses too.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use runplane_control::Control;
 use runplane_engine::LoadedRuntime;
 use runplane_model::{
-    FieldError, LogLine, NotFound, RunFilter, RunId, RunPage, RunState, SpecFile, StoredRun,
+    FieldError, LogLine, NotFound, Run, RunFilter, RunId, RunPage, RunState, SpecFile, StoredRun,
     Target, Transition,
 };
 use runplane_store::{NewRun, Store};
@@ -148,6 +148,12 @@ impl RunService {
         &self.inner.runtimes
     }
 
+    /// What the host lets runtimes create on the cluster (`GET /api/v1/runtimes` shows
+    /// the kinds each runtime asks for that it refuses).
+    pub fn host_policy(&self) -> &runplane_target_kubernetes::policy::HostPolicy {
+        self.inner.control.host_policy()
+    }
+
     /// Whether this host can run Kubernetes runs.
     pub fn has_cluster(&self) -> bool {
         self.inner.control.kubernetes().is_some()
@@ -211,7 +217,14 @@ impl RunService {
         if target == Target::Kubernetes && !self.has_cluster() {
             return Err(Error::NoCluster);
         }
-        self.inner.control.validate(&runtime, &file).await?;
+        let control = &self.inner.control;
+        control.validate(&runtime, &file).await?;
+        if target == Target::Kubernetes {
+            // Refused now, not after the run was accepted: what the guard would refuse.
+            control
+                .check_admission(&runtime, &file, &Run::of(&file, target))
+                .await?;
+        }
         let new = NewRun {
             id: RunId::generate(),
             kind: file.run.kind.clone(),

@@ -64,7 +64,10 @@
 //! the cluster test `guard::guard_is_as_strict_as_pod_security_admission` runs every
 //! plan of `host/target-kubernetes/tests/guard` through both (decision 29).
 
+mod host;
 mod pod_security;
+
+pub use host::{ActionPolicy, HostPolicy, RuntimePolicy, is_cluster_scoped};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -135,7 +138,8 @@ pub const DEFAULT_ALLOWED_KINDS: &[&str] = &[
 ];
 
 /// How strictly pods are checked: a level of the Pod Security Standards.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PodSecurity {
     /// "restricted": baseline, plus non-root, no privilege escalation, a seccomp
     /// profile, every capability dropped and only volume types that cannot reach the node.
@@ -155,6 +159,15 @@ impl PodSecurity {
             PodSecurity::Restricted => "restricted",
             PodSecurity::Baseline => "baseline",
             PodSecurity::Privileged => "privileged",
+        }
+    }
+
+    /// How much the level lets through: restricted 0, baseline 1, privileged 2.
+    fn looseness(self) -> u8 {
+        match self {
+            PodSecurity::Restricted => 0,
+            PodSecurity::Baseline => 1,
+            PodSecurity::Privileged => 2,
         }
     }
 
@@ -385,7 +398,11 @@ fn check(object: &mut Value, context: &Context<'_>) -> Result<(), String> {
     }
     let key = format!("{api_version}/{kind}");
     if !policy.allowed_kinds.contains(&key) {
-        return Err(format!("the host does not allow {key} objects"));
+        return Err(format!(
+            "the host does not allow {key} objects (an admin allows a kind in the config's \
+             [policy] allowed_kinds, or [policy.runtimes.{}] allowed_kinds)",
+            subject.runtime
+        ));
     }
     if !subject.runtime_kinds.contains(&key) {
         return Err(format!(
@@ -430,8 +447,16 @@ fn check(object: &mut Value, context: &Context<'_>) -> Result<(), String> {
     }
     check_fields(object, "", context)?;
     if let Some(level) = policy.pod_security.level() {
-        check_pod_security(object, level)
-            .map_err(|rule| format!("Pod Security {}: {rule}", policy.pod_security.label()))?;
+        check_pod_security(object, level).map_err(|rule| {
+            format!(
+                "Pod Security {}: {rule} (the level is the config's [policy] pod_security, \
+                     or [policy.runtimes.{}] or [policy.runtimes.{}.actions.<action>] \
+                     pod_security)",
+                policy.pod_security.label(),
+                subject.runtime,
+                subject.runtime
+            )
+        })?;
     }
     let metadata = object["metadata"]
         .as_object_mut()
@@ -1321,9 +1346,13 @@ mod tests {
         assert!(admits(&root, &baseline).is_ok());
         assert!(admits(&chown, &baseline).is_ok());
         let refused = admits(&host_path, &baseline).unwrap_err();
-        assert_eq!(
-            refused.rule,
-            "Pod Security baseline: spec.template.spec.volumes[0].hostPath is not allowed (no host paths)"
+        assert!(
+            refused.rule.starts_with(
+                "Pod Security baseline: spec.template.spec.volumes[0].hostPath is not allowed \
+                 (no host paths) (the level is the config's [policy] pod_security"
+            ),
+            "{}",
+            refused.rule
         );
         assert!(admits(&root, &privileged).is_ok());
         assert!(admits(&host_path, &privileged).is_ok());

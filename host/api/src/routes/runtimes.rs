@@ -11,6 +11,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use runplane_model::RuntimeVersion;
 use runplane_service::Upload;
 
 use crate::AppState;
@@ -219,7 +220,10 @@ async fn list_runtimes(
     Ok(JsonBody(Page::all(
         runtimes
             .iter()
-            .map(|runtime| RuntimeDto::with_versions(runtime, &versions))
+            .map(|runtime| {
+                let refused = refused_kinds(&state, runtime);
+                RuntimeDto::with_versions(runtime, &versions, refused)
+            })
             .collect(),
     )))
 }
@@ -242,7 +246,10 @@ async fn get_runtime(
 ) -> Result<JsonBody<RuntimeDto>, ApiError> {
     let runtime = state.runtimes.get(&path.name)?;
     let versions = state.runtimes.versions(&path.name).await?;
-    Ok(JsonBody(RuntimeDto::with_versions(&runtime, &versions)))
+    let refused = refused_kinds(&state, &runtime);
+    Ok(JsonBody(RuntimeDto::with_versions(
+        &runtime, &versions, refused,
+    )))
 }
 
 /// The JSON Schemas of every function, task and run spec of a runtime.
@@ -292,4 +299,12 @@ async fn get_schema(
                 path.kind
             ))
         })
+}
+
+/// The kinds `runtime` declares that the host policy refuses it.
+fn refused_kinds(state: &AppState, runtime: &RuntimeVersion) -> Vec<String> {
+    state
+        .runs
+        .host_policy()
+        .refused_kinds(&runtime.info.name, &runtime.info.allowed_kinds)
 }

@@ -25,12 +25,12 @@ use crate::{host, spec};
 pub(crate) async fn execute(
     path: &Path,
     target: Target,
-    plugins: Option<&Path>,
+    setup: &host::Setup,
 ) -> anyhow::Result<ExitCode> {
     let file = spec::load(path)?;
-    let runtimes = host::runtimes(plugins, &host::open_store(None).await?).await?;
-    let preview = match runplane_service::preview(&runtimes, &host::control(), &file, target).await
-    {
+    let runtimes = host::runtimes(setup, &host::open_store(None).await?).await?;
+    let control = host::control(setup);
+    let preview = match runplane_service::preview(&runtimes, &control, &file, target).await {
         Ok(preview) => preview,
         Err(Error::Invalid(errors)) => bail!(spec::field_errors(path, &errors)),
         Err(error) => bail!("{}: {}", path.display(), line(&error.to_string())),

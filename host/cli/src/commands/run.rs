@@ -36,12 +36,12 @@ use crate::{host, spec};
 pub(crate) async fn execute(
     path: &Path,
     target: Target,
-    plugins: Option<&Path>,
+    setup: &host::Setup,
     context: Option<String>,
     follow: bool,
 ) -> anyhow::Result<ExitCode> {
     let file = spec::load(path)?;
-    let service = host::service(plugins, target, context)
+    let service = host::service(setup, target, context)
         .await
         .with_context(|| format!("{}: cannot start the host", path.display()))?;
     service.catalog().ensure_project(&file.project).await?;

@@ -12,6 +12,7 @@ use anyhow::{Context as _, bail};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use reqwest::Method;
 use runplane_service::{Runtimes, Upload};
+use runplane_target_kubernetes::policy::HostPolicy;
 use serde_json::Value;
 
 use crate::cli::RuntimesCommand;
@@ -26,13 +27,14 @@ const LOCAL_USER: &str = "cli";
 pub(crate) async fn execute(
     command: RuntimesCommand,
     server: Option<Client>,
-    plugins: Option<&Path>,
+    setup: &host::Setup,
 ) -> anyhow::Result<ExitCode> {
     match server {
         Some(client) => remote(command, &client).await,
         None => {
             let store = host::open_store(None).await?;
-            local(command, &host::runtimes(plugins, &store).await?).await
+            let runtimes = host::runtimes(setup, &store).await?;
+            local(command, &runtimes, &setup.config.policy).await
         }
     }
 }
@@ -73,14 +75,22 @@ async fn remote(command: RuntimesCommand, client: &Client) -> anyhow::Result<Exi
 }
 
 /// `command` on the runtimes of this process and the local store.
-async fn local(command: RuntimesCommand, runtimes: &Runtimes) -> anyhow::Result<ExitCode> {
+async fn local(
+    command: RuntimesCommand,
+    runtimes: &Runtimes,
+    policy: &HostPolicy,
+) -> anyhow::Result<ExitCode> {
     match command {
         RuntimesCommand::List => {
             let versions = runtimes.all_versions().await?;
             let documents: Vec<Value> = runtimes
                 .list()
                 .iter()
-                .map(|runtime| runplane_api::runtime_document(runtime, &versions))
+                .map(|runtime| {
+                    let info = &runtime.info;
+                    let refused = policy.refused_kinds(&info.name, &info.allowed_kinds);
+                    runplane_api::runtime_document(runtime, &versions, refused)
+                })
                 .collect();
             print_runtimes(&documents);
         }
@@ -181,7 +191,8 @@ fn print_loaded(version: &Value) {
 }
 
 /// One row per runtime: actions with their targets (`job (local, kubernetes)`), one
-/// per line, the active digest and how many versions are recorded.
+/// per line, the active digest, how many versions are recorded, and the Kubernetes
+/// kinds it asks for, those the host policy refuses marked.
 fn print_runtimes(runtimes: &[Value]) {
     let mut table = Table::new();
     table
@@ -194,6 +205,7 @@ fn print_runtimes(runtimes: &[Value]) {
             "VERSIONS",
             "KINDS",
             "ACTIONS",
+            "KUBERNETES KINDS",
             "LOCAL",
             "REMOTE",
             "WORKFLOWS",
@@ -232,6 +244,17 @@ fn print_runtimes(runtimes: &[Value]) {
             }
         };
         let versions = runtime["versions"].as_array().map_or(0, Vec::len);
+        let refused = strings(&runtime["refused_kinds"]);
+        let cluster_kinds: Vec<String> = strings(&runtime["allowed_kinds"])
+            .into_iter()
+            .map(|kind| {
+                if refused.contains(&kind) {
+                    format!("{kind} (refused by the host policy)")
+                } else {
+                    kind
+                }
+            })
+            .collect();
         table.add_row([
             text("name"),
             text("version"),
@@ -239,6 +262,7 @@ fn print_runtimes(runtimes: &[Value]) {
             versions.to_string(),
             strings(&runtime["kinds"]).join(", "),
             actions.join("\n"),
+            cluster_kinds.join("\n"),
             mark("local_execution").into(),
             mark("remote_execution").into(),
             mark("workflows").into(),

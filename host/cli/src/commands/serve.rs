@@ -14,18 +14,14 @@
 //! other address rather than expose an unauthenticated API.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use runplane_api::{ApiConfig, AuthConfig, DEFAULT_BODY_LIMIT, LocalPolicy};
+use runplane_api::{ApiConfig, DEFAULT_BODY_LIMIT};
 use runplane_service::{RunService, Runtimes};
-use runplane_target_kubernetes::KubernetesTarget;
-use runplane_target_local::LocalPlanPolicy;
-use serde::Deserialize;
 
-use crate::host;
+use crate::host::{self, Setup};
 
 /// Flags of `runplane serve`; each overrides the config file, which overrides the
 /// defaults.
@@ -34,9 +30,6 @@ pub(crate) struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "RUNPLANE_LISTEN")]
     listen: Option<SocketAddr>,
-    /// TOML config file (docs/serve.md lists its keys).
-    #[arg(long, env = "RUNPLANE_CONFIG")]
-    config: Option<PathBuf>,
     /// Database URL: `sqlite://file.db` or `postgres://…` [default: sqlite://runplane.db].
     #[arg(long, env = "RUNPLANE_DATABASE_URL", hide_env_values = true)]
     database: Option<String>,
@@ -51,71 +44,14 @@ pub(crate) struct ServeArgs {
     insecure: bool,
 }
 
-/// The config file of `runplane serve`. Unknown keys are errors, so a typo is never
-/// silently ignored.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ServeConfig {
-    listen: Option<SocketAddr>,
-    database: Option<String>,
-    plugins: Option<PathBuf>,
-    #[serde(default)]
-    kubernetes: KubernetesConfig,
-    #[serde(default)]
-    auth: AuthConfig,
-    /// Who may start runs with `local_execution: true` (`admins` when absent).
-    #[serde(default)]
-    local_target: LocalPolicy,
-    /// Which runtimes may plan local processes at all (`RUNPLANE_LOCAL_RUNTIMES` when
-    /// absent, else the built-in ones only).
-    local_plans: Option<LocalPlansConfig>,
-    /// Largest request body in bytes ([`DEFAULT_BODY_LIMIT`] when absent).
-    body_limit: Option<usize>,
-}
-
-/// The `[kubernetes]` table: whether and where Kubernetes runs go.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KubernetesConfig {
-    /// `false` never connects; absent connects when a cluster config is found (local
-    /// runs only when none is); `true` makes an unreachable cluster a start-up error.
-    enabled: Option<bool>,
-    /// Kubeconfig context; `--context` wins over it.
-    context: Option<String>,
-}
-
-/// The `[local_plans]` table: the runtimes, by name, that may plan local processes
-/// besides the built-in ones. A local process runs as the server's user, so each
-/// plugin is opted in by name (`allowed_runtimes = ["dbt"]`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LocalPlansConfig {
-    #[serde(default)]
-    allowed_runtimes: Vec<String>,
-}
-
-impl ServeConfig {
-    /// The file at `path`, or every default when no file is given. A token entry that
-    /// [`AuthConfig`] refuses fails the load, before anything starts.
-    fn load(path: Option<&Path>) -> anyhow::Result<ServeConfig> {
-        let Some(path) = path else {
-            return Ok(ServeConfig::default());
-        };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{}: invalid config", path.display()))
-    }
-}
-
-/// Builds the host, serves the API until a signal, then lets the runs go. `plugins` is
-/// the global `--plugins`, which wins over the file's `plugins`.
-pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let config = ServeConfig::load(args.config.as_deref())?;
+/// Builds the host of `setup`, serves the API until a signal, then lets the runs go.
+pub(crate) async fn execute(args: ServeArgs, setup: &Setup) -> anyhow::Result<ExitCode> {
+    let config = &setup.config;
     let listen = args
         .listen
         .or(config.listen)
         .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let mut auth = config.auth;
+    let mut auth = config.auth.clone();
     auth.insecure |= args.insecure;
     if auth.tokens.is_empty() && !auth.insecure {
         if !listen.ip().is_loopback() {
@@ -130,18 +66,11 @@ pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::
     }
     runplane_api::check_listen(listen, &auth)?;
 
-    let plugins = plugins.or(config.plugins.as_deref());
-    let local_plans = match config.local_plans {
-        Some(table) => LocalPlanPolicy {
-            allowed_runtimes: table.allowed_runtimes,
-            ..LocalPlanPolicy::default()
-        },
-        None => host::local_plan_policy(),
-    };
-    let mut control = host::control_with(local_plans);
-    let kubernetes = config.kubernetes;
+    let mut control = host::control(setup);
+    let kubernetes = &config.kubernetes;
     if !args.no_kubernetes && kubernetes.enabled != Some(false) {
-        match KubernetesTarget::connect(args.context.or(kubernetes.context)).await {
+        let context = args.context.or(kubernetes.context.clone());
+        match host::connect(setup, context).await {
             Ok(cluster) => control = control.with_kubernetes(cluster),
             Err(error) if kubernetes.enabled == Some(true) => {
                 return Err(error)
@@ -152,11 +81,11 @@ pub(crate) async fn execute(args: ServeArgs, plugins: Option<&Path>) -> anyhow::
     }
     let database = args
         .database
-        .or(config.database)
+        .or(config.database.clone())
         .unwrap_or_else(|| "sqlite://runplane.db".to_string());
     let store = host::open_store(Some(&database)).await?;
     // Held until the server ends: the plugin directory is watched as long as it serves.
-    let (runtimes, _watch) = host::watched_runtimes(plugins, &store).await?;
+    let (runtimes, _watch) = host::watched_runtimes(setup, &store).await?;
     let _follower = follow_store(runtimes.clone());
     let service = RunService::new(control, runtimes);
     let reattached = service.reattach().await?;
@@ -209,25 +138,5 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_plans_names_the_allowed_runtimes_and_refuses_unknown_keys() {
-        let config: ServeConfig =
-            toml::from_str("[local_plans]\nallowed_runtimes = [\"dbt\"]\n").unwrap();
-        let table = config.local_plans.expect("the table is read");
-        assert_eq!(table.allowed_runtimes, ["dbt"]);
-        assert!(ServeConfig::default().local_plans.is_none());
-        let error = toml::from_str::<ServeConfig>("[local_plans]\nallowed = [\"dbt\"]\n")
-            .expect_err("an unknown key is refused");
-        assert!(
-            error.message().starts_with("unknown field `allowed`"),
-            "{error}"
-        );
     }
 }
