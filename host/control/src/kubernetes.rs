@@ -118,7 +118,11 @@ impl Driver<'_> {
 
     async fn drive(&self, run: &mut Run, mut stop: StopSignal) -> Result<()> {
         // Track before applying or observing, so that no change after it is missed.
-        let tracker = self.target.track(self.namespace(), &self.run_id);
+        let kinds = &self.runtime.info().allowed_kinds;
+        let tracker = self
+            .target
+            .track(self.namespace(), &self.run_id, kinds)
+            .await;
         let applied = match run.state {
             RunState::Created | RunState::Built | RunState::Resume => {
                 match self.plan_and_apply(run, &mut stop).await? {
@@ -148,7 +152,7 @@ impl Driver<'_> {
         let Some(objects) = self.plan(run).await? else {
             return Ok(None);
         };
-        let admitted = match Control::admit(self.runtime, run, &self.file.task.spec, &objects) {
+        let admitted = match self.control.admit(self.runtime, run, self.file, &objects) {
             Ok(admitted) => admitted,
             Err(violation) => {
                 self.step(run, RunState::Error, Error::from(violation).to_string())?;
@@ -286,7 +290,7 @@ impl Driver<'_> {
                     return Observation::Unavailable;
                 }
             };
-            if let Err(error) = self.target.observe_run(namespace, run_id).await {
+            if let Err(error) = self.target.observe_run(tracker).await {
                 tracing::warn!(run = %run_id, %error, "cannot list the run's objects");
                 return Observation::Unavailable;
             }

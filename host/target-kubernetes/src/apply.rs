@@ -251,7 +251,7 @@ impl KubernetesTarget {
             })?;
         tracing::debug!(namespace, kind, name, dry_run = params.dry_run, "applied");
         if !params.dry_run {
-            self.tracking.record(api_version, kind, &applied);
+            self.tracking.record(&resource, &applied);
         }
         Ok(applied)
     }

@@ -14,11 +14,12 @@
 //!   of every object with an `ownerReference` to it; the namespace is created first when
 //!   missing. Names are deterministic, so applying again (resume, re-attach) creates
 //!   nothing twice.
-//! - [`KubernetesTarget::track`]: a [`RunTracker`] following one run: its Jobs, Pods,
-//!   Deployments, Services and ConfigMaps (label `runplane.io/run=<id>`, the owner left
-//!   out) as [`ObservedObject`]s, kept current by **one** watcher per kind over every
-//!   object labelled `app.kubernetes.io/managed-by=runplane`, shared by every run of the
-//!   process, and a wake-up when they change.
+//! - [`KubernetesTarget::track`]: a [`RunTracker`] following one run: its objects of
+//!   the kinds its runtime may create, and its Pods (label `runplane.io/run=<id>`, the
+//!   owner and Secrets left out) as [`ObservedObject`]s, kept current by **one** watcher
+//!   per kind over every object labelled `app.kubernetes.io/managed-by=runplane`, shared
+//!   by every run of the process, started with the first run that needs the kind and
+//!   stopped with the last; and a wake-up when they change.
 //! - [`KubernetesTarget::observe_run`]: the same objects listed from the API server;
 //!   [`missing_workload`] tells a workload deleted behind the host's back.
 //! - [`KubernetesTarget::stop_run`]: deletes the run's Jobs and bare Pods, scales its
@@ -39,24 +40,23 @@ mod tracking;
 
 pub use apply::{AppliedObject, missing_workload};
 pub use removal::{Deletion, Stopped};
-pub use tracking::{RESYNC, RunTracker};
+pub use tracking::{RESYNC, RunTracker, watched_kinds};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
-use kube::api::{Api, ListParams, PostParams};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service,
+};
+use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
-use kube::{Client, Config, Resource};
+use kube::{Client, Config};
 use runplane_model::ObservedObject;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::policy::{PodSecurity, run_selector};
 use crate::tracking::Tracking;
@@ -98,6 +98,14 @@ pub enum Error {
         /// What discovery of `api_version` answered (not served, or the server away).
         #[source]
         source: Box<kube::Error>,
+    },
+    /// The kind is not namespaced: runs only create objects in their namespace.
+    #[error("{api_version}/{kind} is cluster-scoped: runs only create objects in their namespace")]
+    ClusterScoped {
+        /// The object's `apiVersion`.
+        api_version: String,
+        /// The object's `kind`.
+        kind: String,
     },
     /// The namespace could not be read or created.
     #[error("namespace {namespace}: {source}")]
@@ -386,20 +394,34 @@ impl KubernetesTarget {
             .remove(namespace);
     }
 
-    /// The API resource of a kind, discovered once.
+    /// The API resource of a namespaced kind: the built-in kinds as k8s-openapi knows
+    /// them, any other discovered once. A cluster-scoped kind is an error: runs only
+    /// create objects in their own namespace.
     async fn resource(&self, api_version: &str, kind: &str) -> Result<ApiResource> {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let gvk = GroupVersionKind::gvk(group, version, kind);
         if let Some(found) = self.kinds.lock().expect("not poisoned").get(&gvk) {
             return Ok(found.clone());
         }
-        let (resource, _) = kube::discovery::pinned_kind(&self.client, &gvk)
-            .await
-            .map_err(|source| Error::UnknownKind {
-                api_version: api_version.to_string(),
-                kind: kind.to_string(),
-                source: Box::new(source),
-            })?;
+        let resource = match builtin_resource(api_version, kind) {
+            Some(resource) => resource,
+            None => {
+                let (resource, capabilities) = kube::discovery::pinned_kind(&self.client, &gvk)
+                    .await
+                    .map_err(|source| Error::UnknownKind {
+                        api_version: api_version.to_string(),
+                        kind: kind.to_string(),
+                        source: Box::new(source),
+                    })?;
+                if capabilities.scope != kube::discovery::Scope::Namespaced {
+                    return Err(Error::ClusterScoped {
+                        api_version: api_version.to_string(),
+                        kind: kind.to_string(),
+                    });
+                }
+                resource
+            }
+        };
         self.kinds
             .lock()
             .expect("not poisoned")
@@ -407,67 +429,78 @@ impl KubernetesTarget {
         Ok(resource)
     }
 
-    /// The run's live Jobs, Pods, Deployments, Services and ConfigMaps, status included
+    /// The run of `tracker`'s live objects of the kinds it watches, status included
     /// (without `managedFields`), for the runtime's `observe`. The owner object is the
     /// host's, not the runtime's: it is left out. Listed from the API server (a quorum
     /// read), never from a cache, so an object applied just before is always there; the
     /// run's trackers learn them too.
-    pub async fn observe_run(&self, namespace: &str, run_id: &str) -> Result<Vec<ObservedObject>> {
+    pub async fn observe_run(&self, tracker: &RunTracker) -> Result<Vec<ObservedObject>> {
+        let (namespace, run_id) = (tracker.namespace(), tracker.run_id());
         let mut objects = Vec::new();
-        self.list_into::<ConfigMap>(namespace, run_id, &mut objects)
-            .await?;
-        self.list_into::<Job>(namespace, run_id, &mut objects)
-            .await?;
-        self.list_into::<Deployment>(namespace, run_id, &mut objects)
-            .await?;
-        self.list_into::<Service>(namespace, run_id, &mut objects)
-            .await?;
-        self.list_into::<Pod>(namespace, run_id, &mut objects)
-            .await?;
+        for resource in tracker.kinds() {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.client.clone(), namespace, resource);
+            let list = api
+                .list(&ListParams::default().labels(&run_selector(run_id)))
+                .await
+                .map_err(|source| Error::List {
+                    kind: resource.kind.clone(),
+                    run_id: run_id.to_string(),
+                    namespace: namespace.to_string(),
+                    source: Box::new(source),
+                })?;
+            objects.extend(
+                list.items
+                    .iter()
+                    .filter_map(|item| self.tracking.record(resource, item)),
+            );
+        }
         Ok(objects)
     }
 
-    async fn list_into<K>(
-        &self,
-        namespace: &str,
-        run_id: &str,
-        into: &mut Vec<ObservedObject>,
-    ) -> Result<()>
-    where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + k8s_openapi::Resource
-            + Clone
-            + DeserializeOwned
-            + Serialize
-            + Debug,
-    {
-        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
-        let list = api
-            .list(&ListParams::default().labels(&run_selector(run_id)))
-            .await
-            .map_err(|source| Error::List {
-                kind: <K as k8s_openapi::Resource>::KIND.to_string(),
-                run_id: run_id.to_string(),
-                namespace: namespace.to_string(),
-                source: Box::new(source),
-            })?;
-        let (api_version, kind) = (
-            <K as k8s_openapi::Resource>::API_VERSION,
-            <K as k8s_openapi::Resource>::KIND,
-        );
-        into.extend(
-            list.items
-                .iter()
-                .filter_map(|item| self.tracking.record(api_version, kind, item)),
-        );
-        Ok(())
+    /// Follows run `run_id` of `namespace` from now on (until the tracker is dropped)
+    /// in the kinds a runtime declaring `declared` may create ([`watched_kinds`]): what
+    /// the shared watchers (one per kind, started with the first run that needs it and
+    /// stopped with the last) see of it, and what this target applies or lists of it.
+    /// Objects that existed before and do not change are only known after an
+    /// [`observe_run`](Self::observe_run). A kind the API server does not serve (its
+    /// CustomResourceDefinition is not installed) or keeps outside namespaces is not
+    /// watched, with a warning: applying an object of it fails, naming it.
+    pub async fn track(&self, namespace: &str, run_id: &str, declared: &[String]) -> RunTracker {
+        let mut kinds = Vec::new();
+        for key in watched_kinds(declared) {
+            let Some((api_version, kind)) = key.rsplit_once('/') else {
+                continue;
+            };
+            match self.resource(api_version, kind).await {
+                Ok(resource) => kinds.push(resource),
+                Err(error) => tracing::warn!(run = run_id, %error, "not watching {key}"),
+            }
+        }
+        self.tracking.track(&self.client, namespace, run_id, kinds)
     }
 
-    /// Follows run `run_id` of `namespace` from now on (until the tracker is dropped):
-    /// what the shared watchers (started on the first call, one per kind) see of it, and
-    /// what this target applies or lists of it. Objects that existed before and do not
-    /// change are only known after an [`observe_run`](Self::observe_run).
-    pub fn track(&self, namespace: &str, run_id: &str) -> RunTracker {
-        self.tracking.track(&self.client, namespace, run_id)
+    /// The kinds watched now (`batch/v1/Job`), sorted: those the tracked runs need.
+    pub fn watched(&self) -> Vec<String> {
+        self.tracking.watched()
     }
+}
+
+/// The resource of a namespaced kind k8s-openapi knows, without asking discovery (so a
+/// run of the built-in kinds is tracked even while the API server is away).
+fn builtin_resource(api_version: &str, kind: &str) -> Option<ApiResource> {
+    let known = [
+        ApiResource::erase::<ConfigMap>(&()),
+        ApiResource::erase::<Secret>(&()),
+        ApiResource::erase::<Service>(&()),
+        ApiResource::erase::<Pod>(&()),
+        ApiResource::erase::<PersistentVolumeClaim>(&()),
+        ApiResource::erase::<Job>(&()),
+        ApiResource::erase::<CronJob>(&()),
+        ApiResource::erase::<Deployment>(&()),
+        ApiResource::erase::<StatefulSet>(&()),
+    ];
+    known
+        .into_iter()
+        .find(|resource| resource.api_version == api_version && resource.kind == kind)
 }

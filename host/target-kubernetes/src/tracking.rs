@@ -5,27 +5,30 @@
 //! listings go into the same cache, so an object just applied is there before its watch
 //! event arrives.
 //!
+//! The kinds watched follow the runs: a run is tracked with the kinds its runtime may
+//! create ([`watched_kinds`]: Pods always, Secrets never), and a kind's watcher starts
+//! with the first run that needs it and stops with the last, so a custom resource a
+//! runtime plans (`ray.io/v1/RayJob`) is observed exactly as a Job is, and a kind no
+//! live run needs costs no watch. Watchers are dynamic (`DynamicObject`): the JSON is
+//! kept as the API server sent it.
+//!
 //! Which of two versions of an object is newer is told by `metadata.resourceVersion`,
 //! compared as an integer: Kubernetes made resource versions of built-in types
 //! comparable (KEP-5504, GA in 1.35); an unparsable one counts as newer.
 //! When a watcher lists again (its start, a 410 Gone), a followed object the new
 //! listing no longer holds was deleted meanwhile, and is recorded so.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
-use kube::api::Api;
+use kube::api::{Api, DynamicObject};
+use kube::core::ApiResource;
 use kube::runtime::{WatchStreamExt as _, watcher};
-use kube::{Client, Resource};
+use kube::{Client, ResourceExt as _};
 use runplane_model::ObservedObject;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -36,19 +39,35 @@ use crate::policy::{MANAGED_SELECTOR, RUN_LABEL, owner_name};
 /// watch expired (410 Gone), as client-go's informers do.
 pub const RESYNC: Duration = Duration::from_secs(5 * 60);
 
-/// The kinds a run's runtime observes (`apiVersion`, `kind`), one watcher each.
-pub(crate) const OBSERVED_KINDS: [(&str, &str); 5] = [
-    ("v1", "ConfigMap"),
-    ("batch/v1", "Job"),
-    ("apps/v1", "Deployment"),
-    ("v1", "Service"),
-    ("v1", "Pod"),
-];
+/// Kinds a run's objects are watched in whatever its runtime declares: the pods its
+/// workloads start, which `observe` reads for their status.
+const ALWAYS_WATCHED: &[&str] = &["v1/Pod"];
+/// Kinds never watched nor handed to `observe`: a Secret's data is not the runtime's
+/// to read back.
+const NEVER_WATCHED: &[&str] = &["v1/Secret"];
+
+/// The kinds (`<apiVersion>/<kind>`) the objects of a run of a runtime declaring
+/// `declared` are watched in: [`ALWAYS_WATCHED`] and `declared`, less
+/// [`NEVER_WATCHED`], sorted.
+pub fn watched_kinds(declared: &[String]) -> Vec<String> {
+    let kinds: BTreeSet<&str> = ALWAYS_WATCHED
+        .iter()
+        .copied()
+        .chain(declared.iter().map(String::as_str))
+        .filter(|kind| !NEVER_WATCHED.contains(kind))
+        .collect();
+    kinds.into_iter().map(str::to_string).collect()
+}
+
+/// `<apiVersion>/<kind>` of an API resource.
+pub(crate) fn kind_key(resource: &ApiResource) -> String {
+    format!("{}/{}", resource.api_version, resource.kind)
+}
 
 /// `(namespace, run id)`.
 type RunKey = (String, String);
-/// `(kind, name)`: one of [`OBSERVED_KINDS`].
-type ObjectKey = (&'static str, String);
+/// `(kind as <apiVersion>/<kind>, name)`.
+type ObjectKey = (String, String);
 
 /// The last known version of one object of a followed run.
 struct Entry {
@@ -72,7 +91,7 @@ struct Cache {
     runs: HashMap<RunKey, RunObjects>,
     /// Per kind, while its watcher lists again: the followed objects it has not listed
     /// yet (and nobody wrote since it began).
-    relisting: HashMap<&'static str, HashSet<(RunKey, String)>>,
+    relisting: HashMap<String, HashSet<(RunKey, String)>>,
 }
 
 impl Cache {
@@ -117,7 +136,7 @@ impl Cache {
         version: Option<u64>,
         object: Option<ObservedObject>,
     ) {
-        if let Some(pending) = self.relisting.get_mut(key.0) {
+        if let Some(pending) = self.relisting.get_mut(&key.0) {
             pending.remove(&(run.clone(), key.1.clone()));
         }
         let Some(objects) = self.runs.get_mut(run) else {
@@ -144,7 +163,7 @@ impl Cache {
 
     /// A watcher of `kind` begins listing again: every followed object of that kind is
     /// unconfirmed until listed (or written).
-    fn relist_begins(&mut self, kind: &'static str) {
+    fn relist_begins(&mut self, kind: &str) {
         let present = self
             .runs
             .iter()
@@ -152,18 +171,18 @@ impl Cache {
                 objects
                     .objects
                     .iter()
-                    .filter(|((k, _), entry)| *k == kind && entry.object.is_some())
+                    .filter(|((k, _), entry)| k == kind && entry.object.is_some())
                     .map(move |((_, name), _)| (run.clone(), name.clone()))
             })
             .collect();
-        self.relisting.insert(kind, present);
+        self.relisting.insert(kind.to_string(), present);
     }
 
     /// The listing of `kind` is complete: what it did not hold was deleted meanwhile.
-    fn relist_ends(&mut self, kind: &'static str) {
+    fn relist_ends(&mut self, kind: &str) {
         for (run, name) in self.relisting.remove(kind).unwrap_or_default() {
             if let Some(objects) = self.runs.get_mut(&run)
-                && let Some(entry) = objects.objects.get_mut(&(kind, name))
+                && let Some(entry) = objects.objects.get_mut(&(kind.to_string(), name))
             {
                 entry.object = None;
                 objects.changed.send_replace(());
@@ -172,46 +191,70 @@ impl Cache {
     }
 }
 
-/// The shared watchers, the resync and their cache: started with the first tracker,
-/// stopped with the last clone of the target.
-pub(crate) struct Tracking {
-    cache: Arc<Mutex<Cache>>,
-    watchers: Mutex<Vec<JoinHandle<()>>>,
+/// The running watchers: one per kind some tracked run needs, with how many trackers
+/// need it, and the resync. Dropped with the last target clone and tracker, which
+/// stops them all.
+#[derive(Default)]
+struct Watchers {
+    by_kind: HashMap<String, Watcher>,
+    resync: Option<JoinHandle<()>>,
 }
 
-impl Drop for Tracking {
+/// The watcher of one kind and how many trackers need it.
+struct Watcher {
+    task: JoinHandle<()>,
+    users: usize,
+}
+
+impl Drop for Watchers {
     fn drop(&mut self) {
-        for task in self
-            .watchers
-            .get_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
-        {
-            task.abort();
+        for watcher in self.by_kind.values() {
+            watcher.task.abort();
+        }
+        if let Some(resync) = &self.resync {
+            resync.abort();
         }
     }
+}
+
+/// The shared watchers, the resync and their cache.
+pub(crate) struct Tracking {
+    cache: Arc<Mutex<Cache>>,
+    watchers: Arc<Mutex<Watchers>>,
 }
 
 impl Tracking {
     pub(crate) fn new() -> Self {
         Tracking {
             cache: Arc::default(),
-            watchers: Mutex::default(),
+            watchers: Arc::default(),
         }
     }
 
-    /// Follows run `run_id` of `namespace` until the tracker is dropped, starting the
-    /// watchers on the first call.
-    pub(crate) fn track(&self, client: &Client, namespace: &str, run_id: &str) -> RunTracker {
+    /// Follows run `run_id` of `namespace` in `kinds` until the tracker is dropped,
+    /// starting the watchers of the kinds no other tracker needed yet.
+    pub(crate) fn track(
+        &self,
+        client: &Client,
+        namespace: &str,
+        run_id: &str,
+        kinds: Vec<ApiResource>,
+    ) -> RunTracker {
         {
             let mut watchers = self.watchers.lock().expect("not poisoned");
-            if watchers.is_empty() {
-                watchers.push(spawn_watcher::<ConfigMap>(client, &self.cache));
-                watchers.push(spawn_watcher::<Job>(client, &self.cache));
-                watchers.push(spawn_watcher::<Deployment>(client, &self.cache));
-                watchers.push(spawn_watcher::<Service>(client, &self.cache));
-                watchers.push(spawn_watcher::<Pod>(client, &self.cache));
-                watchers.push(spawn_resync(&self.cache));
+            if watchers.resync.is_none() {
+                watchers.resync = Some(spawn_resync(&self.cache));
+            }
+            for resource in &kinds {
+                let key = kind_key(resource);
+                let watcher = watchers.by_kind.entry(key).or_insert_with(|| {
+                    tracing::info!(kind = %kind_key(resource), "watching a kind");
+                    Watcher {
+                        task: spawn_watcher(client, resource, &self.cache),
+                        users: 0,
+                    }
+                });
+                watcher.users += 1;
             }
         }
         let key = (namespace.to_string(), run_id.to_string());
@@ -219,22 +262,30 @@ impl Tracking {
         RunTracker {
             changes,
             cache: self.cache.clone(),
+            watchers: self.watchers.clone(),
+            kinds,
             key,
         }
     }
 
-    /// Records an object the target wrote or listed itself (`kind` of `api_version`, as
-    /// the API server returned it) and returns its observed form; `None` for a kind
-    /// runtimes do not observe, an object of no run, or a run's owner.
-    pub(crate) fn record<K: Serialize + Resource>(
+    /// The kinds watched now, sorted.
+    pub(crate) fn watched(&self) -> Vec<String> {
+        let watchers = self.watchers.lock().expect("not poisoned");
+        let mut kinds: Vec<String> = watchers.by_kind.keys().cloned().collect();
+        kinds.sort();
+        kinds
+    }
+
+    /// Records an object of kind `resource` the target wrote or listed itself, as the
+    /// API server returned it, and returns its observed form; `None` for a kind never
+    /// watched, an object of no run, or a run's owner.
+    pub(crate) fn record(
         &self,
-        api_version: &str,
-        kind: &str,
-        object: &K,
+        resource: &ApiResource,
+        object: &DynamicObject,
     ) -> Option<ObservedObject> {
-        let kind = observed_kind(api_version, kind)?;
-        let (run, version, observed) = observed_object(api_version, kind, object)?;
-        let key = (kind, observed.name.clone());
+        let (run, version, observed) = observed_object(resource, object)?;
+        let key = (kind_key(resource), observed.name.clone());
         self.cache
             .lock()
             .expect("not poisoned")
@@ -243,28 +294,23 @@ impl Tracking {
     }
 }
 
-/// The `'static` name of an observed kind.
-fn observed_kind(api_version: &str, kind: &str) -> Option<&'static str> {
-    OBSERVED_KINDS
-        .iter()
-        .find(|(v, k)| *v == api_version && *k == kind)
-        .map(|(_, k)| *k)
-}
-
 /// The run of a managed object, its resource version and its observed form (without
-/// `managedFields`); `None` for an object of no run, or a run's owner.
-fn observed_object<K: Serialize + Resource>(
-    api_version: &str,
-    kind: &'static str,
-    object: &K,
+/// `managedFields`); `None` for a kind never watched, an object of no run, or a run's
+/// owner.
+fn observed_object(
+    resource: &ApiResource,
+    object: &DynamicObject,
 ) -> Option<(RunKey, Option<u64>, ObservedObject)> {
-    let meta = object.meta();
+    if NEVER_WATCHED.contains(&kind_key(resource).as_str()) {
+        return None;
+    }
+    let meta = &object.metadata;
     let run = (
         meta.namespace.clone()?,
         meta.labels.as_ref()?.get(RUN_LABEL)?.clone(),
     );
     let name = meta.name.clone()?;
-    if kind == "ConfigMap" && name == owner_name(&run.1) {
+    if resource.kind == "ConfigMap" && resource.api_version == "v1" && name == owner_name(&run.1) {
         return None;
     }
     let version = meta
@@ -272,12 +318,14 @@ fn observed_object<K: Serialize + Resource>(
         .as_deref()
         .and_then(|v| v.parse().ok());
     let mut json = serde_json::to_value(object).expect("API objects serialize");
+    json["apiVersion"] = resource.api_version.clone().into();
+    json["kind"] = resource.kind.clone().into();
     if let Some(meta) = json.get_mut("metadata").and_then(|m| m.as_object_mut()) {
         meta.remove("managedFields");
     }
     let observed = ObservedObject {
-        api_version: api_version.to_string(),
-        kind: kind.to_string(),
+        api_version: resource.api_version.clone(),
+        kind: resource.kind.clone(),
         name,
         object: json.to_string(),
     };
@@ -285,9 +333,12 @@ fn observed_object<K: Serialize + Resource>(
 }
 
 /// Follows one run: its objects as the watchers last saw them, and a wake-up when they
-/// change. Dropping it forgets the run (unless another tracker follows it).
+/// change. Dropping it forgets the run (unless another tracker follows it) and stops the
+/// watchers no other tracker needs.
 pub struct RunTracker {
     cache: Arc<Mutex<Cache>>,
+    watchers: Arc<Mutex<Watchers>>,
+    kinds: Vec<ApiResource>,
     key: RunKey,
     changes: watch::Receiver<()>,
 }
@@ -297,6 +348,10 @@ impl Debug for RunTracker {
         f.debug_struct("RunTracker")
             .field("namespace", &self.key.0)
             .field("run", &self.key.1)
+            .field(
+                "kinds",
+                &self.kinds.iter().map(kind_key).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -310,39 +365,66 @@ impl RunTracker {
         }
     }
 
-    /// The run's objects (Jobs, Pods, Deployments, Services, ConfigMaps; not its
-    /// owner) as last seen, for the runtime's `observe`; deleted ones are left out.
+    /// The run's objects of the watched kinds (not its owner) as last seen, for the
+    /// runtime's `observe`; deleted ones are left out.
     pub fn objects(&self) -> Vec<ObservedObject> {
         self.cache.lock().expect("not poisoned").objects(&self.key)
+    }
+
+    /// The namespace of the run.
+    pub fn namespace(&self) -> &str {
+        &self.key.0
+    }
+
+    /// The id of the run.
+    pub fn run_id(&self) -> &str {
+        &self.key.1
+    }
+
+    /// The kinds the run's objects are watched in.
+    pub(crate) fn kinds(&self) -> &[ApiResource] {
+        &self.kinds
     }
 }
 
 impl Drop for RunTracker {
     fn drop(&mut self) {
         self.cache.lock().expect("not poisoned").unfollow(&self.key);
+        let mut watchers = self.watchers.lock().expect("not poisoned");
+        for resource in &self.kinds {
+            let key = kind_key(resource);
+            let Some(watcher) = watchers.by_kind.get_mut(&key) else {
+                continue;
+            };
+            watcher.users -= 1;
+            if watcher.users == 0 {
+                watcher.task.abort();
+                watchers.by_kind.remove(&key);
+                self.cache
+                    .lock()
+                    .expect("not poisoned")
+                    .relisting
+                    .remove(&key);
+                tracing::info!(kind = %key, "no run needs the kind: its watcher stopped");
+            }
+        }
     }
 }
 
-/// One watcher over every managed object of kind `K`, in all namespaces, recording
-/// those of followed runs into `cache`.
-fn spawn_watcher<K>(client: &Client, cache: &Arc<Mutex<Cache>>) -> JoinHandle<()>
-where
-    K: Resource<DynamicType = ()>
-        + k8s_openapi::Resource
-        + Clone
-        + DeserializeOwned
-        + Serialize
-        + Debug
-        + Send
-        + 'static,
-{
-    let api: Api<K> = Api::all(client.clone());
-    let cache = cache.clone();
+/// One watcher over every managed object of kind `resource`, in all namespaces,
+/// recording those of followed runs into `cache`.
+fn spawn_watcher(
+    client: &Client,
+    resource: &ApiResource,
+    cache: &Arc<Mutex<Cache>>,
+) -> JoinHandle<()> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
+    let (cache, resource) = (cache.clone(), resource.clone());
     tokio::spawn(async move {
         let config = watcher::Config::default().labels(MANAGED_SELECTOR);
         let mut stream = std::pin::pin!(watcher(api, config).default_backoff());
         while let Some(event) = stream.next().await {
-            on_event(&cache, event);
+            on_event(&cache, &resource, event);
         }
     })
 }
@@ -364,41 +446,37 @@ fn spawn_resync(cache: &Arc<Mutex<Cache>>) -> JoinHandle<()> {
     })
 }
 
-/// Records one watch event of kind `K` into `cache`.
-fn on_event<K>(cache: &Mutex<Cache>, event: Result<watcher::Event<K>, watcher::Error>)
-where
-    K: Resource + k8s_openapi::Resource + Serialize,
-{
-    let (api_version, kind) = (
-        <K as k8s_openapi::Resource>::API_VERSION,
-        <K as k8s_openapi::Resource>::KIND,
-    );
+/// Records one watch event of kind `resource` into `cache`.
+fn on_event(
+    cache: &Mutex<Cache>,
+    resource: &ApiResource,
+    event: Result<watcher::Event<DynamicObject>, watcher::Error>,
+) {
+    let kind = kind_key(resource);
     let (object, deleted) = match event {
         Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => (object, false),
         Ok(watcher::Event::Delete(object)) => (object, true),
         Ok(watcher::Event::Init) => {
-            return cache.lock().expect("not poisoned").relist_begins(kind);
+            return cache.lock().expect("not poisoned").relist_begins(&kind);
         }
         Ok(watcher::Event::InitDone) => {
-            return cache.lock().expect("not poisoned").relist_ends(kind);
+            return cache.lock().expect("not poisoned").relist_ends(&kind);
         }
         Err(error) => {
             return tracing::warn!(kind, %error, "watch failed; retrying with backoff");
         }
     };
     // Objects of runs nobody follows are skipped before anything is serialized.
-    let meta = object.meta();
-    let run = meta
-        .namespace
-        .clone()
-        .zip(meta.labels.as_ref().and_then(|l| l.get(RUN_LABEL)).cloned());
+    let run = object
+        .namespace()
+        .zip(object.labels().get(RUN_LABEL).cloned());
     let Some(run) = run else {
         return;
     };
     if !cache.lock().expect("not poisoned").runs.contains_key(&run) {
         return;
     }
-    if let Some((run, version, observed)) = observed_object(api_version, kind, &object) {
+    if let Some((run, version, observed)) = observed_object(resource, &object) {
         let key = (kind, observed.name.clone());
         let object = (!deleted).then_some(observed);
         cache
@@ -426,7 +504,7 @@ mod tests {
     }
 
     fn job(name: &str) -> ObjectKey {
-        ("Job", name.to_string())
+        ("batch/v1/Job".to_string(), name.to_string())
     }
 
     fn texts(cache: &Cache) -> Vec<String> {
@@ -468,11 +546,11 @@ mod tests {
         let _changes = cache.follow(&run());
         cache.record(&run(), job("gone"), Some(1), object("gone", "gone"));
         cache.record(&run(), job("kept"), Some(2), object("kept", "kept"));
-        cache.relist_begins("Job");
+        cache.relist_begins("batch/v1/Job");
         cache.record(&run(), job("kept"), Some(2), object("kept", "kept"));
         // Applied while the listing ran: not in its snapshot, not deleted.
         cache.record(&run(), job("new"), Some(4), object("new", "new"));
-        cache.relist_ends("Job");
+        cache.relist_ends("batch/v1/Job");
         assert_eq!(texts(&cache), ["kept", "new"]);
     }
 
@@ -487,5 +565,19 @@ mod tests {
         assert_eq!(texts(&cache), ["v1"]);
         cache.unfollow(&run());
         assert!(cache.runs.is_empty());
+    }
+
+    #[test]
+    fn runs_watch_pods_and_what_their_runtime_declares_but_never_secrets() {
+        let declared = [
+            "v1/Secret".to_string(),
+            "example.runplane.dev/v1/Widget".to_string(),
+            "batch/v1/Job".to_string(),
+        ];
+        assert_eq!(
+            watched_kinds(&declared),
+            ["batch/v1/Job", "example.runplane.dev/v1/Widget", "v1/Pod"]
+        );
+        assert_eq!(watched_kinds(&[]), ["v1/Pod"]);
     }
 }

@@ -49,7 +49,9 @@ async fn python_job_completes_under_its_owner_and_is_deleted() {
         .uid
         .clone()
         .expect("stored objects have a uid");
-    let objects = target.observe_run(&ns, &run_id).await.expect("lists");
+    let kinds = ["v1/ConfigMap".to_string(), "batch/v1/Job".to_string()];
+    let tracker = target.track(&ns, &run_id, &kinds).await;
+    let objects = target.observe_run(&tracker).await.expect("lists");
     let kinds: Vec<&str> = objects.iter().map(|o| o.kind.as_str()).collect();
     assert!(kinds.contains(&"ConfigMap"), "{kinds:?}");
     assert!(kinds.contains(&"Job"), "{kinds:?}");

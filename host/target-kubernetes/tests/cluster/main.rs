@@ -14,6 +14,8 @@
 //!   `tests/guard` goes through the guard and a server-side dry run in a namespace that
 //!   enforces Pod Security "restricted", and the guard is never the laxer; an object the
 //!   run does not own is refused before any forced apply.
+//! - `kinds`: a kind's watcher (a custom resource's too) lives as long as a tracked
+//!   run needs it.
 //! - `logs`: pod logs through the API server (kwok serves them), and the error when a
 //!   node's kubelet cannot be reached.
 //! - `outage`: runs followed across an API server restart.
@@ -22,6 +24,7 @@
 
 mod guard;
 mod jobs;
+mod kinds;
 mod lifecycle;
 mod logs;
 mod outage;

@@ -12,7 +12,6 @@ use anyhow::{Context as _, bail};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, ResourceExt as _};
-use runplane_control::Control;
 use runplane_model::{Run, RunPlan, SpecFile, Target};
 use runplane_target_kubernetes::FIELD_MANAGER;
 use runplane_target_kubernetes::policy::{host_labels, owner_name};
@@ -44,7 +43,7 @@ pub async fn prepare(
         else {
             bail!("the runtime planned a local run for the kubernetes target");
         };
-        let objects = Control::admit(&runtime, &run, &file.task.spec, &planned)?;
+        let objects = control.admit(&runtime, &run, file, &planned)?;
         let run_id = run.id.to_string();
         let labels = host_labels(&run_id, &file.project, runtime.name());
         let applied: Vec<String> = objects
