@@ -1,6 +1,6 @@
 # The commands CI and developers share; .ci/run calls `make test`.
 
-.PHONY: test fmt-check lint unit skipped doc bench bench-api bench-kube plugins control-plane api-fuzz
+.PHONY: test fmt-check lint unit skipped doc bench bench-api bench-kube bench-swap plugins control-plane api-fuzz
 
 ## The skip log: a test that cannot run here (no Go, no PostgreSQL, no python3) appends
 ## one line to it (tests/support/src/skip.rs); under CI a skip is a failure instead. In
@@ -9,10 +9,10 @@
 SKIPS := $(abspath $(or $(CARGO_TARGET_DIR),target))/test-skips.log
 export RUNPLANE_TEST_SKIPS := $(SKIPS)
 
-## Everything CI checks: formatting, lints (warnings are errors), every test, and the
-## HTTP API fuzzed by Schemathesis against its OpenAPI document; then how many tests
-## skipped. The exit status is the tests'.
-test: fmt-check lint
+## Everything CI checks: formatting, lints (warnings are errors), the API docs (broken
+## links are errors), every test, and the HTTP API fuzzed by Schemathesis against its
+## OpenAPI document; then how many tests skipped. The exit status is the tests'.
+test: fmt-check lint doc
 	@status=0; $(MAKE) --no-print-directory unit api-fuzz || status=$$?; \
 	  $(MAKE) --no-print-directory skipped; exit $$status
 
@@ -52,6 +52,14 @@ bench:
 ## a plain axum handler; figures printed and written to target/bench/api.json.
 bench-api:
 	cargo run --release -p runplane-load --bin api
+
+## The runtime swap benchmark: validate + plan at 1,000 calls/s while new versions of
+## python are uploaded and swapped 20 times (failed calls, p99 against steady), memory
+## per loaded version, and `runplane serve` ready with an empty and a warm cache;
+## written to target/bench/swap.json.
+bench-swap:
+	cargo build --release -p runplane-cli
+	cargo run --release -p runplane-load --bin swap
 
 ## The Kubernetes benchmark: 1,000 and 5,000 short Python jobs through the host on a test
 ## control plane of its own, against a plain kube server-side-apply loop; lag, RSS, open
