@@ -210,7 +210,7 @@ impl Control {
         })
     }
 
-    /// [`Self::plan`], waiting for the runtime while it is busy ([`when_free`]).
+    /// [`Self::plan`], waiting for the runtime while it is busy (`when_free`).
     pub async fn plan_when_free(
         &self,
         runtime: &Arc<LoadedRuntime>,

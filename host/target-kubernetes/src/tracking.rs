@@ -47,8 +47,7 @@ const ALWAYS_WATCHED: &[&str] = &["v1/Pod"];
 const NEVER_WATCHED: &[&str] = &["v1/Secret"];
 
 /// The kinds (`<apiVersion>/<kind>`) the objects of a run of a runtime declaring
-/// `declared` are watched in: [`ALWAYS_WATCHED`] and `declared`, less
-/// [`NEVER_WATCHED`], sorted.
+/// `declared` are watched in: Pods and `declared`, less Secrets, sorted.
 pub fn watched_kinds(declared: &[String]) -> Vec<String> {
     let kinds: BTreeSet<&str> = ALWAYS_WATCHED
         .iter()
