@@ -104,7 +104,9 @@ struct Recorder {
 impl Recorder {
     fn new() -> Arc<Recorder> {
         Arc::new(Recorder {
-            latency: Mutex::new(Histogram::new(3).expect("3 significant digits")),
+            latency: Mutex::new(
+                Histogram::new_with_bounds(1, 60_000_000, 3).expect("1 µs to 60 s, 3 digits"),
+            ),
             failed: AtomicU64::new(0),
         })
     }
