@@ -475,6 +475,10 @@ pub(crate) struct RuntimeDto {
     /// Every recorded version of the runtime, oldest first; the one in state `active`
     /// has the `digest` above.
     pub(crate) versions: Vec<VersionDto>,
+    /// The code its calls run on: `baseline` (a quick compile) until the optimized
+    /// code compiled in the background is ready, then `optimized`.
+    #[schema(example = "optimized")]
+    pub(crate) code: String,
 }
 
 /// A version of a runtime: its component's digest, what became of it, who loaded it.
@@ -523,14 +527,17 @@ impl From<&StoredVersion> for VersionDto {
 
 impl RuntimeDto {
     /// The runtime `runtime` with its recorded `versions` (every runtime's; those of
-    /// other names are skipped) and the declared kinds the host policy `refused`.
+    /// other names are skipped), the declared kinds the host policy `refused` and the
+    /// `code` its calls run on.
     pub(crate) fn with_versions(
         runtime: &RuntimeVersion,
         versions: &[StoredVersion],
         refused_kinds: Vec<String>,
+        code: &str,
     ) -> Self {
         RuntimeDto {
             refused_kinds,
+            code: code.to_string(),
             versions: versions
                 .iter()
                 .filter(|version| version.name == runtime.info.name)
@@ -576,6 +583,7 @@ impl From<&RuntimeVersion> for RuntimeDto {
             allowed_kinds: info.allowed_kinds.clone(),
             refused_kinds: Vec::new(),
             versions: Vec::new(),
+            code: String::new(),
         }
     }
 }

@@ -107,18 +107,20 @@ pub fn run_document(run: &StoredRun) -> serde_json::Value {
     serde_json::to_value(dto::RunDto::from(run.clone())).expect("a run document serializes")
 }
 
-/// The JSON document of a runtime with its versions and the kinds the host policy
-/// refuses it, exactly as `GET /api/v1/runtimes/{name}` answers it (`runplane runtimes`
-/// prints both alike).
+/// The JSON document of a runtime with its versions, the kinds the host policy refuses
+/// it and the code its calls run on (`baseline`, `optimized`), exactly as `GET
+/// /api/v1/runtimes/{name}` answers it (`runplane runtimes` prints both alike).
 pub fn runtime_document(
     runtime: &runplane_model::RuntimeVersion,
     versions: &[runplane_model::StoredVersion],
     refused_kinds: Vec<String>,
+    code: &str,
 ) -> serde_json::Value {
     serde_json::to_value(dto::RuntimeDto::with_versions(
         runtime,
         versions,
         refused_kinds,
+        code,
     ))
     .expect("a runtime document serializes")
 }

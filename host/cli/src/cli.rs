@@ -81,7 +81,11 @@ pub(crate) enum Command {
     /// Compile one runtime component from stdin to stdout: the host runs itself so to
     /// hold a compilation to its memory and time budget (not for users).
     #[command(name = COMPILE_WORKER, hide = true)]
-    CompileWorker,
+    CompileWorker {
+        /// Baseline (Winch) code rather than optimized (Cranelift) code.
+        #[arg(long = runplane_engine::BASELINE_FLAG.trim_start_matches("--"))]
+        baseline: bool,
+    },
 }
 
 /// The hidden subcommand of [`Command::CompileWorker`].

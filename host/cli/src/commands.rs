@@ -62,7 +62,7 @@ pub(crate) async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
         }
         (Command::Serve(serve), _) => serve::execute(serve, setup).await,
         (Command::Runs(command), server) => runs::execute(command, server, setup).await,
-        (Command::CompileWorker, _) => {
+        (Command::CompileWorker { .. }, _) => {
             unreachable!("main runs the compile worker before any host starts")
         }
     }

@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use runplane_control::Control;
-use runplane_engine::{Compiler, DirectoryWatch, Limits, PluginEngine, Registry, watch_directory};
+use runplane_engine::{
+    Compiler, DirectoryWatch, Limits, PluginEngine, Registry, Tiering, watch_directory,
+};
 use runplane_model::{HostSettings, Target};
 use runplane_service::RunService;
 use runplane_service::Runtimes;
@@ -75,7 +77,7 @@ impl Paths {
 /// never takes the host down. A named `--plugins` directory that does not exist is an
 /// error; the default one is only read when it exists.
 pub(crate) async fn runtimes(setup: &Setup, store: &Store) -> anyhow::Result<Runtimes> {
-    Ok(load_runtimes(setup.plugins(), store).await?.0)
+    Ok(load_runtimes(setup.plugins(), store, Tiering::Off).await?.0)
 }
 
 /// [`runtimes`], with its plugin directory watched (`runplane serve`): a component copied
@@ -84,7 +86,7 @@ pub(crate) async fn watched_runtimes(
     setup: &Setup,
     store: &Store,
 ) -> anyhow::Result<(Runtimes, Option<DirectoryWatch>)> {
-    let (runtimes, dir) = load_runtimes(setup.plugins(), store).await?;
+    let (runtimes, dir) = load_runtimes(setup.plugins(), store, Tiering::Background).await?;
     let watch = match dir {
         Some(dir) => {
             let loader = runtimes.clone();
@@ -114,16 +116,21 @@ pub(crate) async fn watched_runtimes(
     Ok((runtimes, watch))
 }
 
-/// The runtimes of [`runtimes`] and the plugin directory they read.
+/// The runtimes of [`runtimes`] and the plugin directory they read; `tiering` says
+/// whether components missing from the precompiled cache start on baseline code (a
+/// long-lived host) or wait for optimized code (a one-shot command, whose next run
+/// then finds it in the cache).
 async fn load_runtimes(
     plugins: Option<&Path>,
     store: &Store,
+    tiering: Tiering,
 ) -> anyhow::Result<(Runtimes, Option<PathBuf>)> {
     let paths = Paths::from_env();
     let engine = PluginEngine::with_compiler(
         limits()?,
         Some(&paths.cache.join("compiled")),
         compile_worker()?,
+        tiering,
     )
     .context("cannot start the plugin engine")?;
     let registry = Registry::with_builtins(&engine, runplane_builtins::COMPONENTS)

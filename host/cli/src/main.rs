@@ -24,6 +24,7 @@ mod sse;
 use std::process::ExitCode;
 
 use clap::Parser;
+use runplane_engine::Tier;
 
 /// Parses, dispatches and maps the outcome to an exit code. An error is printed once
 /// with its whole chain (`{:#}`: the anyhow contexts read outermost first, `cannot
@@ -32,8 +33,13 @@ use clap::Parser;
 /// the lines left are the CLI's own).
 fn main() -> ExitCode {
     let args = cli::Args::parse();
-    if let cli::Command::CompileWorker = args.command {
-        return runplane_engine::run_compile_worker();
+    if let cli::Command::CompileWorker { baseline } = args.command {
+        let tier = if baseline {
+            Tier::Baseline
+        } else {
+            Tier::Optimized
+        };
+        return runplane_engine::run_compile_worker(tier);
     }
     output::init_tracing(args.verbose);
     let runtime =

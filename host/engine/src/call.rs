@@ -24,6 +24,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::bindings::{Level, Plugin, PluginPre, RuntimeExports, runplane};
 use crate::error::CallError;
 use crate::limits::{Limits, MemoryCap};
+use crate::tier::Tier;
 
 /// Bytes of guest stderr one call may write (a panic message and backtrace take a few
 /// KiB); writing past it traps the call, which is then reported like any trap.
@@ -119,6 +120,8 @@ pub(crate) trait Export: Send + 'static {
 pub(crate) struct Site {
     pub(crate) engine: Engine,
     pub(crate) pre: PluginPre<CallState>,
+    /// Which compiler made `pre`'s code.
+    pub(crate) tier: Tier,
     pub(crate) limits: Limits,
     /// The runtime's name (its origin during the load's own `info` call).
     pub(crate) runtime: Arc<str>,

@@ -24,6 +24,7 @@ use crate::boundary::MAX_MESSAGE_BYTES;
 use crate::error::LoadError;
 use crate::executor::Executor;
 use crate::limits::Limits;
+use crate::tier::{BACKGROUND_NICENESS, Tier};
 
 /// Where components are compiled.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,24 +44,38 @@ pub enum Compiler {
     },
 }
 
+/// One compilation: the component's bytes, the name errors give it, the code wanted,
+/// and whether it is background work (a tier-up), which yields the cores to calls.
+pub(crate) struct Job {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) origin: String,
+    pub(crate) tier: Tier,
+    pub(crate) background: bool,
+}
+
 impl Compiler {
-    /// Compiles `bytes` to wasmtime's serialized code for `engine`, within `limits`'
-    /// compile budget and memory. `origin` names the component in errors.
+    /// Compiles the job's bytes to wasmtime's serialized code for `engine` (an engine of
+    /// the job's tier), within `limits`' compile budget and memory.
     pub(crate) async fn compile(
         &self,
         engine: &Engine,
         executor: &Executor,
-        bytes: Vec<u8>,
         limits: &Limits,
-        origin: &str,
+        job: Job,
     ) -> Result<Vec<u8>, LoadError> {
+        let Job {
+            bytes,
+            origin,
+            tier,
+            background,
+        } = job;
         let budget = limits.compile_budget;
         let timed_out = || LoadError::CompileTimeout {
-            origin: origin.to_string(),
+            origin: origin.clone(),
             budget,
         };
         let failed = |message: String| LoadError::Compile {
-            origin: origin.to_string(),
+            origin: origin.clone(),
             message: bounded_line(message, MAX_MESSAGE_BYTES),
         };
         match self {
@@ -75,15 +90,18 @@ impl Compiler {
                     .map_err(|e| failed(format!("{e:#}")))
             }
             Compiler::Worker { program, args } => {
-                let worker = run_worker(program, args, &bytes, limits.compile_memory);
+                let mut args = args.clone();
+                args.extend(tier.worker_flag().map(OsString::from));
+                let niceness = background.then_some(BACKGROUND_NICENESS);
+                let worker = run_worker(program, &args, &bytes, limits.compile_memory, niceness);
                 let finished = tokio::time::timeout(budget, worker)
                     .await
                     .map_err(|_| timed_out())?
                     .map_err(|e| LoadError::CompilerWorker {
-                        origin: origin.to_string(),
+                        origin: origin.clone(),
                         message: format!("cannot run the compiler worker {program:?}: {e}"),
                     })?;
-                finished.into_code(limits.compile_memory, origin)
+                finished.into_code(limits.compile_memory, &origin)
             }
         }
     }
@@ -99,13 +117,15 @@ struct Finished {
 /// Bytes of a worker's stderr kept for the error message.
 const WORKER_STDERR_BYTES: u64 = 16 << 10;
 
-/// Starts the worker with its data segment capped at `memory` bytes, feeds it `bytes`
-/// and collects what it writes. Dropping the future kills the worker.
+/// Starts the worker with its data segment capped at `memory` bytes (and at `niceness`
+/// when given), feeds it `bytes` and collects what it writes. Dropping the future kills
+/// the worker.
 async fn run_worker(
     program: &Path,
     args: &[OsString],
     bytes: &[u8],
     memory: usize,
+    niceness: Option<i32>,
 ) -> std::io::Result<Finished> {
     let mut command = tokio::process::Command::new(program);
     command
@@ -115,7 +135,7 @@ async fn run_worker(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    cap_data_segment(&mut command, memory as u64);
+    limit_worker(&mut command, memory as u64, niceness);
     let mut child = command.spawn()?;
     let (mut stdin, stdout, stderr) = (
         child.stdin.take().expect("piped"),
@@ -152,14 +172,27 @@ async fn run_worker(
     unsafe_code,
     reason = "pre_exec runs between fork and exec; see the comment"
 )]
-fn cap_data_segment(command: &mut tokio::process::Command, bytes: u64) {
+fn limit_worker(command: &mut tokio::process::Command, bytes: u64, niceness: Option<i32>) {
+    use nix::libc;
     use nix::sys::resource::{Resource, setrlimit};
     // SAFETY: the closure runs in the forked child before `exec`, where only
-    // async-signal-safe calls are allowed: it makes one `setrlimit` system call and
-    // allocates nothing.
+    // async-signal-safe calls are allowed: it makes a `setrlimit`, a `prctl` and at
+    // most one `setpriority` system call, and allocates nothing.
     unsafe {
         command.pre_exec(move || {
-            setrlimit(Resource::RLIMIT_DATA, bytes, bytes).map_err(std::io::Error::from)
+            setrlimit(Resource::RLIMIT_DATA, bytes, bytes).map_err(std::io::Error::from)?;
+            // A host killed outright (no `Drop` runs) takes its workers with it. The
+            // signal follows the thread that started the worker: one of the engine's
+            // executor threads, which live as long as the engine.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some(niceness) = niceness
+                && libc::setpriority(libc::PRIO_PROCESS, 0, niceness) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
         });
     }
 }
@@ -204,17 +237,18 @@ impl Finished {
     }
 }
 
-/// The compiler worker's `main`: reads a component from stdin, writes its compiled code
-/// to stdout, or its error to stderr and fails. The engine it compiles for has the code
-/// settings of every [`crate::PluginEngine`] (its instance pool plays no part in the
-/// code), so the host can load the result.
-pub fn run_compile_worker() -> ExitCode {
+/// The compiler worker's `main`: reads a component from stdin, writes its `tier`'s
+/// compiled code to stdout, or its error to stderr and fails. The engine it compiles
+/// for has the code settings of every [`crate::PluginEngine`] (its instance pool plays
+/// no part in the code), so the host can load the result. `runplane compile-worker`
+/// asks for [`Tier::Baseline`] with [`crate::BASELINE_FLAG`].
+pub fn run_compile_worker(tier: Tier) -> ExitCode {
     let mut bytes = Vec::new();
     if let Err(error) = std::io::stdin().lock().read_to_end(&mut bytes) {
         eprintln!("cannot read the component from stdin: {error}");
         return ExitCode::FAILURE;
     }
-    let compiled = Engine::new(&crate::engine::code_config())
+    let compiled = Engine::new(&crate::engine::code_config(tier))
         .and_then(|engine| engine.precompile_component(&bytes));
     match compiled {
         Ok(code) => match std::io::stdout().lock().write_all(&code) {

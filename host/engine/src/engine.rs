@@ -9,18 +9,21 @@ use runplane_model::RuntimeVersion;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy,
+};
 
 use crate::bindings::PluginPre;
 use crate::boundary;
 use crate::cache::{self, CacheOutcome, CompiledCache};
 use crate::call::{self, CallState, Site, Slots};
-use crate::compiler::Compiler;
+use crate::compiler::{Compiler, Job};
 use crate::error::LoadError;
 use crate::executor::Executor;
 use crate::inspect;
 use crate::limits::{EPOCH_TICK, Limits};
 use crate::runtime::{Info, LoadedRuntime};
+use crate::tier::{Tier, Tiering};
 
 /// Instance slots of the pooling allocator: the most calls in flight at once.
 const POOL_INSTANCES: u32 = 256;
@@ -43,8 +46,11 @@ pub struct PluginEngine {
 }
 
 struct Shared {
+    /// Cranelift's engine and linker: the code of the precompiled cache.
     engine: Engine,
     linker: Linker<CallState>,
+    /// Winch's, when loads that compile start on baseline code ([`Tiering::Background`]).
+    baseline: Option<(Engine, Linker<CallState>)>,
     limits: Limits,
     cache: Arc<CompiledCache>,
     /// Where components are compiled.
@@ -52,6 +58,8 @@ struct Shared {
     /// One permit per core: compilations beyond it wait, so loading a directory of many
     /// components does not start as many compilers (each up to its memory budget).
     compilations: Semaphore,
+    /// Tier-ups run one at a time, so background compiles never hold every core.
+    tier_ups: Semaphore,
     /// Where every call and every compilation runs.
     executor: Executor,
     /// Held for its `Drop`, which stops the ticker thread with the engine.
@@ -62,33 +70,45 @@ impl PluginEngine {
     /// An engine whose calls obey `limits`, caching compiled components under
     /// `cache_dir` when given, compiling in process.
     pub fn new(limits: Limits, cache_dir: Option<&Path>) -> Result<Self, LoadError> {
-        Self::with_compiler(limits, cache_dir, Compiler::InProcess)
+        Self::with_compiler(limits, cache_dir, Compiler::InProcess, Tiering::Off)
     }
 
-    /// [`Self::new`], compiling with `compiler`: a host that loads components it did
-    /// not build passes a [`Compiler::Worker`], so that a compilation is held to
-    /// [`Limits::compile_memory`] and really stopped at [`Limits::compile_budget`].
+    /// [`Self::new`], compiling with `compiler` and `tiering`: a host that loads
+    /// components it did not build passes a [`Compiler::Worker`], so that a compilation
+    /// is held to [`Limits::compile_memory`] and really stopped at
+    /// [`Limits::compile_budget`]; a long-lived host passes [`Tiering::Background`].
     pub fn with_compiler(
         limits: Limits,
         cache_dir: Option<&Path>,
         compiler: Compiler,
+        tiering: Tiering,
     ) -> Result<Self, LoadError> {
-        let engine =
-            Engine::new(&config(&limits)).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
-        let linker = call::linker(&engine).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let (engine, linker) = tier_engine(Tier::Optimized, &limits)?;
+        let baseline = match tiering {
+            Tiering::Off => None,
+            Tiering::Background => tier_engine(Tier::Baseline, &limits)
+                .inspect_err(|error| {
+                    tracing::warn!(%error, "no baseline compiler here: loads compile with Cranelift")
+                })
+                .ok(),
+        };
         let cache = Arc::new(CompiledCache::new(&engine, cache_dir));
         let executor = Executor::new().map_err(|e| LoadError::Engine(e.to_string()))?;
-        let ticker = EpochTicker::start(engine.clone());
+        let mut ticked = vec![engine.clone()];
+        ticked.extend(baseline.as_ref().map(|(engine, _)| engine.clone()));
+        let ticker = EpochTicker::start(ticked);
         Ok(PluginEngine {
             shared: Arc::new(Shared {
                 engine,
                 linker,
+                baseline,
                 limits,
                 cache,
                 compiler,
                 compilations: Semaphore::new(
                     std::thread::available_parallelism().map_or(2, usize::from),
                 ),
+                tier_ups: Semaphore::new(1),
                 executor,
                 _ticker: ticker,
             }),
@@ -161,57 +181,25 @@ impl PluginEngine {
         inspect::inspect(bytes, origin, shared.limits.component_bytes)?;
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
         let key = digest.trim_start_matches("sha256:").to_string();
-        let (component, cache) = match self.cached(&key).await? {
-            Some(component) => (component, CacheOutcome::Hit),
-            None => {
-                let _turn = shared
-                    .compilations
-                    .acquire()
-                    .await
-                    .expect("the semaphore is never closed");
-                let code = shared
-                    .compiler
-                    .compile(
-                        &shared.engine,
-                        &shared.executor,
-                        bytes.to_vec(),
-                        &shared.limits,
-                        origin,
-                    )
-                    .await?;
-                let (engine, cache) = (shared.engine.clone(), shared.cache.clone());
-                let component = shared
-                    .executor
-                    .spawn_blocking(move || {
-                        cache.keep(&key, &code);
-                        cache::load_compiled(&engine, &code)
-                    })
-                    .await
-                    .map_err(|e| LoadError::Engine(format!("loading {origin}: {e}")))?
-                    .map_err(|e| LoadError::Compile {
-                        origin: origin.to_string(),
-                        message: format!("{e:#}"),
-                    })?;
-                (component, CacheOutcome::Compiled)
+        let (site, cache) = match (self.cached(&key).await?, &shared.baseline) {
+            (Some(component), _) => (
+                self.site(&component, Tier::Optimized, origin)?,
+                CacheOutcome::Hit,
+            ),
+            (None, Some((engine, _))) => {
+                let component = self.compile(engine, bytes, origin, Tier::Baseline).await?;
+                (
+                    self.site(&component, Tier::Baseline, origin)?,
+                    CacheOutcome::Compiled,
+                )
             }
-        };
-        let link_error = |e: wasmtime::Error| LoadError::Link {
-            origin: origin.to_string(),
-            message: format!("{e:#}"),
-        };
-        let pre = PluginPre::new(
-            shared
-                .linker
-                .instantiate_pre(&component)
-                .map_err(link_error)?,
-        )
-        .map_err(link_error)?;
-        let site = Site {
-            engine: shared.engine.clone(),
-            pre,
-            limits: shared.limits,
-            runtime: Arc::from(origin),
-            slots: Arc::new(Slots::new(&shared.limits)),
+            (None, None) => {
+                let component = self.compile_optimized(bytes, origin, &key, false).await?;
+                (
+                    self.site(&component, Tier::Optimized, origin)?,
+                    CacheOutcome::Compiled,
+                )
+            }
         };
         let info = call::call(site.clone(), call::HOST, Info)
             .await
@@ -226,7 +214,8 @@ impl PluginEngine {
             digest,
             origin: origin.to_string(),
         };
-        Ok(LoadedRuntime::new(
+        let tier = site.tier;
+        let runtime = LoadedRuntime::new(
             Site {
                 runtime: name,
                 ..site
@@ -235,7 +224,163 @@ impl PluginEngine {
             self.clone(),
             cache,
             Arc::from(bytes),
-        ))
+        );
+        if tier == Tier::Baseline {
+            self.tier_up_later(&runtime, key);
+        }
+        Ok(runtime)
+    }
+
+    /// Compiles `bytes` for `engine` (of `tier`) with the engine's compiler, one
+    /// compilation per core at most, and loads the code.
+    async fn compile(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        origin: &str,
+        tier: Tier,
+    ) -> Result<Component, LoadError> {
+        let shared = &self.shared;
+        let _turn = shared
+            .compilations
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let job = Job {
+            bytes: bytes.to_vec(),
+            origin: origin.to_string(),
+            tier,
+            background: false,
+        };
+        let code = shared
+            .compiler
+            .compile(engine, &shared.executor, &shared.limits, job)
+            .await?;
+        self.deserialize(engine, code, origin, None).await
+    }
+
+    /// Compiles `bytes` with Cranelift (in the background, at a lower CPU priority, when
+    /// `background`), keeps the code in the precompiled cache under `key`, loads it.
+    async fn compile_optimized(
+        &self,
+        bytes: &[u8],
+        origin: &str,
+        key: &str,
+        background: bool,
+    ) -> Result<Component, LoadError> {
+        let shared = &self.shared;
+        let _turn = if background {
+            shared.tier_ups.acquire().await
+        } else {
+            shared.compilations.acquire().await
+        }
+        .expect("the semaphores are never closed");
+        let job = Job {
+            bytes: bytes.to_vec(),
+            origin: origin.to_string(),
+            tier: Tier::Optimized,
+            background,
+        };
+        let code = shared
+            .compiler
+            .compile(&shared.engine, &shared.executor, &shared.limits, job)
+            .await?;
+        self.deserialize(&shared.engine, code, origin, Some(key.to_string()))
+            .await
+    }
+
+    /// Loads compiled `code` for `engine`, first keeping it in the cache under `key`
+    /// when given.
+    async fn deserialize(
+        &self,
+        engine: &Engine,
+        code: Vec<u8>,
+        origin: &str,
+        key: Option<String>,
+    ) -> Result<Component, LoadError> {
+        let (engine, cache) = (engine.clone(), self.shared.cache.clone());
+        self.shared
+            .executor
+            .spawn_blocking(move || {
+                if let Some(key) = key {
+                    cache.keep(&key, &code);
+                }
+                cache::load_compiled(&engine, &code)
+            })
+            .await
+            .map_err(|e| LoadError::Engine(format!("loading {origin}: {e}")))?
+            .map_err(|e| LoadError::Compile {
+                origin: origin.to_string(),
+                message: format!("{e:#}"),
+            })
+    }
+
+    /// A call site of `component`, compiled for `tier`'s engine, with slots of its own.
+    fn site(&self, component: &Component, tier: Tier, origin: &str) -> Result<Site, LoadError> {
+        let shared = &self.shared;
+        let (engine, linker) = match (tier, &shared.baseline) {
+            (Tier::Baseline, Some((engine, linker))) => (engine, linker),
+            _ => (&shared.engine, &shared.linker),
+        };
+        let link_error = |e: wasmtime::Error| LoadError::Link {
+            origin: origin.to_string(),
+            message: format!("{e:#}"),
+        };
+        let pre = PluginPre::new(linker.instantiate_pre(component).map_err(link_error)?)
+            .map_err(link_error)?;
+        Ok(Site {
+            engine: engine.clone(),
+            pre,
+            tier,
+            limits: shared.limits,
+            runtime: Arc::from(origin),
+            slots: Arc::new(Slots::new(&shared.limits)),
+        })
+    }
+
+    /// Compiles `runtime` with Cranelift in the background and moves it onto that code
+    /// (calls in flight finish on the baseline code). Nothing happens if the runtime is
+    /// dropped first; a failure leaves it on baseline code, and says so in the log.
+    fn tier_up_later(&self, runtime: &LoadedRuntime, key: String) {
+        let (engine, cell) = (self.clone(), runtime.site_cell());
+        let (bytes, name, digest) = (
+            runtime.component_bytes(),
+            runtime.name().to_string(),
+            runtime.digest().to_string(),
+        );
+        self.shared.executor.spawn(async move {
+            let started = std::time::Instant::now();
+            let outcome = async {
+                let component = engine.compile_optimized(&bytes, &name, &key, true).await?;
+                let Some(cell) = cell.upgrade() else {
+                    return Ok(false);
+                };
+                let current = cell.load_full();
+                let optimized = Site {
+                    runtime: current.runtime.clone(),
+                    slots: current.slots.clone(),
+                    ..engine.site(&component, Tier::Optimized, &name)?
+                };
+                cell.store(Arc::new(optimized));
+                Ok::<_, LoadError>(true)
+            }
+            .await;
+            match outcome {
+                Ok(true) => tracing::info!(
+                    runtime = name,
+                    digest,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "now on optimized code"
+                ),
+                Ok(false) => {}
+                Err(error) => tracing::warn!(
+                    runtime = name,
+                    digest,
+                    %error,
+                    "stays on baseline code: the optimizing compile failed"
+                ),
+            }
+        });
     }
 
     /// The precompiled code of the component whose sha256 is `key`, if cached.
@@ -272,8 +417,16 @@ impl PluginEngine {
     }
 }
 
+/// The engine of `tier` and its linker.
+fn tier_engine(tier: Tier, limits: &Limits) -> Result<(Engine, Linker<CallState>), LoadError> {
+    let engine =
+        Engine::new(&config(tier, limits)).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+    let linker = call::linker(&engine).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+    Ok((engine, linker))
+}
+
 /// The engine's configuration: [`code_config`] and the instance pool.
-fn config(limits: &Limits) -> Config {
+fn config(tier: Tier, limits: &Limits) -> Config {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(POOL_INSTANCES)
         .total_core_instances(POOL_INSTANCES * 4)
@@ -288,16 +441,20 @@ fn config(limits: &Limits) -> Config {
         .table_keep_resident(KEEP_RESIDENT_TABLE)
         .pagemap_scan(Enabled::Auto)
         .max_unused_warm_slots(WARM_SLOTS);
-    let mut config = code_config();
+    let mut config = code_config(tier);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config
 }
 
-/// What decides the compiled code, shared with the compiler worker
+/// What decides the compiled code of `tier`, shared with the compiler worker
 /// ([`crate::compiler::run_compile_worker`]), whose output must load here.
-pub(crate) fn code_config() -> Config {
+pub(crate) fn code_config(tier: Tier) -> Config {
     let mut config = Config::new();
     config
+        .strategy(match tier {
+            Tier::Baseline => Strategy::Winch,
+            Tier::Optimized => Strategy::Cranelift,
+        })
         .wasm_component_model(true)
         .epoch_interruption(true)
         // 4 GiB of address space per memory plus a 2 GiB guard lets Cranelift drop the
@@ -318,13 +475,14 @@ struct EpochTicker {
 }
 
 impl EpochTicker {
-    fn start(engine: Engine) -> Self {
+    /// Ticks every engine of `engines`.
+    fn start(engines: Vec<Engine>) -> Self {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("runplane-epoch".into())
             .spawn(move || {
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
-                    engine.increment_epoch();
+                    engines.iter().for_each(Engine::increment_epoch);
                 }
             })
             .expect("spawning a thread only fails when the process is out of resources");

@@ -15,6 +15,9 @@
 //!   within a time budget, and a memory budget in a worker process ([`Compiler`],
 //!   [`run_compile_worker`]), or load from the precompiled cache; pre-instantiate, call
 //!   `info` like any other call and check it ([`boundary`]).
+//! - [`Tiering`]: a long-lived host starts a component missing from the cache on
+//!   baseline (Winch) code and moves it to optimized (Cranelift) code compiled in the
+//!   background; [`LoadedRuntime::tier`] says which code new calls run on.
 //! - [`LoadedRuntime`]: `validate`, `plan`, `observe`, all async; each call waits for
 //!   one of the runtime's slots (and of its project's share of them), gets a fresh store and instance, a wall-clock budget
 //!   that also ends a guest blocked in a host call, a memory cap, and output caps
@@ -52,6 +55,7 @@ pub mod inspect;
 pub mod limits;
 mod registry;
 mod runtime;
+mod tier;
 mod version;
 mod watch;
 
@@ -62,5 +66,6 @@ pub use error::{CallError, LoadError};
 pub use limits::Limits;
 pub use registry::{Registry, Skipped};
 pub use runtime::LoadedRuntime;
+pub use tier::{BASELINE_FLAG, Tier, Tiering};
 pub use version::{CONTRACT_VERSION, INTERFACE};
 pub use watch::{DirectoryWatch, watch_directory};

@@ -3,8 +3,9 @@
 //! returns is bounded before the caller sees it ([`crate::boundary`]).
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
+use arc_swap::ArcSwap;
 use runplane_model::{
     FieldError, ObservedObject, PlanError, RunContext, RunPlan, RunStatus, RuntimeInfo,
     RuntimeVersion,
@@ -17,11 +18,14 @@ use crate::cache::CacheOutcome;
 use crate::call::{self, CallState, Export, Site};
 use crate::engine::PluginEngine;
 use crate::error::CallError;
+use crate::tier::Tier;
 
 /// A loaded runtime: its description, digest and pre-instantiated component. Each
 /// call runs in a fresh instance, so calls never share state.
 pub struct LoadedRuntime {
-    site: Site,
+    /// Swapped once, when the runtime moves from baseline to optimized code
+    /// ([`crate::tier`]); each call takes the site current when it starts.
+    site: Arc<ArcSwap<Site>>,
     version: RuntimeVersion,
     engine: PluginEngine,
     /// Whether the compiled code came from the precompiled cache.
@@ -49,7 +53,7 @@ impl LoadedRuntime {
         component: Arc<[u8]>,
     ) -> Self {
         LoadedRuntime {
-            site,
+            site: Arc::new(ArcSwap::from_pointee(site)),
             version,
             engine,
             cache,
@@ -60,6 +64,21 @@ impl LoadedRuntime {
     /// The component's bytes (what its digest is the sha256 of).
     pub fn component(&self) -> &[u8] {
         &self.component
+    }
+
+    /// [`Self::component`], shared.
+    pub(crate) fn component_bytes(&self) -> Arc<[u8]> {
+        self.component.clone()
+    }
+
+    /// Where the tier-up stores the optimized site; gone with the runtime.
+    pub(crate) fn site_cell(&self) -> Weak<ArcSwap<Site>> {
+        Arc::downgrade(&self.site)
+    }
+
+    /// Which compiler made the code that new calls run on.
+    pub fn tier(&self) -> Tier {
+        self.site.load().tier
     }
 
     /// The runtime's name (from its `info`).
@@ -96,7 +115,7 @@ impl LoadedRuntime {
     /// Runs `export` for `caller`: the project the call is made for, whose calls share
     /// [`Limits::per_caller`](crate::Limits::per_caller) of the runtime's slots.
     async fn call<E: Export>(&self, caller: &str, export: E) -> Result<E::Output, CallError> {
-        let (site, caller) = (self.site.clone(), caller.to_string());
+        let (site, caller) = (Site::clone(&self.site.load()), caller.to_string());
         self.engine
             .run(self.name(), async move {
                 call::call(site, &caller, export).await
@@ -138,7 +157,7 @@ impl LoadedRuntime {
         match self.call(&context.project, Plan(context.into())).await? {
             Ok(plan) => {
                 let plan = RunPlan::from(plan);
-                boundary::plan(&plan, &self.site.limits, self.name())?;
+                boundary::plan(&plan, &self.engine.limits(), self.name())?;
                 Ok(Ok(plan))
             }
             Err(error) => Ok(Err(boundary::plan_error(error.into()))),

@@ -12,7 +12,9 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use runplane_engine::boundary::{MAX_MESSAGE_BYTES, MAX_OUTPUTS_BYTES};
-use runplane_engine::{CallError, Compiler, Limits, LoadedRuntime, PluginEngine, Registry};
+use runplane_engine::{
+    CallError, Compiler, Limits, LoadedRuntime, PluginEngine, Registry, Tiering,
+};
 use runplane_fixture_misbehaving::{SLEEP_SECONDS, info_variant};
 use runplane_model::{PlanError, RunPlan, Target};
 use runplane_test_support::{
@@ -601,7 +603,7 @@ async fn a_broken_compiler_worker_fails_the_load_with_its_reason() {
             program: program.into(),
             args: args.iter().map(Into::into).collect(),
         };
-        let engine = PluginEngine::with_compiler(limits(), None, compiler).unwrap();
+        let engine = PluginEngine::with_compiler(limits(), None, compiler, Tiering::Off).unwrap();
         let error = engine
             .load(&component(MISBEHAVING_RUNTIME), "misbehaving")
             .await

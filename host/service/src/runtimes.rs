@@ -40,6 +40,14 @@ impl Runtimes {
             .collect()
     }
 
+    /// Which code new calls of the runtime `name` run on: `baseline` until its
+    /// optimized code is ready (see `runplane_engine::Tier`), then `optimized`.
+    pub fn code(&self, name: &str) -> Option<&'static str> {
+        self.registry
+            .get(name)
+            .map(|runtime| runtime.tier().as_str())
+    }
+
     /// The current runtime called `name`.
     pub fn get(&self, name: &str) -> Result<RuntimeVersion> {
         self.registry

@@ -222,7 +222,8 @@ async fn list_runtimes(
             .iter()
             .map(|runtime| {
                 let refused = refused_kinds(&state, runtime);
-                RuntimeDto::with_versions(runtime, &versions, refused)
+                let code = code_of(&state, runtime);
+                RuntimeDto::with_versions(runtime, &versions, refused, code)
             })
             .collect(),
     )))
@@ -247,8 +248,9 @@ async fn get_runtime(
     let runtime = state.runtimes.get(&path.name)?;
     let versions = state.runtimes.versions(&path.name).await?;
     let refused = refused_kinds(&state, &runtime);
+    let code = code_of(&state, &runtime);
     Ok(JsonBody(RuntimeDto::with_versions(
-        &runtime, &versions, refused,
+        &runtime, &versions, refused, code,
     )))
 }
 
@@ -307,4 +309,9 @@ fn refused_kinds(state: &AppState, runtime: &RuntimeVersion) -> Vec<String> {
         .runs
         .host_policy()
         .refused_kinds(&runtime.info.name, &runtime.info.allowed_kinds)
+}
+
+/// The code `runtime`'s calls run on (`baseline`, `optimized`).
+fn code_of(state: &AppState, runtime: &RuntimeVersion) -> &'static str {
+    state.runtimes.code(&runtime.info.name).unwrap_or_default()
 }

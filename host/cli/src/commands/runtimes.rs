@@ -89,7 +89,8 @@ async fn local(
                 .map(|runtime| {
                     let info = &runtime.info;
                     let refused = policy.refused_kinds(&info.name, &info.allowed_kinds);
-                    runplane_api::runtime_document(runtime, &versions, refused)
+                    let code = runtimes.code(&info.name).unwrap_or_default();
+                    runplane_api::runtime_document(runtime, &versions, refused, code)
                 })
                 .collect();
             print_runtimes(&documents);

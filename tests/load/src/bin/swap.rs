@@ -10,7 +10,8 @@
 //!    component with a custom section each, so their digests differ and nothing is
 //!    cached for them) are uploaded and made active, then activated back and forth
 //!    `--swaps` times. Uploads compile in `runplane compile-worker` processes as the
-//!    server does.
+//!    server does, tiered as the server does: active on baseline code, then moved to
+//!    optimized code compiled in the background (both times are reported).
 //! 3. **Memory:** the resident set before and after loading two more versions, with no
 //!    load running.
 //! 4. **Cold start:** `runplane serve` (`--no-kubernetes`, a fresh SQLite file) until
@@ -29,7 +30,7 @@ use anyhow::{Context as _, bail};
 use clap::Parser;
 use hdrhistogram::Histogram;
 use runplane_control::Control;
-use runplane_engine::{Compiler, Limits, PluginEngine, Registry};
+use runplane_engine::{Compiler, Limits, PluginEngine, Registry, Tier, Tiering};
 use runplane_load::bench::{describe_machine, show_warnings, target_dir, write_report};
 use runplane_model::{HostSettings, Run, SpecFile, Target};
 use runplane_service::{Runtimes, Upload};
@@ -82,8 +83,13 @@ struct Report {
     swapping: Calls,
     /// p99 while swapping / steady p99.
     p99_ratio: f64,
-    /// Upload to active, compile included (not cached), in milliseconds, per upload.
-    uploads_ms: Vec<f64>,
+    /// Upload to active, compile included (not cached, so on baseline code), in
+    /// milliseconds, per upload.
+    uploads_to_active_ms: Vec<f64>,
+    /// Upload to running on optimized code (the tier-up done), in milliseconds.
+    uploads_to_optimized_ms: Vec<f64>,
+    /// Upload to active with no calls running (the memory phase's uploads).
+    idle_uploads_to_active_ms: Vec<f64>,
     /// Activation (the rollback path) to active, in milliseconds: p50, p99, max.
     activations_ms: [f64; 3],
     /// Resident memory each extra loaded version costs, in MiB.
@@ -209,8 +215,22 @@ fn python_variant(note: &str) -> anyhow::Result<Vec<u8>> {
     Ok(runplane_test_support::rebuilt(python, note))
 }
 
-/// Uploads `component` as the active version of its runtime; how long until active.
-async fn upload(runtimes: &Runtimes, component: &[u8]) -> anyhow::Result<(String, Duration)> {
+/// How long an upload took to serve calls.
+struct Uploaded {
+    digest: String,
+    /// Until it was the active version (on baseline code when it was compiled).
+    active: Duration,
+    /// Until it ran on optimized code.
+    optimized: Duration,
+}
+
+/// Uploads `component` as the active version of its runtime, then waits for its
+/// optimized code.
+async fn upload(
+    runtimes: &Runtimes,
+    registry: &Registry,
+    component: &[u8],
+) -> anyhow::Result<Uploaded> {
     let asked = Instant::now();
     let upload = Upload {
         loaded_by: "bench",
@@ -218,12 +238,42 @@ async fn upload(runtimes: &Runtimes, component: &[u8]) -> anyhow::Result<(String
         activate: true,
     };
     let version = runtimes.upload(component, upload).await?;
-    Ok((version.digest, asked.elapsed()))
+    let active = asked.elapsed();
+    until_optimized(registry, &version.digest).await?;
+    Ok(Uploaded {
+        digest: version.digest,
+        active,
+        optimized: asked.elapsed(),
+    })
+}
+
+/// Waits until the loaded version `digest` runs on optimized code (the tier-up in the
+/// background, see `runplane_engine::Tier`).
+async fn until_optimized(registry: &Registry, digest: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let runtime = registry
+            .by_digest(digest)
+            .with_context(|| format!("{digest} is not loaded"))?;
+        if runtime.tier() == Tier::Optimized {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{digest} still runs on baseline code after 2 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Starts `runplane serve` with the cache under `cache` and a fresh database in
-/// `work`; how long until `/readyz` answered 200.
-fn serve_until_ready(runplane: &Path, cache: &Path, work: &Path) -> anyhow::Result<Duration> {
+/// `work`; how long until `/readyz` answered 200. With `optimized`, it then waits until
+/// every runtime runs on optimized code, which is then in the cache.
+fn serve_until_ready(
+    runplane: &Path,
+    cache: &Path,
+    work: &Path,
+    optimized: bool,
+) -> anyhow::Result<Duration> {
     let database = format!("sqlite://{}", work.join("runplane.db").display());
     let started = Instant::now();
     let mut child = Command::new(runplane)
@@ -257,30 +307,52 @@ fn serve_until_ready(runplane: &Path, cache: &Path, work: &Path) -> anyhow::Resu
             }
         };
         std::thread::spawn(move || lines.for_each(drop));
-        while !readyz(&address) {
+        while get(&address, "/readyz").is_none() {
             if started.elapsed() > Duration::from_secs(120) {
                 bail!("/readyz never answered 200");
             }
             std::thread::sleep(Duration::from_millis(2));
         }
-        Ok(started.elapsed())
+        let ready = started.elapsed();
+        while optimized && !all_optimized(&address) {
+            if started.elapsed() > Duration::from_secs(300) {
+                bail!("the runtimes never ran on optimized code");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(ready)
     })();
     let _ = child.kill();
     let _ = child.wait();
     ready
 }
 
-/// Whether `GET /readyz` at `address` answers 200.
-fn readyz(address: &str) -> bool {
+/// The body of `GET path` at `address` if it answers 200.
+fn get(address: &str, path: &str) -> Option<String> {
     use std::io::{Read as _, Write as _};
-    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let body = answer
+        .strip_prefix("HTTP/1.1 200")?
+        .split_once("\r\n\r\n")?
+        .1;
+    Some(body.to_string())
+}
+
+/// Whether every runtime of the server at `address` runs on optimized code.
+fn all_optimized(address: &str) -> bool {
+    let Some(body) = get(address, "/api/v1/runtimes") else {
         return false;
     };
-    let request = format!("GET /readyz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    let mut answer = String::new();
-    stream.write_all(request.as_bytes()).is_ok()
-        && stream.read_to_string(&mut answer).is_ok()
-        && answer.starts_with("HTTP/1.1 200")
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    page["content"].as_array().is_some_and(|runtimes| {
+        runtimes
+            .iter()
+            .all(|runtime| runtime["code"] == "optimized")
+    })
 }
 
 /// Median start time over `starts` starts, each with a fresh database; `fresh_cache`
@@ -294,7 +366,7 @@ fn starts(runplane: &Path, dir: &Path, starts: usize, fresh_cache: bool) -> anyh
         } else {
             dir.join("warm-cache")
         };
-        times.push(ms(serve_until_ready(runplane, &cache, work.path())?));
+        times.push(ms(serve_until_ready(runplane, &cache, work.path(), false)?));
         eprintln!(
             "  start {} with {} cache: {:.1} ms",
             start + 1,
@@ -328,8 +400,12 @@ async fn main() -> anyhow::Result<()> {
         Limits::default(),
         Some(&dir.path().join("compiled")),
         compiler,
+        Tiering::Background,
     )?;
     let registry = Arc::new(Registry::with_builtins(&engine, runplane_builtins::COMPONENTS).await?);
+    for runtime in registry.all() {
+        until_optimized(&registry, runtime.digest()).await?;
+    }
     let url = format!("sqlite://{}", dir.path().join("runplane.db").display());
     let runtimes = Runtimes::new(registry.clone(), Store::open(&url).await?);
     runtimes.restore().await?;
@@ -351,21 +427,30 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("swapping: 2 uploads, then {} activations", args.swaps);
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let swapper = {
-        let (runtimes, done, swaps) = (runtimes.clone(), done.clone(), args.swaps);
+        let (runtimes, registry, done, swaps) = (
+            runtimes.clone(),
+            caller.registry.clone(),
+            done.clone(),
+            args.swaps,
+        );
         let least = Instant::now() + Duration::from_secs_f64(args.seconds);
         tokio::spawn(async move {
-            let swapped: anyhow::Result<(Vec<f64>, Vec<f64>)> = async {
-                let (first, a) = upload(&runtimes, &python_variant("swap-a")?).await?;
-                let (second, b) = upload(&runtimes, &python_variant("swap-b")?).await?;
+            let swapped: anyhow::Result<([Uploaded; 2], Vec<f64>)> = async {
+                let first = upload(&runtimes, &registry, &python_variant("swap-a")?).await?;
+                let second = upload(&runtimes, &registry, &python_variant("swap-b")?).await?;
                 let mut activations = Vec::new();
                 for swap in 0..swaps {
                     tokio::time::sleep(Duration::from_millis(200)).await;
-                    let digest = if swap % 2 == 0 { &first } else { &second };
+                    let digest = if swap % 2 == 0 {
+                        &first.digest
+                    } else {
+                        &second.digest
+                    };
                     let asked = Instant::now();
                     runtimes.activate("python", digest).await?;
                     activations.push(ms(asked.elapsed()));
                 }
-                Ok((vec![ms(a), ms(b)], activations))
+                Ok(([first, second], activations))
             }
             .await;
             tokio::time::sleep_until(least.into()).await;
@@ -377,16 +462,18 @@ async fn main() -> anyhow::Result<()> {
         .load(args.rate, || done.load(Ordering::Relaxed))
         .await;
     let swapping = recorder.figures(took);
-    let (uploads_ms, mut activations) = swapper.await??;
+    let (uploads, mut activations) = swapper.await??;
 
     let before = rss_kib();
-    upload(&runtimes, &python_variant("memory-c")?).await?;
-    upload(&runtimes, &python_variant("memory-d")?).await?;
+    let mut idle_uploads = Vec::new();
+    for note in ["memory-c", "memory-d"] {
+        idle_uploads.push(upload(&runtimes, &caller.registry, &python_variant(note)?).await?);
+    }
     let memory_per_version_mib = (rss_kib().saturating_sub(before)) as f64 / 2.0 / 1024.0;
 
     eprintln!("cold start of runplane serve ({} starts each)", args.starts);
     let empty = starts(&runplane, dir.path(), args.starts, true)?;
-    serve_until_ready(&runplane, &dir.path().join("warm-cache"), dir.path())?;
+    serve_until_ready(&runplane, &dir.path().join("warm-cache"), dir.path(), true)?;
     let warm = starts(&runplane, dir.path(), args.starts, false)?;
 
     let report = Report {
@@ -395,7 +482,12 @@ async fn main() -> anyhow::Result<()> {
         p99_ratio: swapping.p99_us as f64 / steady.p99_us.max(1) as f64,
         steady,
         swapping,
-        uploads_ms,
+        uploads_to_active_ms: uploads.iter().map(|upload| ms(upload.active)).collect(),
+        uploads_to_optimized_ms: uploads.iter().map(|upload| ms(upload.optimized)).collect(),
+        idle_uploads_to_active_ms: idle_uploads
+            .iter()
+            .map(|upload| ms(upload.active))
+            .collect(),
         activations_ms: [
             quantile(&mut activations, 0.5),
             quantile(&mut activations, 0.99),
@@ -426,14 +518,21 @@ fn print(report: &Report) {
     phase("steady", &report.steady);
     phase("swapping", &report.swapping);
     println!("p99 during swaps / steady p99: {:.2}", report.p99_ratio);
-    let uploads: Vec<String> = report
-        .uploads_ms
-        .iter()
-        .map(|ms| format!("{ms:.0} ms"))
-        .collect();
+    let times = |values: &[f64]| {
+        let shown: Vec<String> = values.iter().map(|ms| format!("{ms:.0} ms")).collect();
+        shown.join(", ")
+    };
     println!(
-        "upload to active (compiled, not cached): {}",
-        uploads.join(", ")
+        "upload to active (compiled, not cached; baseline code): {}",
+        times(&report.uploads_to_active_ms)
+    );
+    println!(
+        "upload to optimized code (tier-up in the background): {}",
+        times(&report.uploads_to_optimized_ms)
+    );
+    println!(
+        "upload to active with no calls running: {}",
+        times(&report.idle_uploads_to_active_ms)
     );
     let [p50, p99, max] = report.activations_ms;
     println!("activation to active: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms");
