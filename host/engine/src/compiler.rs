@@ -182,8 +182,8 @@ fn limit_worker(command: &mut tokio::process::Command, bytes: u64, niceness: Opt
         command.pre_exec(move || {
             setrlimit(Resource::RLIMIT_DATA, bytes, bytes).map_err(std::io::Error::from)?;
             // A host killed outright (no `Drop` runs) takes its workers with it. The
-            // signal follows the thread that started the worker: one of the engine's
-            // executor threads, which live as long as the engine.
+            // signal follows the thread that started the worker: the engine's load
+            // thread, which lives as long as the engine.
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
             }

@@ -145,7 +145,7 @@ impl PluginEngine {
                 let (engine, path) = (self.clone(), path.clone());
                 self.shared
                     .executor
-                    .spawn(async move { engine.load_file(&path).await })
+                    .spawn_load(async move { engine.load_file(&path).await })
             })
             .collect();
         let mut outcomes = Vec::with_capacity(loads.len());
@@ -170,7 +170,7 @@ impl PluginEngine {
         let (engine, bytes, owned_origin) = (self.clone(), bytes.to_vec(), origin.to_string());
         self.shared
             .executor
-            .spawn(async move { engine.load_here(&bytes, &owned_origin).await })
+            .spawn_load(async move { engine.load_here(&bytes, &owned_origin).await })
             .await
             .map_err(|e| LoadError::Engine(format!("loading {origin}: {e}")))?
     }
@@ -348,7 +348,7 @@ impl PluginEngine {
             runtime.name().to_string(),
             runtime.digest().to_string(),
         );
-        self.shared.executor.spawn(async move {
+        self.shared.executor.spawn_load(async move {
             let started = std::time::Instant::now();
             let outcome = async {
                 let component = engine.compile_optimized(&bytes, &name, &key, true).await?;
@@ -406,7 +406,7 @@ impl PluginEngine {
     ) -> Result<R, crate::CallError> {
         self.shared
             .executor
-            .spawn(call)
+            .spawn_call(call)
             .await
             .unwrap_or_else(|error| {
                 Err(crate::CallError::Host {
