@@ -2,7 +2,8 @@
 //! instance, the limits armed, the guest's stderr and logs captured and bounded, and
 //! every failure mapped to a [`CallError`].
 //!
-//! Calls are async on the engine's own threads ([`crate::executor`]). The wall-clock
+//! Calls are async, started on the caller's thread and moved to the engine's own when
+//! they wait or compute for a tick ([`crate::executor`]). The wall-clock
 //! budget is a timeout around the whole call: when it fires, the call's future is
 //! dropped, and with it the store and the instance, so the slot is free at once, whether
 //! the guest was computing (it yields every [`EPOCH_TICK`]) or waiting in a host call

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::task::Poll;
 use std::thread::JoinHandle;
 
 use runplane_model::RuntimeVersion;
@@ -397,24 +398,41 @@ impl PluginEngine {
             .map_err(|e| LoadError::Engine(format!("reading the precompiled cache: {e}")))
     }
 
-    /// Runs a call of `runtime` on the engine's threads and waits for it, from any
-    /// executor.
+    /// Runs a call of `runtime` and waits for it, from any executor: on the caller's
+    /// thread until it first waits or yields, then on the engine's threads
+    /// ([`crate::executor`]).
     pub(crate) async fn run<R: Send + 'static>(
         &self,
         runtime: &str,
         call: impl std::future::Future<Output = Result<R, crate::CallError>> + Send + 'static,
     ) -> Result<R, crate::CallError> {
-        self.shared
-            .executor
-            .spawn_call(call)
-            .await
-            .unwrap_or_else(|error| {
-                Err(crate::CallError::Host {
-                    runtime: runtime.to_string(),
-                    message: format!("the call's task failed: {error}"),
-                })
-            })
+        let failed = |message: String| crate::CallError::Host {
+            runtime: runtime.to_string(),
+            message: format!("the call's task failed: {message}"),
+        };
+        let executor = &self.shared.executor;
+        let mut call = Box::pin(call);
+        let first =
+            std::future::poll_fn(|context| Poll::Ready(executor.poll_here(call.as_mut(), context)))
+                .await;
+        match first {
+            Ok(Poll::Ready(result)) => result,
+            Ok(Poll::Pending) => executor
+                .spawn_call(call)
+                .await
+                .unwrap_or_else(|error| Err(failed(error.to_string()))),
+            Err(panic) => Err(failed(panic_message(&panic))),
+        }
     }
+}
+
+/// The message of a panic's payload, as a task's `JoinError` would show it.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string())
 }
 
 /// The engine of `tier` and its linker.

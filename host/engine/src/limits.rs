@@ -26,9 +26,10 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 /// Default number of calls one caller (a project) may have in flight in one runtime: a
 /// quarter of the runtime's, so one project cannot take a runtime from the others.
 pub const DEFAULT_PER_CALLER: usize = 16;
-/// How often a running guest yields to the engine's scheduler: each tick it lets other
-/// calls run and its deadline be checked.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// How often a running guest yields: each tick it lets other calls run and its deadline
+/// be checked. It is also the longest a call computes on its caller's thread before it
+/// moves to the engine's ([`crate::executor`]), so it is short.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// What one call may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

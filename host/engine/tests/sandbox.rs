@@ -25,7 +25,7 @@ use runplane_test_support::{
 /// Budget of every call: short, so that the endless loop test stays quick.
 const BUDGET: Duration = Duration::from_millis(500);
 /// How late past the budget an interrupted call may return (the ticker's granularity
-/// is 10 ms; the rest is slack for a loaded two-core machine).
+/// is 1 ms; the rest is slack for a loaded two-core machine).
 const MARGIN: Duration = Duration::from_millis(1500);
 const MEMORY: usize = 64 << 20;
 const OUTPUT_BYTES: usize = 4 << 20;
@@ -250,9 +250,18 @@ fn sleeper(
     runtime: &std::sync::Arc<LoadedRuntime>,
     project: String,
 ) -> tokio::task::JoinHandle<Result<Result<RunPlan, PlanError>, CallError>> {
+    misbehaving_plan(runtime, "sleep", project)
+}
+
+/// Starts a plan of `runtime` doing `behaviour`, for `project`.
+fn misbehaving_plan(
+    runtime: &std::sync::Arc<LoadedRuntime>,
+    behaviour: &'static str,
+    project: String,
+) -> tokio::task::JoinHandle<Result<Result<RunPlan, PlanError>, CallError>> {
     let runtime = runtime.clone();
     tokio::spawn(async move {
-        let mut context = run_context("sleep");
+        let mut context = run_context(behaviour);
         context.project = project;
         runtime.plan(&context).await
     })
@@ -270,6 +279,32 @@ async fn outcomes(
     let count = |kind: &str| kinds.iter().filter(|k| **k == kind).count();
     assert_eq!(count("timeout") + count("busy"), kinds.len(), "{kinds:?}");
     (count("timeout"), count("busy"))
+}
+
+/// A call starts on its caller's thread; a runtime computing without end holds that
+/// thread for one epoch tick at most, and the rest of the call runs on the engine's
+/// threads: even a caller with a single thread keeps its other tasks on time while
+/// every slot of the runtime loops.
+#[tokio::test(flavor = "current_thread")]
+async fn looping_calls_leave_a_single_threaded_caller_on_time() {
+    let runtime = own_misbehaving().await;
+    let loops: Vec<_> = (0..CONCURRENCY)
+        .map(|i| misbehaving_plan(&runtime, "loop", format!("project-{}", i % 2)))
+        .collect();
+    let nap = Duration::from_millis(2);
+    let (started, mut latest) = (Instant::now(), Duration::ZERO);
+    while started.elapsed() < BUDGET / 2 {
+        let asked = Instant::now();
+        tokio::time::sleep(nap).await;
+        latest = latest.max(asked.elapsed().saturating_sub(nap));
+    }
+    let (timeouts, busy) = outcomes(loops).await;
+    println!(
+        "{timeouts} looping plans timed out; the caller's timer was late by {latest:?} at most"
+    );
+    assert_eq!((timeouts, busy), (CONCURRENCY, 0));
+    // Run wholly on the caller's thread, yielding at every tick, they made it 110 ms late.
+    assert!(latest < Duration::from_millis(50), "{latest:?}");
 }
 
 /// Fairness between runtimes: a runtime whose calls all sleep holds its own slots only.
