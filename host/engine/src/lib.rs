@@ -9,7 +9,7 @@
 //! # Overview
 //!
 //! - [`PluginEngine`]: one per process. Pooling allocator, epoch ticker, deny-all WASI,
-//!   and its own threads, so guest code never runs on the caller's async workers.
+//!   and its own threads: a call lends its caller's thread one epoch tick at most.
 //!   [`PluginEngine::load`] turns component bytes into a [`LoadedRuntime`]: sha256,
 //!   exports, imports and code cost checked before compiling ([`inspect`]), compile
 //!   within a time budget, and a memory budget in a worker process ([`Compiler`],
