@@ -28,7 +28,7 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 pub const DEFAULT_PER_CALLER: usize = 16;
 /// How often a running guest yields: each tick it lets other calls run and its deadline
 /// be checked. It is also the longest a call computes on its caller's thread before it
-/// moves to the engine's ([`crate::executor`]), so it is short.
+/// moves to the engine's threads, so it is short.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// What one call may use.
