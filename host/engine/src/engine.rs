@@ -182,26 +182,19 @@ impl PluginEngine {
         inspect::inspect(bytes, origin, shared.limits.component_bytes)?;
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
         let key = digest.trim_start_matches("sha256:").to_string();
-        let (site, cache) = match (self.cached(&key).await?, &shared.baseline) {
-            (Some(component), _) => (
-                self.site(&component, Tier::Optimized, origin)?,
-                CacheOutcome::Hit,
-            ),
-            (None, Some((engine, _))) => {
-                let component = self.compile(engine, bytes, origin, Tier::Baseline).await?;
-                (
-                    self.site(&component, Tier::Baseline, origin)?,
-                    CacheOutcome::Compiled,
-                )
-            }
-            (None, None) => {
-                let component = self.compile_optimized(bytes, origin, &key, false).await?;
-                (
-                    self.site(&component, Tier::Optimized, origin)?,
-                    CacheOutcome::Compiled,
-                )
+        let (component, tier, cache) = match self.cached(&key).await? {
+            Some(component) => (component, Tier::Optimized, CacheOutcome::Hit),
+            None => {
+                let tier = if shared.baseline.is_some() {
+                    Tier::Baseline
+                } else {
+                    Tier::Optimized
+                };
+                let component = self.compile(bytes, origin, &key, tier, false).await?;
+                (component, tier, CacheOutcome::Compiled)
             }
         };
+        let site = self.site(&component, tier, origin)?;
         let info = call::call(site.clone(), call::HOST, Info)
             .await
             .map_err(|source| LoadError::Smoke {
@@ -232,41 +225,16 @@ impl PluginEngine {
         Ok(runtime)
     }
 
-    /// Compiles `bytes` for `engine` (of `tier`) with the engine's compiler, one
-    /// compilation per core at most, and loads the code.
+    /// Compiles `bytes` for `tier` with the engine's compiler and loads the code; keeps
+    /// optimized code in the precompiled cache under `key` (baseline code is never
+    /// cached). A load's compile takes one of the per-core turns, a background one (a
+    /// tier-up, at a lower CPU priority) the single tier-up turn.
     async fn compile(
-        &self,
-        engine: &Engine,
-        bytes: &[u8],
-        origin: &str,
-        tier: Tier,
-    ) -> Result<Component, LoadError> {
-        let shared = &self.shared;
-        let _turn = shared
-            .compilations
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        let job = Job {
-            bytes: bytes.to_vec(),
-            origin: origin.to_string(),
-            tier,
-            background: false,
-        };
-        let code = shared
-            .compiler
-            .compile(engine, &shared.executor, &shared.limits, job)
-            .await?;
-        self.deserialize(engine, code, origin, None).await
-    }
-
-    /// Compiles `bytes` with Cranelift (in the background, at a lower CPU priority, when
-    /// `background`), keeps the code in the precompiled cache under `key`, loads it.
-    async fn compile_optimized(
         &self,
         bytes: &[u8],
         origin: &str,
         key: &str,
+        tier: Tier,
         background: bool,
     ) -> Result<Component, LoadError> {
         let shared = &self.shared;
@@ -276,34 +244,23 @@ impl PluginEngine {
             shared.compilations.acquire().await
         }
         .expect("the semaphores are never closed");
+        let (engine, _) = self.tier_parts(tier);
         let job = Job {
             bytes: bytes.to_vec(),
             origin: origin.to_string(),
-            tier: Tier::Optimized,
+            tier,
             background,
         };
         let code = shared
             .compiler
-            .compile(&shared.engine, &shared.executor, &shared.limits, job)
+            .compile(engine, &shared.executor, &shared.limits, job)
             .await?;
-        self.deserialize(&shared.engine, code, origin, Some(key.to_string()))
-            .await
-    }
-
-    /// Loads compiled `code` for `engine`, first keeping it in the cache under `key`
-    /// when given.
-    async fn deserialize(
-        &self,
-        engine: &Engine,
-        code: Vec<u8>,
-        origin: &str,
-        key: Option<String>,
-    ) -> Result<Component, LoadError> {
-        let (engine, cache) = (engine.clone(), self.shared.cache.clone());
-        self.shared
+        let keep = (tier == Tier::Optimized).then(|| key.to_string());
+        let (engine, cache) = (engine.clone(), shared.cache.clone());
+        shared
             .executor
             .spawn_blocking(move || {
-                if let Some(key) = key {
+                if let Some(key) = keep {
                     cache.keep(&key, &code);
                 }
                 cache::load_compiled(&engine, &code)
@@ -316,13 +273,19 @@ impl PluginEngine {
             })
     }
 
+    /// The engine and linker of `tier`'s code (Cranelift's where there is no baseline
+    /// engine).
+    fn tier_parts(&self, tier: Tier) -> (&Engine, &Linker<CallState>) {
+        match (tier, &self.shared.baseline) {
+            (Tier::Baseline, Some((engine, linker))) => (engine, linker),
+            _ => (&self.shared.engine, &self.shared.linker),
+        }
+    }
+
     /// A call site of `component`, compiled for `tier`'s engine, with slots of its own.
     fn site(&self, component: &Component, tier: Tier, origin: &str) -> Result<Site, LoadError> {
         let shared = &self.shared;
-        let (engine, linker) = match (tier, &shared.baseline) {
-            (Tier::Baseline, Some((engine, linker))) => (engine, linker),
-            _ => (&shared.engine, &shared.linker),
-        };
+        let (engine, linker) = self.tier_parts(tier);
         let link_error = |e: wasmtime::Error| LoadError::Link {
             origin: origin.to_string(),
             message: format!("{e:#}"),
@@ -352,7 +315,9 @@ impl PluginEngine {
         self.shared.executor.spawn_load(async move {
             let started = std::time::Instant::now();
             let outcome = async {
-                let component = engine.compile_optimized(&bytes, &name, &key, true).await?;
+                let component = engine
+                    .compile(&bytes, &name, &key, Tier::Optimized, true)
+                    .await?;
                 let Some(cell) = cell.upgrade() else {
                     return Ok(false);
                 };

@@ -11,11 +11,8 @@
 //! one-shot command ([`Tiering::Off`]) compiles with Cranelift only, as the next
 //! command then finds the code in the cache.
 
-use serde::Serialize;
-
 /// Which compiler made the code a loaded runtime runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tier {
     /// Winch: compiled in a single pass, for a quick start; slower calls.
     Baseline,
