@@ -26,6 +26,8 @@
 //!   runtimes (plus fixtures), a control on the local target, the run service.
 //! - With feature `sdk`, module `native`: a runtime's rlib called through the guest
 //!   SDK's types, converted to and from the host's, to compare with the engine's answer.
+//! - With feature `golden`, module `golden`: the golden harness of runtime crates, each
+//!   case answered by the rlib and by the shipped component, against expected files.
 //!
 //! # Example
 //!
@@ -46,6 +48,8 @@ use runplane_model::{HostSettings, RunContext, Target};
 
 pub mod control_plane;
 mod costly;
+#[cfg(feature = "golden")]
+pub mod golden;
 #[cfg(feature = "host")]
 pub mod host;
 #[cfg(feature = "sdk")]
