@@ -1,27 +1,11 @@
-//! Live objects → run status: Job and Pod conditions for job and build runs,
-//! Deployment readiness for serve runs.
-//!
-//! The host calls [`observe`] with every object of one run it currently sees (its
-//! ConfigMaps, Jobs, Deployments, Services and Pods, status included) whenever one of
-//! them changes, and again from time to time. So the status is derived from scratch on
-//! each call, from a view that may lag or be partial: a Job not created yet, pods of
-//! earlier attempts still listed, a Job controller that has not recorded what its pod
-//! already did. An object that does not decode is skipped rather than failing the call.
-//!
-//! - job and build: `Complete` → completed with exit code 0 (and, for a build, the
-//!   pushed image as output `image`); `Failed` → error with the Job's reason and the main
-//!   container's exit code; otherwise running once a pod runs, and pending before, with
-//!   Kubernetes' own reason (`Unschedulable`, `ImagePullBackOff`, …).
-//! - serve: running, with the Service's in-cluster URL, once every desired replica is
-//!   ready; error once the Deployment stops progressing; pending otherwise. A service
-//!   never completes: it runs until stopped.
+//! Live objects → run status, with the SDK's readings of a Job (job and build runs) and
+//! of a Deployment (serve runs, whose URL is the Service's), see
+//! [`runplane_sdk::k8s::observe`]. A completed build adds the pushed image as output
+//! `image`; a service never completes: it runs until stopped.
 
-use runplane_sdk::k8s_openapi::api::apps::v1::Deployment;
-use runplane_sdk::k8s_openapi::api::batch::v1::Job;
-use runplane_sdk::k8s_openapi::api::core::v1::Pod;
+use runplane_sdk::k8s::{observe as workload, workload::service_url};
 use runplane_sdk::spec::decode;
-use runplane_sdk::{ObservedObject, RunContext, RunStatus, status};
-use serde::de::DeserializeOwned;
+use runplane_sdk::{ObservedObject, ObservedState, RunContext, RunStatus};
 
 use crate::plan::{BUILD_CONTAINER, CONTAINER, SERVE_PORT, built_image, service_name};
 use crate::spec::ServeTask;
@@ -29,212 +13,36 @@ use crate::spec::ServeTask;
 /// Maps a run's live objects to its status. Pure, like `plan`: the same objects always
 /// give the same status, so the host may call it as often as it likes.
 pub fn observe(context: &RunContext, objects: &[ObservedObject]) -> RunStatus {
-    let pods: Vec<Pod> = all_of(objects, "Pod");
-    match context.action.as_str() {
-        "serve" => observe_service(context, objects, &pods),
-        _ => observe_job(context, objects, &pods),
+    if context.action == "serve" {
+        let task: ServeTask = decode(&context.task_spec, "task spec").unwrap_or_default();
+        let url = service_url(
+            &service_name(context, &task),
+            &context.namespace,
+            SERVE_PORT,
+        );
+        return workload::deployment(objects, Some(url));
     }
-}
-
-/// The objects of `kind`, decoded; one that does not decode (a version skew with the
-/// cluster, say) is left out, so that the others still give a status.
-fn all_of<T: DeserializeOwned>(objects: &[ObservedObject], kind: &str) -> Vec<T> {
-    objects
-        .iter()
-        .filter(|object| object.kind == kind)
-        .filter_map(|object| serde_json::from_str(&object.object).ok())
-        .collect()
-}
-
-/// The status of a job or build run: the Job's conditions first, then its pods, which
-/// may show the outcome before the Job controller records it.
-fn observe_job(context: &RunContext, objects: &[ObservedObject], pods: &[Pod]) -> RunStatus {
-    let Some(job) = all_of::<Job>(objects, "Job").into_iter().next() else {
-        return status::pending()
-            .with_reason("Waiting")
-            .with_message("the job has not been created yet");
-    };
-    let single_completion = job.spec.as_ref().and_then(|s| s.completions).unwrap_or(1) <= 1;
-    let job_status = job.status.unwrap_or_default();
-    let conditions = job_status.conditions.unwrap_or_default();
-    let holds = |kind: &str| {
-        conditions
-            .iter()
-            .find(|c| c.type_ == kind && c.status == "True")
-    };
-    if holds("Complete").is_some() {
-        // A Job completes when a pod succeeded, that is when its containers exited with
-        // 0; pods of earlier failed attempts may still be listed.
-        return completed(context);
-    }
-    if let Some(failed) = holds("Failed") {
-        let reason = failed
-            .reason
-            .clone()
-            .unwrap_or_else(|| "Failed".to_string());
-        let job_message = failed.message.clone().unwrap_or_default();
-        let exit = pods
-            .iter()
-            .filter_map(exit_code)
-            .find(|(code, _)| *code != 0);
-        return match exit {
-            Some((code, container_reason)) => status::error(
-                &reason,
-                format!("container exited with code {code} ({container_reason}); {job_message}"),
-            )
-            .with_exit_code(code),
-            None => status::error(&reason, job_message),
-        };
-    }
-    // One succeeded pod is all a single-completion Job needs: the Job controller only
-    // records it later (seconds later on a busy cluster), and the work is done. (Only an
-    // active deadline passing in between could still make the Job fail.)
-    if single_completion && pods.iter().any(|pod| phase(pod) == Some("Succeeded")) {
-        return completed(context);
-    }
-    pod_progress(pods)
-}
-
-/// A job or build run that ended well: exit code 0, and the built image of a build.
-fn completed(context: &RunContext) -> RunStatus {
-    let mut done = status::completed().with_exit_code(0);
-    if context.action == "build"
+    let mut status = workload::job(objects, &[CONTAINER, BUILD_CONTAINER]);
+    if status.state == ObservedState::Completed
+        && context.action == "build"
         && let Some(image) = built_image(context)
     {
-        done.outputs.push((
+        status.outputs.push((
             "image".to_string(),
             serde_json::Value::String(image).to_string(),
         ));
     }
-    done
-}
-
-/// The pod's phase (`Pending`, `Running`, `Succeeded`, `Failed`), if reported yet.
-fn phase(pod: &Pod) -> Option<&str> {
-    pod.status.as_ref().and_then(|s| s.phase.as_deref())
-}
-
-/// The exit code and reason of a pod's terminated main container (`python`, or
-/// `kaniko` for builds), if it ended; sidecars are ignored.
-fn exit_code(pod: &Pod) -> Option<(i32, String)> {
-    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
-    statuses.iter().find_map(|container| {
-        if container.name != CONTAINER && container.name != BUILD_CONTAINER {
-            return None;
-        }
-        let terminated = container.state.as_ref()?.terminated.as_ref()?;
-        Some((
-            terminated.exit_code,
-            terminated.reason.clone().unwrap_or_default(),
-        ))
-    })
-}
-
-/// Running when a pod runs (or has succeeded, in a Job of several completions), else
-/// pending with the reason Kubernetes gives.
-fn pod_progress(pods: &[Pod]) -> RunStatus {
-    if pods
-        .iter()
-        .any(|pod| matches!(phase(pod), Some("Running" | "Succeeded")))
-    {
-        return status::running();
-    }
-    pods.iter()
-        .find_map(waiting_reason)
-        .map_or_else(status::pending, |(reason, message)| {
-            status::pending().with_reason(reason).with_message(message)
-        })
-}
-
-/// Why a pod is not running yet: an unschedulable condition or a waiting container.
-fn waiting_reason(pod: &Pod) -> Option<(String, String)> {
-    let pod_status = pod.status.as_ref()?;
-    let unscheduled = pod_status
-        .conditions
-        .iter()
-        .flatten()
-        .find(|c| c.type_ == "PodScheduled" && c.status == "False");
-    if let Some(condition) = unscheduled {
-        return Some((
-            condition
-                .reason
-                .clone()
-                .unwrap_or_else(|| "Unschedulable".to_string()),
-            condition.message.clone().unwrap_or_default(),
-        ));
-    }
-    pod_status
-        .container_statuses
-        .iter()
-        .flatten()
-        .find_map(|container| {
-            let waiting = container.state.as_ref()?.waiting.as_ref()?;
-            Some((
-                waiting
-                    .reason
-                    .clone()
-                    .unwrap_or_else(|| "Waiting".to_string()),
-                waiting.message.clone().unwrap_or_default(),
-            ))
-        })
-}
-
-/// The status of a serve run. "Ready" is the Deployment's count of pods whose readiness
-/// probe (`/healthz`) passes, so a run is running only once its init function has
-/// returned in every desired replica. A `Progressing` condition of `False` means
-/// Kubernetes gave up waiting (the progress deadline, 10 minutes by default): an error,
-/// though the Deployment keeps trying.
-fn observe_service(context: &RunContext, objects: &[ObservedObject], pods: &[Pod]) -> RunStatus {
-    let Some(deployment) = all_of::<Deployment>(objects, "Deployment")
-        .into_iter()
-        .next()
-    else {
-        return status::pending()
-            .with_reason("Waiting")
-            .with_message("the deployment has not been created yet");
-    };
-    let desired = deployment.spec.replicas.unwrap_or(1);
-    let deployment_status = deployment.status.unwrap_or_default();
-    let stalled = deployment_status.conditions.iter().flatten().find(|c| {
-        c.type_.as_deref() == Some("Progressing") && c.status.as_deref() == Some("False")
-    });
-    if let Some(condition) = stalled {
-        return status::error(
-            condition
-                .reason
-                .as_deref()
-                .unwrap_or("ProgressDeadlineExceeded"),
-            condition.message.clone().unwrap_or_default(),
-        );
-    }
-    let ready = deployment_status.ready_replicas.unwrap_or(0);
-    if desired > 0 && ready >= desired {
-        let task: ServeTask = decode(&context.task_spec, "task spec").unwrap_or_default();
-        let url = format!(
-            "http://{}.{}.svc.cluster.local:{SERVE_PORT}",
-            service_name(context, &task),
-            context.namespace
-        );
-        return status::running()
-            .with_service_url(url)
-            .with_message(format!("{ready}/{desired} replicas ready"));
-    }
-    let progress = pod_progress(pods);
-    let message = format!("{ready}/{desired} replicas ready");
-    match progress.message {
-        Some(_) => progress,
-        None => status::pending().with_message(message),
-    }
+    status
 }
 
 #[cfg(test)]
 mod tests {
     use runplane_sdk::k8s_openapi::api::apps::v1::{
-        DeploymentCondition, DeploymentSpec, DeploymentStatus,
+        Deployment, DeploymentCondition, DeploymentSpec, DeploymentStatus,
     };
-    use runplane_sdk::k8s_openapi::api::batch::v1::{JobCondition, JobSpec, JobStatus};
+    use runplane_sdk::k8s_openapi::api::batch::v1::{Job, JobCondition, JobSpec, JobStatus};
     use runplane_sdk::k8s_openapi::api::core::v1::{
-        ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
+        ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, Pod,
         PodCondition, PodStatus,
     };
     use runplane_sdk::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

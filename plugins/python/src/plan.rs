@@ -28,15 +28,13 @@
 
 use std::collections::BTreeMap;
 
-use runplane_sdk::k8s::{self, Manifests, TaskSettings};
-use runplane_sdk::k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use runplane_sdk::k8s_openapi::api::batch::v1::{Job, JobSpec};
+use runplane_sdk::k8s::{self, Manifests, TaskSettings, workload};
+use runplane_sdk::k8s_openapi::api::batch::v1::Job;
 use runplane_sdk::k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SecurityContext, Service,
-    ServicePort, ServiceSpec, Volume, VolumeMount,
+    HTTPGetAction, PodSecurityContext, PodSpec, Probe, SecurityContext, ServicePort, Volume,
+    VolumeMount,
 };
-use runplane_sdk::k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use runplane_sdk::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use runplane_sdk::spec::decode;
 use runplane_sdk::{
@@ -63,10 +61,6 @@ pub const WORK_DIR: &str = "/workspace";
 /// Port the serve bootstrap listens on, 8080 as in the original. The plan does not set
 /// `RUNPLANE_PORT`: this is also the bootstrap's default, so the two change together.
 pub const SERVE_PORT: i32 = 8080;
-/// The original platform's job deadline: three days. Past it Kubernetes stops the Job's
-/// pods and fails the Job (`DeadlineExceeded`), so a stuck handler cannot hold its
-/// resources for ever.
-pub const ACTIVE_DEADLINE_SECONDS: i64 = 259_200;
 /// Image of the build action, pinned rather than `latest` so that a build behaves the
 /// same next month; the host's default image for role `kaniko` replaces it (a mirror).
 pub const KANIKO_IMAGE: &str = "gcr.io/kaniko-project/executor:v1.23.2";
@@ -334,31 +328,21 @@ fn local_job(run: &Run<'_>) -> Plan {
     })
 }
 
-/// The Job around `pod`, shared by job and build runs. Its pods never restart in place
-/// (`restartPolicy: Never`): a failed attempt stays a failed pod, whose exit code
-/// `observe` reports, and retries (`backoff_limit`) are new pods.
+/// The Job around `pod`, shared by job and build runs.
 fn job_object(
     run: &Run<'_>,
     labels: &BTreeMap<String, String>,
     task: &JobTask,
     pod: PodSpec,
 ) -> Job {
-    Job {
-        metadata: k8s::meta(&run.name("j"), labels),
-        spec: Some(JobSpec {
-            backoff_limit: Some(task.backoff_limit.unwrap_or(0)),
-            active_deadline_seconds: Some(ACTIVE_DEADLINE_SECONDS),
-            template: PodTemplateSpec {
-                metadata: Some(task.settings.pod_metadata(&run.name("j"), labels)),
-                spec: Some(PodSpec {
-                    restart_policy: Some("Never".to_string()),
-                    ..pod
-                }),
-            },
-            ..JobSpec::default()
-        }),
-        ..Job::default()
-    }
+    let name = run.name("j");
+    workload::job(
+        &name,
+        labels,
+        task.settings.pod_metadata(&name, labels),
+        pod,
+        task.backoff_limit.unwrap_or(0),
+    )
 }
 
 fn kubernetes_job(run: &Run<'_>) -> Result<Plan, PlanError> {
@@ -383,20 +367,13 @@ pub fn service_name(context: &RunContext, task: &ServeTask) -> String {
     })
 }
 
-/// A serve run: the job's pod, kept running by a Deployment, behind a Service.
-///
-/// The Deployment selects its pods by run id alone: a selector cannot change once
-/// created, and the run id is the one label that identifies the run's pods whatever the
-/// task adds. The readiness probe asks `/healthz`, which the bootstrap answers only once
+/// A serve run: the job's pod, kept running by a Deployment, behind a Service. The
+/// readiness probe asks `/healthz`, which the bootstrap answers only once
 /// the init function has returned, so a pod gets traffic with its model loaded; it asks
 /// every 5 s instead of Kubernetes' default 10 s, so that a new run is ready sooner.
 fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
     let task: ServeTask = decode(&run.context.task_spec, "task spec")?;
     let labels = run.labels(&task.settings);
-    let selector = BTreeMap::from([(
-        "app.kubernetes.io/instance".to_string(),
-        run.context.run_id.clone(),
-    )]);
     let mut pod = run.pod(&task.settings, "serve");
     let container = &mut pod.containers[0];
     container.ports = Some(vec![ContainerPort {
@@ -413,37 +390,28 @@ fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
         period_seconds: Some(5),
         ..Probe::default()
     });
-    let deployment = Deployment {
-        metadata: k8s::meta(&run.name("d"), &labels),
-        spec: DeploymentSpec {
-            replicas: Some(task.replicas.unwrap_or(1)),
-            selector: LabelSelector {
-                match_labels: Some(selector.clone()),
-                ..LabelSelector::default()
-            },
-            template: PodTemplateSpec {
-                metadata: Some(task.settings.pod_metadata(&run.name("d"), &labels)),
-                spec: Some(pod),
-            },
-            ..DeploymentSpec::default()
-        },
-        ..Deployment::default()
-    };
-    let service = Service {
-        metadata: k8s::meta(&service_name(run.context, &task), &labels),
-        spec: Some(ServiceSpec {
-            type_: Some(format!("{:?}", task.service_type.unwrap_or_default())),
-            selector: Some(selector),
-            ports: Some(vec![ServicePort {
-                name: Some("http".to_string()),
-                port: SERVE_PORT,
-                target_port: Some(IntOrString::String("http".to_string())),
-                ..ServicePort::default()
-            }]),
-            ..ServiceSpec::default()
-        }),
-        ..Service::default()
-    };
+    let name = run.name("d");
+    let run_id = &run.context.run_id;
+    let deployment = workload::deployment(
+        &name,
+        &labels,
+        run_id,
+        task.settings.pod_metadata(&name, &labels),
+        pod,
+        task.replicas.unwrap_or(1),
+    );
+    let service = workload::service(
+        &service_name(run.context, &task),
+        &labels,
+        run_id,
+        &format!("{:?}", task.service_type.unwrap_or_default()),
+        vec![ServicePort {
+            name: Some("http".to_string()),
+            port: SERVE_PORT,
+            target_port: Some(IntOrString::String("http".to_string())),
+            ..ServicePort::default()
+        }],
+    );
     let mut manifests = Manifests::new();
     manifests.push(&run.config_map(&labels, &[]))?;
     manifests.push(&deployment)?;

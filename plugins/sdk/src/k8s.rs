@@ -3,10 +3,13 @@
 //! Manifests are built from typed structs, never assembled as JSON by hand, so a field
 //! name typo is a compile error. [`TaskSettings`] holds the execution settings every
 //! Kubernetes action shares in the original platform (resources, envs, secrets, volumes,
-//! scheduling, security) and applies them to a pod.
+//! scheduling, security) and applies them to a pod. [`workload`] wraps a pod into the
+//! original's Job, Deployment and Service; [`observe`] reads them back into a run status.
 
+pub mod observe;
 mod quantity;
 mod settings;
+pub mod workload;
 
 pub use settings::{
     EnvVar, ImagePullPolicy, Label, NodeSelector, Resource, Resources, TaintEffect, TaskSettings,

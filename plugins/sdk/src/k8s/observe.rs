@@ -1,0 +1,200 @@
+//! Live Kubernetes objects → run status, for the workloads runtimes plan most: a Job (job
+//! and build runs) and a Deployment (deploy and serve runs).
+//!
+//! The host calls a runtime's `observe` with every object of one run it currently sees
+//! (its ConfigMaps, Jobs, Deployments, Services and Pods, status included) whenever one
+//! of them changes, and again from time to time. So a status is derived from scratch on
+//! each call, from a view that may lag or be partial: a Job not created yet, pods of
+//! earlier attempts still listed, a Job controller that has not recorded what its pod
+//! already did. An object that does not decode is skipped rather than failing the call.
+//!
+//! - [`job`]: `Complete` → completed with exit code 0; `Failed` → error with the Job's
+//!   reason and the main container's exit code; otherwise running once a pod runs, and
+//!   pending before, with Kubernetes' own reason (`Unschedulable`, `ImagePullBackOff`, …).
+//! - [`deployment`]: running (with the service's URL, if any) once every desired
+//!   replica is ready; error once the Deployment stops progressing; pending otherwise. A
+//!   deployment never completes: it runs until stopped.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use serde::de::DeserializeOwned;
+
+use crate::{ObservedObject, RunStatus, status};
+
+/// The objects of `kind`, decoded; one that does not decode (a version skew with the
+/// cluster, say) is left out, so that the others still give a status.
+pub fn all_of<T: DeserializeOwned>(objects: &[ObservedObject], kind: &str) -> Vec<T> {
+    objects
+        .iter()
+        .filter(|object| object.kind == kind)
+        .filter_map(|object| serde_json::from_str(&object.object).ok())
+        .collect()
+}
+
+/// The status of a run whose workload is one Job: its conditions first, then its pods,
+/// which may show the outcome before the Job controller records it. Exit codes are read
+/// from the containers named `main_containers` only: a pod may hold sidecars injected by
+/// the cluster, whose exit codes say nothing about the run.
+pub fn job(objects: &[ObservedObject], main_containers: &[&str]) -> RunStatus {
+    let pods: Vec<Pod> = all_of(objects, "Pod");
+    let Some(job) = all_of::<Job>(objects, "Job").into_iter().next() else {
+        return status::pending()
+            .with_reason("Waiting")
+            .with_message("the job has not been created yet");
+    };
+    let single_completion = job.spec.as_ref().and_then(|s| s.completions).unwrap_or(1) <= 1;
+    let job_status = job.status.unwrap_or_default();
+    let conditions = job_status.conditions.unwrap_or_default();
+    let holds = |kind: &str| {
+        conditions
+            .iter()
+            .find(|c| c.type_ == kind && c.status == "True")
+    };
+    let completed = || status::completed().with_exit_code(0);
+    if holds("Complete").is_some() {
+        // A Job completes when a pod succeeded, that is when its containers exited with
+        // 0; pods of earlier failed attempts may still be listed.
+        return completed();
+    }
+    if let Some(failed) = holds("Failed") {
+        let reason = failed
+            .reason
+            .clone()
+            .unwrap_or_else(|| "Failed".to_string());
+        let job_message = failed.message.clone().unwrap_or_default();
+        let exit = pods
+            .iter()
+            .filter_map(|pod| exit_code(pod, main_containers))
+            .find(|(code, _)| *code != 0);
+        return match exit {
+            Some((code, container_reason)) => status::error(
+                &reason,
+                format!("container exited with code {code} ({container_reason}); {job_message}"),
+            )
+            .with_exit_code(code),
+            None => status::error(&reason, job_message),
+        };
+    }
+    // One succeeded pod is all a single-completion Job needs: the Job controller only
+    // records it later (seconds later on a busy cluster), and the work is done. (Only an
+    // active deadline passing in between could still make the Job fail.)
+    if single_completion && pods.iter().any(|pod| phase(pod) == Some("Succeeded")) {
+        return completed();
+    }
+    pod_progress(&pods)
+}
+
+/// The status of a run whose workload is one Deployment. "Ready" is the Deployment's
+/// count of pods whose readiness probe passes (all of them, without a probe), so a run
+/// is running only once every desired replica is; it then carries `service_url`, where
+/// its Service answers. A `Progressing` condition of `False` means Kubernetes gave up
+/// waiting (the progress deadline, 10 minutes by default): an error, though the
+/// Deployment keeps trying.
+pub fn deployment(objects: &[ObservedObject], service_url: Option<String>) -> RunStatus {
+    let Some(deployment) = all_of::<Deployment>(objects, "Deployment")
+        .into_iter()
+        .next()
+    else {
+        return status::pending()
+            .with_reason("Waiting")
+            .with_message("the deployment has not been created yet");
+    };
+    let desired = deployment.spec.replicas.unwrap_or(1);
+    let deployment_status = deployment.status.unwrap_or_default();
+    let stalled = deployment_status.conditions.iter().flatten().find(|c| {
+        c.type_.as_deref() == Some("Progressing") && c.status.as_deref() == Some("False")
+    });
+    if let Some(condition) = stalled {
+        return status::error(
+            condition
+                .reason
+                .as_deref()
+                .unwrap_or("ProgressDeadlineExceeded"),
+            condition.message.clone().unwrap_or_default(),
+        );
+    }
+    let ready = deployment_status.ready_replicas.unwrap_or(0);
+    let message = format!("{ready}/{desired} replicas ready");
+    if desired > 0 && ready >= desired {
+        let running = status::running().with_message(message);
+        return match service_url {
+            Some(url) => running.with_service_url(url),
+            None => running,
+        };
+    }
+    let progress = pod_progress(&all_of(objects, "Pod"));
+    match progress.message {
+        Some(_) => progress,
+        None => status::pending().with_message(message),
+    }
+}
+
+/// The pod's phase (`Pending`, `Running`, `Succeeded`, `Failed`), if reported yet.
+fn phase(pod: &Pod) -> Option<&str> {
+    pod.status.as_ref().and_then(|s| s.phase.as_deref())
+}
+
+/// The exit code and reason of a pod's terminated main container, if it ended.
+fn exit_code(pod: &Pod, main_containers: &[&str]) -> Option<(i32, String)> {
+    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+    statuses.iter().find_map(|container| {
+        if !main_containers.contains(&container.name.as_str()) {
+            return None;
+        }
+        let terminated = container.state.as_ref()?.terminated.as_ref()?;
+        Some((
+            terminated.exit_code,
+            terminated.reason.clone().unwrap_or_default(),
+        ))
+    })
+}
+
+/// Running when a pod runs (or has succeeded, in a Job of several completions), else
+/// pending with the reason Kubernetes gives.
+fn pod_progress(pods: &[Pod]) -> RunStatus {
+    if pods
+        .iter()
+        .any(|pod| matches!(phase(pod), Some("Running" | "Succeeded")))
+    {
+        return status::running();
+    }
+    pods.iter()
+        .find_map(waiting_reason)
+        .map_or_else(status::pending, |(reason, message)| {
+            status::pending().with_reason(reason).with_message(message)
+        })
+}
+
+/// Why a pod is not running yet: an unschedulable condition or a waiting container.
+fn waiting_reason(pod: &Pod) -> Option<(String, String)> {
+    let pod_status = pod.status.as_ref()?;
+    let unscheduled = pod_status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False");
+    if let Some(condition) = unscheduled {
+        return Some((
+            condition
+                .reason
+                .clone()
+                .unwrap_or_else(|| "Unschedulable".to_string()),
+            condition.message.clone().unwrap_or_default(),
+        ));
+    }
+    pod_status
+        .container_statuses
+        .iter()
+        .flatten()
+        .find_map(|container| {
+            let waiting = container.state.as_ref()?.waiting.as_ref()?;
+            Some((
+                waiting
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "Waiting".to_string()),
+                waiting.message.clone().unwrap_or_default(),
+            ))
+        })
+}

@@ -1,0 +1,107 @@
+//! The workloads of the original platform's Kubernetes frameworks, as typed objects: a
+//! Job (`k8sjob`, also `k8sbuild`), a Deployment (`k8sdeployment`, `k8sserve`) and the
+//! Service of a serve run, around a pod the runtime builds.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+
+use super::meta;
+
+/// The original platform's job deadline: three days. Past it Kubernetes stops the Job's
+/// pods and fails the Job (`DeadlineExceeded`), so a stuck workload cannot hold its
+/// resources for ever.
+pub const ACTIVE_DEADLINE_SECONDS: i64 = 259_200;
+
+/// A Job named `name` running `pod` once. Its pods never restart in place
+/// (`restartPolicy: Never`): a failed attempt stays a failed pod, whose exit code
+/// [`super::observe::job`] reports, and retries (`backoff_limit`, 0 in the original
+/// unless set) are new pods. `pod_metadata` labels (and annotates) the pods.
+pub fn job(
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    pod_metadata: ObjectMeta,
+    pod: PodSpec,
+    backoff_limit: i32,
+) -> Job {
+    Job {
+        metadata: meta(name, labels),
+        spec: Some(JobSpec {
+            backoff_limit: Some(backoff_limit),
+            active_deadline_seconds: Some(ACTIVE_DEADLINE_SECONDS),
+            template: PodTemplateSpec {
+                metadata: Some(pod_metadata),
+                spec: Some(PodSpec {
+                    restart_policy: Some("Never".to_string()),
+                    ..pod
+                }),
+            },
+            ..JobSpec::default()
+        }),
+        ..Job::default()
+    }
+}
+
+/// The selector of a run's pods: its run id alone. A Deployment's selector cannot change
+/// once created, and the run id is the one label that identifies the run's pods
+/// whatever the task adds (`app.kubernetes.io/instance`, see [`super::app_labels`]).
+pub fn run_selector(run_id: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("app.kubernetes.io/instance".to_string(), run_id.to_string())])
+}
+
+/// A Deployment named `name` keeping `replicas` copies of `pod` running, the pods of
+/// run `run_id` selected by [`run_selector`] (so `pod_metadata` must carry that label).
+pub fn deployment(
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    run_id: &str,
+    pod_metadata: ObjectMeta,
+    pod: PodSpec,
+    replicas: i32,
+) -> Deployment {
+    Deployment {
+        metadata: meta(name, labels),
+        spec: DeploymentSpec {
+            replicas: Some(replicas),
+            selector: LabelSelector {
+                match_labels: Some(run_selector(run_id)),
+                ..LabelSelector::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(pod_metadata),
+                spec: Some(pod),
+            },
+            ..DeploymentSpec::default()
+        },
+        ..Deployment::default()
+    }
+}
+
+/// A Service named `name` of `service_type` (`ClusterIP`, `NodePort`, `LoadBalancer`)
+/// in front of the pods of run `run_id`, on `ports`.
+pub fn service(
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    run_id: &str,
+    service_type: &str,
+    ports: Vec<ServicePort>,
+) -> Service {
+    Service {
+        metadata: meta(name, labels),
+        spec: Some(ServiceSpec {
+            type_: Some(service_type.to_string()),
+            selector: Some(run_selector(run_id)),
+            ports: Some(ports),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+/// The in-cluster URL of Service `name` in `namespace` on `port`.
+pub fn service_url(name: &str, namespace: &str, port: i32) -> String {
+    format!("http://{name}.{namespace}.svc.cluster.local:{port}")
+}
