@@ -3,11 +3,12 @@
 //! [`runplane_sdk::k8s::observe`]. A completed build adds the pushed image as output
 //! `image`; a service never completes: it runs until stopped.
 
-use runplane_sdk::k8s::{observe as workload, workload::service_url};
+use runplane_sdk::k8s::build::{BUILD_CONTAINER, with_built_image};
+use runplane_sdk::k8s::{observe as workload, service_name, workload::service_url};
 use runplane_sdk::spec::decode;
-use runplane_sdk::{ObservedObject, ObservedState, RunContext, RunStatus};
+use runplane_sdk::{ObservedObject, RunContext, RunStatus};
 
-use crate::plan::{BUILD_CONTAINER, CONTAINER, SERVE_PORT, built_image, service_name};
+use crate::plan::{CONTAINER, SERVE_PORT};
 use crate::spec::ServeTask;
 
 /// Maps a run's live objects to its status. Pure, like `plan`: the same objects always
@@ -16,21 +17,15 @@ pub fn observe(context: &RunContext, objects: &[ObservedObject]) -> RunStatus {
     if context.action == "serve" {
         let task: ServeTask = decode(&context.task_spec, "task spec").unwrap_or_default();
         let url = service_url(
-            &service_name(context, &task),
+            &service_name(context, task.service_name.as_deref()),
             &context.namespace,
             SERVE_PORT,
         );
         return workload::deployment(objects, Some(url));
     }
-    let mut status = workload::job(objects, &[CONTAINER, BUILD_CONTAINER]);
-    if status.state == ObservedState::Completed
-        && context.action == "build"
-        && let Some(image) = built_image(context)
-    {
-        status.outputs.push((
-            "image".to_string(),
-            serde_json::Value::String(image).to_string(),
-        ));
+    let status = workload::job(objects, &[CONTAINER, BUILD_CONTAINER]);
+    if context.action == "build" {
+        return with_built_image(status, context);
     }
     status
 }

@@ -28,12 +28,11 @@
 
 use std::collections::BTreeMap;
 
-use runplane_sdk::k8s::{self, Manifests, TaskSettings, workload};
+use runplane_sdk::k8s::{self, Manifests, TaskSettings, build, workload};
 use runplane_sdk::k8s_openapi::api::batch::v1::Job;
 use runplane_sdk::k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    HTTPGetAction, PodSecurityContext, PodSpec, Probe, SecurityContext, ServicePort, Volume,
-    VolumeMount,
+    HTTPGetAction, PodSpec, Probe, ServicePort, Volume, VolumeMount,
 };
 use runplane_sdk::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use runplane_sdk::spec::decode;
@@ -61,14 +60,9 @@ pub const WORK_DIR: &str = "/workspace";
 /// Port the serve bootstrap listens on, 8080 as in the original. The plan does not set
 /// `RUNPLANE_PORT`: this is also the bootstrap's default, so the two change together.
 pub const SERVE_PORT: i32 = 8080;
-/// Image of the build action, pinned rather than `latest` so that a build behaves the
-/// same next month; the host's default image for role `kaniko` replaces it (a mirror).
-pub const KANIKO_IMAGE: &str = "gcr.io/kaniko-project/executor:v1.23.2";
 /// Name of the main container, which `observe` reads exit codes from (a pod may hold
 /// sidecars injected by the cluster, whose exit codes say nothing about the run).
 pub const CONTAINER: &str = "python";
-/// Name of the main container of build runs, read by `observe` like [`CONTAINER`].
-pub const BUILD_CONTAINER: &str = "kaniko";
 /// Pod volume holding the code (prefixed so that no task volume can clash with it).
 const SOURCE_VOLUME: &str = "runplane-source";
 /// Pod volume of the working directory.
@@ -154,20 +148,12 @@ impl<'a> Run<'a> {
 
     /// `<prefix>-<task>-<run id>`, the original's naming, e.g. `j-pythonjob-<id>`.
     fn name(&self, prefix: &str) -> String {
-        let task = format!("{}{}", self.context.function_kind, self.context.action);
-        k8s::object_name(prefix, &task, &self.context.run_id)
+        k8s::run_object_name(prefix, self.context)
     }
 
-    /// The task's labels, then the standard `app.kubernetes.io` ones, which win a clash:
-    /// the Service finds its pods by `app.kubernetes.io/instance`.
+    /// The labels of the run's objects ([`k8s::run_labels`]).
     fn labels(&self, settings: &TaskSettings) -> BTreeMap<String, String> {
-        let mut labels = settings.label_map();
-        labels.extend(k8s::app_labels(
-            "python",
-            &self.context.action,
-            &self.context.run_id,
-        ));
-        labels
+        k8s::run_labels("python", self.context, settings)
     }
 
     /// The pod's image: the host's default image for role `python-<version>` (a mirror
@@ -355,18 +341,6 @@ fn kubernetes_job(run: &Run<'_>) -> Result<Plan, PlanError> {
     Ok(manifests.into_plan())
 }
 
-/// Name of the Service of a serve run: the task's `service_name`, else the original's
-/// `s-<kind><action>-<run id>`. `observe` builds the run's service URL from it.
-pub fn service_name(context: &RunContext, task: &ServeTask) -> String {
-    task.service_name.clone().unwrap_or_else(|| {
-        k8s::object_name(
-            "s",
-            &format!("{}{}", context.function_kind, context.action),
-            &context.run_id,
-        )
-    })
-}
-
 /// A serve run: the job's pod, kept running by a Deployment, behind a Service. The
 /// readiness probe asks `/healthz`, which the bootstrap answers only once
 /// the init function has returned, so a pod gets traffic with its model loaded; it asks
@@ -401,10 +375,10 @@ fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
         task.replicas.unwrap_or(1),
     );
     let service = workload::service(
-        &service_name(run.context, &task),
+        &k8s::service_name(run.context, task.service_name.as_deref()),
         &labels,
         run_id,
-        &format!("{:?}", task.service_type.unwrap_or_default()),
+        task.service_type.unwrap_or_default().as_str(),
         vec![ServicePort {
             name: Some("http".to_string()),
             port: SERVE_PORT,
@@ -419,31 +393,13 @@ fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
     Ok(manifests.into_plan())
 }
 
-/// The image a build run pushes: `[registry/]<project>-<function>:<short run id>`, as in
-/// the original, whose short id is 5 characters where this one takes 8 hex digits.
-/// `None` without a registry: kaniko must push somewhere the cluster can pull from.
-pub fn built_image(context: &RunContext) -> Option<String> {
-    let registry = context.settings.image_registry.as_deref()?;
-    let short_id: String = context
-        .run_id
-        .chars()
-        .filter(|c| *c != '-')
-        .take(8)
-        .collect();
-    let repository = format!("{}-{}", context.project, context.function_name).to_lowercase();
-    Some(format!(
-        "{}/{repository}:{short_id}",
-        registry.trim_end_matches('/')
-    ))
-}
-
 /// A build run: a Job in which kaniko builds, from the run's files and a generated
 /// Dockerfile, an image with the requirements installed and the bootstrap as `CMD`, and
-/// pushes it to [`built_image`]. A function that then names this image as `image` skips
+/// pushes it to [`build::built_image`]. A function that then names this image as `image` skips
 /// the pip install at pod start.
 fn build(run: &Run<'_>) -> Result<Plan, PlanError> {
     let task: JobTask = decode(&run.context.task_spec, "task spec")?;
-    let destination = built_image(run.context).ok_or_else(|| {
+    let destination = build::built_image(run.context).ok_or_else(|| {
         PlanError::message(
             "the build action needs an image registry to push to (host setting image_registry)",
         )
@@ -461,32 +417,8 @@ fn build(run: &Run<'_>) -> Result<Plan, PlanError> {
     dockerfile.push_str(&format!(
         "CMD [\"python\", \"-u\", \"{SOURCE_DIR}/{BOOTSTRAP_FILE}\"]\n"
     ));
-    let image_from_settings = run
-        .context
-        .settings
-        .default_images
-        .iter()
-        .find(|(role, _)| role == "kaniko")
-        .map_or(KANIKO_IMAGE.to_string(), |(_, image)| image.clone());
     let mut pod = run.pod(&task.settings, "build");
-    let container = &mut pod.containers[0];
-    container.name = BUILD_CONTAINER.to_string();
-    container.image = Some(image_from_settings);
-    container.command = None;
-    container.working_dir = None;
-    container.args = Some(vec![
-        format!("--dockerfile={SOURCE_DIR}/Dockerfile"),
-        format!("--context=dir://{SOURCE_DIR}"),
-        format!("--destination={destination}"),
-    ]);
-    // Kaniko unpacks image layers as root: a build pod cannot pass Pod Security
-    // "restricted", so the host policy must allow build runs to relax it.
-    container.security_context = Some(SecurityContext {
-        run_as_user: Some(0),
-        run_as_non_root: Some(false),
-        ..SecurityContext::default()
-    });
-    pod.security_context = Some(PodSecurityContext::default());
+    build::kaniko(&mut pod, &run.context.settings, SOURCE_DIR, &destination);
     let mut manifests = Manifests::new();
     manifests.push(&run.config_map(&labels, &[("Dockerfile".to_string(), dockerfile)]))?;
     manifests.push(&job_object(run, &labels, &task, pod))?;

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use runplane_sdk::FieldError;
-use runplane_sdk::k8s::TaskSettings;
+use runplane_sdk::k8s::{ServiceType, TaskSettings, check_service_name};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -166,41 +166,12 @@ impl ServeTask {
     /// applied.
     pub fn check(&self) -> Vec<FieldError> {
         let mut errors = self.settings.check("");
-        if let Some(name) = &self.service_name
-            && !is_dns_1035_label(name)
-        {
-            errors.push(FieldError::new(
-                "service_name",
-                format!(
-                    "{name:?} is not a DNS-1035 label (lowercase letters, digits and '-', \
-                     starting with a letter, at most 63 characters)"
-                ),
-            ));
-        }
+        errors.extend(check_service_name(
+            "service_name",
+            self.service_name.as_deref(),
+        ));
         errors
     }
-}
-
-/// Whether `name` is a DNS-1035 label, the rule for Service names.
-fn is_dns_1035_label(name: &str) -> bool {
-    name.len() <= 63
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
-/// Kubernetes Service types a serve run can use. `ExternalName`, which the original
-/// also lists, aliases a DNS name instead of selecting pods: it could not reach the
-/// run's pods.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[expect(missing_docs, reason = "the variants are Kubernetes' own words")]
-pub enum ServiceType {
-    ClusterIP,
-    #[default]
-    NodePort,
-    LoadBalancer,
 }
 
 /// Run spec of every Python action: the arguments of one execution. They reach the
@@ -347,28 +318,5 @@ impl Handler {
             module: module.to_string(),
             function: function.to_string(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_dns_1035_label;
-
-    #[test]
-    fn service_names_follow_dns_1035() {
-        for good in ["a", "predict-api", "v2", &"a".repeat(63)] {
-            assert!(is_dns_1035_label(good), "{good}");
-        }
-        for bad in [
-            "",
-            "2fast",
-            "predict_api",
-            "Predict",
-            "api-",
-            "a.b",
-            &"a".repeat(64),
-        ] {
-            assert!(!is_dns_1035_label(bad), "{bad}");
-        }
     }
 }

@@ -6,14 +6,17 @@
 //! scheduling, security) and applies them to a pod. [`workload`] wraps a pod into the
 //! original's Job, Deployment and Service; [`observe`] reads them back into a run status.
 
+pub mod build;
 pub mod observe;
 mod quantity;
+mod service;
 mod settings;
 pub mod workload;
 
+pub use service::{ServiceType, check_service_name, service_name};
 pub use settings::{
-    EnvVar, ImagePullPolicy, Label, NodeSelector, Resource, Resources, TaintEffect, TaskSettings,
-    Toleration, TolerationOperator, Volume, VolumeType,
+    DefaultUser, EnvVar, ImagePullPolicy, Label, NodeSelector, Resource, Resources, TaintEffect,
+    TaskSettings, Toleration, TolerationOperator, Volume, VolumeType,
 };
 
 use std::collections::BTreeMap;
@@ -24,7 +27,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use crate::{Plan, PlanError};
+use crate::{Plan, PlanError, RunContext};
 
 /// User id a pod runs as when the task sets none: Pod Security "restricted" forbids
 /// root, and the official language images default to root.
@@ -98,6 +101,26 @@ pub fn object_name(prefix: &str, task: &str, run_id: &str) -> String {
         .collect();
     name.truncate(63);
     name.trim_end_matches('-').to_string()
+}
+
+/// The name of a run's object as the original names it: `<prefix>-<kind><action>-<run
+/// id>` (`j-pythonjob-<id>`), see [`object_name`].
+pub fn run_object_name(prefix: &str, context: &RunContext) -> String {
+    let task = format!("{}{}", context.function_kind, context.action);
+    object_name(prefix, &task, &context.run_id)
+}
+
+/// The labels of a run's objects: the task's own, then the standard `app.kubernetes.io`
+/// ones of [`app_labels`], which win a clash (Deployments and Services find the run's
+/// pods by `app.kubernetes.io/instance`).
+pub fn run_labels(
+    runtime: &str,
+    context: &RunContext,
+    settings: &TaskSettings,
+) -> BTreeMap<String, String> {
+    let mut labels = settings.label_map();
+    labels.extend(app_labels(runtime, &context.action, &context.run_id));
+    labels
 }
 
 /// The Kubernetes objects of a plan, serialized in the order they are pushed.

@@ -72,6 +72,19 @@ pub struct TaskSettings {
     pub profile: Option<String>,
 }
 
+/// Whom a pod runs as when its task sets no `run_as_user`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultUser {
+    /// [`super::DEFAULT_RUN_AS_USER`], non-root: the pod passes Pod Security
+    /// "restricted" whatever the image's `USER` (the images runtimes choose themselves).
+    NonRoot,
+    /// The image's own `USER`, as the original runs user images: root when the image
+    /// says so. The pod then passes "baseline" only (it keeps the runtime's default
+    /// seccomp profile and no privilege escalation), so a host at "restricted" refuses it
+    /// unless the task sets `run_as_user` or the policy relaxes the runtime's level.
+    Image,
+}
+
 /// Requests and limits per resource.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -307,8 +320,20 @@ impl TaskSettings {
         metadata
     }
 
-    /// Applies the settings to a pod and its main container.
+    /// Applies the settings to a pod and its main container; without `run_as_user` the
+    /// pod runs as [`super::DEFAULT_RUN_AS_USER`] ([`DefaultUser::NonRoot`]).
     pub fn apply(&self, pod: &mut core::PodSpec, container: &mut core::Container) {
+        self.apply_with(pod, container, DefaultUser::NonRoot);
+    }
+
+    /// [`Self::apply`], with `default_user` saying whom the pod runs as when the task
+    /// sets no `run_as_user`.
+    pub fn apply_with(
+        &self,
+        pod: &mut core::PodSpec,
+        container: &mut core::Container,
+        default_user: DefaultUser,
+    ) {
         container.resources = self.resources.requirements();
         let env = container.env.get_or_insert_with(Vec::new);
         env.extend(self.envs.iter().map(|var| core::EnvVar {
@@ -356,6 +381,19 @@ impl TaskSettings {
         pod.runtime_class_name = self.runtime_class.clone();
         pod.priority_class_name = self.priority_class.clone();
         container.image_pull_policy = self.image_pull_policy.map(|p| format!("{p:?}"));
+        if self.run_as_user.is_none() && default_user == DefaultUser::Image {
+            pod.security_context = Some(core::PodSecurityContext {
+                run_as_group: self.run_as_group,
+                fs_group: self.fs_group,
+                seccomp_profile: super::restricted_pod_security(None, None, None).seccomp_profile,
+                ..core::PodSecurityContext::default()
+            });
+            container.security_context = Some(core::SecurityContext {
+                allow_privilege_escalation: Some(false),
+                ..core::SecurityContext::default()
+            });
+            return;
+        }
         pod.security_context = Some(super::restricted_pod_security(
             self.run_as_user,
             self.run_as_group,
