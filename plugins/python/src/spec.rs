@@ -15,9 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use runplane_sdk::FieldError;
 use runplane_sdk::k8s::{ServiceType, TaskSettings, check_service_name};
+use runplane_sdk::spec::decode_base64;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -108,32 +108,10 @@ impl PythonVersion {
     }
 }
 
-/// Task spec of `python+job` and `python+build`. The original's build task also takes
-/// `instructions` (extra Dockerfile lines); Runplane has none, and refuses them.
-///
-/// Unknown fields are refused by the schema (at validation) rather than by serde: serde
-/// cannot deny unknown fields of a struct with a flattened member, and `plan` decodes
-/// specs that were already validated anyway.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct JobTask {
-    /// The function reference (`python://<project>/<name>:<id>`), set by the API when the
-    /// task is created; planning reads the function spec the host passes, not this.
-    #[serde(default)]
-    pub function: Option<String>,
-    /// How many times Kubernetes retries a failed pod before the Job fails. 0 by default,
-    /// as in the original: a failed attempt is not run again unasked, and the run ends
-    /// with that attempt's exit code.
-    #[serde(default)]
-    #[schemars(range(min = 0))]
-    pub backoff_limit: Option<i32>,
-    /// The settings every Kubernetes action of the original shares (resources, envs,
-    /// secrets, volumes, scheduling, security, labels), applied to the pod by
-    /// [`TaskSettings::apply`]. Flattened: they sit at the top level of the task spec, as
-    /// in the original.
-    #[serde(flatten)]
-    pub settings: TaskSettings,
-}
+/// Task spec of `python+job` and `python+build`: the SDK's [`JobTask`]. The original's
+/// build task also takes `instructions` (extra Dockerfile lines); Runplane's Python
+/// runtime has none, and refuses them.
+pub use runplane_sdk::k8s::JobTask;
 
 /// Task spec of `python+serve`. Like [`JobTask`], it leaves unknown fields to the schema.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
@@ -279,16 +257,6 @@ impl FunctionSpec {
             .or_else(|| self.base_image.clone())
             .unwrap_or_else(|| format!("python:{}-slim", self.python_version.number()))
     }
-}
-
-/// Decodes the base64 form of the code. Surrounding whitespace is ignored (a YAML block
-/// scalar ends in a newline); the result must be UTF-8 because it becomes a `.py` file
-/// and a ConfigMap value, which holds text.
-fn decode_base64(encoded: &str) -> Result<String, String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|e| format!("not valid base64: {e}"))?;
-    String::from_utf8(bytes).map_err(|_| "does not decode to UTF-8 text".to_string())
 }
 
 /// A handler reference split into module and function, as the bootstrap receives it

@@ -11,6 +11,7 @@ pub mod observe;
 mod quantity;
 mod service;
 mod settings;
+mod tasks;
 pub mod workload;
 
 pub use service::{ServiceType, check_service_name, service_name};
@@ -18,6 +19,7 @@ pub use settings::{
     DefaultUser, EnvVar, ImagePullPolicy, Label, NodeSelector, Resource, Resources, TaintEffect,
     TaskSettings, Toleration, TolerationOperator, Volume, VolumeType,
 };
+pub use tasks::JobTask;
 
 use std::collections::BTreeMap;
 

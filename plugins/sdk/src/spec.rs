@@ -1,5 +1,6 @@
 //! Reading specs: check against the published schema, then decode into typed structs.
 
+use base64::Engine as _;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -55,4 +56,14 @@ pub fn validate<T: DeserializeOwned + JsonSchema>(json: &str) -> Result<T, Vec<F
 /// Use it in `plan` and `observe`, which the host only calls after `validate` succeeded.
 pub fn decode<T: DeserializeOwned>(json: &str, what: &str) -> Result<T, PlanError> {
     serde_json::from_str(json).map_err(|e| PlanError::message(format!("{what}: {e}")))
+}
+
+/// Decodes code or a file given as base64 (the original SDK's form) to text. Surrounding
+/// whitespace is ignored (a YAML block scalar ends in a newline); the result must be
+/// UTF-8, because it becomes a file in a ConfigMap, which holds text.
+pub fn decode_base64(encoded: &str) -> Result<String, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|e| format!("not valid base64: {e}"))?;
+    String::from_utf8(bytes).map_err(|_| "does not decode to UTF-8 text".to_string())
 }
