@@ -148,6 +148,18 @@ impl Manifests {
         Ok(())
     }
 
+    /// A list of one typed object.
+    pub fn of<T: Serialize + k8s_openapi::Resource>(object: &T) -> Result<Self, PlanError> {
+        let mut manifests = Self::new();
+        manifests.push(object)?;
+        Ok(manifests)
+    }
+
+    /// Appends the objects of `other`, in their order.
+    pub fn extend(&mut self, other: Manifests) {
+        self.objects.extend(other.objects);
+    }
+
     /// The plan that applies these objects.
     pub fn into_plan(self) -> Plan {
         Plan::Kubernetes(self.objects)

@@ -148,10 +148,24 @@ async fn a_namespace_deleted_between_runs_is_created_again() {
 /// why: they are dry-run with [`PodSecurity::Privileged`], as a host whose policy lets
 /// them through would apply them. Each must still be refused by "restricted", so an
 /// entry that is no longer needed fails instead of hiding a regression.
-const PRIVILEGED: &[(&str, &str)] = &[(
-    "python/build-kubernetes",
-    "the kaniko build runs as root (docs/decisions.md, entry 9)",
-)];
+const PRIVILEGED: &[(&str, &str)] = &[
+    (
+        "python/build-kubernetes",
+        "the kaniko build runs as root (docs/decisions.md, entry 9)",
+    ),
+    (
+        "container/build-dockerfile",
+        "the kaniko build runs as root (docs/decisions.md, entry 9)",
+    ),
+    (
+        "container/build-base-image",
+        "the kaniko build runs as root (docs/decisions.md, entry 9)",
+    ),
+    (
+        "container/job-image-user",
+        "no run_as_user: the pod runs as the image's USER, as in the original",
+    ),
+];
 
 /// A Kubernetes golden case of a runtime crate: `plugins/<dir>/tests/golden/<case>/`
 /// whose `input.yaml` has `target: kubernetes` and which plans (`plan.yaml`).

@@ -335,12 +335,14 @@ impl TaskSettings {
         default_user: DefaultUser,
     ) {
         container.resources = self.resources.requirements();
-        let env = container.env.get_or_insert_with(Vec::new);
-        env.extend(self.envs.iter().map(|var| core::EnvVar {
-            name: var.name.clone(),
-            value: Some(var.value.clone()),
-            value_from: None,
-        }));
+        if !self.envs.is_empty() {
+            let env = container.env.get_or_insert_with(Vec::new);
+            env.extend(self.envs.iter().map(|var| core::EnvVar {
+                name: var.name.clone(),
+                value: Some(var.value.clone()),
+                value_from: None,
+            }));
+        }
         if !self.secrets.is_empty() {
             let env_from = container.env_from.get_or_insert_with(Vec::new);
             env_from.extend(self.secrets.iter().map(|name| core::EnvFromSource {

@@ -1,0 +1,461 @@
+//! The container runtime's specs, with the original platform's field names
+//! (`ContainerFunctionSpec`, the `container+<action>` task specs, `args`).
+//!
+//! As for every runtime, the host validates each document against the JSON Schema
+//! generated from these types ([`runplane_sdk::spec::validate`]) and then applies the
+//! `check` methods for the rules a schema cannot express; `plan` decodes the same JSON
+//! again.
+
+use runplane_sdk::FieldError;
+use runplane_sdk::k8s::{ImagePullPolicy, ServiceType, TaskSettings, check_service_name};
+use runplane_sdk::spec::decode_base64;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Dockerfile instructions a build may add (`instructions`) or a Dockerfile source may
+/// hold: the original's list. The others (`ONBUILD`, `SHELL`, `STOPSIGNAL`, `VOLUME`,
+/// `LABEL`, `MAINTAINER`) are refused.
+pub const ALLOWED_INSTRUCTIONS: [&str; 12] = [
+    "FROM",
+    "RUN",
+    "CMD",
+    "EXPOSE",
+    "ENV",
+    "ADD",
+    "COPY",
+    "ENTRYPOINT",
+    "USER",
+    "WORKDIR",
+    "ARG",
+    "HEALTHCHECK",
+];
+
+/// Function spec of kind `container`: an image and how to start it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionSpec {
+    /// The image job, deploy and serve runs start (`nginx:1.27`,
+    /// `registry.example.com/team/tool:2`); a build run's output is meant for it.
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub image: Option<String>,
+    /// The image a build starts `FROM` when the source is not a Dockerfile.
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub base_image: Option<String>,
+    /// When the kubelet pulls the image; the task's `image_pull_policy` wins.
+    #[serde(default)]
+    pub image_pull_policy: Option<ImagePullPolicy>,
+    /// The container's command, replacing the image's entrypoint: one executable, as in
+    /// the original (`command: [<command>]`); its arguments are the run's `args`.
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub command: Option<String>,
+    /// Optional code: a file shipped to the pod at `/shared/<file>` (a script the command
+    /// runs, say), or with `lang: dockerfile` the Dockerfile of the build action.
+    #[serde(default)]
+    pub source: Option<Source>,
+}
+
+/// A file of a container function: inline text or base64, with its language.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// The file as plain text (Runplane's addition, easier to write in YAML than base64).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The file, base64-encoded (the original SDK's form).
+    #[serde(default)]
+    pub base64: Option<String>,
+    /// Where the file came from: its name in the pod is this path's last part (the CLI
+    /// inlines local files into `base64`). A URL is not fetched yet.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Accepted as in the original, which passes it on; the container runtime calls no
+    /// handler.
+    #[serde(default)]
+    pub handler: Option<String>,
+    /// The file's language; `dockerfile` makes it the build's Dockerfile.
+    #[serde(default)]
+    pub lang: Option<Lang>,
+}
+
+/// Languages of a source, in the original's spelling.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[expect(missing_docs, reason = "the variants name themselves")]
+pub enum Lang {
+    Python,
+    Java,
+    Javascript,
+    Typescript,
+    Dockerfile,
+    Markdown,
+    Html,
+    Json,
+    Sql,
+    Css,
+    Yaml,
+    Text,
+    Sh,
+}
+
+impl Lang {
+    /// The extension of a file of this language, for a source that names no file.
+    fn extension(self) -> &'static str {
+        match self {
+            Lang::Python => "py",
+            Lang::Java => "java",
+            Lang::Javascript => "js",
+            Lang::Typescript => "ts",
+            Lang::Dockerfile => "dockerfile",
+            Lang::Markdown => "md",
+            Lang::Html => "html",
+            Lang::Json => "json",
+            Lang::Sql => "sql",
+            Lang::Css => "css",
+            Lang::Yaml => "yaml",
+            Lang::Text => "txt",
+            Lang::Sh => "sh",
+        }
+    }
+}
+
+impl FunctionSpec {
+    /// Checks what the schema cannot: one usable form of the source, valid base64, a
+    /// file name a ConfigMap can hold, and a Dockerfile made of allowed instructions.
+    pub fn check(&self) -> Vec<FieldError> {
+        let Some(source) = &self.source else {
+            return Vec::new();
+        };
+        let mut errors = Vec::new();
+        match (&source.code, &source.base64, &source.source) {
+            (Some(_), Some(_), _) => errors.push(FieldError::new(
+                "source",
+                "give either `code` or `base64`, not both",
+            )),
+            (None, None, Some(reference)) => errors.push(FieldError::new(
+                "source",
+                format!(
+                    "{reference:?} is not inlined: fetching sources (git, http, s3) is not \
+                     supported yet; give `code` or `base64`, or a local file path to the CLI"
+                ),
+            )),
+            (None, None, None) => errors.push(FieldError::new(
+                "source",
+                "give the file as `code` or `base64`",
+            )),
+            _ => {}
+        }
+        if let Some(encoded) = &source.base64
+            && let Err(e) = decode_base64(encoded)
+        {
+            errors.push(FieldError::new("source.base64", e));
+        }
+        if let Some(name) = source.file_name()
+            && !is_config_map_key(&name)
+        {
+            errors.push(FieldError::new(
+                "source.source",
+                format!(
+                    "{name:?} cannot be a file name in the pod (letters, digits, '-', '_', '.')"
+                ),
+            ));
+        }
+        if source.lang == Some(Lang::Dockerfile)
+            && let Ok(dockerfile) = source.text()
+        {
+            let field = if source.code.is_some() {
+                "source.code"
+            } else {
+                "source.base64"
+            };
+            errors.extend(
+                disallowed_instructions(&dockerfile_lines(&dockerfile))
+                    .into_iter()
+                    .map(|(index, message)| {
+                        FieldError::new(field, format!("instruction {}: {message}", index + 1))
+                    }),
+            );
+        }
+        errors
+    }
+
+    /// The source's text and file name, when it has inline text.
+    pub fn file(&self) -> Option<(String, String)> {
+        let source = self.source.as_ref()?;
+        let text = source.text().ok()?;
+        Some((source.file_name()?, text))
+    }
+
+    /// Whether the source is the build's Dockerfile.
+    pub fn is_dockerfile(&self) -> bool {
+        self.source
+            .as_ref()
+            .is_some_and(|source| source.lang == Some(Lang::Dockerfile))
+    }
+}
+
+impl Source {
+    /// The text, base64 decoded.
+    pub fn text(&self) -> Result<String, String> {
+        match (&self.code, &self.base64) {
+            (Some(code), _) => Ok(code.clone()),
+            (None, Some(encoded)) => decode_base64(encoded),
+            (None, None) => Err("the source has no text".to_string()),
+        }
+    }
+
+    /// The file's name in the pod: the last part of `source`, else `source.<extension
+    /// of lang>` (`source.txt` without a language).
+    pub fn file_name(&self) -> Option<String> {
+        if self.code.is_none() && self.base64.is_none() {
+            return None;
+        }
+        let named = self
+            .source
+            .as_deref()
+            .and_then(|path| path.rsplit('/').next())
+            .filter(|name| !name.is_empty());
+        Some(named.map_or_else(
+            || format!("source.{}", self.lang.map_or("txt", Lang::extension)),
+            str::to_string,
+        ))
+    }
+}
+
+/// Whether `name` can be a ConfigMap key, hence a file of the mounted ConfigMap.
+fn is_config_map_key(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The lines of a Dockerfile that are instructions: comments and blank lines dropped,
+/// as the original does, and continued lines (`\` at the end) joined.
+pub fn dockerfile_lines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if current.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+            continue;
+        }
+        match trimmed.strip_suffix('\\') {
+            Some(continued) => {
+                current.push_str(continued);
+                current.push(' ');
+            }
+            None => {
+                current.push_str(trimmed);
+                lines.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    if !current.is_empty() {
+        lines.push(current);
+    }
+    lines
+}
+
+/// The Dockerfile `lines` whose instruction is not in [`ALLOWED_INSTRUCTIONS`], by
+/// index, with what is wrong.
+pub fn disallowed_instructions(lines: &[String]) -> Vec<(usize, String)> {
+    lines
+        .iter()
+        .enumerate()
+        .filter_map(|(index, line)| {
+            let instruction = line.split_whitespace().next().unwrap_or_default();
+            let allowed = ALLOWED_INSTRUCTIONS.contains(&instruction.to_ascii_uppercase().as_str());
+            (!allowed).then(|| {
+                (
+                    index,
+                    format!(
+                        "{instruction:?} is not an allowed Dockerfile instruction ({})",
+                        ALLOWED_INSTRUCTIONS.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Task spec of `container+job`: the SDK's [`runplane_sdk::k8s::JobTask`].
+pub use runplane_sdk::k8s::JobTask;
+
+/// Task spec of `container+deploy`: a Deployment, no Service.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct DeployTask {
+    /// The function reference, set by the API; not read by `plan`.
+    #[serde(default)]
+    pub function: Option<String>,
+    /// Pods kept running; 1 when unset.
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub replicas: Option<i32>,
+    /// The shared Kubernetes settings, at the top level as in the original.
+    #[serde(flatten)]
+    pub settings: TaskSettings,
+}
+
+/// Task spec of `container+serve`: a Deployment behind a Service.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ServeTask {
+    /// The function reference, set by the API; not read by `plan`.
+    #[serde(default)]
+    pub function: Option<String>,
+    /// Pods behind the Service; 1 when unset.
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub replicas: Option<i32>,
+    /// The Service's ports and the container ports they lead to; at least one. The run's
+    /// service URL is the first one's.
+    #[serde(default)]
+    pub service_ports: Vec<ServicePort>,
+    /// Kubernetes Service type; `ClusterIP` when unset, as the original's serve tasks.
+    #[serde(default)]
+    pub service_type: Option<ServiceType>,
+    /// Name of the Service, instead of the derived `s-containerserve-<run id>`.
+    #[serde(default)]
+    pub service_name: Option<String>,
+    /// The shared Kubernetes settings, at the top level as in the original.
+    #[serde(flatten)]
+    pub settings: TaskSettings,
+}
+
+/// One port of a serve run's Service.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePort {
+    /// The port the Service listens on.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// The container port it forwards to.
+    #[schemars(range(min = 1, max = 65535))]
+    pub target_port: i32,
+}
+
+impl ServeTask {
+    /// Checks what the schema cannot: the settings, at least one port, distinct ports,
+    /// and a Service name Kubernetes accepts.
+    pub fn check(&self) -> Vec<FieldError> {
+        let mut errors = self.settings.check("");
+        if self.service_ports.is_empty() {
+            errors.push(FieldError::new(
+                "service_ports",
+                "a serve task needs at least one port ({port, target_port})",
+            ));
+        }
+        for (index, port) in self.service_ports.iter().enumerate() {
+            if self.service_ports[..index]
+                .iter()
+                .any(|earlier| earlier.port == port.port)
+            {
+                errors.push(FieldError::new(
+                    format!("service_ports[{index}].port"),
+                    format!("port {} is listed twice", port.port),
+                ));
+            }
+        }
+        errors.extend(check_service_name(
+            "service_name",
+            self.service_name.as_deref(),
+        ));
+        errors
+    }
+}
+
+/// Task spec of `container+build`: a kaniko Job building the function's image.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct BuildTask {
+    /// The function reference, set by the API; not read by `plan`.
+    #[serde(default)]
+    pub function: Option<String>,
+    /// Dockerfile lines added after the base (`RUN apt-get install -y jq`), one
+    /// instruction each, of [`ALLOWED_INSTRUCTIONS`].
+    #[serde(default)]
+    pub instructions: Vec<String>,
+    /// How many times Kubernetes retries a failed build pod; 0 when unset.
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub backoff_limit: Option<i32>,
+    /// The shared Kubernetes settings, at the top level as in the original.
+    #[serde(flatten)]
+    pub settings: TaskSettings,
+}
+
+impl BuildTask {
+    /// Checks what the schema cannot: the settings, and instructions that are one
+    /// allowed instruction each (a newline would smuggle in another one).
+    pub fn check(&self) -> Vec<FieldError> {
+        let mut errors = self.settings.check("");
+        let mut lines = Vec::new();
+        for (index, instruction) in self.instructions.iter().enumerate() {
+            if instruction.contains('\n') || instruction.trim().is_empty() {
+                errors.push(FieldError::new(
+                    format!("instructions[{index}]"),
+                    "must be one Dockerfile instruction on one line",
+                ));
+            }
+            lines.push(instruction.trim().to_string());
+        }
+        errors.extend(
+            disallowed_instructions(&lines)
+                .into_iter()
+                .map(|(index, message)| FieldError::new(format!("instructions[{index}]"), message)),
+        );
+        errors
+    }
+}
+
+/// Run spec of every container action.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// The function reference, set by the API; informational.
+    #[serde(default)]
+    pub function: Option<String>,
+    /// The task reference, set by the API; informational.
+    #[serde(default)]
+    pub task: Option<String>,
+    /// Accepted so the original's run specs load; the container runtime runs only on
+    /// the cluster.
+    #[serde(default)]
+    pub local_execution: bool,
+    /// Arguments of the container's command (or of the image's entrypoint).
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockerfile_lines_drop_comments_and_join_continuations() {
+        let text = "# base\nFROM alpine:3.20\n\nRUN apk add \\\n    jq\n  # done\nCMD [\"jq\"]\n";
+        assert_eq!(
+            dockerfile_lines(text),
+            ["FROM alpine:3.20", "RUN apk add  jq", "CMD [\"jq\"]"]
+        );
+    }
+
+    #[test]
+    fn instructions_outside_the_list_are_named() {
+        let lines = [
+            "FROM alpine".to_string(),
+            "ONBUILD RUN rm -rf /".to_string(),
+        ];
+        let errors = disallowed_instructions(&lines);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].0, 1);
+        assert!(errors[0].1.contains("\"ONBUILD\""), "{}", errors[0].1);
+    }
+}
