@@ -33,7 +33,7 @@ async fn python_job_completes_under_its_owner_and_is_deleted() {
     let Some(target) = target().await else { return };
     let (control, _dir) = control();
     let ns = namespace("job");
-    let file = example("hello.yaml", &ns);
+    let file = example("python/hello.yaml", &ns);
     let run = Driven::run_to_end(&control, &file, &target).await;
     let run_id = run.id.to_string();
     let states: Vec<RunState> = run.history.iter().map(|t| t.to).collect();
@@ -100,7 +100,7 @@ async fn a_pod_failing_with_exit_code_3_ends_the_run_in_error() {
     let Some(target) = target().await else { return };
     let (control, _dir) = control();
     let ns = namespace("fail");
-    let mut file = example("hello.yaml", &ns);
+    let mut file = example("python/hello.yaml", &ns);
     simulate(
         &mut file,
         &[
@@ -129,7 +129,7 @@ async fn a_namespace_deleted_between_runs_is_created_again() {
     let Some(target) = target().await else { return };
     let (control, _dir) = control();
     let ns = namespace("renamespace");
-    let file = example("hello.yaml", &ns);
+    let file = example("python/hello.yaml", &ns);
     let run = Driven::run_to_end(&control, &file, &target).await;
     assert_eq!(run.state, RunState::Completed, "{}", history(&run));
     drop_namespace(&target, &ns).await;

@@ -12,27 +12,18 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use kube::ResourceExt as _;
 use kube::api::{Api, DeleteParams};
 use runplane_model::{Run, RunState};
-use runplane_target_kubernetes::KubernetesTarget;
 use runplane_target_kubernetes::policy::owner_name;
 use serde_json::Value;
 
 use crate::{
     Driven, STEP, connect, control, delete, drop_namespace, example, history, kubeconfig,
-    last_reason, list, namespace, new_run, owner, plane_dir, simulate, target,
+    last_reason, list, namespace, new_run, owner, plane_dir, replicas, simulate, target,
 };
 
 /// The user the tests' kubeconfig authenticates as (the host, here).
 const HOST_USER: &str = "kubernetes-admin";
 /// The service account kube-controller-manager's garbage collector acts as.
 const GARBAGE_COLLECTOR: &str = "system:serviceaccount:kube-system:generic-garbage-collector";
-
-/// The replicas of the run's one Deployment.
-async fn replicas(target: &KubernetesTarget, namespace: &str, run_id: &str) -> i32 {
-    let deployments = list::<Deployment>(target, namespace, run_id).await;
-    assert_eq!(deployments.len(), 1, "one Deployment");
-    deployments[0].spec.replicas.unwrap_or(1)
-}
-
 /// `(user, resource/name)` of every deletion the API server audited in `namespace`
 /// (`tests/control-plane/audit-policy.yaml` audits every deletion, and the test user's
 /// patches of Jobs and ConfigMaps, which this leaves out).
@@ -84,7 +75,7 @@ async fn a_service_stops_resumes_and_is_deleted_through_the_garbage_collector() 
     let Some(target) = target().await else { return };
     let (control, _dir) = control();
     let ns = namespace("serve");
-    let file = example("serve.yaml", &ns);
+    let file = example("python/serve.yaml", &ns);
     let mut driven = Driven::start(&control, &file, new_run(&file), &target);
     let run_id = driven.run.id.to_string();
     let reason = driven.reach(RunState::Running).await;
@@ -182,7 +173,7 @@ async fn a_restarted_host_follows_running_runs_and_applies_built_ones_again() {
     let target = connect(&path).await;
     let (first_host, _dir) = control();
     let ns = namespace("reattach");
-    let mut file = example("hello.yaml", &ns);
+    let mut file = example("python/hello.yaml", &ns);
     simulate(&mut file, &[("runplane.io/simulate-delay", "8s")]);
     let mut driven = Driven::start(&first_host, &file, new_run(&file), &target);
     let run_id = driven.run.id.to_string();
@@ -225,7 +216,7 @@ async fn a_stop_is_finished_after_a_restart_and_a_job_resumes() {
     let target = connect(&path).await;
     let (control, _dir) = control();
     let ns = namespace("stopjob");
-    let mut file = example("hello.yaml", &ns);
+    let mut file = example("python/hello.yaml", &ns);
     simulate(&mut file, &[("runplane.io/simulate", "run")]);
     let mut driven = Driven::start(&control, &file, new_run(&file), &target);
     let run_id = driven.run.id.to_string();
@@ -265,7 +256,7 @@ async fn a_job_deleted_externally_ends_the_run_in_error() {
     let Some(target) = target().await else { return };
     let (control, _dir) = control();
     let ns = namespace("external");
-    let mut file = example("hello.yaml", &ns);
+    let mut file = example("python/hello.yaml", &ns);
     simulate(&mut file, &[("runplane.io/simulate", "run")]);
     let mut driven = Driven::start(&control, &file, new_run(&file), &target);
     let run_id = driven.run.id.to_string();
@@ -294,7 +285,7 @@ async fn a_run_pending_too_long_ends_in_error_with_the_reason() {
     let target = target.with_pending_timeout(Duration::from_secs(8));
     let (control, _dir) = control();
     let ns = namespace("pending");
-    let mut file = example("hello.yaml", &ns);
+    let mut file = example("python/hello.yaml", &ns);
     simulate(
         &mut file,
         &[

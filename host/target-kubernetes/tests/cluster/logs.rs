@@ -28,7 +28,7 @@ async fn a_running_job_logs_through_the_api_server() {
     let Some(target) = target().await else { return };
     let (control, _dir) = control();
     let ns = namespace("logs");
-    let mut file = example("hello.yaml", &ns);
+    let mut file = example("python/hello.yaml", &ns);
     simulate(&mut file, &[("runplane.io/simulate", "run")]);
     let mut driven = Driven::start(&control, &file, new_run(&file), &target);
     let run_id = driven.run.id.to_string();

@@ -10,6 +10,8 @@
 //! - `lifecycle`: a Python service stopped, resumed and deleted; a restarted host
 //!   re-attaching to runs in every state; a workload deleted behind the host's back; a
 //!   run pending too long.
+//! - `container`: container jobs to COMPLETED and ERROR, a deployment and a service
+//!   RUNNING, stopped, resumed and deleted.
 //! - `guard`: plans that break the guard's rules create nothing; every fixture plan of
 //!   `tests/guard` goes through the guard and a server-side dry run in a namespace that
 //!   enforces Pod Security "restricted", and the guard is never the laxer; an object the
@@ -22,6 +24,7 @@
 //!
 //! Every wait is bounded by [`STEP`]; nothing asserts on timing.
 
+mod container;
 mod guard;
 mod jobs;
 mod kinds;
@@ -34,6 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Resource;
 use kube::api::{Api, DeleteParams, ListParams};
@@ -109,10 +113,11 @@ fn control_with(extra: &[&str]) -> (Host, tempfile::TempDir) {
     (host, dir)
 }
 
-/// An example spec file, moved to `namespace` (the project is the namespace).
-fn example(name: &str, namespace: &str) -> SpecFile {
-    let text = std::fs::read_to_string(workspace().join("examples/python").join(name))
-        .expect("example exists");
+/// An example spec file (`python/hello.yaml`, under `examples/`), moved to `namespace`
+/// (the project is the namespace).
+fn example(path: &str, namespace: &str) -> SpecFile {
+    let text =
+        std::fs::read_to_string(workspace().join("examples").join(path)).expect("example exists");
     let mut file = SpecFile::parse(&text).expect("example parses");
     file.project = namespace.to_string();
     file
@@ -307,6 +312,13 @@ where
         .await
         .expect("lists")
         .items
+}
+
+/// The replicas of the run's one Deployment.
+async fn replicas(target: &KubernetesTarget, namespace: &str, run_id: &str) -> i32 {
+    let deployments = list::<Deployment>(target, namespace, run_id).await;
+    assert_eq!(deployments.len(), 1, "one Deployment");
+    deployments[0].spec.replicas.unwrap_or(1)
 }
 
 /// The run's owner object.

@@ -59,10 +59,10 @@ async fn runs_are_followed_across_an_api_server_restart() {
     let target = connect(&path).await;
     let (control, _dir) = control();
     let job_ns = namespace("outage-job");
-    let mut job_file = example("hello.yaml", &job_ns);
+    let mut job_file = example("python/hello.yaml", &job_ns);
     simulate(&mut job_file, &[("runplane.io/simulate-delay", "12s")]);
     let serve_ns = namespace("outage-serve");
-    let mut serve_file = example("serve.yaml", &serve_ns);
+    let mut serve_file = example("python/serve.yaml", &serve_ns);
     serve_file.task.spec["replicas"] = 1.into();
 
     let mut job = Driven::start(&control, &job_file, new_run(&job_file), &target);
