@@ -243,7 +243,9 @@ fn an_unknown_function_kind_names_the_known_ones() {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("no runtime handles function kind \"spark\" (known kinds: python"),
+        stderr.contains(
+            "no runtime handles function kind \"spark\" (known kinds: container, python)"
+        ),
         "{stderr}"
     );
 }

@@ -1,6 +1,7 @@
 //! `runplane serve` end to end: the real binary on a real port, driven over HTTP and by
 //! `runplane --server`; restarts with SIGKILL and SIGTERM keep every run and history.
 
+mod builds;
 mod custom_kinds;
 mod hostile;
 

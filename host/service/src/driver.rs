@@ -8,6 +8,7 @@ use runplane_model::{Run, RunEvent, RunState, StoredRun, Target};
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 
+use crate::builds;
 use crate::recorder::{Recorded, Recorder};
 use crate::runs::{Inner, RunService, ServiceEvent};
 use crate::runtimes::Runtimes;
@@ -115,7 +116,12 @@ async fn drive(inner: &Inner, stored: StoredRun, work: Work, stop: watch::Receiv
         }
     }
     let failure = match (&mut execution.0).await {
-        Ok(Ok(_)) => return,
+        Ok(Ok(run)) => {
+            if run.state == RunState::Completed {
+                builds::write_back(inner, &id).await;
+            }
+            return;
+        }
         Ok(Err(error)) => error.to_string(),
         Err(error) if error.is_cancelled() => return,
         Err(error) => format!("the run's driver failed: {error}"),

@@ -27,6 +27,7 @@
 //! - [`Error`]: every failure a caller can act upon, in the services' terms (the store's
 //!   and the control's errors are translated at this boundary).
 
+mod builds;
 mod catalog;
 mod driver;
 mod logs;
