@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 
 use runplane_sdk::k8s::{self, DefaultUser, Manifests, TaskSettings, build, workload};
+use runplane_sdk::k8s_openapi::api::apps::v1::Deployment;
 use runplane_sdk::k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, PodSpec, ServicePort, Volume,
     VolumeMount,
@@ -191,24 +192,33 @@ fn job(run: &Run<'_>) -> Result<Plan, PlanError> {
 fn deploy(run: &Run<'_>) -> Result<Plan, PlanError> {
     let task: DeployTask = decode(&run.context.task_spec, "task spec")?;
     run.plan_workload(&task.settings, |labels, pod| {
-        let name = run.name("d");
-        Manifests::of(&workload::deployment(
-            &name,
-            labels,
-            &run.context.run_id,
-            task.settings.pod_metadata(&name, labels),
-            pod,
-            task.replicas.unwrap_or(1),
-        ))
+        Manifests::of(&deployment(run, &task, labels, pod))
     })
+}
+
+/// The Deployment of a deploy or serve run: `task.replicas` copies of `pod`.
+fn deployment(
+    run: &Run<'_>,
+    task: &DeployTask,
+    labels: &BTreeMap<String, String>,
+    pod: PodSpec,
+) -> Deployment {
+    let name = run.name("d");
+    workload::deployment(
+        &name,
+        labels,
+        &run.context.run_id,
+        task.settings.pod_metadata(&name, labels),
+        pod,
+        task.replicas.unwrap_or(1),
+    )
 }
 
 /// A serve run: the deploy's Deployment, its container exposing every `target_port`,
 /// behind a Service of the task's ports (`ClusterIP` unless the task says otherwise).
 fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
     let task: ServeTask = decode(&run.context.task_spec, "task spec")?;
-    run.plan_workload(&task.settings, |labels, mut pod| {
-        let name = run.name("d");
+    run.plan_workload(&task.deployment.settings, |labels, mut pod| {
         let ports: Vec<_> = task
             .service_ports
             .iter()
@@ -225,14 +235,7 @@ fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
                 })
                 .collect(),
         );
-        let deployment = workload::deployment(
-            &name,
-            labels,
-            &run.context.run_id,
-            task.settings.pod_metadata(&name, labels),
-            pod,
-            task.replicas.unwrap_or(1),
-        );
+        let deployment = deployment(run, &task.deployment, labels, pod);
         let service = workload::service(
             &k8s::service_name(run.context, task.service_name.as_deref()),
             labels,
@@ -298,7 +301,7 @@ fn build_image(run: &Run<'_>) -> Result<Plan, PlanError> {
 /// then the task's instructions. It must start with `FROM`.
 pub fn dockerfile(function: &FunctionSpec, task: &BuildTask) -> Result<String, PlanError> {
     let mut lines = match (&function.source, function.is_dockerfile()) {
-        (Some(source), true) => dockerfile_lines(&source.text().map_err(PlanError::message)?),
+        (Some(source), true) => dockerfile_lines(&source.text.text().map_err(PlanError::message)?),
         _ => {
             let base = function.base_image.as_deref().ok_or_else(|| PlanError {
                 message: "the build has nothing to start from".to_string(),

@@ -8,7 +8,7 @@
 
 use runplane_sdk::FieldError;
 use runplane_sdk::k8s::{ImagePullPolicy, ServiceType, TaskSettings, check_service_name};
-use runplane_sdk::spec::decode_base64;
+use runplane_sdk::spec::InlineSource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -57,20 +57,15 @@ pub struct FunctionSpec {
     pub source: Option<Source>,
 }
 
-/// A file of a container function: inline text or base64, with its language.
+/// A file of a container function: inline text or base64, with its language. Its name
+/// in the pod is the last part of `source` ([`Source::file_name`]). Unknown fields are
+/// refused by the schema (serde cannot beside a flattened one).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Source {
-    /// The file as plain text (Runplane's addition, easier to write in YAML than base64).
-    #[serde(default)]
-    pub code: Option<String>,
-    /// The file, base64-encoded (the original SDK's form).
-    #[serde(default)]
-    pub base64: Option<String>,
-    /// Where the file came from: its name in the pod is this path's last part (the CLI
-    /// inlines local files into `base64`). A URL is not fetched yet.
-    #[serde(default)]
-    pub source: Option<String>,
+    /// `code`, `base64` and `source`, as every runtime's sources have them.
+    #[serde(flatten)]
+    pub text: InlineSource,
     /// Accepted as in the original, which passes it on; the container runtime calls no
     /// handler.
     #[serde(default)]
@@ -128,30 +123,7 @@ impl FunctionSpec {
         let Some(source) = &self.source else {
             return Vec::new();
         };
-        let mut errors = Vec::new();
-        match (&source.code, &source.base64, &source.source) {
-            (Some(_), Some(_), _) => errors.push(FieldError::new(
-                "source",
-                "give either `code` or `base64`, not both",
-            )),
-            (None, None, Some(reference)) => errors.push(FieldError::new(
-                "source",
-                format!(
-                    "{reference:?} is not inlined: fetching sources (git, http, s3) is not \
-                     supported yet; give `code` or `base64`, or a local file path to the CLI"
-                ),
-            )),
-            (None, None, None) => errors.push(FieldError::new(
-                "source",
-                "give the file as `code` or `base64`",
-            )),
-            _ => {}
-        }
-        if let Some(encoded) = &source.base64
-            && let Err(e) = decode_base64(encoded)
-        {
-            errors.push(FieldError::new("source.base64", e));
-        }
+        let mut errors = source.text.check("source");
         if let Some(name) = source.file_name()
             && !is_config_map_key(&name)
         {
@@ -163,9 +135,9 @@ impl FunctionSpec {
             ));
         }
         if source.lang == Some(Lang::Dockerfile)
-            && let Ok(dockerfile) = source.text()
+            && let Ok(dockerfile) = source.text.text()
         {
-            let field = if source.code.is_some() {
+            let field = if source.text.code.is_some() {
                 "source.code"
             } else {
                 "source.base64"
@@ -184,7 +156,7 @@ impl FunctionSpec {
     /// The source's text and file name, when it has inline text.
     pub fn file(&self) -> Option<(String, String)> {
         let source = self.source.as_ref()?;
-        let text = source.text().ok()?;
+        let text = source.text.text().ok()?;
         Some((source.file_name()?, text))
     }
 
@@ -197,22 +169,14 @@ impl FunctionSpec {
 }
 
 impl Source {
-    /// The text, base64 decoded.
-    pub fn text(&self) -> Result<String, String> {
-        match (&self.code, &self.base64) {
-            (Some(code), _) => Ok(code.clone()),
-            (None, Some(encoded)) => decode_base64(encoded),
-            (None, None) => Err("the source has no text".to_string()),
-        }
-    }
-
     /// The file's name in the pod: the last part of `source`, else `source.<extension
     /// of lang>` (`source.txt` without a language).
     pub fn file_name(&self) -> Option<String> {
-        if self.code.is_none() && self.base64.is_none() {
+        if !self.text.is_inline() {
             return None;
         }
         let named = self
+            .text
             .source
             .as_deref()
             .and_then(|path| path.rsplit('/').next())
@@ -287,33 +251,18 @@ pub fn disallowed_instructions(lines: &[String]) -> Vec<(usize, String)> {
 /// Task spec of `container+job`: the SDK's [`runplane_sdk::k8s::JobTask`].
 pub use runplane_sdk::k8s::JobTask;
 
-/// Task spec of `container+deploy`: a Deployment, no Service.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct DeployTask {
-    /// The function reference, set by the API; not read by `plan`.
-    #[serde(default)]
-    pub function: Option<String>,
-    /// Pods kept running; 1 when unset.
-    #[serde(default)]
-    #[schemars(range(min = 0))]
-    pub replicas: Option<i32>,
-    /// The shared Kubernetes settings, at the top level as in the original.
-    #[serde(flatten)]
-    pub settings: TaskSettings,
-}
+/// Task spec of `container+deploy` (a Deployment, no Service): the SDK's
+/// [`runplane_sdk::k8s::DeployTask`].
+pub use runplane_sdk::k8s::DeployTask;
 
 /// Task spec of `container+serve`: a Deployment behind a Service.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct ServeTask {
-    /// The function reference, set by the API; not read by `plan`.
-    #[serde(default)]
-    pub function: Option<String>,
-    /// Pods behind the Service; 1 when unset.
-    #[serde(default)]
-    #[schemars(range(min = 0))]
-    pub replicas: Option<i32>,
+    /// The function reference, the pods behind the Service and the shared Kubernetes
+    /// settings, at the top level as in the original.
+    #[serde(flatten)]
+    pub deployment: DeployTask,
     /// The Service's ports and the container ports they lead to; at least one. The run's
     /// service URL is the first one's.
     #[serde(default)]
@@ -324,9 +273,6 @@ pub struct ServeTask {
     /// Name of the Service, instead of the derived `s-containerserve-<run id>`.
     #[serde(default)]
     pub service_name: Option<String>,
-    /// The shared Kubernetes settings, at the top level as in the original.
-    #[serde(flatten)]
-    pub settings: TaskSettings,
 }
 
 /// One port of a serve run's Service.
@@ -345,7 +291,7 @@ impl ServeTask {
     /// Checks what the schema cannot: the settings, at least one port, distinct ports,
     /// and a Service name Kubernetes accepts.
     pub fn check(&self) -> Vec<FieldError> {
-        let mut errors = self.settings.check("");
+        let mut errors = self.deployment.settings.check("");
         if self.service_ports.is_empty() {
             errors.push(FieldError::new(
                 "service_ports",

@@ -347,8 +347,9 @@ fn kubernetes_job(run: &Run<'_>) -> Result<Plan, PlanError> {
 /// every 5 s instead of Kubernetes' default 10 s, so that a new run is ready sooner.
 fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
     let task: ServeTask = decode(&run.context.task_spec, "task spec")?;
-    let labels = run.labels(&task.settings);
-    let mut pod = run.pod(&task.settings, "serve");
+    let settings = &task.deployment.settings;
+    let labels = run.labels(settings);
+    let mut pod = run.pod(settings, "serve");
     let container = &mut pod.containers[0];
     container.ports = Some(vec![ContainerPort {
         name: Some("http".to_string()),
@@ -370,9 +371,9 @@ fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
         &name,
         &labels,
         run_id,
-        task.settings.pod_metadata(&name, &labels),
+        settings.pod_metadata(&name, &labels),
         pod,
-        task.replicas.unwrap_or(1),
+        task.deployment.replicas.unwrap_or(1),
     );
     let service = workload::service(
         &k8s::service_name(run.context, task.service_name.as_deref()),

@@ -16,8 +16,8 @@
 use std::collections::BTreeMap;
 
 use runplane_sdk::FieldError;
-use runplane_sdk::k8s::{ServiceType, TaskSettings, check_service_name};
-use runplane_sdk::spec::decode_base64;
+use runplane_sdk::k8s::{DeployTask, ServiceType, check_service_name};
+use runplane_sdk::spec::InlineSource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -49,21 +49,14 @@ pub struct FunctionSpec {
     pub image: Option<String>,
 }
 
-/// The code of a function: inline text, base64, or a source reference.
+/// The code of a function: inline text, base64, or a source reference. Unknown fields
+/// are refused by the schema, as for task specs (serde cannot beside a flattened one).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct Source {
-    /// The code as plain text: Runplane's addition, easier to write in a YAML spec than
-    /// base64 (the original's source has no such field; its SDK sends `base64`).
-    #[serde(default)]
-    pub code: Option<String>,
-    /// The code, base64-encoded (the original SDK's form).
-    #[serde(default)]
-    pub base64: Option<String>,
-    /// Where the code came from: a path (the CLI inlines local files into `base64`),
-    /// or a URL, which Runplane does not fetch yet.
-    #[serde(default)]
-    pub source: Option<String>,
+    /// `code`, `base64` and `source`, as every runtime's sources have them.
+    #[serde(flatten)]
+    pub text: InlineSource,
     /// The function to call: `name` in the source module, or `module:name`. The code is
     /// written as `<module>.py` (`main.py` when no module is named), so `module` names the
     /// file the code becomes, not a package to install.
@@ -117,14 +110,10 @@ pub use runplane_sdk::k8s::JobTask;
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct ServeTask {
-    /// The function reference, set by the API; not read by `plan`, as for jobs.
-    #[serde(default)]
-    pub function: Option<String>,
-    /// Pods behind the Service; 1 when unset. 0 is accepted (the original's minimum) and
-    /// keeps the run pending with no pod to serve.
-    #[serde(default)]
-    #[schemars(range(min = 0))]
-    pub replicas: Option<i32>,
+    /// The function reference, the pods behind the Service and the shared Kubernetes
+    /// settings, at the top level.
+    #[serde(flatten)]
+    pub deployment: DeployTask,
     /// Kubernetes Service type; `NodePort` when unset, the original's fallback.
     #[serde(default)]
     pub service_type: Option<ServiceType>,
@@ -133,9 +122,6 @@ pub struct ServeTask {
     /// under this one; Runplane plans a single Service per run, so it takes the name.
     #[serde(default)]
     pub service_name: Option<String>,
-    /// The shared Kubernetes settings, as in [`JobTask::settings`].
-    #[serde(flatten)]
-    pub settings: TaskSettings,
 }
 
 impl ServeTask {
@@ -143,7 +129,7 @@ impl ServeTask {
     /// Kubernetes accepts (a DNS-1035 label), so the mistake shows before anything is
     /// applied.
     pub fn check(&self) -> Vec<FieldError> {
-        let mut errors = self.settings.check("");
+        let mut errors = self.deployment.settings.check("");
         errors.extend(check_service_name(
             "service_name",
             self.service_name.as_deref(),
@@ -190,29 +176,8 @@ impl FunctionSpec {
     /// alone is refused, since nothing fetches it yet), valid base64, the language, a
     /// valid handler, and one requirement per line.
     pub fn check(&self) -> Vec<FieldError> {
-        let mut errors = Vec::new();
         let source = &self.source;
-        if source.code.is_none() && source.base64.is_none() {
-            let message = match &source.source {
-                Some(reference) => format!(
-                    "{reference:?} is not inlined: fetching sources (git, http, s3) is not \
-                     supported yet; give `code` or `base64`, or a local file path to the CLI"
-                ),
-                None => "give the code as `code`, `base64` or `source`".to_string(),
-            };
-            errors.push(FieldError::new("source", message));
-        }
-        if source.code.is_some() && source.base64.is_some() {
-            errors.push(FieldError::new(
-                "source",
-                "give either `code` or `base64`, not both",
-            ));
-        }
-        if let Some(encoded) = &source.base64
-            && let Err(e) = decode_base64(encoded)
-        {
-            errors.push(FieldError::new("source.base64", e));
-        }
+        let mut errors = source.text.check("source");
         if let Some(lang) = &source.lang
             && lang != "python"
         {
@@ -243,11 +208,7 @@ impl FunctionSpec {
 
     /// The code as text, base64 decoded; an error only for a spec `check` refuses.
     pub fn code(&self) -> Result<String, String> {
-        match (&self.source.code, &self.source.base64) {
-            (Some(code), _) => Ok(code.clone()),
-            (None, Some(encoded)) => decode_base64(encoded),
-            (None, None) => Err("the function has no code".to_string()),
-        }
+        self.source.text.text()
     }
 
     /// The image the workload runs: `image`, else `base_image`, else the official one.

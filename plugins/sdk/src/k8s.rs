@@ -19,7 +19,7 @@ pub use settings::{
     DefaultUser, EnvVar, ImagePullPolicy, Label, NodeSelector, Resource, Resources, TaintEffect,
     TaskSettings, Toleration, TolerationOperator, Volume, VolumeType,
 };
-pub use tasks::JobTask;
+pub use tasks::{DeployTask, JobTask};
 
 use std::collections::BTreeMap;
 

@@ -67,3 +67,69 @@ pub fn decode_base64(encoded: &str) -> Result<String, String> {
         .map_err(|e| format!("not valid base64: {e}"))?;
     String::from_utf8(bytes).map_err(|_| "does not decode to UTF-8 text".to_string())
 }
+
+/// The text of a source as the original's `SourceCode` carries it, plus Runplane's plain
+/// `code`: runtimes flatten it into their own source type beside `handler` or `lang`.
+/// Only inline text is supported: a runtime has no network, and the host does not fetch
+/// sources (git, http, s3) yet.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, JsonSchema)]
+pub struct InlineSource {
+    /// The text as is: Runplane's addition, easier to write in a YAML spec than base64
+    /// (the original's source has no such field; its SDK sends `base64`).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The text, base64-encoded (the original SDK's form).
+    #[serde(default)]
+    pub base64: Option<String>,
+    /// Where the text came from: a path (the CLI inlines local files into `base64`), or
+    /// a URL, which Runplane does not fetch yet.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+impl InlineSource {
+    /// Checks what a schema cannot, with paths under `path`: exactly one of `code` and
+    /// `base64` (a source reference alone is refused, since nothing fetches it), and
+    /// base64 that decodes to text.
+    pub fn check(&self, path: &str) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        match (&self.code, &self.base64, &self.source) {
+            (Some(_), Some(_), _) => errors.push(FieldError::new(
+                path,
+                "give either `code` or `base64`, not both",
+            )),
+            (None, None, Some(reference)) => errors.push(FieldError::new(
+                path,
+                format!(
+                    "{reference:?} is not inlined: fetching sources (git, http, s3) is not \
+                     supported yet; give `code` or `base64`, or a local file path to the CLI"
+                ),
+            )),
+            (None, None, None) => errors.push(FieldError::new(
+                path,
+                "give the code as `code`, `base64` or `source`",
+            )),
+            _ => {}
+        }
+        if let Some(encoded) = &self.base64
+            && let Err(e) = decode_base64(encoded)
+        {
+            errors.push(FieldError::new(crate::schema::join(path, "base64"), e));
+        }
+        errors
+    }
+
+    /// Whether the text is inline (`code` or `base64`).
+    pub fn is_inline(&self) -> bool {
+        self.code.is_some() || self.base64.is_some()
+    }
+
+    /// The text, base64 decoded; an error only for a source [`Self::check`] refuses.
+    pub fn text(&self) -> Result<String, String> {
+        match (&self.code, &self.base64) {
+            (Some(code), _) => Ok(code.clone()),
+            (None, Some(encoded)) => decode_base64(encoded),
+            (None, None) => Err("the source has no code".to_string()),
+        }
+    }
+}

@@ -33,6 +33,58 @@ async fn runtimes_list_their_capabilities_and_schemas() {
     assert_eq!(job["targets"], serde_json::json!(["local", "kubernetes"]));
     assert_eq!(job["category"], "job");
 
+    // The capability rows of the seeds' matrix, for every built-in runtime (the test
+    // host also loads the misbehaving fixture).
+    let rows: Vec<(String, Value)> = list.ok(200)["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"] != "misbehaving")
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["capabilities"].clone(),
+            )
+        })
+        .collect();
+    let row = |local, remote, serving, data| {
+        json!({"local_execution": local, "remote_execution": remote, "workflows": false,
+            "model_serving": serving, "data_processing": data, "federated_learning": false})
+    };
+    assert_eq!(
+        rows,
+        [
+            ("container".to_string(), row(false, true, false, true)),
+            ("python".to_string(), row(true, true, true, true)),
+        ],
+    );
+    let container = host.get("/api/v1/runtimes/container", Some(VIEWER)).await;
+    let actions: Vec<(String, Value, Value)> = container.ok(200)["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["category"].clone(),
+                a["targets"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("job".to_string(), json!("job"), json!(["kubernetes"])),
+            (
+                "deploy".to_string(),
+                json!("service"),
+                json!(["kubernetes"])
+            ),
+            ("serve".to_string(), json!("service"), json!(["kubernetes"])),
+            ("build".to_string(), json!("build"), json!(["kubernetes"])),
+        ]
+    );
+
     let one = host.get("/api/v1/runtimes/python", Some(VIEWER)).await;
     assert_eq!(one.ok(200)["digest"], python["digest"]);
     let schemas = host

@@ -31,3 +31,21 @@ pub struct JobTask {
     #[serde(flatten)]
     pub settings: TaskSettings,
 }
+
+/// Task spec of a deploy action (`container+deploy`), and the part every serve task
+/// shares (flattened into it): the shared Kubernetes settings and the replicas.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct DeployTask {
+    /// The function reference, set by the API; not read by `plan`, as for jobs.
+    #[serde(default)]
+    pub function: Option<String>,
+    /// Pods kept running; 1 when unset. 0 is accepted (the original's minimum) and
+    /// keeps the run pending with no pod.
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub replicas: Option<i32>,
+    /// The shared Kubernetes settings, as in [`JobTask::settings`].
+    #[serde(flatten)]
+    pub settings: TaskSettings,
+}
