@@ -313,3 +313,72 @@ fn runtimes_lists_python_with_its_actions_and_capabilities() {
         );
     }
 }
+
+/// Issue 13: a container job that sets no `run_as_user` runs as its image's user, which
+/// may be root; the host at its default Pod Security level ("restricted") refuses it,
+/// naming the rule and the settings that would allow it, and allows it once the config
+/// relaxes the container runtime's job action to "baseline". The example, which sets
+/// `run_as_user`, passes "restricted"; the local target is refused before planning (the
+/// runtime's actions name only the kubernetes target).
+#[test]
+fn a_container_job_as_its_images_user_needs_the_policy_to_allow_it() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("root.yaml");
+    std::fs::write(
+        &path,
+        "function: {name: check, kind: container, spec: {image: nginx:1.27, command: nginx}}\n\
+         task: {kind: container+job}\nrun: {spec: {args: [\"-t\"]}}\n",
+    )
+    .unwrap();
+    let plan = |extra: &[&str]| {
+        runplane(home.path())
+            .args([
+                "plan",
+                "-f",
+                path.to_str().unwrap(),
+                "--target",
+                "kubernetes",
+            ])
+            .args(extra)
+            .env_remove("RUNPLANE_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let refused = plan(&[]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    for words in [
+        "Pod Security restricted",
+        "runAsNonRoot",
+        "[policy.runtimes.container.actions.<action>] pod_security",
+    ] {
+        assert!(stderr.contains(words), "{words}: {stderr}");
+    }
+    let config = home.path().join("runplane.toml");
+    std::fs::write(
+        &config,
+        "[policy.runtimes.container.actions.job]\npod_security = \"baseline\"\n",
+    )
+    .unwrap();
+    let allowed = plan(&["--config", config.to_str().unwrap()]);
+    assert!(allowed.status.success(), "{}", text(&allowed.stderr));
+    assert!(text(&allowed.stdout).contains("image: nginx:1.27"));
+
+    let container = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/container");
+    let example = container.join("job.yaml");
+    let restricted = run(&[
+        "plan",
+        "-f",
+        example.to_str().unwrap(),
+        "--target",
+        "kubernetes",
+    ]);
+    assert!(restricted.status.success(), "{}", text(&restricted.stderr));
+    let local = run(&["run", "-f", example.to_str().unwrap(), "--target", "local"]);
+    let stderr = text(&local.stderr);
+    assert_eq!(local.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("action job of runtime container does not run on the local target"),
+        "{stderr}"
+    );
+}
