@@ -144,33 +144,38 @@ async fn a_namespace_deleted_between_runs_is_created_again() {
     drop_namespace(&target, &ns).await;
 }
 
-/// Golden plans the default Pod Security "restricted" policy refuses by design, and
-/// why: they are dry-run with [`PodSecurity::Privileged`], as a host whose policy lets
-/// them through would apply them. Each must still be refused by "restricted", so an
-/// entry that is no longer needed fails instead of hiding a regression.
-const PRIVILEGED: &[(&str, &str)] = &[
+/// Golden plans the default Pod Security "restricted" policy refuses by design, the
+/// level that lets them through, and why: they are dry-run at that level, as a host
+/// whose policy relaxes the runtime's action to it would apply them, in a namespace
+/// that enforces it. Each must still be refused by "restricted", so an entry that is no
+/// longer needed fails instead of hiding a regression.
+const RELAXED: &[(&str, PodSecurity, &str)] = &[
     (
         "python/build-kubernetes",
-        "the kaniko build runs as root (docs/decisions.md, entry 9)",
+        PodSecurity::Baseline,
+        "the kaniko build runs as root (docs/decisions.md, entries 9 and 42)",
     ),
     (
         "container/build-dockerfile",
-        "the kaniko build runs as root (docs/decisions.md, entry 9)",
+        PodSecurity::Baseline,
+        "the kaniko build runs as root (docs/decisions.md, entries 9 and 42)",
     ),
     (
         "container/build-base-image",
-        "the kaniko build runs as root (docs/decisions.md, entry 9)",
+        PodSecurity::Baseline,
+        "the kaniko build runs as root (docs/decisions.md, entries 9 and 42)",
     ),
     (
         "container/job-image-user",
-        "no run_as_user: the pod runs as the image's USER, as in the original",
+        PodSecurity::Baseline,
+        "no run_as_user: the pod runs as the image's USER, as in the original (entry 41)",
     ),
 ];
 
 /// A Kubernetes golden case of a runtime crate: `plugins/<dir>/tests/golden/<case>/`
 /// whose `input.yaml` has `target: kubernetes` and which plans (`plan.yaml`).
 struct GoldenPlan {
-    /// `<dir>/<case>`, for messages and [`PRIVILEGED`].
+    /// `<dir>/<case>`, for messages and [`RELAXED`].
     name: String,
     /// `function_kind` of `input.yaml`: the runtime that owns it planned the case.
     function_kind: String,
@@ -267,33 +272,34 @@ async fn dry_run(
         runtime_kinds: &runtime.info().allowed_kinds,
     };
     let restricted = admit_granted(&plan.objects, &subject, &plan.grants, &Policy::default());
-    let (objects, level) = match PRIVILEGED.iter().find(|(name, _)| *name == plan.name) {
+    let (objects, level) = match RELAXED.iter().find(|(name, ..)| *name == plan.name) {
         None => (
             restricted.map_err(|e| format!("the guard refuses it: {e}"))?,
             PodSecurity::Restricted,
         ),
-        Some((_, why)) => {
+        Some((_, level, why)) => {
             match restricted {
                 Err(violation) if violation.rule.starts_with("Pod Security restricted") => {}
                 Err(violation) => return Err(format!("the guard refuses it: {violation}")),
                 Ok(_) => {
                     return Err(format!(
                         "listed as refused by Pod Security restricted ({why}), but admitted: \
-                         remove it from PRIVILEGED"
+                         remove it from RELAXED"
                     ));
                 }
             }
-            eprintln!("{}: dry-run with Pod Security privileged: {why}", plan.name);
-            let privileged = Policy {
-                pod_security: PodSecurity::Privileged,
+            let label = level.label();
+            eprintln!("{}: dry-run with Pod Security {label}: {why}", plan.name);
+            let relaxed = Policy {
+                pod_security: *level,
                 ..Policy::default()
             };
-            let admitted = admit_granted(&plan.objects, &subject, &plan.grants, &privileged)
-                .map_err(|e| format!("the guard refuses it even when privileged: {e}"))?;
-            (admitted, PodSecurity::Privileged)
+            let admitted = admit_granted(&plan.objects, &subject, &plan.grants, &relaxed)
+                .map_err(|e| format!("the guard refuses it even at {label}: {e}"))?;
+            (admitted, *level)
         }
     };
-    // The host whose policy admits a privileged pod must create its namespace with that
+    // The host whose policy admits a relaxed pod must create its namespace with that
     // level too, or the API server's own Pod Security admission refuses the pod.
     let target = target.clone().with_pod_security(level);
     // Pod Security admission enforces on Pods only: each pod template is dry-run as a
@@ -326,10 +332,10 @@ async fn every_golden_kubernetes_plan_passes_server_side_dry_run() {
         !plans.is_empty(),
         "no Kubernetes golden plans under plugins/*/tests/golden"
     );
-    for (name, _) in PRIVILEGED {
+    for (name, ..) in RELAXED {
         assert!(
             plans.iter().any(|plan| plan.name == *name),
-            "PRIVILEGED lists {name}, which is not a Kubernetes golden plan"
+            "RELAXED lists {name}, which is not a Kubernetes golden plan"
         );
     }
     ensure_cluster_classes(&target, &plans).await;
