@@ -11,7 +11,7 @@
 //! max_replicas = 10
 //!
 //! [policy.runtimes.python.actions.build]
-//! pod_security = "privileged"            # kaniko builds images as root
+//! pod_security = "baseline"              # kaniko builds images as root; nothing more
 //! ```
 //!
 //! A kind is `<apiVersion>/<kind>` (`v1/Pod`, `batch/v1/Job`). Cluster-scoped kinds are
