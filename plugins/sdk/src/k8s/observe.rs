@@ -198,3 +198,71 @@ fn waiting_reason(pod: &Pod) -> Option<(String, String)> {
             ))
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentSpec, DeploymentStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+    use crate::ObservedState;
+
+    /// A Deployment wanting `replicas`, `ready` of them ready, as the host hands it over.
+    fn deployment_object(
+        replicas: i32,
+        ready: i32,
+        conditions: Vec<DeploymentCondition>,
+    ) -> ObservedObject {
+        let deployment = Deployment {
+            metadata: ObjectMeta {
+                name: Some("d-containerdeploy-run".to_string()),
+                ..ObjectMeta::default()
+            },
+            spec: DeploymentSpec {
+                replicas: Some(replicas),
+                ..DeploymentSpec::default()
+            },
+            status: Some(DeploymentStatus {
+                ready_replicas: Some(ready),
+                conditions: Some(conditions),
+                ..DeploymentStatus::default()
+            }),
+        };
+        ObservedObject {
+            api_version: "apps/v1".to_string(),
+            kind: "Deployment".to_string(),
+            name: "d-containerdeploy-run".to_string(),
+            object: serde_json::to_string(&deployment).expect("serializes"),
+        }
+    }
+
+    #[test]
+    fn a_ready_deployment_without_a_service_runs_with_no_url() {
+        let status = deployment(&[deployment_object(2, 2, Vec::new())], None);
+        assert_eq!(status.state, ObservedState::Running);
+        assert_eq!(status.service_url, None);
+        assert_eq!(status.message.as_deref(), Some("2/2 replicas ready"));
+        let url = Some("http://web.demo.svc.cluster.local:80".to_string());
+        let serving = deployment(&[deployment_object(2, 2, Vec::new())], url.clone());
+        assert_eq!(serving.service_url, url);
+    }
+
+    #[test]
+    fn a_deployment_short_of_replicas_is_pending_and_one_that_gave_up_is_an_error() {
+        let waiting = deployment(&[deployment_object(2, 1, Vec::new())], None);
+        assert_eq!(waiting.state, ObservedState::Pending);
+        assert_eq!(waiting.message.as_deref(), Some("1/2 replicas ready"));
+        let stalled = DeploymentCondition {
+            type_: Some("Progressing".to_string()),
+            status: Some("False".to_string()),
+            reason: Some("ProgressDeadlineExceeded".to_string()),
+            message: Some("d-containerdeploy-run has timed out progressing".to_string()),
+            ..DeploymentCondition::default()
+        };
+        let failed = deployment(&[deployment_object(2, 0, vec![stalled])], None);
+        assert_eq!(failed.state, ObservedState::Error);
+        assert_eq!(failed.reason.as_deref(), Some("ProgressDeadlineExceeded"));
+        let nothing = deployment(&[], None);
+        assert_eq!(nothing.state, ObservedState::Pending);
+    }
+}
