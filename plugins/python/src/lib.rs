@@ -54,7 +54,8 @@ pub mod observe;
 pub mod plan;
 pub mod spec;
 
-use runplane_sdk::spec::validate as check_spec;
+use runplane_sdk::k8s::workload;
+use runplane_sdk::spec::{validate as check_spec, verdict};
 use runplane_sdk::{
     Capabilities, Category, FieldError, ObservedObject, Plan, PlanError, RunContext, RunStatus,
     Runtime, RuntimeInfo, Target, info, schema,
@@ -110,14 +111,7 @@ impl Runtime for Python {
                 data_processing: true,
                 ..Capabilities::NONE
             },
-            allowed_kinds: [
-                "v1/ConfigMap",
-                "batch/v1/Job",
-                "apps/v1/Deployment",
-                "v1/Service",
-            ]
-            .map(String::from)
-            .to_vec(),
+            allowed_kinds: workload::kinds(),
             ..info::runtime(
                 "python",
                 env!("CARGO_PKG_VERSION"),
@@ -142,11 +136,7 @@ impl Runtime for Python {
                 format!("{other:?} is not a kind of the python runtime"),
             )],
         };
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        verdict(errors)
     }
 
     fn plan(context: RunContext) -> Result<Plan, PlanError> {

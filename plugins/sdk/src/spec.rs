@@ -38,6 +38,15 @@ impl From<Vec<FieldError>> for PlanError {
     }
 }
 
+/// A runtime's `validate` answer from the field errors its checks found.
+pub fn verdict(errors: Vec<FieldError>) -> Result<(), Vec<FieldError>> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
 /// Validates `json` as a `T`: syntax, then every schema violation, then decoding.
 ///
 /// Use it in `validate`, where complete error reports matter more than speed.

@@ -11,6 +11,19 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::meta;
 
+/// The kinds a runtime planning these workloads creates (with a ConfigMap of its files),
+/// for its `info`'s `allowed_kinds`.
+pub fn kinds() -> Vec<String> {
+    [
+        "v1/ConfigMap",
+        "batch/v1/Job",
+        "apps/v1/Deployment",
+        "v1/Service",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// The original platform's job deadline: three days. Past it Kubernetes stops the Job's
 /// pods and fails the Job (`DeadlineExceeded`), so a stuck workload cannot hold its
 /// resources for ever.
