@@ -15,6 +15,7 @@
 //!   field with its path, so the schema a client sees is exactly what is enforced.
 //! - [`k8s`]: typed Kubernetes builders over `k8s-openapi`, plus the task settings every
 //!   Kubernetes action shares ([`k8s::TaskSettings`]).
+//! - [`local`]: what the host does with a local plan that serves (port, readiness).
 //! - [`log`]: the host log, with a native fallback so runtime crates unit-test without wasm.
 //!
 //! # Example
@@ -45,6 +46,7 @@
 
 pub mod info;
 pub mod k8s;
+pub mod local;
 pub mod log;
 pub mod schema;
 pub mod spec;

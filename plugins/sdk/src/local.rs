@@ -1,0 +1,24 @@
+//! Local plans that serve: what the host does with a plan of a `service` action on the
+//! local target, and the one directive a runtime adds to such a plan.
+//!
+//! The host starts the process as for a job, with two additions:
+//!
+//! - it reserves a free TCP port on `127.0.0.1` and passes it in [`PORT_VARIABLE`]
+//!   (`PORT`, as Cloud Run and Heroku do); the process listens there, on `127.0.0.1`;
+//! - it keeps the run READY until `GET http://127.0.0.1:<PORT><path>` answers 2xx,
+//!   `path` being what the plan's [`READINESS_PATH_VARIABLE`] says (`/` without it),
+//!   then reports RUNNING with the service URL `http://127.0.0.1:<PORT>`. The variable is
+//!   a directive to the host: the process does not see it.
+//!
+//! A stop terminates the process group, as for a job, and the run ends STOPPED.
+
+/// Variable in which the host passes the port a local service must listen on.
+pub const PORT_VARIABLE: &str = "PORT";
+
+/// Variable of a local plan naming the HTTP path the host probes for readiness.
+pub const READINESS_PATH_VARIABLE: &str = "RUNPLANE_READINESS_PATH";
+
+/// The plan's environment entry asking the host to wait for `path` to answer 2xx.
+pub fn readiness_path(path: &str) -> (String, String) {
+    (READINESS_PATH_VARIABLE.to_string(), path.to_string())
+}
