@@ -1,16 +1,25 @@
 //! Executing a run on the local target and driving its state machine.
+//!
+//! A job runs until its process exits: COMPLETED on exit code 0, ERROR otherwise. A
+//! service (a plan of an action of category `service`) listens on a port the target
+//! reserves: PENDING until its readiness path answers, RUNNING with its URL after, until
+//! a stop ends it STOPPED; a service that exits by itself ends in ERROR, since it was
+//! meant to serve until stopped.
 
 use std::time::Duration;
 
 use runplane_engine::LoadedRuntime;
-use runplane_model::{LocalProcess, Run, RunEvent, RunPlan, RunState, SpecFile};
-use runplane_target_local::{LocalEvent, Subject};
+use runplane_model::{Category, LocalProcess, Run, RunEvent, RunPlan, RunState, SpecFile};
+use runplane_target_local::{Endpoint, LocalEvent, LocalRun, Subject};
 use tokio::sync::{mpsc, watch};
 
 use crate::{Control, Result, delete_with, record};
 
 /// How long a stopped process gets between SIGTERM and SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// How often a local service's readiness path is probed until it answers.
+const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Set to `true` to ask a run to stop.
 pub type StopSignal = watch::Receiver<bool>;
@@ -73,15 +82,19 @@ impl Control {
             return Ok(());
         };
         let subject = subject_of(runtime);
+        let serves = runtime
+            .info()
+            .action(&run.action)
+            .is_some_and(|action| action.category == Category::Service);
         let started = tokio::select! {
-            started = self.local.start(run.id.as_str(), &subject, plan) => started,
+            started = self.start_process(run.id.as_str(), &subject, plan, serves) => started,
             _ = stop.wait_for(|stop| *stop) => {
                 step(run, RunState::Stop, Some("stop requested".into()))?;
                 return step(run, RunState::Stopped, Some("stopped before it started".into()));
             }
         };
-        let mut process = match started {
-            Ok(process) => process,
+        let (mut process, endpoint) = match started {
+            Ok(started) => started,
             Err(error) => return step(run, RunState::Error, Some(error.to_string())),
         };
         step(
@@ -92,13 +105,22 @@ impl Control {
                 self.local.workdir(run.id.as_str()).display()
             )),
         )?;
-        step(
-            run,
-            RunState::Running,
-            Some(format!("process {}", process.pid())),
-        )?;
+        let pid = process.pid();
+        match &endpoint {
+            None => step(run, RunState::Running, Some(format!("process {pid}")))?,
+            Some(endpoint) => step(
+                run,
+                RunState::Pending,
+                Some(format!(
+                    "process {pid}; waiting for {} to answer",
+                    endpoint.readiness_url()
+                )),
+            )?,
+        }
         let stopper = process.stopper();
         let mut stopping = false;
+        let mut waiting = endpoint.is_some();
+        let mut probe = tokio::time::interval(PROBE_INTERVAL);
         loop {
             tokio::select! {
                 event = process.next_event() => match event {
@@ -109,14 +131,25 @@ impl Control {
                         if !exit.outputs.is_empty() {
                             let _ = events.send(RunEvent::Outputs(exit.outputs.clone()));
                         }
-                        return match (stopping, exit.success()) {
-                            (true, _) => step(run, RunState::Stopped, Some("process terminated".into())),
-                            (false, true) => step(run, RunState::Completed, Some("exit code 0".into())),
-                            (false, false) => step(run, RunState::Error, Some(describe_failure(exit.code, exit.signal))),
+                        let failure = describe_failure(exit.code, exit.signal);
+                        return match (stopping, &endpoint, exit.success()) {
+                            (true, ..) => step(run, RunState::Stopped, Some("process terminated".into())),
+                            (false, Some(_), _) if waiting => step(run, RunState::Error, Some(format!("the service exited before it was ready ({failure})"))),
+                            (false, Some(_), _) => step(run, RunState::Error, Some(format!("the service exited ({failure})"))),
+                            (false, None, true) => step(run, RunState::Completed, Some("exit code 0".into())),
+                            (false, None, false) => step(run, RunState::Error, Some(failure)),
                         };
                     }
                     None => return step(run, RunState::Error, Some("lost track of the process".into())),
                 },
+                _ = probe.tick(), if waiting && !stopping => {
+                    if let Some(endpoint) = &endpoint
+                        && endpoint.is_ready().await
+                    {
+                        waiting = false;
+                        step(run, RunState::Running, Some(format!("process {pid}; serving at {}", endpoint.url())))?;
+                    }
+                }
                 _ = stop.wait_for(|stop| *stop), if !stopping => {
                     stopping = true;
                     step(run, RunState::Stop, Some("stop requested".into()))?;
@@ -124,6 +157,23 @@ impl Control {
                     tokio::spawn(async move { stopper.stop(STOP_GRACE).await });
                 }
             }
+        }
+    }
+
+    /// Starts `plan` on the local target: as a service (on a port of its own, with the
+    /// endpoint that tells when it is ready) when `serves`, else as a job.
+    async fn start_process(
+        &self,
+        run_id: &str,
+        subject: &Subject<'_>,
+        plan: LocalProcess,
+        serves: bool,
+    ) -> Result<(LocalRun, Option<Endpoint>), runplane_target_local::Error> {
+        if serves {
+            let (process, endpoint) = self.local.serve(run_id, subject, plan).await?;
+            Ok((process, Some(endpoint)))
+        } else {
+            Ok((self.local.start(run_id, subject, plan).await?, None))
         }
     }
 }

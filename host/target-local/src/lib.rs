@@ -12,6 +12,9 @@
 //!   [`policy`]), then writes the plan's files, prepares its environment, starts the
 //!   process in its own process group and returns a [`LocalRun`]: its output lines and
 //!   its exit arrive as [`LocalEvent`]s; its [`Stopper`] terminates the group.
+//! - [`LocalTarget::serve`] starts a service's plan the same way, on a port the host
+//!   reserves, and returns the [`Endpoint`] that tells when it is ready (see
+//!   [`service`]).
 //!
 //! # Example
 //!
@@ -33,6 +36,7 @@
 pub mod environment;
 pub mod policy;
 mod process;
+pub mod service;
 mod workdir;
 
 use std::path::PathBuf;
@@ -40,6 +44,7 @@ use std::path::PathBuf;
 pub use policy::{LocalPlanPolicy, Subject, Violation};
 pub use process::{Exit, LocalEvent, LocalRun, OUTPUTS_FILE, Stopper};
 use runplane_model::LocalProcess;
+pub use service::Endpoint;
 
 /// Why a local run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +73,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// No port could be reserved for a service.
+    #[error("cannot reserve a port for the service")]
+    Port(#[source] std::io::Error),
     /// Creating the language environment failed.
     #[error("cannot prepare the environment: {0}")]
     Environment(String),
@@ -149,6 +157,25 @@ impl LocalTarget {
         plan: LocalProcess,
     ) -> Result<LocalRun> {
         self.admit(subject, &plan)?;
+        self.launch(run_id, plan).await
+    }
+
+    /// Starts `plan` as a service, as [`start`](Self::start) starts a job, on a free
+    /// port passed in [`service::PORT_VARIABLE`]; the [`Endpoint`] says where it answers
+    /// and when it is ready.
+    pub async fn serve(
+        &self,
+        run_id: &str,
+        subject: &Subject<'_>,
+        mut plan: LocalProcess,
+    ) -> Result<(LocalRun, Endpoint)> {
+        self.admit(subject, &plan)?;
+        let endpoint = service::prepare(&mut plan).map_err(Error::Port)?;
+        Ok((self.launch(run_id, plan).await?, endpoint))
+    }
+
+    /// Writes the files of an admitted plan, prepares its environment, starts it.
+    async fn launch(&self, run_id: &str, plan: LocalProcess) -> Result<LocalRun> {
         let dir = self.workdir(run_id);
         workdir::prepare(&dir, &plan.files).await?;
         let environment = match &plan.environment {

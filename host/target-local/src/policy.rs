@@ -14,6 +14,8 @@
 //! - the environment is plain variables (`[A-Za-z_][A-Za-z0-9_]*`, each set once) and
 //!   sets none that chooses which program, library or start-up code gets loaded, or
 //!   where home, temporary files and the environment are (see [`denied_variable`]);
+//!   a readiness path (the service directive of [`crate::service`]) is one that fits
+//!   on an HTTP request line;
 //! - requirements are plain PEP 508 specifiers: a name, extras, version clauses and
 //!   markers; no pip options (`--find-links`, `-r`), URLs or paths, since each line goes
 //!   into the `requirements.txt` that pip reads;
@@ -32,6 +34,8 @@ use std::collections::BTreeSet;
 use std::path::{Component, Path};
 
 use runplane_model::{LocalEnvironment, LocalProcess};
+
+use crate::service::{READINESS_PATH_VARIABLE, check_readiness_path};
 
 /// Largest local plan accepted, counting every byte: the same 4 MiB the engine allows a
 /// runtime's output, so a plan the engine passes is not refused for its size alone.
@@ -238,6 +242,11 @@ fn check_env(env: &[(String, String)]) -> Result<(), Refusal> {
         if value.contains('\0') {
             return Err((field, "the value contains a NUL byte".into()));
         }
+        if key == READINESS_PATH_VARIABLE
+            && let Some(rule) = check_readiness_path(value)
+        {
+            return Err((field, rule.into()));
+        }
         if !seen.insert(key.as_str()) {
             return Err((field, "is set twice".into()));
         }
@@ -439,6 +448,11 @@ mod tests {
                     p.argv[0] = "sh".into();
                 },
                 "plan.argv[0]: \"sh\" is not python or python3: other programs need a Python environment that installs them",
+            ),
+            (
+                "a readiness path that would add a header",
+                |p| set(p, "RUNPLANE_READINESS_PATH", "/ready\r\nHost: evil"),
+                "plan.env.RUNPLANE_READINESS_PATH: a readiness path is visible ASCII, without spaces or control characters",
             ),
             (
                 "LD_PRELOAD",
