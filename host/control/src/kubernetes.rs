@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::local::StopSignal;
+use crate::local::{StopSignal, stop_requested};
 use crate::{Control, Error, Result, delete_with, record};
 
 /// How often the objects of a run applied by an earlier host are listed again while
@@ -340,14 +340,6 @@ async fn until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Resolves when a stop is asked for (never when nobody can ask any more). Unlike
-/// `wait_for`, holds no borrow of the signal afterwards, so the caller may await.
-async fn stop_requested(stop: &mut StopSignal) {
-    if stop.wait_for(|stop| *stop).await.is_err() {
-        std::future::pending::<()>().await;
     }
 }
 

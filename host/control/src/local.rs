@@ -150,7 +150,7 @@ impl Control {
                         step(run, RunState::Running, Some(format!("process {pid}; serving at {}", endpoint.url())))?;
                     }
                 }
-                _ = stop.wait_for(|stop| *stop), if !stopping => {
+                () = stop_requested(&mut stop), if !stopping => {
                     stopping = true;
                     step(run, RunState::Stop, Some("stop requested".into()))?;
                     let stopper = stopper.clone();
@@ -175,6 +175,14 @@ impl Control {
         } else {
             Ok((self.local.start(run_id, subject, plan).await?, None))
         }
+    }
+}
+
+/// Resolves when a stop is asked for (never when nobody can ask any more). Unlike
+/// `wait_for`, holds no borrow of the signal afterwards, so the caller may await.
+pub(crate) async fn stop_requested(stop: &mut StopSignal) {
+    if stop.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
