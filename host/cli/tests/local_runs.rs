@@ -304,7 +304,7 @@ fn runtimes_lists_python_with_its_actions_and_capabilities() {
         "FEDERATED",
         "python",
         "job (local, kubernetes)",
-        "serve (kubernetes)",
+        "serve (local, kubernetes)",
         "build (kubernetes)",
     ] {
         assert!(

@@ -3,7 +3,8 @@
 The same file runs locally and in a pod. It sits beside the function's source module and
 `arguments.json` ({"parameters": ..., "inputs": ..., "init_parameters": ...}).
 Environment: RUNPLANE_HANDLER ("module:function"), RUNPLANE_MODE ("job" or "serve"),
-RUNPLANE_INIT_FUNCTION (serve, optional), RUNPLANE_PORT (serve, default 8080),
+RUNPLANE_INIT_FUNCTION (serve, optional), RUNPLANE_PORT or PORT (serve, default 8080),
+RUNPLANE_HOST (serve, the address to bind, all of them by default),
 RUNPLANE_OUTPUTS (optional path where the handler's result is written as JSON).
 """
 
@@ -52,7 +53,7 @@ def write_outputs(result):
         out.write(text)
 
 
-def serve(handler, port):
+def serve(handler, host, port):
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             self.reply(200, {"status": "ok"} if self.path == "/healthz" else {"handler": handler.__name__})
@@ -74,7 +75,7 @@ def serve(handler, port):
             self.wfile.write(data)
 
     print(f"runplane: serving {handler.__name__} on port {port}", flush=True)
-    http.server.ThreadingHTTPServer(("", port), Handler).serve_forever()
+    http.server.ThreadingHTTPServer((host, port), Handler).serve_forever()
 
 
 def main():
@@ -85,7 +86,8 @@ def main():
         init = os.environ.get("RUNPLANE_INIT_FUNCTION")
         if init:
             call(load(init), arguments.get("init_parameters", {}))
-        serve(handler, int(os.environ.get("RUNPLANE_PORT", "8080")))
+        port = os.environ.get("RUNPLANE_PORT") or os.environ.get("PORT") or "8080"
+        serve(handler, os.environ.get("RUNPLANE_HOST", ""), int(port))
         return
     result = call(handler, {**arguments.get("inputs", {}), **arguments.get("parameters", {})})
     print(f"runplane: {handler.__name__} returned {result!r}", flush=True)

@@ -70,7 +70,8 @@ pub struct Python;
 
 impl Runtime for Python {
     /// `job` runs on both targets, like the original's local execution of jobs; `serve`
-    /// and `build` need a cluster (a Service to be reached, a kaniko pod to build in).
+    /// too (locally, a service on the port the host gives, see `runplane_sdk::local`);
+    /// `build` needs a cluster (a kaniko pod to build in).
     /// `allowed_kinds` lists exactly what [`plan`] produces, so the host's guard refuses
     /// anything else this runtime might ever return.
     fn info() -> RuntimeInfo {
@@ -92,7 +93,7 @@ impl Runtime for Python {
                 info::action(
                     "serve",
                     Category::Service,
-                    &[Target::Kubernetes],
+                    &[Target::Local, Target::Kubernetes],
                     schema::text_of::<ServeTask>(),
                     run_schema.clone(),
                 ),

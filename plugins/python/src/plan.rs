@@ -35,6 +35,7 @@ use runplane_sdk::k8s_openapi::api::core::v1::{
     HTTPGetAction, PodSpec, Probe, ServicePort, Volume, VolumeMount,
 };
 use runplane_sdk::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use runplane_sdk::local;
 use runplane_sdk::spec::decode;
 use runplane_sdk::{
     LocalEnvironment, LocalFile, LocalProcess, Plan, PlanError, RunContext, Target,
@@ -60,6 +61,12 @@ pub const WORK_DIR: &str = "/workspace";
 /// Port the serve bootstrap listens on, 8080 as in the original. The plan does not set
 /// `RUNPLANE_PORT`: this is also the bootstrap's default, so the two change together.
 pub const SERVE_PORT: i32 = 8080;
+/// Path the serve bootstrap answers 200 on once the handler is loaded: the pod's
+/// readiness probe, and what the host waits for before a local service is RUNNING.
+pub const HEALTH_PATH: &str = "/healthz";
+/// File the local job's bootstrap writes the handler's result to, which the local
+/// target reads back as the run's outputs.
+const OUTPUTS_FILE: &str = "outputs.json";
 /// Name of the main container, which `observe` reads exit codes from (a pod may hold
 /// sidecars injected by the cluster, whose exit codes say nothing about the run).
 pub const CONTAINER: &str = "python";
@@ -269,20 +276,20 @@ fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
 }
 
 /// Plans a run of the Python runtime: called by the host once per run, after its specs
-/// were validated; the host's guard then checks the plan before applying it. `serve` and
-/// `build` refuse the local target with a message naming the action, and an action the
+/// were validated; the host's guard then checks the plan before applying it. `build`
+/// refuses the local target with a message naming the action, and an action the
 /// runtime does not offer is refused with the list of those it does.
 pub fn plan(context: &RunContext) -> Result<Plan, PlanError> {
     let run = Run::resolve(context)?;
     match (context.action.as_str(), context.target) {
         ("job", Target::Local) => Ok(local_job(&run)),
         ("job", Target::Kubernetes) => kubernetes_job(&run),
+        ("serve", Target::Local) => Ok(local_serve(&run)),
         ("serve", Target::Kubernetes) => serve(&run),
         ("build", Target::Kubernetes) => build(&run),
-        ("serve" | "build", Target::Local) => Err(PlanError::message(format!(
-            "the {} action runs only on the kubernetes target",
-            context.action
-        ))),
+        ("build", Target::Local) => Err(PlanError::message(
+            "the build action runs only on the kubernetes target",
+        )),
         (action, _) => Err(PlanError::message(format!(
             "unknown action {action:?}: the python runtime offers job, serve and build"
         ))),
@@ -293,7 +300,22 @@ pub fn plan(context: &RunContext) -> Result<Plan, PlanError> {
 /// reads the handler's result back from `outputs.json` there.
 fn local_job(run: &Run<'_>) -> Plan {
     let mut env = run.handler_env("job");
-    env.push(("RUNPLANE_OUTPUTS".to_string(), "outputs.json".to_string()));
+    env.push(("RUNPLANE_OUTPUTS".to_string(), OUTPUTS_FILE.to_string()));
+    local_process(run, env)
+}
+
+/// A local service: the bootstrap serves the handler on `127.0.0.1`, on the port the
+/// host passes in `PORT`; the host waits for `/healthz`, as the pod's readiness probe
+/// does.
+fn local_serve(run: &Run<'_>) -> Plan {
+    let mut env = run.handler_env("serve");
+    env.push(("RUNPLANE_HOST".to_string(), "127.0.0.1".to_string()));
+    env.push(local::readiness_path(HEALTH_PATH));
+    local_process(run, env)
+}
+
+/// The bootstrap and the run's files, in the function's requirements' environment.
+fn local_process(run: &Run<'_>, env: Vec<(String, String)>) -> Plan {
     Plan::Local(LocalProcess {
         argv: vec![
             "python".to_string(),
@@ -358,7 +380,7 @@ fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
     }]);
     container.readiness_probe = Some(Probe {
         http_get: Some(HTTPGetAction {
-            path: Some("/healthz".to_string()),
+            path: Some(HEALTH_PATH.to_string()),
             port: IntOrString::String("http".to_string()),
             ..HTTPGetAction::default()
         }),
