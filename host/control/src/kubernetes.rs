@@ -235,7 +235,9 @@ impl Driver<'_> {
                     last = Some(status.clone());
                     let to = run_state(status.state);
                     if to != run.state && run.state.can_become(to) {
-                        if to == RunState::Completed && !status.outputs.is_empty() {
+                        // A job's results come with its completion, a service's
+                        // endpoints (`inference_v2`) once it runs.
+                        if !status.outputs.is_empty() {
                             let _ = self.events.send(RunEvent::Outputs(status.outputs.clone()));
                         }
                         self.step(run, to, describe_status(&status))?;
