@@ -166,7 +166,9 @@ fn pod_progress(pods: &[Pod]) -> RunStatus {
         })
 }
 
-/// Why a pod is not running yet: an unschedulable condition or a waiting container.
+/// Why a pod is not running yet: an unschedulable condition or a waiting container,
+/// init containers first (one that keeps failing, a model that cannot be fetched, says
+/// `CrashLoopBackOff` while the main containers only say `PodInitializing`).
 fn waiting_reason(pod: &Pod) -> Option<(String, String)> {
     let pod_status = pod.status.as_ref()?;
     let unscheduled = pod_status
@@ -184,9 +186,10 @@ fn waiting_reason(pod: &Pod) -> Option<(String, String)> {
         ));
     }
     pod_status
-        .container_statuses
+        .init_container_statuses
         .iter()
         .flatten()
+        .chain(pod_status.container_statuses.iter().flatten())
         .find_map(|container| {
             let waiting = container.state.as_ref()?.waiting.as_ref()?;
             Some((
@@ -202,6 +205,9 @@ fn waiting_reason(pod: &Pod) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentSpec, DeploymentStatus};
+    use k8s_openapi::api::core::v1::{
+        ContainerState, ContainerStateWaiting, ContainerStatus, PodStatus,
+    };
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     use super::*;
@@ -234,6 +240,55 @@ mod tests {
             name: "d-containerdeploy-run".to_string(),
             object: serde_json::to_string(&deployment).expect("serializes"),
         }
+    }
+
+    /// A pod of the run with `init` and `main` container statuses.
+    fn pod_object(init: Vec<ContainerStatus>, main: Vec<ContainerStatus>) -> ObservedObject {
+        let pod = Pod {
+            status: Some(PodStatus {
+                phase: Some("Pending".to_string()),
+                init_container_statuses: Some(init),
+                container_statuses: Some(main),
+                ..PodStatus::default()
+            }),
+            ..Pod::default()
+        };
+        ObservedObject {
+            api_version: "v1".to_string(),
+            kind: "Pod".to_string(),
+            name: "d-containerdeploy-run-1".to_string(),
+            object: serde_json::to_string(&pod).expect("serializes"),
+        }
+    }
+
+    fn waiting(name: &str, reason: &str, message: &str) -> ContainerStatus {
+        ContainerStatus {
+            name: name.to_string(),
+            state: Some(ContainerState {
+                waiting: Some(ContainerStateWaiting {
+                    reason: Some(reason.to_string()),
+                    message: Some(message.to_string()),
+                }),
+                ..ContainerState::default()
+            }),
+            ..ContainerStatus::default()
+        }
+    }
+
+    #[test]
+    fn an_init_container_failing_over_and_over_is_the_reason_a_pod_waits() {
+        let pod = pod_object(
+            vec![waiting(
+                "fetch",
+                "CrashLoopBackOff",
+                "back-off 20s restarting failed container=fetch",
+            )],
+            vec![waiting("server", "PodInitializing", "")],
+        );
+        let status = deployment(&[deployment_object(1, 0, Vec::new()), pod], None);
+        assert_eq!(status.state, ObservedState::Pending);
+        assert_eq!(status.reason.as_deref(), Some("CrashLoopBackOff"));
+        assert!(status.message.unwrap().contains("container=fetch"));
     }
 
     #[test]
