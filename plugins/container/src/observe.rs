@@ -5,7 +5,7 @@
 //! they run until stopped.
 
 use runplane_sdk::k8s::build::{BUILD_CONTAINER, with_built_image};
-use runplane_sdk::k8s::{observe as workload, service_name, workload::service_url};
+use runplane_sdk::k8s::{observe as workload, workload::service_url};
 use runplane_sdk::spec::decode;
 use runplane_sdk::{ObservedObject, RunContext, RunStatus};
 
@@ -21,7 +21,7 @@ pub fn observe(context: &RunContext, objects: &[ObservedObject]) -> RunStatus {
             let task: ServeTask = decode(&context.task_spec, "task spec").unwrap_or_default();
             let url = task.service_ports.first().map(|port| {
                 service_url(
-                    &service_name(context, task.service_name.as_deref()),
+                    &task.serve.service_name(context),
                     &context.namespace,
                     port.port,
                 )

@@ -19,7 +19,6 @@
 use std::collections::BTreeMap;
 
 use runplane_sdk::k8s::{self, DefaultUser, Manifests, TaskSettings, build, workload};
-use runplane_sdk::k8s_openapi::api::apps::v1::Deployment;
 use runplane_sdk::k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, PodSpec, ServicePort, Volume,
     VolumeMount,
@@ -177,14 +176,7 @@ pub fn plan(context: &RunContext) -> Result<Plan, PlanError> {
 fn job(run: &Run<'_>) -> Result<Plan, PlanError> {
     let task: JobTask = decode(&run.context.task_spec, "task spec")?;
     run.plan_workload(&task.settings, |labels, pod| {
-        let name = run.name("j");
-        let job = workload::job(
-            &name,
-            labels,
-            task.settings.pod_metadata(&name, labels),
-            pod,
-            task.backoff_limit.unwrap_or(0),
-        );
+        let job = workload::run_job(run.context, labels, &task, pod);
         Manifests::of(&job)
     })
 }
@@ -192,33 +184,15 @@ fn job(run: &Run<'_>) -> Result<Plan, PlanError> {
 fn deploy(run: &Run<'_>) -> Result<Plan, PlanError> {
     let task: DeployTask = decode(&run.context.task_spec, "task spec")?;
     run.plan_workload(&task.settings, |labels, pod| {
-        Manifests::of(&deployment(run, &task, labels, pod))
+        Manifests::of(&workload::run_deployment(run.context, labels, &task, pod))
     })
-}
-
-/// The Deployment of a deploy or serve run: `task.replicas` copies of `pod`.
-fn deployment(
-    run: &Run<'_>,
-    task: &DeployTask,
-    labels: &BTreeMap<String, String>,
-    pod: PodSpec,
-) -> Deployment {
-    let name = run.name("d");
-    workload::deployment(
-        &name,
-        labels,
-        &run.context.run_id,
-        task.settings.pod_metadata(&name, labels),
-        pod,
-        task.replicas.unwrap_or(1),
-    )
 }
 
 /// A serve run: the deploy's Deployment, its container exposing every `target_port`,
 /// behind a Service of the task's ports (`ClusterIP` unless the task says otherwise).
 fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
     let task: ServeTask = decode(&run.context.task_spec, "task spec")?;
-    run.plan_workload(&task.deployment.settings, |labels, mut pod| {
+    run.plan_workload(&task.serve.deployment.settings, |labels, mut pod| {
         let ports: Vec<_> = task
             .service_ports
             .iter()
@@ -235,12 +209,13 @@ fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
                 })
                 .collect(),
         );
-        let deployment = deployment(run, &task.deployment, labels, pod);
+        let deployment = workload::run_deployment(run.context, labels, &task.serve.deployment, pod);
         let service = workload::service(
-            &k8s::service_name(run.context, task.service_name.as_deref()),
+            &task.serve.service_name(run.context),
             labels,
             &run.context.run_id,
-            task.service_type
+            task.serve
+                .service_type
                 .unwrap_or(k8s::ServiceType::ClusterIP)
                 .as_str(),
             task.service_ports
@@ -270,26 +245,15 @@ fn port_name(port: i32) -> String {
 /// context, and pushes [`build::built_image`].
 fn build_image(run: &Run<'_>) -> Result<Plan, PlanError> {
     let task: BuildTask = decode(&run.context.task_spec, "task spec")?;
-    let destination = build::built_image(run.context).ok_or_else(|| {
-        PlanError::message(
-            "the build action needs an image registry to push to (host setting image_registry)",
-        )
-    })?;
-    let labels = run.labels(&task.settings);
+    let destination = build::destination(run.context)?;
+    let labels = run.labels(&task.job.settings);
     let mut files = vec![("Dockerfile".to_string(), dockerfile(&run.function, &task)?)];
     if !run.function.is_dockerfile() {
         files.extend(run.function.file());
     }
-    let mut pod = run.pod(&task.settings, String::new(), true);
+    let mut pod = run.pod(&task.job.settings, String::new(), true);
     build::kaniko(&mut pod, &run.context.settings, SHARED_DIR, &destination);
-    let name = run.name("j");
-    let job = workload::job(
-        &name,
-        &labels,
-        task.settings.pod_metadata(&name, &labels),
-        pod,
-        task.backoff_limit.unwrap_or(0),
-    );
+    let job = workload::run_job(run.context, &labels, &task.job, pod);
     let mut manifests = Manifests::new();
     manifests.push(&run.config_map(&labels, files))?;
     manifests.push(&job)?;
@@ -317,7 +281,7 @@ pub fn dockerfile(function: &FunctionSpec, task: &BuildTask) -> Result<String, P
             ]
         }
     };
-    lines.extend(task.instructions.iter().map(|line| line.trim().to_string()));
+    lines.extend(task.lines());
     let starts_with_from = lines.first().is_some_and(|line| {
         line.split_whitespace()
             .next()

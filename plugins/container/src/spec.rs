@@ -7,28 +7,11 @@
 //! again.
 
 use runplane_sdk::FieldError;
-use runplane_sdk::k8s::{ImagePullPolicy, ServiceType, TaskSettings, check_service_name};
-use runplane_sdk::spec::InlineSource;
+use runplane_sdk::k8s::build::disallowed_instructions;
+use runplane_sdk::k8s::{ImagePullPolicy, check_service_name};
+use runplane_sdk::spec::{InlineSource, RunBase};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-/// Dockerfile instructions a build may add (`instructions`) or a Dockerfile source may
-/// hold: the original's list. The others (`ONBUILD`, `SHELL`, `STOPSIGNAL`, `VOLUME`,
-/// `LABEL`, `MAINTAINER`) are refused.
-pub const ALLOWED_INSTRUCTIONS: [&str; 12] = [
-    "FROM",
-    "RUN",
-    "CMD",
-    "EXPOSE",
-    "ENV",
-    "ADD",
-    "COPY",
-    "ENTRYPOINT",
-    "USER",
-    "WORKDIR",
-    "ARG",
-    "HEALTHCHECK",
-];
 
 /// Function spec of kind `container`: an image and how to start it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
@@ -226,28 +209,6 @@ pub fn dockerfile_lines(text: &str) -> Vec<String> {
     lines
 }
 
-/// The Dockerfile `lines` whose instruction is not in [`ALLOWED_INSTRUCTIONS`], by
-/// index, with what is wrong.
-pub fn disallowed_instructions(lines: &[String]) -> Vec<(usize, String)> {
-    lines
-        .iter()
-        .enumerate()
-        .filter_map(|(index, line)| {
-            let instruction = line.split_whitespace().next().unwrap_or_default();
-            let allowed = ALLOWED_INSTRUCTIONS.contains(&instruction.to_ascii_uppercase().as_str());
-            (!allowed).then(|| {
-                (
-                    index,
-                    format!(
-                        "{instruction:?} is not an allowed Dockerfile instruction ({})",
-                        ALLOWED_INSTRUCTIONS.join(", ")
-                    ),
-                )
-            })
-        })
-        .collect()
-}
-
 /// Task spec of `container+job`: the SDK's [`runplane_sdk::k8s::JobTask`].
 pub use runplane_sdk::k8s::JobTask;
 
@@ -255,24 +216,20 @@ pub use runplane_sdk::k8s::JobTask;
 /// [`runplane_sdk::k8s::DeployTask`].
 pub use runplane_sdk::k8s::DeployTask;
 
-/// Task spec of `container+serve`: a Deployment behind a Service.
+/// Task spec of `container+serve`: a Deployment behind a Service of the task's ports.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct ServeTask {
-    /// The function reference, the pods behind the Service and the shared Kubernetes
-    /// settings, at the top level as in the original.
+    /// The function reference, the pods behind the Service, the Service's type (`ClusterIP`
+    /// when unset, as the original's serve tasks) and name, and the shared Kubernetes
+    /// settings, at the top level as in the original: the SDK's
+    /// [`runplane_sdk::k8s::ServeTask`].
     #[serde(flatten)]
-    pub deployment: DeployTask,
+    pub serve: runplane_sdk::k8s::ServeTask,
     /// The Service's ports and the container ports they lead to; at least one. The run's
     /// service URL is the first one's.
     #[serde(default)]
     pub service_ports: Vec<ServicePort>,
-    /// Kubernetes Service type; `ClusterIP` when unset, as the original's serve tasks.
-    #[serde(default)]
-    pub service_type: Option<ServiceType>,
-    /// Name of the Service, instead of the derived `s-containerserve-<run id>`.
-    #[serde(default)]
-    pub service_name: Option<String>,
 }
 
 /// One port of a serve run's Service.
@@ -291,7 +248,7 @@ impl ServeTask {
     /// Checks what the schema cannot: the settings, at least one port, distinct ports,
     /// and a Service name Kubernetes accepts.
     pub fn check(&self) -> Vec<FieldError> {
-        let mut errors = self.deployment.settings.check("");
+        let mut errors = self.serve.deployment.settings.check("");
         if self.service_ports.is_empty() {
             errors.push(FieldError::new(
                 "service_ports",
@@ -311,70 +268,25 @@ impl ServeTask {
         }
         errors.extend(check_service_name(
             "service_name",
-            self.service_name.as_deref(),
+            self.serve.service_name.as_deref(),
         ));
         errors
     }
 }
 
-/// Task spec of `container+build`: a kaniko Job building the function's image.
+/// Task spec of `container+build`: a kaniko Job building the function's image, the
+/// SDK's [`runplane_sdk::k8s::BuildTask`] (its `instructions` come after the base).
+pub use runplane_sdk::k8s::BuildTask;
+
+/// Run spec of every container action. Unknown fields are refused by the schema (serde
+/// cannot beside a flattened one).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct BuildTask {
-    /// The function reference, set by the API; not read by `plan`.
-    #[serde(default)]
-    pub function: Option<String>,
-    /// Dockerfile lines added after the base (`RUN apt-get install -y jq`), one
-    /// instruction each, of [`ALLOWED_INSTRUCTIONS`].
-    #[serde(default)]
-    pub instructions: Vec<String>,
-    /// How many times Kubernetes retries a failed build pod; 0 when unset.
-    #[serde(default)]
-    #[schemars(range(min = 0))]
-    pub backoff_limit: Option<i32>,
-    /// The shared Kubernetes settings, at the top level as in the original.
-    #[serde(flatten)]
-    pub settings: TaskSettings,
-}
-
-impl BuildTask {
-    /// Checks what the schema cannot: the settings, and instructions that are one
-    /// allowed instruction each (a newline would smuggle in another one).
-    pub fn check(&self) -> Vec<FieldError> {
-        let mut errors = self.settings.check("");
-        let mut lines = Vec::new();
-        for (index, instruction) in self.instructions.iter().enumerate() {
-            if instruction.contains('\n') || instruction.trim().is_empty() {
-                errors.push(FieldError::new(
-                    format!("instructions[{index}]"),
-                    "must be one Dockerfile instruction on one line",
-                ));
-            }
-            lines.push(instruction.trim().to_string());
-        }
-        errors.extend(
-            disallowed_instructions(&lines)
-                .into_iter()
-                .map(|(index, message)| FieldError::new(format!("instructions[{index}]"), message)),
-        );
-        errors
-    }
-}
-
-/// Run spec of every container action.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct RunSpec {
-    /// The function reference, set by the API; informational.
-    #[serde(default)]
-    pub function: Option<String>,
-    /// The task reference, set by the API; informational.
-    #[serde(default)]
-    pub task: Option<String>,
-    /// Accepted so the original's run specs load; the container runtime runs only on
-    /// the cluster.
-    #[serde(default)]
-    pub local_execution: bool,
+    /// `function`, `task` and `local_execution`, as every run spec has them (the
+    /// container runtime runs only on the cluster).
+    #[serde(flatten)]
+    pub base: RunBase,
     /// Arguments of the container's command (or of the image's entrypoint).
     #[serde(default)]
     pub args: Vec<String>,
@@ -391,17 +303,5 @@ mod tests {
             dockerfile_lines(text),
             ["FROM alpine:3.20", "RUN apk add  jq", "CMD [\"jq\"]"]
         );
-    }
-
-    #[test]
-    fn instructions_outside_the_list_are_named() {
-        let lines = [
-            "FROM alpine".to_string(),
-            "ONBUILD RUN rm -rf /".to_string(),
-        ];
-        let errors = disallowed_instructions(&lines);
-        assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].0, 1);
-        assert!(errors[0].1.contains("\"ONBUILD\""), "{}", errors[0].1);
     }
 }

@@ -28,11 +28,10 @@
 
 use std::collections::BTreeMap;
 
-use runplane_sdk::k8s::{self, Manifests, TaskSettings, build, workload};
-use runplane_sdk::k8s_openapi::api::batch::v1::Job;
+use runplane_sdk::k8s::{self, Manifests, TaskSettings, build, mount, workload};
 use runplane_sdk::k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    HTTPGetAction, PodSpec, Probe, ServicePort, Volume, VolumeMount,
+    HTTPGetAction, PodSpec, Probe, ServicePort, Volume,
 };
 use runplane_sdk::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use runplane_sdk::local;
@@ -264,17 +263,6 @@ impl<'a> Run<'a> {
     }
 }
 
-/// A volume mount; `readOnly` is left out rather than `false`, so that the manifest
-/// shows only what differs from Kubernetes' defaults.
-fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
-    VolumeMount {
-        name: name.to_string(),
-        mount_path: path.to_string(),
-        read_only: read_only.then_some(true),
-        ..VolumeMount::default()
-    }
-}
-
 /// Plans a run of the Python runtime: called by the host once per run, after its specs
 /// were validated; the host's guard then checks the plan before applying it. `build`
 /// refuses the local target with a message naming the action, and an action the
@@ -336,30 +324,13 @@ fn local_process(run: &Run<'_>, env: Vec<(String, String)>) -> Plan {
     })
 }
 
-/// The Job around `pod`, shared by job and build runs.
-fn job_object(
-    run: &Run<'_>,
-    labels: &BTreeMap<String, String>,
-    task: &JobTask,
-    pod: PodSpec,
-) -> Job {
-    let name = run.name("j");
-    workload::job(
-        &name,
-        labels,
-        task.settings.pod_metadata(&name, labels),
-        pod,
-        task.backoff_limit.unwrap_or(0),
-    )
-}
-
 fn kubernetes_job(run: &Run<'_>) -> Result<Plan, PlanError> {
     let task: JobTask = decode(&run.context.task_spec, "task spec")?;
     let labels = run.labels(&task.settings);
     let mut manifests = Manifests::new();
     manifests.push(&run.config_map(&labels, &[]))?;
     let pod = run.pod(&task.settings, "job");
-    manifests.push(&job_object(run, &labels, &task, pod))?;
+    manifests.push(&workload::run_job(run.context, &labels, &task, pod))?;
     Ok(manifests.into_plan())
 }
 
@@ -387,20 +358,11 @@ fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
         period_seconds: Some(5),
         ..Probe::default()
     });
-    let name = run.name("d");
-    let run_id = &run.context.run_id;
-    let deployment = workload::deployment(
-        &name,
-        &labels,
-        run_id,
-        settings.pod_metadata(&name, &labels),
-        pod,
-        task.deployment.replicas.unwrap_or(1),
-    );
+    let deployment = workload::run_deployment(run.context, &labels, &task.deployment, pod);
     let service = workload::service(
-        &k8s::service_name(run.context, task.service_name.as_deref()),
+        &task.service_name(run.context),
         &labels,
-        run_id,
+        &run.context.run_id,
         task.service_type.unwrap_or_default().as_str(),
         vec![ServicePort {
             name: Some("http".to_string()),
@@ -422,11 +384,7 @@ fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
 /// the pip install at pod start.
 fn build(run: &Run<'_>) -> Result<Plan, PlanError> {
     let task: JobTask = decode(&run.context.task_spec, "task spec")?;
-    let destination = build::built_image(run.context).ok_or_else(|| {
-        PlanError::message(
-            "the build action needs an image registry to push to (host setting image_registry)",
-        )
-    })?;
+    let destination = build::destination(run.context)?;
     let labels = run.labels(&task.settings);
     let mut dockerfile = format!(
         "FROM {}\nWORKDIR {SOURCE_DIR}\nCOPY . {SOURCE_DIR}\n",
@@ -444,6 +402,6 @@ fn build(run: &Run<'_>) -> Result<Plan, PlanError> {
     build::kaniko(&mut pod, &run.context.settings, SOURCE_DIR, &destination);
     let mut manifests = Manifests::new();
     manifests.push(&run.config_map(&labels, &[("Dockerfile".to_string(), dockerfile)]))?;
-    manifests.push(&job_object(run, &labels, &task, pod))?;
+    manifests.push(&workload::run_job(run.context, &labels, &task, pod))?;
     Ok(manifests.into_plan())
 }

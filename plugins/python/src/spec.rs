@@ -16,8 +16,7 @@
 use std::collections::BTreeMap;
 
 use runplane_sdk::FieldError;
-use runplane_sdk::k8s::{DeployTask, ServiceType, check_service_name};
-use runplane_sdk::spec::InlineSource;
+use runplane_sdk::spec::{InlineSource, RunBase};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -106,56 +105,21 @@ impl PythonVersion {
 /// runtime has none, and refuses them.
 pub use runplane_sdk::k8s::JobTask;
 
-/// Task spec of `python+serve`. Like [`JobTask`], it leaves unknown fields to the schema.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct ServeTask {
-    /// The function reference, the pods behind the Service and the shared Kubernetes
-    /// settings, at the top level.
-    #[serde(flatten)]
-    pub deployment: DeployTask,
-    /// Kubernetes Service type; `NodePort` when unset, the original's fallback.
-    #[serde(default)]
-    pub service_type: Option<ServiceType>,
-    /// Name of the Service, instead of the derived `s-pythonserve-<run id>`; the run's
-    /// service URL uses it. The original keeps its derived name and adds alias Services
-    /// under this one; Runplane plans a single Service per run, so it takes the name.
-    #[serde(default)]
-    pub service_name: Option<String>,
-}
-
-impl ServeTask {
-    /// Checks what the schema cannot: the settings, and a chosen Service name that
-    /// Kubernetes accepts (a DNS-1035 label), so the mistake shows before anything is
-    /// applied.
-    pub fn check(&self) -> Vec<FieldError> {
-        let mut errors = self.deployment.settings.check("");
-        errors.extend(check_service_name(
-            "service_name",
-            self.service_name.as_deref(),
-        ));
-        errors
-    }
-}
+/// Task spec of `python+serve`: the SDK's [`runplane_sdk::k8s::ServeTask`], whose
+/// `service_type` is `NodePort` when unset, the original's fallback for Python.
+pub use runplane_sdk::k8s::ServeTask;
 
 /// Run spec of every Python action: the arguments of one execution. They reach the
 /// bootstrap as `arguments.json`, not as environment or command line, so any JSON value
 /// arrives unchanged.
+///
+/// Unknown fields are refused by the schema (serde cannot beside a flattened one).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct RunSpec {
-    /// The function reference, set by the API; informational for the runtime.
-    #[serde(default)]
-    pub function: Option<String>,
-    /// The task reference (`python+job://<project>/<task id>`), set by the API;
-    /// informational for the runtime.
-    #[serde(default)]
-    pub task: Option<String>,
-    /// The original's switch for running on the user's machine. Here the host chooses
-    /// the target and passes it in the run context (`target`); the field is accepted so
-    /// the original's run specs load, and `plan` does not read it.
-    #[serde(default)]
-    pub local_execution: bool,
+    /// `function`, `task` and `local_execution`, as every run spec has them.
+    #[serde(flatten)]
+    pub base: RunBase,
     /// Keyword arguments of the handler of a job. The bootstrap passes those the
     /// handler's signature names (all of them if it takes `**kwargs`) and logs the rest.
     /// A served handler gets each request's JSON body instead.

@@ -19,21 +19,42 @@ pub use settings::{
     DefaultUser, EnvVar, ImagePullPolicy, Label, NodeSelector, Resource, Resources, TaintEffect,
     TaskSettings, Toleration, TolerationOperator, Volume, VolumeType,
 };
-pub use tasks::{DeployTask, JobTask};
+pub use tasks::{BuildTask, DeployTask, JobTask, ServeTask};
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, PodSecurityContext, SeccompProfile, SecurityContext,
+    Capabilities, PodSecurityContext, SeccompProfile, SecurityContext, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use crate::{Plan, PlanError, RunContext};
+use crate::{HostSettings, Plan, PlanError, RunContext};
 
 /// User id a pod runs as when the task sets none: Pod Security "restricted" forbids
 /// root, and the official language images default to root.
 pub const DEFAULT_RUN_AS_USER: i64 = 1000;
+
+/// The host's default image for `role` (a mirror, say), else the runtime's own `image`.
+/// Roles are names a runtime documents (`kaniko`, `python-3.11`).
+pub fn default_image(settings: &HostSettings, role: &str, image: &str) -> String {
+    settings
+        .default_images
+        .iter()
+        .find(|(name, _)| name == role)
+        .map_or_else(|| image.to_string(), |(_, image)| image.clone())
+}
+
+/// A volume mount; `readOnly` is left out rather than `false`, so that the manifest
+/// shows only what differs from Kubernetes' defaults.
+pub fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.to_string(),
+        mount_path: path.to_string(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    }
+}
 
 /// Metadata with a name and labels; the host sets the namespace and its own labels.
 pub fn meta(name: &str, labels: &BTreeMap<String, String>) -> ObjectMeta {

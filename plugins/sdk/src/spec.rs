@@ -38,6 +38,25 @@ impl From<Vec<FieldError>> for PlanError {
     }
 }
 
+/// The fields every run spec of the original has (its `RunBaseSpec`), which the API
+/// sets: runtimes flatten it into their run specs, beside their own fields.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, JsonSchema)]
+pub struct RunBase {
+    /// The function reference (`<kind>://<project>/<name>:<id>`), set by the API;
+    /// informational for the runtime, which gets the function spec in the run context.
+    #[serde(default)]
+    pub function: Option<String>,
+    /// The task reference (`<kind>+<action>://<project>/<task id>`), set by the API;
+    /// informational for the runtime.
+    #[serde(default)]
+    pub task: Option<String>,
+    /// The original's switch for running on the user's machine. Here the host chooses
+    /// the target and passes it in the run context (`target`); the field is accepted so
+    /// the original's run specs load, and `plan` does not read it.
+    #[serde(default)]
+    pub local_execution: bool,
+}
+
 /// A runtime's `validate` answer from the field errors its checks found.
 pub fn verdict(errors: Vec<FieldError>) -> Result<(), Vec<FieldError>> {
     if errors.is_empty() {

@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::core::v1::{PodSecurityContext, PodSpec, SecurityContext};
 
-use crate::{HostSettings, ObservedState, RunContext, RunStatus};
+use crate::{FieldError, HostSettings, ObservedState, PlanError, RunContext, RunStatus};
 
 /// Image of build runs, pinned rather than `latest` so that a build behaves the same
 /// next month; the host's default image for role `kaniko` replaces it (a mirror).
@@ -30,13 +30,80 @@ pub fn built_image(context: &RunContext) -> Option<String> {
     ))
 }
 
+/// [`built_image`], or the plan error of a host with no registry to push to.
+pub fn destination(context: &RunContext) -> Result<String, PlanError> {
+    built_image(context).ok_or_else(|| {
+        PlanError::message(
+            "the build action needs an image registry to push to (host setting image_registry)",
+        )
+    })
+}
+
 /// The kaniko image: the host's default image for role `kaniko`, else [`KANIKO_IMAGE`].
 pub fn kaniko_image(settings: &HostSettings) -> String {
-    settings
-        .default_images
+    super::default_image(settings, "kaniko", KANIKO_IMAGE)
+}
+
+/// Dockerfile instructions a build may add (a task's `instructions`) or a Dockerfile
+/// source may hold: the original's list. The others (`ONBUILD`, `SHELL`, `STOPSIGNAL`,
+/// `VOLUME`, `LABEL`, `MAINTAINER`) are refused.
+pub const ALLOWED_INSTRUCTIONS: [&str; 12] = [
+    "FROM",
+    "RUN",
+    "CMD",
+    "EXPOSE",
+    "ENV",
+    "ADD",
+    "COPY",
+    "ENTRYPOINT",
+    "USER",
+    "WORKDIR",
+    "ARG",
+    "HEALTHCHECK",
+];
+
+/// The Dockerfile `lines` whose instruction is not in [`ALLOWED_INSTRUCTIONS`], by
+/// index, with what is wrong.
+pub fn disallowed_instructions(lines: &[String]) -> Vec<(usize, String)> {
+    lines
         .iter()
-        .find(|(role, _)| role == "kaniko")
-        .map_or(KANIKO_IMAGE.to_string(), |(_, image)| image.clone())
+        .enumerate()
+        .filter_map(|(index, line)| {
+            let instruction = line.split_whitespace().next().unwrap_or_default();
+            let allowed = ALLOWED_INSTRUCTIONS.contains(&instruction.to_ascii_uppercase().as_str());
+            (!allowed).then(|| {
+                (
+                    index,
+                    format!(
+                        "{instruction:?} is not an allowed Dockerfile instruction ({})",
+                        ALLOWED_INSTRUCTIONS.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The field errors of a build task's `instructions` (at `field[<index>]`): each must
+/// be one allowed instruction on one line, since a newline would smuggle in another.
+pub fn check_instructions(field: &str, instructions: &[String]) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut lines = Vec::new();
+    for (index, instruction) in instructions.iter().enumerate() {
+        if instruction.contains('\n') || instruction.trim().is_empty() {
+            errors.push(FieldError::new(
+                format!("{field}[{index}]"),
+                "must be one Dockerfile instruction on one line",
+            ));
+        }
+        lines.push(instruction.trim().to_string());
+    }
+    errors.extend(
+        disallowed_instructions(&lines)
+            .into_iter()
+            .map(|(index, message)| FieldError::new(format!("{field}[{index}]"), message)),
+    );
+    errors
 }
 
 /// Turns the pod's main (first) container into kaniko building the Dockerfile in
@@ -77,4 +144,32 @@ pub fn with_built_image(mut status: RunStatus, context: &RunContext) -> RunStatu
         ));
     }
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instructions_outside_the_list_are_named() {
+        let lines = [
+            "FROM alpine".to_string(),
+            "ONBUILD RUN rm -rf /".to_string(),
+        ];
+        let errors = disallowed_instructions(&lines);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].0, 1);
+        assert!(errors[0].1.contains("\"ONBUILD\""), "{}", errors[0].1);
+    }
+
+    #[test]
+    fn an_instruction_smuggling_a_second_line_is_refused() {
+        let instructions = [
+            "RUN true\nVOLUME /data".to_string(),
+            "RUN pip list".to_string(),
+        ];
+        let errors = check_instructions("instructions", &instructions);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].path, "instructions[0]");
+    }
 }

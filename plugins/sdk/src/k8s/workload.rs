@@ -9,7 +9,8 @@ use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::meta;
+use super::{DeployTask, JobTask, meta, run_object_name};
+use crate::RunContext;
 
 /// The kinds a runtime planning these workloads creates (with a ConfigMap of its files),
 /// for its `info`'s `allowed_kinds`.
@@ -58,6 +59,25 @@ pub fn job(
     }
 }
 
+/// The Job of a job or build run, named as the original names it (`j-<kind><action>-<run
+/// id>`): [`job`] with the task's pod metadata (`labels` and its annotations) and retries
+/// (`backoff_limit`, 0 when unset, as in the original).
+pub fn run_job(
+    context: &RunContext,
+    labels: &BTreeMap<String, String>,
+    task: &JobTask,
+    pod: PodSpec,
+) -> Job {
+    let name = run_object_name("j", context);
+    job(
+        &name,
+        labels,
+        task.settings.pod_metadata(&name, labels),
+        pod,
+        task.backoff_limit.unwrap_or(0),
+    )
+}
+
 /// The selector of a run's pods: its run id alone. A Deployment's selector cannot change
 /// once created, and the run id is the one label that identifies the run's pods
 /// whatever the task adds (`app.kubernetes.io/instance`, see [`super::app_labels`]).
@@ -91,6 +111,26 @@ pub fn deployment(
         },
         ..Deployment::default()
     }
+}
+
+/// The Deployment of a deploy or serve run, named as the original names it
+/// (`d-<kind><action>-<run id>`): [`deployment`] of `task.replicas` copies of `pod` (1
+/// when unset), with the task's pod metadata.
+pub fn run_deployment(
+    context: &RunContext,
+    labels: &BTreeMap<String, String>,
+    task: &DeployTask,
+    pod: PodSpec,
+) -> Deployment {
+    let name = run_object_name("d", context);
+    deployment(
+        &name,
+        labels,
+        &context.run_id,
+        task.settings.pod_metadata(&name, labels),
+        pod,
+        task.replicas.unwrap_or(1),
+    )
 }
 
 /// A Service named `name` of `service_type` (`ClusterIP`, `NodePort`, `LoadBalancer`)
