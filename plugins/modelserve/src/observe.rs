@@ -1,0 +1,191 @@
+//! Live objects → run status, with the SDK's readings of a Deployment (serve runs) and of
+//! a Job (`mlflowserve+build`), see [`runplane_sdk::k8s::observe`].
+//!
+//! A serve run is RUNNING once every replica's server answers its readiness probe; it
+//! then carries its Service's URL and, as the original's, output `inference_v2`: where
+//! the model's V2 endpoints are ([`InferenceV2`]). A completed build adds the pushed
+//! image as output `image`, which the host writes back into the function.
+
+use runplane_sdk::k8s::build::{BUILD_CONTAINER, with_built_image};
+use runplane_sdk::k8s::{ServeTask, observe as workload, workload::service_url};
+use runplane_sdk::spec::decode;
+use runplane_sdk::{ObservedObject, ObservedState, RunContext, RunStatus};
+use serde::Serialize;
+
+use crate::plan::HTTP_PORT;
+use crate::spec::FunctionSpec;
+
+/// Name of the output that says where a running model answers.
+pub const INFERENCE_V2_OUTPUT: &str = "inference_v2";
+
+/// Maps a run's live objects to its status. Pure, like `plan`.
+pub fn observe(context: &RunContext, objects: &[ObservedObject]) -> RunStatus {
+    if context.action == "build" {
+        return with_built_image(workload::job(objects, &[BUILD_CONTAINER]), context);
+    }
+    // The serve tasks of every kind decode as the SDK's (the extras of huggingfaceserve
+    // are left out): only the Service's name matters here.
+    let task: ServeTask = decode(&context.task_spec, "task spec").unwrap_or_default();
+    let function: FunctionSpec =
+        decode(&context.function_spec, "function spec").unwrap_or_default();
+    let service = task.service_name(context);
+    let mut status = workload::deployment(
+        objects,
+        Some(service_url(&service, &context.namespace, HTTP_PORT)),
+    );
+    if status.state == ObservedState::Running {
+        let endpoints = InferenceV2::new(&service, &context.namespace, function.model_name());
+        status.outputs.push((
+            INFERENCE_V2_OUTPUT.to_string(),
+            serde_json::to_string(&endpoints).unwrap_or_default(),
+        ));
+    }
+    status
+}
+
+/// The original's `InferenceV2Service`: a served model's V2 protocol endpoints.
+///
+/// As in the original (`MlflowServeRuntime.onRunning` and `SklearnServeRuntime.onRunning`
+/// of `scc-digitalhub/digitalhub-core`, `runtimes/runtime-model-serve`), `baseUrl` is the
+/// Service's address as `K8sServiceProcessor.parseService` writes it, `<service>.<namespace>:<port>`
+/// with no scheme, and every other URL is `baseUrl` followed by its V2 path. The
+/// original sets it for its MLServer kinds; Runplane sets it for huggingfaceserve too,
+/// which it starts with the V2 protocol.
+#[derive(Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InferenceV2 {
+    /// `<service>.<namespace>:8080`.
+    pub base_url: String,
+    /// The model's name.
+    pub model: String,
+    /// `POST`: `<baseUrl>/v2/models/<model>/infer`.
+    pub inference_url: String,
+    /// `<baseUrl>/v2/models/<model>`.
+    pub model_metadata_url: String,
+    /// `<baseUrl>/v2/models/<model>/ready`.
+    pub model_readiness_url: String,
+    /// `<baseUrl>/v2/health/ready`.
+    pub readiness_url: String,
+    /// `<baseUrl>/v2/health/live`.
+    pub liveness_url: String,
+}
+
+impl InferenceV2 {
+    /// The endpoints of `model` behind Service `service` of `namespace`.
+    pub fn new(service: &str, namespace: &str, model: &str) -> Self {
+        let base_url = format!("{service}.{namespace}:{HTTP_PORT}");
+        let at = |path: &str| format!("{base_url}{path}");
+        InferenceV2 {
+            model: model.to_string(),
+            inference_url: at(&format!("/v2/models/{model}/infer")),
+            model_metadata_url: at(&format!("/v2/models/{model}")),
+            model_readiness_url: at(&format!("/v2/models/{model}/ready")),
+            readiness_url: at("/v2/health/ready"),
+            liveness_url: at("/v2/health/live"),
+            base_url,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use runplane_sdk::{HostSettings, Target};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn context(action: &str, function_spec: &Value, task_spec: &Value) -> RunContext {
+        RunContext {
+            run_id: "0190f3c2-7a41-7c3e-9d2b-5e8f1a2b3e01".to_string(),
+            project: "demo".to_string(),
+            namespace: "runplane-demo".to_string(),
+            function_name: "iris".to_string(),
+            function_kind: "sklearnserve".to_string(),
+            action: action.to_string(),
+            function_spec: function_spec.to_string(),
+            task_spec: task_spec.to_string(),
+            run_spec: "{}".to_string(),
+            target: Target::Kubernetes,
+            settings: HostSettings {
+                image_registry: Some("registry.example.com/team".to_string()),
+                default_images: Vec::new(),
+            },
+        }
+    }
+
+    /// The run's Deployment wanting one replica, `ready` of them ready, as the API
+    /// server shows it.
+    fn deployment(ready: i32) -> ObservedObject {
+        let name = "d-sklearnserveserve-0190f3c2-7a41-7c3e-9d2b-5e8f1a2b3e01";
+        let object = json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name},
+            "spec": {"replicas": 1, "selector": {}, "template": {}},
+            "status": {"replicas": 1, "readyReplicas": ready},
+        });
+        ObservedObject {
+            api_version: "apps/v1".to_string(),
+            kind: "Deployment".to_string(),
+            name: name.to_string(),
+            object: object.to_string(),
+        }
+    }
+
+    fn output(status: &RunStatus, name: &str) -> Option<Value> {
+        status
+            .outputs
+            .iter()
+            .find(|(output, _)| output == name)
+            .map(|(_, value)| serde_json::from_str(value).expect("outputs are JSON"))
+    }
+
+    #[test]
+    fn a_running_server_reports_its_v2_endpoints_as_the_original_does() {
+        let context = context(
+            "serve",
+            &json!({"path": "s3://models/iris.pkl", "model_name": "iris"}),
+            &json!({"service_name": "iris-api"}),
+        );
+        let status = observe(&context, &[deployment(1)]);
+        assert_eq!(status.state, ObservedState::Running);
+        assert_eq!(
+            status.service_url.as_deref(),
+            Some("http://iris-api.runplane-demo.svc.cluster.local:8080")
+        );
+        assert_eq!(
+            output(&status, INFERENCE_V2_OUTPUT),
+            Some(json!({
+                "baseUrl": "iris-api.runplane-demo:8080",
+                "model": "iris",
+                "inferenceUrl": "iris-api.runplane-demo:8080/v2/models/iris/infer",
+                "modelMetadataUrl": "iris-api.runplane-demo:8080/v2/models/iris",
+                "modelReadinessUrl": "iris-api.runplane-demo:8080/v2/models/iris/ready",
+                "readinessUrl": "iris-api.runplane-demo:8080/v2/health/ready",
+                "livenessUrl": "iris-api.runplane-demo:8080/v2/health/live",
+            }))
+        );
+    }
+
+    #[test]
+    fn a_pending_server_has_no_endpoints_yet() {
+        let context = context(
+            "serve",
+            &json!({"path": "s3://models/iris.pkl"}),
+            &json!({}),
+        );
+        let pending = observe(&context, &[deployment(0)]);
+        assert_eq!(pending.state, ObservedState::Pending);
+        assert!(pending.outputs.is_empty(), "{:?}", pending.outputs);
+        let nothing = observe(&context, &[]);
+        assert_eq!(nothing.state, ObservedState::Pending);
+        assert!(nothing.outputs.is_empty());
+        // Once ready, the derived Service name and the default model name serve.
+        let running = observe(&context, &[deployment(1)]);
+        let endpoints = output(&running, INFERENCE_V2_OUTPUT).expect("endpoints");
+        assert_eq!(
+            endpoints["inferenceUrl"],
+            "s-sklearnserveserve-0190f3c2-7a41-7c3e-9d2b-5e8f1a2b3e01.runplane-demo:8080/v2/models/model/infer"
+        );
+    }
+}
