@@ -4,6 +4,7 @@
 mod builds;
 mod custom_kinds;
 mod hostile;
+mod model_serving;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -158,39 +159,67 @@ fn state(run: &Value) -> &str {
     run["status"]["state"].as_str().unwrap_or_default()
 }
 
-/// Creates `project` (unless it exists) and a python function `name` from `code`.
-async fn create_function(server: &Server, project: &str, name: &str, code: &str) {
-    let (status, _) = call(
+/// Creates `project`, unless it exists.
+async fn create_project(server: &Server, project: &str) {
+    let (status, body) = call(
         reqwest::Method::POST,
         &server.url("/api/v1/projects"),
         Some(json!({"name": project})),
     )
     .await;
-    assert!(status == 201 || status == 409, "project: {status}");
-    use base64::Engine as _;
-    let source = base64::engine::general_purpose::STANDARD.encode(code);
+    assert!(status == 201 || status == 409, "project: {status} {body}");
+}
+
+/// Creates a function of `project` from its JSON (`name`, `kind`, `spec`).
+async fn create_function_of(server: &Server, project: &str, function: Value) {
     let (status, body) = call(
         reqwest::Method::POST,
         &server.url(&format!("/api/v1/-/{project}/functions")),
-        Some(json!({"name": name, "kind": "python", "spec": {
-            "source": {"base64": source, "handler": "main", "lang": "python"},
-            "python_version": "PYTHON3_11"}})),
+        Some(function),
     )
     .await;
     assert_eq!(status, 201, "function: {body}");
 }
 
-/// Starts a job of `project`'s function `name` with the extra run `spec` fields;
+/// Creates `project` (unless it exists) and a python function `name` from `code`.
+async fn create_function(server: &Server, project: &str, name: &str, code: &str) {
+    create_project(server, project).await;
+    use base64::Engine as _;
+    let source = base64::engine::general_purpose::STANDARD.encode(code);
+    create_function_of(
+        server,
+        project,
+        json!({"name": name, "kind": "python", "spec": {
+            "source": {"base64": source, "handler": "main", "lang": "python"},
+            "python_version": "PYTHON3_11"}}),
+    )
+    .await;
+}
+
+/// Starts a job of `project`'s python function `name` with the extra run `spec` fields;
 /// returns the run id.
 async fn post_run(server: &Server, project: &str, name: &str, spec: Value) -> String {
-    let mut body = json!({"function": format!("python://{project}/{name}"), "task": "python+job"});
+    let function = format!("python://{project}/{name}");
+    start_task(server, project, &function, "python+job", spec).await
+}
+
+/// Starts a run of `task` of `function` (a reference, `<kind>://<project>/<name>`) with
+/// the extra run `spec` fields; returns the run id.
+async fn start_task(
+    server: &Server,
+    project: &str,
+    function: &str,
+    task: &str,
+    spec: Value,
+) -> String {
+    let mut body = json!({"function": function, "task": task});
     body.as_object_mut()
         .unwrap()
         .extend(spec.as_object().unwrap().clone());
     let (status, run) = call(
         reqwest::Method::POST,
         &server.url(&format!("/api/v1/-/{project}/runs")),
-        Some(json!({"kind": "python+job:run", "spec": body})),
+        Some(json!({"kind": format!("{task}:run"), "spec": body})),
     )
     .await;
     assert_eq!(status, 201, "run: {run}");
@@ -590,13 +619,7 @@ async fn serve_with_a_hostile_plugin_directory_stays_up_and_fair() {
         "{runtimes}"
     );
     for project in ["flood", "calm"] {
-        let (status, _) = call(
-            reqwest::Method::POST,
-            &server.url("/api/v1/projects"),
-            Some(json!({"name": project})),
-        )
-        .await;
-        assert_eq!(status, 201);
+        create_project(&server, project).await;
     }
     let url = server.url("/api/v1/-/flood/functions");
     let flood: Vec<_> = (0..FLOOD)
@@ -753,20 +776,13 @@ async fn serve_hot_loads_components_written_into_its_plugin_directory() {
     let python = get(&server.url("/api/v1/runtimes")).await.to_string();
     assert!(python.contains("built-in python"), "{python}");
 
-    let (status, _) = call(
-        reqwest::Method::POST,
-        &server.url("/api/v1/projects"),
-        Some(json!({"name": "demo"})),
+    create_project(&server, "demo").await;
+    create_function_of(
+        &server,
+        "demo",
+        json!({"name": "hot", "kind": "misbehaving", "spec": {}}),
     )
     .await;
-    assert_eq!(status, 201);
-    let (status, body) = call(
-        reqwest::Method::POST,
-        &server.url("/api/v1/-/demo/functions"),
-        Some(json!({"name": "hot", "kind": "misbehaving", "spec": {}})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
 }
 
 /// Issue 11's acceptance, through the real server and `runplane --server`: a new

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Server, call, get, kubectl, state, wait_in};
+use crate::{Server, call, create_project, get, kubectl, start_task, state, wait_in};
 
 const REGISTRY: &str = "registry.example.com/team";
 
@@ -27,13 +27,7 @@ async fn a_completed_build_becomes_the_functions_image_and_the_next_job_runs_it(
         ("RUNPLANE_IMAGE_REGISTRY", REGISTRY),
     ];
     let server = Server::launch_with(dir.path(), Some(&kubeconfig), None, &env);
-    let (status, _) = call(
-        reqwest::Method::POST,
-        &server.url("/api/v1/projects"),
-        Some(json!({"name": project})),
-    )
-    .await;
-    assert_eq!(status, 201);
+    create_project(&server, &project).await;
     let functions = server.url(&format!("/api/v1/-/{project}/functions"));
     let dockerfile = "FROM alpine:3.20\nRUN apk add --no-cache jq\nENTRYPOINT [\"jq\"]\n";
     let (status, first) = call(
@@ -102,19 +96,16 @@ async fn a_completed_build_becomes_the_functions_image_and_the_next_job_runs_it(
 /// Starts a run of task `task` of `project`'s function `jq` (its latest version) with the
 /// extra run `spec` fields; returns the run id.
 async fn post_run(server: &Server, project: &str, task: &str, spec: Value) -> String {
-    let mut body = json!({"function": format!("container://{project}/jq"), "task": task,
-        "local_execution": false});
-    body.as_object_mut()
-        .unwrap()
-        .extend(spec.as_object().unwrap().clone());
-    let (status, run) = call(
-        reqwest::Method::POST,
-        &server.url(&format!("/api/v1/-/{project}/runs")),
-        Some(json!({"kind": format!("{task}:run"), "spec": body})),
+    let mut spec = spec;
+    spec["local_execution"] = json!(false);
+    start_task(
+        server,
+        project,
+        &format!("container://{project}/jq"),
+        task,
+        spec,
     )
-    .await;
-    assert_eq!(status, 201, "run: {run}");
-    run["id"].as_str().expect("the run has an id").to_string()
+    .await
 }
 
 /// The function at `url` once its latest version names `image` (within a minute).

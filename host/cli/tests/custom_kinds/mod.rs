@@ -14,7 +14,7 @@ use runplane_fixture_misbehaving::CUSTOM_KIND;
 use runplane_test_support::{MISBEHAVING_RUNTIME, component};
 use serde_json::{Value, json};
 
-use crate::{Server, call, get, kubectl, state, wait_in};
+use crate::{Server, call, create_project, get, kubectl, state, wait_in};
 
 /// The CustomResourceDefinition of [`CUSTOM_KIND`], with a status subresource.
 const WIDGET_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
@@ -54,13 +54,7 @@ fn install_widget_crd(kubeconfig: &Path, dir: &Path) {
 
 /// Creates `project` and its misbehaving function `widget`.
 async fn create_widget_function(server: &Server, project: &str) {
-    let (status, _) = call(
-        reqwest::Method::POST,
-        &server.url("/api/v1/projects"),
-        Some(json!({"name": project})),
-    )
-    .await;
-    assert!(status == 201 || status == 409, "project: {status}");
+    create_project(server, project).await;
     let (status, body) = call(
         reqwest::Method::POST,
         &server.url(&format!("/api/v1/-/{project}/functions")),
