@@ -10,6 +10,22 @@ use sha2::{Digest, Sha256};
 
 use crate::support::{ADMIN, Answer, EDITOR, Host, VIEWER, secured, state};
 
+/// A listed runtime's actions as (name, category, targets).
+fn actions_of(runtime: &Value) -> Vec<(String, Value, Value)> {
+    runtime["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["category"].clone(),
+                a["targets"].clone(),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn runtimes_list_their_capabilities_and_schemas() {
     let host = Host::start(secured()).await;
@@ -55,22 +71,32 @@ async fn runtimes_list_their_capabilities_and_schemas() {
         rows,
         [
             ("container".to_string(), row(false, true, false, true)),
+            ("modelserve".to_string(), row(false, true, true, false)),
             ("python".to_string(), row(true, true, true, true)),
         ],
     );
-    let container = host.get("/api/v1/runtimes/container", Some(VIEWER)).await;
-    let actions: Vec<(String, Value, Value)> = container.ok(200)["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
+    // Model serving: `serve` for every kind, locally for sklearnserve (plan refuses the
+    // other kinds there), `build` for mlflowserve.
+    let answer = host.get("/api/v1/runtimes/modelserve", Some(VIEWER)).await;
+    let modelserve = answer.ok(200);
+    assert_eq!(
+        modelserve["kinds"],
+        json!(["sklearnserve", "mlflowserve", "huggingfaceserve"])
+    );
+    let actions = actions_of(modelserve);
+    assert_eq!(
+        actions,
+        [
             (
-                a["name"].as_str().unwrap().to_string(),
-                a["category"].clone(),
-                a["targets"].clone(),
-            )
-        })
-        .collect();
+                "serve".to_string(),
+                json!("service"),
+                json!(["local", "kubernetes"])
+            ),
+            ("build".to_string(), json!("build"), json!(["kubernetes"])),
+        ]
+    );
+    let container = host.get("/api/v1/runtimes/container", Some(VIEWER)).await;
+    let actions = actions_of(container.ok(200));
     assert_eq!(
         actions,
         [
