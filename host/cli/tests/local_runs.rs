@@ -244,7 +244,8 @@ fn an_unknown_function_kind_names_the_known_ones() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains(
-            "no runtime handles function kind \"spark\" (known kinds: container, python)"
+            "no runtime handles function kind \"spark\" (known kinds: container, \
+             huggingfaceserve, mlflowserve, python, sklearnserve)"
         ),
         "{stderr}"
     );
@@ -290,7 +291,7 @@ fn plan_prints_a_config_map_and_a_job_with_host_labels_in_the_run_namespace() {
 }
 
 #[test]
-fn runtimes_lists_python_with_its_actions_and_capabilities() {
+fn runtimes_lists_the_built_in_runtimes_with_their_actions_and_capabilities() {
     let output = run(&["runtimes"]);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{}", text(&output.stderr));
@@ -306,6 +307,10 @@ fn runtimes_lists_python_with_its_actions_and_capabilities() {
         "job (local, kubernetes)",
         "serve (local, kubernetes)",
         "build (kubernetes)",
+        "modelserve",
+        "sklearnserve",
+        "huggingfaceserve",
+        "serve (local, kubernetes)",
     ] {
         assert!(
             stdout.contains(expected),

@@ -45,7 +45,8 @@ impl Endpoint {
         format!("{}{}", self.url(), self.readiness_path)
     }
 
-    /// Whether the readiness URL answers 2xx now (within [`PROBE_TIMEOUT`]).
+    /// Whether the readiness URL answers 2xx now (within 2 s: a slower answer counts
+    /// as not ready yet).
     pub async fn is_ready(&self) -> bool {
         let Ok(uri) = self.readiness_url().parse::<hyper::Uri>() else {
             return false;

@@ -84,7 +84,7 @@ pub const MLSERVER: &str = "mlserver==1.6.1";
 pub const MLSERVER_SKLEARN: &str = "mlserver-sklearn==1.6.1";
 /// scikit-learn of a local run, pinned: a pickled model loads reliably only with the
 /// scikit-learn that saved it, and the tests train their model with this same version
-/// (`tests/local_serve.rs`). A function whose model needs another one runs on the
+/// (`host/cli/tests/model_serving`). A function whose model needs another one runs on the
 /// kubernetes target, with an image of that version.
 pub const SCIKIT_LEARN: &str = "scikit-learn==1.5.2";
 

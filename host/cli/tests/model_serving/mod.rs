@@ -2,7 +2,7 @@
 //! locally answers its URL; a scikit-learn model trained by a local Python job and saved
 //! with joblib is served by a local `sklearnserve` run on the real MLServer, answers a
 //! real Open Inference Protocol (V2) request, stops with no process left, and serves
-//! again once resumed.
+//! again once resumed; the same model fetched over HTTP by the run serves as well.
 
 use serde_json::{Value, json};
 
@@ -144,6 +144,77 @@ async fn a_locally_served_sklearn_model_answers_v2_inference_until_stopped() {
     let url = serving_url(&server, project, &served).await;
     assert_eq!(predict(&url).await, vec![1, 0], "served again after resume");
     stop(&server, project, &served).await;
+
+    // The same model downloaded over HTTP by the run before MLServer starts.
+    let files = FileServer::start(dir.path());
+    let path = format!("http://127.0.0.1:{}/tiny.joblib", files.port);
+    create_function_of(
+        &server,
+        project,
+        json!({"name": "tiny-http", "kind": "sklearnserve",
+        "spec": {"path": path, "model_name": "tiny"}}),
+    )
+    .await;
+    let downloaded = start(
+        &server,
+        project,
+        "sklearnserve://serving/tiny-http",
+        "sklearnserve+serve",
+        json!({}),
+    )
+    .await;
+    let url = serving_url(&server, project, &downloaded).await;
+    assert_eq!(
+        predict(&url).await,
+        vec![1, 0],
+        "the downloaded model predicts the same"
+    );
+    stop(&server, project, &downloaded).await;
+}
+
+/// Python's own HTTP server over a folder, on a free port; killed when dropped.
+struct FileServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl FileServer {
+    fn start(dir: &std::path::Path) -> FileServer {
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 serves files");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the file server never listened"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        FileServer { child, port }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Starts a local run of `task` of `function` with the extra run `spec`; its id.

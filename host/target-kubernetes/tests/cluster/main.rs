@@ -30,6 +30,7 @@ mod jobs;
 mod kinds;
 mod lifecycle;
 mod logs;
+mod modelserve;
 mod outage;
 
 use std::path::{Path, PathBuf};
@@ -178,6 +179,8 @@ struct Driven {
     run: Run,
     /// The run at each transition, oldest first: what the store held at that moment.
     snapshots: Vec<Run>,
+    /// The outputs the run reported last (the runtime's `observe` says them).
+    outputs: Vec<(String, String)>,
 }
 
 impl Driven {
@@ -199,6 +202,7 @@ impl Driven {
             stop,
             run,
             snapshots: Vec::new(),
+            outputs: Vec::new(),
         }
     }
 
@@ -224,6 +228,7 @@ impl Driven {
                         return transition.reason.unwrap_or_default();
                     }
                 }
+                Some(RunEvent::Outputs(outputs)) => self.outputs = outputs,
                 Some(_) => {}
                 None => panic!(
                     "the run ended in {} without reaching {state};{}",
