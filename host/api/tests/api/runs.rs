@@ -381,14 +381,14 @@ async fn bad_run_requests_name_the_field_at_fault() {
             answer.body
         );
     }
-    let serve = host
+    let build = host
         .post(
             "/api/v1/-/demo/runs",
             Some(ADMIN),
-            json!({"kind": "python+serve:run", "spec": spec(json!({}))}),
+            json!({"kind": "python+build:run", "spec": spec(json!({}))}),
         )
         .await;
-    let detail = serve.problem(422)["detail"].as_str().unwrap();
+    let detail = build.problem(422)["detail"].as_str().unwrap();
     assert!(detail.contains("local"), "{detail}");
     host.post(
         "/api/v1/-/nowhere/runs",
