@@ -168,6 +168,33 @@ mod tests {
     }
 
     #[test]
+    fn a_completed_build_reports_an_image_its_function_accepts_back() {
+        let mut context = context("build", &json!({"path": "s3://models/wine/"}), &json!({}));
+        context.function_kind = "mlflowserve".to_string();
+        let job = json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "j-mlflowservebuild-0190f3c2"},
+            "spec": {"template": {}},
+            "status": {"conditions": [{"type": "Complete", "status": "True"}]},
+        });
+        let completed = ObservedObject {
+            api_version: "batch/v1".to_string(),
+            kind: "Job".to_string(),
+            name: "j-mlflowservebuild-0190f3c2".to_string(),
+            object: job.to_string(),
+        };
+        let status = observe(&context, &[completed]);
+        assert_eq!(status.state, ObservedState::Completed);
+        let image = output(&status, "image").expect("the pushed image");
+        assert_eq!(image, "registry.example.com/team/demo-iris:0190f3c2");
+        // The host writes it into a new version of the function, which it validates.
+        let written_back = json!({"path": "s3://models/wine/", "image": image});
+        let errors = crate::spec::validate("mlflowserve", &written_back.to_string());
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
     fn a_pending_server_has_no_endpoints_yet() {
         let context = context(
             "serve",
