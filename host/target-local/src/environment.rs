@@ -119,8 +119,11 @@ async fn interpreter_version() -> Result<String> {
 
 /// Runs a set-up command, returning the tail of its output when it fails.
 async fn run(command: &mut Command, what: &str) -> Result<()> {
+    // A run stopped while its environment is built drops this future: the installer
+    // goes with it (the half-built environment has no marker and is rebuilt next time).
     let output = command
         .stdin(Stdio::null())
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| Error::Environment(format!("cannot start {what}: {e}")))?;
