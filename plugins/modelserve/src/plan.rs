@@ -169,6 +169,20 @@ impl<'a> Run<'a> {
         text.push('\n');
         Some(text)
     }
+
+    /// The run's ConfigMap: the fetch script and `files`.
+    fn config_map(&self, labels: &BTreeMap<String, String>, files: Files) -> ConfigMap {
+        let data = files
+            .into_iter()
+            .map(|(name, text)| (name.to_string(), text))
+            .chain([(FETCH_FILE.to_string(), FETCH_SCRIPT.to_string())])
+            .collect();
+        ConfigMap {
+            metadata: k8s::meta(&self.name("c"), labels),
+            data: Some(data),
+            ..ConfigMap::default()
+        }
+    }
 }
 
 /// MLServer's `model-settings.json`, the fields the original writes.
@@ -265,22 +279,6 @@ fn serve(run: &Run<'_>) -> Result<Plan, PlanError> {
     manifests.push(&deployment)?;
     manifests.push(&service)?;
     Ok(manifests.into_plan())
-}
-
-impl Run<'_> {
-    /// The run's ConfigMap: the fetch script and `files`.
-    fn config_map(&self, labels: &BTreeMap<String, String>, files: Files) -> ConfigMap {
-        let data = files
-            .into_iter()
-            .map(|(name, text)| (name.to_string(), text))
-            .chain([(FETCH_FILE.to_string(), FETCH_SCRIPT.to_string())])
-            .collect();
-        ConfigMap {
-            metadata: k8s::meta(&self.name("c"), labels),
-            data: Some(data),
-            ..ConfigMap::default()
-        }
-    }
 }
 
 /// The MLServer container of `kind`: `mlserver start /shared/`, as the original starts

@@ -98,21 +98,7 @@ async fn a_locally_served_sklearn_model_answers_v2_inference_until_stopped() {
     .await;
     assert_eq!(state(&run), "COMPLETED", "{run:#}");
 
-    create_function_of(
-        &server,
-        project,
-        json!({"name": "tiny", "kind": "sklearnserve",
-        "spec": {"path": model, "model_name": "tiny"}}),
-    )
-    .await;
-    let served = start(
-        &server,
-        project,
-        "sklearnserve://serving/tiny",
-        "sklearnserve+serve",
-        json!({}),
-    )
-    .await;
+    let served = serve_model(&server, project, "tiny", model.to_str().unwrap()).await;
     let url = serving_url(&server, project, &served).await;
     let pid = process_of(&server, project, &served).await;
     assert_eq!(
@@ -148,21 +134,7 @@ async fn a_locally_served_sklearn_model_answers_v2_inference_until_stopped() {
     // The same model downloaded over HTTP by the run before MLServer starts.
     let files = FileServer::start(dir.path());
     let path = format!("http://127.0.0.1:{}/tiny.joblib", files.port);
-    create_function_of(
-        &server,
-        project,
-        json!({"name": "tiny-http", "kind": "sklearnserve",
-        "spec": {"path": path, "model_name": "tiny"}}),
-    )
-    .await;
-    let downloaded = start(
-        &server,
-        project,
-        "sklearnserve://serving/tiny-http",
-        "sklearnserve+serve",
-        json!({}),
-    )
-    .await;
+    let downloaded = serve_model(&server, project, "tiny-http", &path).await;
     let url = serving_url(&server, project, &downloaded).await;
     assert_eq!(
         predict(&url).await,
@@ -222,6 +194,20 @@ async fn start(server: &Server, project: &str, function: &str, task: &str, spec:
     let mut spec = spec;
     spec["local_execution"] = json!(true);
     start_task(server, project, function, task, spec).await
+}
+
+/// Creates `project`'s sklearnserve function `name` of the model at `path` (served as
+/// `tiny`) and starts a local serve run of it; the run's id.
+async fn serve_model(server: &Server, project: &str, name: &str, path: &str) -> String {
+    create_function_of(
+        server,
+        project,
+        json!({"name": name, "kind": "sklearnserve",
+        "spec": {"path": path, "model_name": "tiny"}}),
+    )
+    .await;
+    let function = format!("sklearnserve://{project}/{name}");
+    start(server, project, &function, "sklearnserve+serve", json!({})).await
 }
 
 /// Waits for the service to be RUNNING; the URL its message says it serves at.
