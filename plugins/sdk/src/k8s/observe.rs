@@ -17,7 +17,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
 use serde::de::DeserializeOwned;
 
 use crate::{ObservedObject, RunStatus, status};
@@ -135,19 +135,57 @@ fn phase(pod: &Pod) -> Option<&str> {
     pod.status.as_ref().and_then(|s| s.phase.as_deref())
 }
 
-/// The exit code and reason of a pod's terminated main container, if it ended.
-fn exit_code(pod: &Pod, main_containers: &[&str]) -> Option<(i32, String)> {
+/// The terminated state of a pod's main container, if it ended.
+fn terminated<'a>(pod: &'a Pod, main_containers: &[&str]) -> Option<&'a ContainerStateTerminated> {
     let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
     statuses.iter().find_map(|container| {
         if !main_containers.contains(&container.name.as_str()) {
             return None;
         }
-        let terminated = container.state.as_ref()?.terminated.as_ref()?;
-        Some((
-            terminated.exit_code,
-            terminated.reason.clone().unwrap_or_default(),
-        ))
+        container.state.as_ref()?.terminated.as_ref()
     })
+}
+
+/// The exit code of a pod's terminated main container, with its reason and, when the
+/// container left a termination message (its own, or the tail of its log with the
+/// `FallbackToLogsOnError` policy), the message's last line: the error a program
+/// prints last.
+fn exit_code(pod: &Pod, main_containers: &[&str]) -> Option<(i32, String)> {
+    let terminated = terminated(pod, main_containers)?;
+    let mut reason = terminated.reason.clone().unwrap_or_default();
+    let last_line = terminated
+        .message
+        .iter()
+        .flat_map(|message| message.lines())
+        .rfind(|line| !line.trim().is_empty());
+    if let Some(line) = last_line {
+        reason = format!("{reason}: {}", line.trim());
+    }
+    Some((terminated.exit_code, reason))
+}
+
+/// Named results that the main container of a pod that succeeded left in its
+/// termination message as a JSON object: how a job's pod hands outputs back, since the
+/// host reads no file of a pod. Kubernetes keeps up to 4 KiB of `/dev/termination-log`;
+/// a message that is not a JSON object gives none.
+pub fn termination_outputs(
+    objects: &[ObservedObject],
+    main_container: &str,
+) -> Vec<(String, String)> {
+    all_of::<Pod>(objects, "Pod")
+        .iter()
+        .filter(|pod| phase(pod) == Some("Succeeded"))
+        .filter_map(|pod| terminated(pod, &[main_container])?.message.clone())
+        .find_map(|message| {
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&message).ok()
+        })
+        .map(|outputs| {
+            outputs
+                .into_iter()
+                .map(|(name, value)| (name, value.to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Running when a pod runs (or has succeeded, in a Job of several completions), else
