@@ -69,7 +69,7 @@ fn hello_completes_with_its_output_and_transitions() {
 }
 
 #[test]
-fn a_raising_handler_ends_in_error_with_the_traceback() {
+fn a_raising_handler_ends_in_error_with_the_traceback_and_its_last_line_as_reason() {
     let output = run(&["run", "-f", example("fails.yaml").to_str().unwrap()]);
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert_eq!(
@@ -78,7 +78,9 @@ fn a_raising_handler_ends_in_error_with_the_traceback() {
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(
-        stdout.contains("RUNNING   → ERROR     exit code 1"),
+        stdout.contains(
+            "RUNNING   → ERROR     exit code 1: FileNotFoundError: no dataset at /data/missing.csv"
+        ),
         "{stdout}"
     );
     assert!(
@@ -89,7 +91,10 @@ fn a_raising_handler_ends_in_error_with_the_traceback() {
         stderr.contains("FileNotFoundError: no dataset at /data/missing.csv"),
         "{stderr}"
     );
-    assert!(stderr.contains("ended ERROR: exit code 1"), "{stderr}");
+    assert!(
+        stderr.contains("ended ERROR: exit code 1: FileNotFoundError"),
+        "{stderr}"
+    );
 }
 
 /// A complete cached environment whose `requirements.txt` (written at build time) is

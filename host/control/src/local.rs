@@ -9,8 +9,11 @@
 use std::time::Duration;
 
 use runplane_engine::LoadedRuntime;
-use runplane_model::{Category, LocalProcess, Run, RunEvent, RunPlan, RunState, SpecFile};
-use runplane_target_local::{Endpoint, LocalEvent, LocalRun, Subject};
+use runplane_model::{
+    Category, LocalProcess, OutputStream, Run, RunEvent, RunPlan, RunState, SpecFile,
+};
+use runplane_target_kubernetes::policy::Grants;
+use runplane_target_local::{Endpoint, Launch, LocalEvent, LocalRun, Subject};
 use tokio::sync::{mpsc, watch};
 
 use crate::{Control, Result, delete_with, record};
@@ -86,8 +89,21 @@ impl Control {
             .info()
             .action(&run.action)
             .is_some_and(|action| action.category == Category::Service);
+        // The task's secrets, as the Kubernetes target grants them to the run's pods; an
+        // environment's preparation is the run's log.
+        let secrets = Grants::from_task_spec(&file.task.spec).secrets;
+        let progress = |line: &str| {
+            let _ = events.send(RunEvent::Log {
+                stream: OutputStream::Stdout,
+                line: line.to_string(),
+            });
+        };
+        let launch = Launch {
+            secrets: &secrets,
+            progress: Some(&progress),
+        };
         let started = tokio::select! {
-            started = self.start_process(run.id.as_str(), &subject, plan, serves) => started,
+            started = self.start_process(run.id.as_str(), &subject, plan, serves, launch) => started,
             _ = stop.wait_for(|stop| *stop) => {
                 step(run, RunState::Stop, Some("stop requested".into()))?;
                 return step(run, RunState::Stopped, Some("stopped before it started".into()));
@@ -121,17 +137,23 @@ impl Control {
         let mut stopping = false;
         let mut waiting = endpoint.is_some();
         let mut probe = tokio::time::interval(PROBE_INTERVAL);
+        // What the process last wrote to stderr: the error a failed program prints last
+        // (a Python exception, dbt's message), which explains its exit code.
+        let mut last_error_line = String::new();
         loop {
             tokio::select! {
                 event = process.next_event() => match event {
                     Some(LocalEvent::Log { stream, line }) => {
+                        if stream == OutputStream::Stderr && !line.trim().is_empty() {
+                            last_error_line.clone_from(&line);
+                        }
                         let _ = events.send(RunEvent::Log { stream, line });
                     }
                     Some(LocalEvent::Exited(exit)) => {
                         if !exit.outputs.is_empty() {
                             let _ = events.send(RunEvent::Outputs(exit.outputs.clone()));
                         }
-                        let failure = describe_failure(exit.code, exit.signal);
+                        let failure = describe_failure(exit.code, exit.signal, &last_error_line);
                         return match (stopping, &endpoint, exit.success()) {
                             (true, ..) => step(run, RunState::Stopped, Some("process terminated".into())),
                             (false, Some(_), _) if waiting => step(run, RunState::Error, Some(format!("the service exited before it was ready ({failure})"))),
@@ -160,20 +182,22 @@ impl Control {
         }
     }
 
-    /// Starts `plan` on the local target: as a service (on a port of its own, with the
-    /// endpoint that tells when it is ready) when `serves`, else as a job.
+    /// Starts `plan` on the local target with what `launch` brings: as a service (on a
+    /// port of its own, with the endpoint that tells when it is ready) when `serves`,
+    /// else as a job.
     async fn start_process(
         &self,
         run_id: &str,
         subject: &Subject<'_>,
         plan: LocalProcess,
         serves: bool,
+        launch: Launch<'_>,
     ) -> Result<(LocalRun, Option<Endpoint>), runplane_target_local::Error> {
         if serves {
-            let (process, endpoint) = self.local.serve(run_id, subject, plan).await?;
+            let (process, endpoint) = self.local.serve(run_id, subject, plan, launch).await?;
             Ok((process, Some(endpoint)))
         } else {
-            Ok((self.local.start(run_id, subject, plan).await?, None))
+            Ok((self.local.start(run_id, subject, plan, launch).await?, None))
         }
     }
 }
@@ -194,10 +218,22 @@ fn subject_of(runtime: &LoadedRuntime) -> Subject<'_> {
     }
 }
 
-fn describe_failure(code: Option<i32>, signal: Option<i32>) -> String {
-    match (code, signal) {
+/// Longest part of the last stderr line a failure's reason quotes.
+const QUOTED_LINE: usize = 500;
+
+/// Why a process failed: its exit code or signal, then the last line it wrote to stderr
+/// (cut to [`QUOTED_LINE`] characters).
+fn describe_failure(code: Option<i32>, signal: Option<i32>, last_error_line: &str) -> String {
+    let status = match (code, signal) {
         (Some(code), _) => format!("exit code {code}"),
         (None, Some(signal)) => format!("killed by signal {signal}"),
         (None, None) => "ended without an exit status".to_string(),
+    };
+    let line = last_error_line.trim();
+    if line.is_empty() {
+        return status;
     }
+    let quoted: String = line.chars().take(QUOTED_LINE).collect();
+    let cut = if quoted.len() < line.len() { "…" } else { "" };
+    format!("{status}: {quoted}{cut}")
 }

@@ -6,11 +6,13 @@
 //! hosts sharing the cache) never build the same one twice, and console scripts keep
 //! working (their shebangs name the final path).
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use runplane_model::LocalEnvironment;
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use crate::{Error, Result};
@@ -32,13 +34,27 @@ pub struct Prepared {
 }
 
 /// Returns the environment for `spec`, building it on first use.
-pub async fn prepare(cache_dir: &Path, spec: &LocalEnvironment) -> Result<Prepared> {
+pub async fn prepare(
+    cache_dir: &Path,
+    spec: &LocalEnvironment,
+    progress: Progress<'_>,
+) -> Result<Prepared> {
     match spec {
-        LocalEnvironment::PythonVenv(requirements) => python_venv(cache_dir, requirements).await,
+        LocalEnvironment::PythonVenv(requirements) => {
+            python_venv(cache_dir, requirements, progress).await
+        }
     }
 }
 
-async fn python_venv(cache_dir: &Path, requirements: &[String]) -> Result<Prepared> {
+/// Told what building an environment does, line by line (the installer's output), so
+/// that a first run that installs for a minute shows why.
+pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
+
+async fn python_venv(
+    cache_dir: &Path,
+    requirements: &[String],
+    progress: Progress<'_>,
+) -> Result<Prepared> {
     let interpreter = interpreter_version().await?;
     let root = cache_dir
         .join("venvs")
@@ -53,8 +69,14 @@ async fn python_venv(cache_dir: &Path, requirements: &[String]) -> Result<Prepar
     tokio::fs::create_dir_all(cache_dir.join("venvs"))
         .await
         .map_err(|e| Error::Environment(format!("cannot create {}: {e}", cache_dir.display())))?;
+    progress(&format!(
+        "preparing the Python environment {} ({}); later runs reuse it",
+        root.display(),
+        requirements.join(", ")
+    ));
     let _lock = lock(root.with_extension("lock")).await?;
     if root.join(COMPLETE_MARKER).exists() {
+        progress("ready: another run prepared it meanwhile");
         return Ok(prepared);
     }
     if root.exists() {
@@ -65,6 +87,7 @@ async fn python_venv(cache_dir: &Path, requirements: &[String]) -> Result<Prepar
     run(
         Command::new(PYTHON).arg("-m").arg("venv").arg(&root),
         "python3 -m venv",
+        progress,
     )
     .await?;
     let list = root.join("requirements.txt");
@@ -85,6 +108,7 @@ async fn python_venv(cache_dir: &Path, requirements: &[String]) -> Result<Prepar
             ])
             .arg(&list),
         "pip install",
+        progress,
     )
     .await?;
     tokio::fs::write(root.join(COMPLETE_MARKER), b"")
@@ -117,29 +141,53 @@ async fn interpreter_version() -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
-/// Runs a set-up command, returning the tail of its output when it fails.
-async fn run(command: &mut Command, what: &str) -> Result<()> {
+/// Runs a set-up command, telling `progress` each line it prints, and returns the tail
+/// of its output when it fails.
+async fn run(command: &mut Command, what: &str, progress: Progress<'_>) -> Result<()> {
     // A run stopped while its environment is built drops this future: the installer
     // goes with it (the half-built environment has no marker and is rebuilt next time).
-    let output = command
+    let mut child = command
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
-        .output()
-        .await
+        .spawn()
         .map_err(|e| Error::Environment(format!("cannot start {what}: {e}")))?;
-    if output.status.success() {
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let mut tail = VecDeque::with_capacity(ERROR_TAIL_LINES);
+    let (mut out_open, mut err_open) = (true, true);
+    while out_open || err_open {
+        let line = tokio::select! {
+            line = stdout.next_line(), if out_open => {
+                let line = line.ok().flatten();
+                out_open = line.is_some();
+                line
+            }
+            line = stderr.next_line(), if err_open => {
+                let line = line.ok().flatten();
+                err_open = line.is_some();
+                line
+            }
+        };
+        if let Some(line) = line {
+            progress(&line);
+            if tail.len() == ERROR_TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line);
+        }
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| Error::Environment(format!("cannot wait for {what}: {e}")))?;
+    if status.success() {
         return Ok(());
     }
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let lines: Vec<&str> = text.lines().collect();
-    let tail = lines[lines.len().saturating_sub(ERROR_TAIL_LINES)..].join("\n");
     Err(Error::Environment(format!(
-        "{what} failed ({}):\n{tail}",
-        output.status
+        "{what} failed ({status}):\n{}",
+        Vec::from(tail).join("\n")
     )))
 }
 

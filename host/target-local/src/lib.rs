@@ -4,9 +4,9 @@
 //!
 //! # Overview
 //!
-//! - [`LocalTarget`] owns two folders: one private working directory per run, and a
+//! - [`LocalTarget`] owns three folders: one private working directory per run, a
 //!   cache of language environments (Python virtual environments keyed by the hash of
-//!   their requirements, see [`environment`]).
+//!   their requirements, see [`environment`]), and the secrets tasks name ([`secrets`]).
 //! - [`LocalTarget::start`] checks the plan against the [`LocalPlanPolicy`] (which
 //!   runtimes may plan local processes, and what such a plan may contain: see
 //!   [`policy`]), then writes the plan's files, prepares its environment, starts the
@@ -24,7 +24,7 @@
 //!
 //! let target = LocalTarget::new("/tmp/runs".into(), "/tmp/cache".into());
 //! let python = Subject { runtime: "python", origin: "built-in python" };
-//! let mut run = target.start("run-1", &python, process).await?;
+//! let mut run = target.start("run-1", &python, process, Default::default()).await?;
 //! while let Some(event) = run.next_event().await {
 //!     if let LocalEvent::Exited(exit) = event {
 //!         println!("exit code {:?}", exit.code);
@@ -36,6 +36,7 @@
 pub mod environment;
 pub mod policy;
 mod process;
+pub mod secrets;
 pub mod service;
 mod workdir;
 
@@ -44,6 +45,7 @@ use std::path::PathBuf;
 pub use policy::{LocalPlanPolicy, Subject, Violation};
 pub use process::{Exit, LocalEvent, LocalRun, OUTPUTS_FILE, Stopper};
 use runplane_model::LocalProcess;
+pub use secrets::{SecretError, SecretStore};
 pub use service::Endpoint;
 
 /// Why a local run could not start.
@@ -76,6 +78,9 @@ pub enum Error {
     /// No port could be reserved for a service.
     #[error("cannot reserve a port for the service")]
     Port(#[source] std::io::Error),
+    /// A secret the run's task names cannot be read.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
     /// Creating the language environment failed.
     #[error("cannot prepare the environment: {0}")]
     Environment(String),
@@ -93,6 +98,25 @@ pub enum Error {
 /// Result of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What a run brings to its start besides its plan; the default brings nothing.
+#[derive(Clone, Copy, Default)]
+pub struct Launch<'a> {
+    /// The secrets the run's task names ([`secrets`]): their variables are added to the
+    /// process's.
+    pub secrets: &'a [String],
+    /// Told each line of an environment's preparation, when one is built (a first run
+    /// installing its requirements).
+    pub progress: Option<environment::Progress<'a>>,
+}
+
+impl std::fmt::Debug for Launch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Launch")
+            .field("secrets", &self.secrets)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Runs local plans under `runs_dir`, with environments cached under `cache_dir`.
 #[derive(Clone, Debug)]
 pub struct LocalTarget {
@@ -104,17 +128,33 @@ pub struct LocalTarget {
     /// What runtimes may plan here; checked by [`LocalTarget::start`] before anything
     /// is written.
     policy: LocalPlanPolicy,
+    /// Where the secrets a task names are read from ([`secrets`]).
+    secrets: SecretStore,
 }
 
 impl LocalTarget {
-    /// A target with run directories under `runs_dir` and environments under
+    /// A target with run directories under `runs_dir`, secrets in `runs_dir/../secrets`
+    /// (see [`LocalTarget::with_secrets`]) and environments under
     /// `cache_dir`, under the default [`LocalPlanPolicy`] (built-in runtimes only).
     pub fn new(runs_dir: PathBuf, cache_dir: PathBuf) -> Self {
+        let secrets = SecretStore::new(runs_dir.with_file_name("secrets"));
         LocalTarget {
             runs_dir,
             cache_dir,
             policy: LocalPlanPolicy::default(),
+            secrets,
         }
+    }
+
+    /// The same target reading secrets from `secrets`.
+    pub fn with_secrets(mut self, secrets: SecretStore) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// Where the secrets tasks name are read from.
+    pub fn secrets(&self) -> &SecretStore {
+        &self.secrets
     }
 
     /// The same target under `policy` (the admin's allowed runtimes, say).
@@ -148,16 +188,18 @@ impl LocalTarget {
     }
 
     /// Checks `plan`, planned by `subject`, against the policy, then writes its files,
-    /// prepares its environment and starts its process. A refused plan is
-    /// [`Error::Refused`], with nothing written or started.
+    /// prepares its environment and starts its process with the variables of the
+    /// secrets `launch` names. A refused plan is [`Error::Refused`], and a secret that
+    /// cannot be read [`Error::Secret`], with nothing written or started.
     pub async fn start(
         &self,
         run_id: &str,
         subject: &Subject<'_>,
         plan: LocalProcess,
+        launch: Launch<'_>,
     ) -> Result<LocalRun> {
         self.admit(subject, &plan)?;
-        self.launch(run_id, plan).await
+        self.launch(run_id, plan, launch).await
     }
 
     /// Starts `plan` as a service, as [`start`](Self::start) starts a job, on a free
@@ -168,18 +210,28 @@ impl LocalTarget {
         run_id: &str,
         subject: &Subject<'_>,
         mut plan: LocalProcess,
+        launch: Launch<'_>,
     ) -> Result<(LocalRun, Endpoint)> {
         self.admit(subject, &plan)?;
         let endpoint = service::prepare(&mut plan).map_err(Error::Port)?;
-        Ok((self.launch(run_id, plan).await?, endpoint))
+        Ok((self.launch(run_id, plan, launch).await?, endpoint))
     }
 
-    /// Writes the files of an admitted plan, prepares its environment, starts it.
-    async fn launch(&self, run_id: &str, plan: LocalProcess) -> Result<LocalRun> {
+    /// Adds the secrets' variables to an admitted plan, writes its files, prepares its
+    /// environment, starts it.
+    async fn launch(
+        &self,
+        run_id: &str,
+        mut plan: LocalProcess,
+        launch: Launch<'_>,
+    ) -> Result<LocalRun> {
+        plan.env.extend(self.secrets.variables(launch.secrets)?);
         let dir = self.workdir(run_id);
         workdir::prepare(&dir, &plan.files).await?;
+        let silent = |_: &str| {};
+        let progress = launch.progress.unwrap_or(&silent);
         let environment = match &plan.environment {
-            Some(spec) => Some(environment::prepare(&self.cache_dir, spec).await?),
+            Some(spec) => Some(environment::prepare(&self.cache_dir, spec, progress).await?),
             None => None,
         };
         process::spawn(&dir, &plan, environment.as_ref()).await
@@ -212,7 +264,7 @@ mod tests {
             origin: "built-in python",
         };
         let error = target
-            .start("run-1", &built_in, plan.clone())
+            .start("run-1", &built_in, plan.clone(), Launch::default())
             .await
             .unwrap_err();
         assert_eq!(
@@ -223,7 +275,10 @@ mod tests {
             runtime: "evil",
             origin: "/plugins/evil.wasm",
         };
-        let error = target.start("run-1", &plugin, plan).await.unwrap_err();
+        let error = target
+            .start("run-1", &plugin, plan, Launch::default())
+            .await
+            .unwrap_err();
         assert!(matches!(error, Error::Refused(Violation { ref field, .. }) if field == "runtime"));
         assert!(!target.workdir("run-1").exists());
     }

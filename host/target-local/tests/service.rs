@@ -35,7 +35,10 @@ async fn a_service_is_ready_when_its_path_answers_and_stops_with_its_group() {
         runtime: "python",
         origin: "built-in python",
     };
-    let (mut run, endpoint) = target.serve("svc-1", &built_in, plan).await.unwrap();
+    let (mut run, endpoint) = target
+        .serve("svc-1", &built_in, plan, Default::default())
+        .await
+        .unwrap();
     assert_eq!(
         run.next_event().await,
         Some(LocalEvent::Log {
