@@ -1,4 +1,5 @@
-//! Reading a spec file: YAML envelope, then local source files inlined.
+//! Reading a spec file: YAML envelope, then local source files inlined and the run's
+//! local input files made absolute.
 //!
 //! Only the envelope is checked here (kinds, names, the shape of `function` / `task` /
 //! `run`); what a spec *means* is for its runtime to say, later. Every error names the
@@ -28,6 +29,7 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<SpecFile> {
     if let Err(error) = inline_source(&mut file, base) {
         bail!(field_errors(path, &[error]));
     }
+    resolve_inputs(&mut file, base);
     Ok(file)
 }
 
@@ -43,6 +45,34 @@ pub(crate) fn field_errors(path: &Path, errors: &[FieldError]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A run input that names an existing file relative to the spec file (`data/users.csv`)
+/// becomes that file's absolute path, so a spec and its data travel together and run
+/// from anywhere, as sources do. Anything else (URLs, absolute paths, references such
+/// as `dataitem://…`, names that are no file there) is left for the runtime to judge.
+fn resolve_inputs(file: &mut SpecFile, base: &Path) {
+    let Some(inputs) = file
+        .run
+        .spec
+        .get_mut("inputs")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for value in inputs.values_mut() {
+        let Some(reference) = value.as_str() else {
+            continue;
+        };
+        let relative = !reference.contains("://") && Path::new(reference).is_relative();
+        if let Some(path) = relative
+            .then(|| base.join(reference).canonicalize().ok())
+            .flatten()
+            .filter(|path| path.is_file())
+        {
+            *value = Value::String(path.display().to_string());
+        }
+    }
 }
 
 /// A function whose `source.source` names a local file (relative to the spec file) and

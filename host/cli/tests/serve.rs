@@ -5,6 +5,7 @@ mod builds;
 mod custom_kinds;
 mod hostile;
 mod model_serving;
+mod transforms;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -157,6 +158,51 @@ async fn wait_in(server: &Server, project: &str, id: &str, done: impl Fn(&Value)
 
 fn state(run: &Value) -> &str {
     run["status"]["state"].as_str().unwrap_or_default()
+}
+
+/// Python's own HTTP server over a folder, on a free port; killed when dropped.
+struct FileServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl FileServer {
+    fn start(dir: &std::path::Path) -> FileServer {
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 serves files");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the file server never listened"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        FileServer { child, port }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Creates `project`, unless it exists.

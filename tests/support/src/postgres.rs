@@ -91,18 +91,39 @@ pub fn database() -> Option<String> {
     ))
 }
 
+/// The rows `sql` gives in `database` (a name [`database`] made) of this binary's
+/// server, one line per row, columns separated by `|` (psql's unaligned output).
+///
+/// Panics when the server is not running or the query fails.
+pub fn query(database: &str, sql: &str) -> String {
+    let Some(Outcome::Running(server)) = SERVER.get() else {
+        panic!("the PostgreSQL test server is not running");
+    };
+    server
+        .psql_in(database, &["-A", "-t"], sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 impl Server {
     /// Runs one SQL command as the superuser.
     fn psql(&self, sql: &str) -> Result<(), String> {
+        self.psql_in("postgres", &[], sql).map(drop)
+    }
+
+    /// Runs one SQL command in `database` as the superuser, with psql's `options`;
+    /// what it printed.
+    fn psql_in(&self, database: &str, options: &[&str], sql: &str) -> Result<String, String> {
         let output = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+            .args(options)
+            .arg("-h")
             .arg(&self.dir)
-            .args(["-U", SUPERUSER, "-d", "postgres", "-c", sql])
+            .args(["-U", SUPERUSER, "-d", database, "-c", sql])
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("cannot run psql: {e}"))?;
         if output.status.success() {
-            Ok(())
+            Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
         } else {
             Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
         }

@@ -6,7 +6,9 @@
 
 use serde_json::{Value, json};
 
-use crate::{Server, call, create_function_of, create_project, start_task, state, wait_in};
+use crate::{
+    FileServer, Server, call, create_function_of, create_project, start_task, state, wait_in,
+};
 
 /// The scikit-learn the serving environment pins (`runplane-runtime-modelserve`), so
 /// the pickled model loads there.
@@ -142,51 +144,6 @@ async fn a_locally_served_sklearn_model_answers_v2_inference_until_stopped() {
         "the downloaded model predicts the same"
     );
     stop(&server, project, &downloaded).await;
-}
-
-/// Python's own HTTP server over a folder, on a free port; killed when dropped.
-struct FileServer {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl FileServer {
-    fn start(dir: &std::path::Path) -> FileServer {
-        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let child = std::process::Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python3 serves files");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the file server never listened"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        FileServer { child, port }
-    }
-}
-
-impl Drop for FileServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts a local run of `task` of `function` with the extra run `spec`; its id.

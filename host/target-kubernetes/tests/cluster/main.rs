@@ -25,6 +25,7 @@
 //! Every wait is bounded by [`STEP`]; nothing asserts on timing.
 
 mod container;
+mod dbt;
 mod guard;
 mod jobs;
 mod kinds;
