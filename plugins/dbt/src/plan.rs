@@ -1,7 +1,7 @@
 //! Run → plan: the runner and a generated dbt project, as a local process or as a
 //! ConfigMap and a Job.
 //!
-//! Every plan ships the same files ([`Run::files`]): the runner ([`RUNNER`]), the run's
+//! Every plan ships the same files: the runner ([`RUNNER`]), the run's
 //! inputs, output and variables (`transform.json`), `dbt_project.yml`, `profiles.yml`
 //! (a DuckDB and a PostgreSQL target, the latter's connection read from `DB_*`
 //! variables), the user's model as `models/<output table>.sql` and one ephemeral model
@@ -23,11 +23,8 @@
 
 use std::collections::BTreeMap;
 
-use runplane_sdk::k8s::{self, JobTask, Manifests, default_image, mount, workload};
-use runplane_sdk::k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, KeyToPath, PodSpec,
-    Volume,
-};
+use runplane_sdk::k8s::{self, JobTask, Manifests, ScriptPod, default_image, workload};
+use runplane_sdk::k8s_openapi::api::core::v1::{ConfigMap, KeyToPath, PodSpec};
 use runplane_sdk::spec::decode;
 use runplane_sdk::{
     LocalEnvironment, LocalFile, LocalProcess, Plan, PlanError, RunContext, Target,
@@ -66,9 +63,6 @@ pub const CONTAINER: &str = "dbt";
 const TERMINATION_LOG: &str = "/dev/termination-log";
 /// The dbt project's name, which `dbt_project.yml` configures models under.
 const PROJECT: &str = "runplane_transform";
-/// Pod volumes (prefixed so that no task volume can clash with them).
-const PROJECT_VOLUME: &str = "runplane-project";
-const WORK_VOLUME: &str = "runplane-workspace";
 
 /// A run resolved from its context: specs decoded, the model and the output's name
 /// ready.
@@ -251,77 +245,28 @@ fn kubernetes(run: &Run<'_>) -> Result<Plan, PlanError> {
     Ok(manifests.into_plan())
 }
 
-/// The runner's pod: the project mounted read-only, the work directory writable, the
-/// requirements installed first unless the image has them.
+/// The runner's pod ([`ScriptPod`]): the project mounted read-only at [`PROJECT_DIR`],
+/// the work directory writable, the requirements installed first unless the image has
+/// them. A failed run's termination message is the runner's last lines (dbt's error)
+/// when it wrote no description.
 fn pod(run: &Run<'_>, task: &JobTask, items: Vec<KeyToPath>) -> PodSpec {
     let settings = &run.context.settings;
-    let image = default_image(settings, IMAGE_ROLE, DEFAULT_IMAGE);
     let has_image = settings
         .default_images
         .iter()
         .any(|(role, _)| role == IMAGE_ROLE);
-    let start = format!("exec python -u {PROJECT_DIR}/{RUNNER_FILE}");
-    let command = if has_image {
-        start
-    } else {
-        format!(
-            "pip install --quiet --no-cache-dir --disable-pip-version-check --target \
-             {WORK_DIR}/.deps {} && {start}",
-            REQUIREMENTS.map(|r| format!("'{r}'")).join(" ")
-        )
-    };
-    let env = run
-        .env(TERMINATION_LOG)
-        .into_iter()
-        .chain([
-            ("HOME".to_string(), WORK_DIR.to_string()),
-            ("PYTHONPATH".to_string(), format!("{WORK_DIR}/.deps")),
-            (
-                "PATH".to_string(),
-                format!("{WORK_DIR}/.deps/bin:/usr/local/bin:/usr/bin:/bin"),
-            ),
-        ])
-        .map(|(name, value)| EnvVar {
-            name,
-            value: Some(value),
-            value_from: None,
-        })
-        .collect();
-    let mut container = Container {
-        name: CONTAINER.to_string(),
-        image: Some(image),
-        command: Some(vec!["sh".to_string(), "-c".to_string(), command]),
-        working_dir: Some(WORK_DIR.to_string()),
-        env: Some(env),
-        volume_mounts: Some(vec![
-            mount(PROJECT_VOLUME, PROJECT_DIR, true),
-            mount(WORK_VOLUME, WORK_DIR, false),
-        ]),
-        // A failed run's message is the runner's last lines (dbt's error) when it wrote
-        // no description.
-        termination_message_policy: Some("FallbackToLogsOnError".to_string()),
-        ..Container::default()
-    };
-    let mut pod = PodSpec {
-        volumes: Some(vec![
-            Volume {
-                name: PROJECT_VOLUME.to_string(),
-                config_map: Some(ConfigMapVolumeSource {
-                    name: k8s::run_object_name("c", run.context),
-                    items: Some(items),
-                    ..ConfigMapVolumeSource::default()
-                }),
-                ..Volume::default()
-            },
-            Volume {
-                name: WORK_VOLUME.to_string(),
-                empty_dir: Some(EmptyDirVolumeSource::default()),
-                ..Volume::default()
-            },
-        ]),
-        ..PodSpec::default()
-    };
-    task.settings.apply(&mut pod, &mut container);
-    pod.containers = vec![container];
+    let mut pod = ScriptPod {
+        container: CONTAINER.to_string(),
+        image: default_image(settings, IMAGE_ROLE, DEFAULT_IMAGE),
+        config_map: k8s::run_object_name("c", run.context),
+        items: Some(items),
+        code_dir: PROJECT_DIR.to_string(),
+        work_dir: WORK_DIR.to_string(),
+        script: RUNNER_FILE.to_string(),
+        install: (!has_image).then(|| REQUIREMENTS.map(|r| format!("'{r}'")).join(" ")),
+        env: run.env(TERMINATION_LOG),
+    }
+    .build(&task.settings);
+    pod.containers[0].termination_message_policy = Some("FallbackToLogsOnError".to_string());
     pod
 }

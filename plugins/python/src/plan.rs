@@ -28,10 +28,9 @@
 
 use std::collections::BTreeMap;
 
-use runplane_sdk::k8s::{self, Manifests, TaskSettings, build, mount, workload};
+use runplane_sdk::k8s::{self, Manifests, ScriptPod, TaskSettings, build, workload};
 use runplane_sdk::k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    HTTPGetAction, PodSpec, Probe, ServicePort, Volume,
+    ConfigMap, ContainerPort, HTTPGetAction, PodSpec, Probe, ServicePort,
 };
 use runplane_sdk::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use runplane_sdk::local;
@@ -69,10 +68,6 @@ const OUTPUTS_FILE: &str = "outputs.json";
 /// Name of the main container, which `observe` reads exit codes from (a pod may hold
 /// sidecars injected by the cluster, whose exit codes say nothing about the run).
 pub const CONTAINER: &str = "python";
-/// Pod volume holding the code (prefixed so that no task volume can clash with it).
-const SOURCE_VOLUME: &str = "runplane-source";
-/// Pod volume of the working directory.
-const WORK_VOLUME: &str = "runplane-workspace";
 
 /// A run resolved from its context: specs decoded, code and handler ready. The task spec
 /// is decoded by each action, since its type differs between them.
@@ -197,69 +192,24 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The main container and its pod, with the code mounted and settings applied. The
-    /// command runs through `sh` to chain the pip install before the bootstrap; `exec`
-    /// then makes Python the container's main process, so that Kubernetes' stop signal
-    /// reaches it rather than a shell that would not pass it on.
+    /// The main container and its pod ([`ScriptPod`]): the code mounted at
+    /// [`SOURCE_DIR`], the requirements installed first unless the function names a
+    /// ready image, settings applied.
     fn pod(&self, settings: &TaskSettings, mode: &str) -> PodSpec {
         let installs_requirements =
             !self.function.requirements.is_empty() && self.function.image.is_none();
-        let start = format!("exec python -u {SOURCE_DIR}/{BOOTSTRAP_FILE}");
-        let command = if installs_requirements {
-            format!(
-                "pip install --quiet --no-cache-dir --disable-pip-version-check --target {WORK_DIR}/.deps \
-                 -r {SOURCE_DIR}/requirements.txt && {start}"
-            )
-        } else {
-            start
-        };
-        let mut env: Vec<EnvVar> = self
-            .handler_env(mode)
-            .into_iter()
-            .chain([
-                ("HOME".to_string(), WORK_DIR.to_string()),
-                ("PYTHONPATH".to_string(), format!("{WORK_DIR}/.deps")),
-            ])
-            .map(|(name, value)| EnvVar {
-                name,
-                value: Some(value),
-                value_from: None,
-            })
-            .collect();
-        env.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut container = Container {
-            name: CONTAINER.to_string(),
-            image: Some(self.image()),
-            command: Some(vec!["sh".to_string(), "-c".to_string(), command]),
-            working_dir: Some(WORK_DIR.to_string()),
-            env: Some(env),
-            volume_mounts: Some(vec![
-                mount(SOURCE_VOLUME, SOURCE_DIR, true),
-                mount(WORK_VOLUME, WORK_DIR, false),
-            ]),
-            ..Container::default()
-        };
-        let mut pod = PodSpec {
-            volumes: Some(vec![
-                Volume {
-                    name: SOURCE_VOLUME.to_string(),
-                    config_map: Some(ConfigMapVolumeSource {
-                        name: self.name("c"),
-                        ..ConfigMapVolumeSource::default()
-                    }),
-                    ..Volume::default()
-                },
-                Volume {
-                    name: WORK_VOLUME.to_string(),
-                    empty_dir: Some(EmptyDirVolumeSource::default()),
-                    ..Volume::default()
-                },
-            ]),
-            ..PodSpec::default()
-        };
-        settings.apply(&mut pod, &mut container);
-        pod.containers = vec![container];
-        pod
+        ScriptPod {
+            container: CONTAINER.to_string(),
+            image: self.image(),
+            config_map: self.name("c"),
+            items: None,
+            code_dir: SOURCE_DIR.to_string(),
+            work_dir: WORK_DIR.to_string(),
+            script: BOOTSTRAP_FILE.to_string(),
+            install: installs_requirements.then(|| format!("-r {SOURCE_DIR}/requirements.txt")),
+            env: self.handler_env(mode),
+        }
+        .build(settings)
     }
 }
 

@@ -9,11 +9,13 @@
 pub mod build;
 pub mod observe;
 mod quantity;
+mod script;
 mod service;
 mod settings;
 mod tasks;
 pub mod workload;
 
+pub use script::ScriptPod;
 pub use service::{ServiceType, check_service_name, service_name};
 pub use settings::{
     DefaultUser, EnvVar, ImagePullPolicy, Label, NodeSelector, Resource, Resources, TaintEffect,
