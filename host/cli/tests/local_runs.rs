@@ -316,6 +316,8 @@ fn runtimes_lists_the_built_in_runtimes_with_their_actions_and_capabilities() {
         "sklearnserve",
         "huggingfaceserve",
         "serve (local, kubernetes)",
+        "dbt",
+        "transform (local, kubernetes)",
     ] {
         assert!(
             stdout.contains(expected),

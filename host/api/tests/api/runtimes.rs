@@ -71,6 +71,7 @@ async fn runtimes_list_their_capabilities_and_schemas() {
         rows,
         [
             ("container".to_string(), row(false, true, false, true)),
+            ("dbt".to_string(), row(true, true, false, true)),
             ("modelserve".to_string(), row(false, true, true, false)),
             ("python".to_string(), row(true, true, true, true)),
         ],
