@@ -187,12 +187,13 @@ fn column_names(table: &Value) -> Vec<&str> {
         .collect()
 }
 
-/// The rows of the Parquet file at `path` as `name|total`, by name, read with DuckDB
-/// from the dbt environment the run used (an independent reader of the file).
+/// The rows of the Parquet file at `path` as `name|total` (the total as a number, `15`
+/// whether DuckDB typed it integer or double), by name, read with DuckDB from the dbt
+/// environment the run used (an independent reader of the file).
 fn read_parquet(path: &str) -> Vec<String> {
     let python = dbt_environment().join("bin/python");
     let script = format!(
-        "import duckdb\nfor name, total in duckdb.sql(\"select name, total from '{path}' order by name\").fetchall():\n    print(f'{{name}}|{{total}}')"
+        "import duckdb\nfor name, total in duckdb.sql(\"select name, total from '{path}' order by name\").fetchall():\n    print(f'{{name}}|{{total:g}}')"
     );
     let output = std::process::Command::new(&python)
         .args(["-c", &script])
