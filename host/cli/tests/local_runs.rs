@@ -249,7 +249,7 @@ fn an_unknown_function_kind_names_the_known_ones() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains(
-            "no runtime handles function kind \"spark\" (known kinds: container, \
+            "no runtime handles function kind \"spark\" (known kinds: container, dbt, \
              huggingfaceserve, mlflowserve, python, sklearnserve)"
         ),
         "{stderr}"
