@@ -152,11 +152,6 @@ impl LocalTarget {
         self
     }
 
-    /// Where the secrets tasks name are read from.
-    pub fn secrets(&self) -> &SecretStore {
-        &self.secrets
-    }
-
     /// The same target under `policy` (the admin's allowed runtimes, say).
     pub fn with_policy(mut self, policy: LocalPlanPolicy) -> Self {
         self.policy = policy;

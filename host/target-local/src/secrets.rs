@@ -11,7 +11,7 @@
 //! sees them (it plans before they are read) and cannot ask for a secret the task does
 //! not name.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Where the secrets live, and the secrets of a run read from there.
 #[derive(Clone, Debug)]
@@ -35,11 +35,6 @@ impl SecretStore {
     /// Secrets as files `<name>.env` in `dir`.
     pub fn new(dir: PathBuf) -> Self {
         SecretStore { dir }
-    }
-
-    /// The directory of the secret files.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The variables of the secrets called `names`, in order (a later secret's
