@@ -378,16 +378,6 @@ const CONFIG_VOLUME: &str = "runplane-config";
 /// The run's files for the fetch step to copy beside the model, by name.
 type Files = Vec<(&'static str, String)>;
 
-/// The task's settings with the original's user and group of model servers, 1000, for
-/// those it leaves unset.
-fn with_default_ids(settings: &TaskSettings) -> TaskSettings {
-    let mut settings = settings.clone();
-    settings.run_as_user.get_or_insert(USER_ID);
-    settings.run_as_group.get_or_insert(USER_ID);
-    settings.fs_group.get_or_insert(USER_ID);
-    settings
-}
-
 /// The serving pod around `server` (which has its command, args and env): the run's
 /// image, ports, readiness probe and volume, the task's settings, and the init steps
 /// that fetch the model and copy `files` (with the fetch script, the ConfigMap's data,
@@ -398,7 +388,7 @@ fn pod(
     server: Container,
     files: Files,
 ) -> Result<(PodSpec, Option<Files>), PlanError> {
-    let settings = with_default_ids(settings);
+    let settings = settings.with_default_ids(USER_ID);
     let port = |name: &str, port: i32| ContainerPort {
         name: Some(name.to_string()),
         container_port: port,

@@ -10,7 +10,7 @@
 use runplane_sdk::FieldError;
 use runplane_sdk::k8s::build::check_instructions;
 use runplane_sdk::k8s::{BuildTask, ServeTask, TaskSettings, check_service_name};
-use runplane_sdk::spec::RunBase;
+use runplane_sdk::spec::{Entity, RunBase};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -523,27 +523,10 @@ fn check_all<T: JsonSchema>(
     errors
 }
 
-/// What a kind names: the function, a task of an action, or a run of an action.
-enum Entity<'a> {
-    Function,
-    Task(&'a str),
-    Run(&'a str),
-}
-
-/// Splits an entity kind: `<fk>`, `<fk>+<action>`, `<fk>+<action>:run`, or `<fk>+run`
-/// (a run kind of older SDKs, whose action is the task's).
+/// Splits an entity kind ([`Entity::parse`]) of one of the runtime's function kinds.
 fn entity(kind: &str) -> Option<(ModelKind, Entity<'_>)> {
-    let Some((function, rest)) = kind.split_once('+') else {
-        return ModelKind::named(kind).map(|model| (model, Entity::Function));
-    };
-    let model = ModelKind::named(function)?;
-    let entity = match rest.split_once(':') {
-        None if rest == "run" => Entity::Run(""),
-        None => Entity::Task(rest),
-        Some((action, "run")) => Entity::Run(action),
-        Some(_) => return None,
-    };
-    Some((model, entity))
+    let (function, entity) = Entity::parse(kind)?;
+    Some((ModelKind::named(function)?, entity))
 }
 
 /// Validates `spec` as entity kind `kind`, reporting every bad field: the schema's

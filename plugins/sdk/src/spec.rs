@@ -57,6 +57,37 @@ pub struct RunBase {
     pub local_execution: bool,
 }
 
+/// What an entity kind of the original names: a function (`<function kind>`), a task
+/// of an action (`<function kind>+<action>`) or a run of an action
+/// (`<function kind>+<action>:run`, or `<function kind>+run`, the run kind of older
+/// SDKs, whose action is the task's: [`Entity::Run`] of `""`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entity<'a> {
+    /// A function spec.
+    Function,
+    /// A task spec of this action.
+    Task(&'a str),
+    /// A run spec of this action (`""` for `<function kind>+run`).
+    Run(&'a str),
+}
+
+impl<'a> Entity<'a> {
+    /// Splits an entity kind into its function kind and what it names; `None` for a
+    /// kind of none of these shapes (`python+job:task`).
+    pub fn parse(kind: &'a str) -> Option<(&'a str, Entity<'a>)> {
+        let Some((function, rest)) = kind.split_once('+') else {
+            return Some((kind, Entity::Function));
+        };
+        let entity = match rest.split_once(':') {
+            None if rest == "run" => Entity::Run(""),
+            None => Entity::Task(rest),
+            Some((action, "run")) => Entity::Run(action),
+            Some(_) => return None,
+        };
+        Some((function, entity))
+    }
+}
+
 /// A runtime's `validate` answer from the field errors its checks found.
 pub fn verdict(errors: Vec<FieldError>) -> Result<(), Vec<FieldError>> {
     if errors.is_empty() {

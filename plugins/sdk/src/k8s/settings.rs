@@ -326,6 +326,17 @@ impl TaskSettings {
         self.apply_with(pod, container, DefaultUser::NonRoot);
     }
 
+    /// These settings with `id` as the user, group and volume group the task leaves
+    /// unset: a runtime's image's own user (1000 for the model servers, 49999 for
+    /// Flower's), so that files it owns stay its own and the pod passes "restricted".
+    pub fn with_default_ids(&self, id: i64) -> TaskSettings {
+        let mut settings = self.clone();
+        settings.run_as_user.get_or_insert(id);
+        settings.run_as_group.get_or_insert(id);
+        settings.fs_group.get_or_insert(id);
+        settings
+    }
+
     /// [`Self::apply`], with `default_user` saying whom the pod runs as when the task
     /// sets no `run_as_user`.
     pub fn apply_with(
