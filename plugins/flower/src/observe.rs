@@ -1,0 +1,153 @@
+//! Live objects → run status, with the SDK's readings of a Deployment (`deploy` runs)
+//! and of a Job (`build` and `train` runs), see [`runplane_sdk::k8s::observe`].
+//!
+//! - A SuperLink that runs carries the addresses of its Service as outputs
+//!   `fleet_api_address` (what a `flower-client` run's `superlink` takes) and
+//!   `exec_api_address` (what a `flower-app` run's `superlink` takes).
+//! - A train run's outputs are what its runner wrote to the container's termination
+//!   message: `flwr_run_id` (the original's status field) as soon as the app was
+//!   submitted, then the run's `status`, `rounds`, `loss`, `metrics` and `history`, and
+//!   on failure Flower's `error`, which also becomes the run's message.
+//! - A completed build adds the pushed image as output `image`, which the host writes
+//!   back into the function.
+
+use runplane_sdk::k8s::build::{BUILD_CONTAINER, with_built_image};
+use runplane_sdk::k8s::observe::{self as workload, all_of};
+use runplane_sdk::k8s_openapi::api::core::v1::Pod;
+use runplane_sdk::{ObservedObject, ObservedState, RunContext, RunStatus};
+use serde_json::{Map, Value};
+
+use crate::plan::{APP, EXEC_PORT, FLEET_PORT};
+
+/// Maps a run's live objects to its status. Pure, like `plan`.
+pub fn observe(context: &RunContext, objects: &[ObservedObject]) -> RunStatus {
+    match (context.function_kind.as_str(), context.action.as_str()) {
+        (_, "build") => with_built_image(workload::job(objects, &[BUILD_CONTAINER]), context),
+        ("flower-server", _) => {
+            let mut status = workload::deployment(objects, None);
+            if status.state == ObservedState::Running {
+                let service = runplane_sdk::k8s::service_name(context, None);
+                for (name, port) in [
+                    ("fleet_api_address", FLEET_PORT),
+                    ("exec_api_address", EXEC_PORT),
+                ] {
+                    let address = format!("{service}.{}:{port}", context.namespace);
+                    status
+                        .outputs
+                        .push((name.to_string(), Value::String(address).to_string()));
+                }
+            }
+            status
+        }
+        ("flower-client", _) => workload::deployment(objects, None),
+        _ => with_runner_outputs(workload::job(objects, &[APP]), objects),
+    }
+}
+
+/// `status` with the outputs the runner wrote to its termination message (the newest
+/// pod's), and Flower's error message when the run failed.
+fn with_runner_outputs(mut status: RunStatus, objects: &[ObservedObject]) -> RunStatus {
+    let Some(outputs) = termination_message(&all_of::<Pod>(objects, "Pod")) else {
+        return status;
+    };
+    if status.state == ObservedState::Error
+        && let Some(Value::String(error)) = outputs.get("error")
+    {
+        let message = status.message.take().unwrap_or_default();
+        status.message = Some(format!("{error} ({message})"));
+    }
+    status.outputs.extend(
+        outputs
+            .into_iter()
+            .map(|(name, value)| (name, value.to_string())),
+    );
+    status
+}
+
+/// The JSON object the runner container of a pod left as its termination message.
+fn termination_message(pods: &[Pod]) -> Option<Map<String, Value>> {
+    pods.iter().rev().find_map(|pod| {
+        let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+        let container = statuses.iter().find(|status| status.name == APP)?;
+        let message = container
+            .state
+            .as_ref()?
+            .terminated
+            .as_ref()?
+            .message
+            .as_ref()?;
+        serde_json::from_str(message).ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use runplane_sdk::{HostSettings, Target};
+    use serde_json::json;
+
+    use super::*;
+
+    fn context() -> RunContext {
+        RunContext {
+            run_id: "0190f3c2-7a41-7c3e-9d2b-5e8f1a2b3f01".to_string(),
+            project: "demo".to_string(),
+            namespace: "runplane-demo".to_string(),
+            function_name: "regression".to_string(),
+            function_kind: "flower-app".to_string(),
+            action: "train".to_string(),
+            function_spec: "{}".to_string(),
+            task_spec: "{}".to_string(),
+            run_spec: "{}".to_string(),
+            target: Target::Kubernetes,
+            settings: HostSettings {
+                image_registry: None,
+                default_images: Vec::new(),
+            },
+        }
+    }
+
+    fn object(kind: &str, value: &Value) -> ObservedObject {
+        ObservedObject {
+            api_version: if kind == "Job" { "batch/v1" } else { "v1" }.to_string(),
+            kind: kind.to_string(),
+            name: "j-flower-apptrain-0190f3c2".to_string(),
+            object: value.to_string(),
+        }
+    }
+
+    /// A failed train Job whose runner left Flower's run id and error behind.
+    #[test]
+    fn a_failed_train_reports_flowers_run_id_and_error() {
+        let message = json!({"flwr_run_id": "42", "status": "finished:failed",
+                             "error": "ValueError: no rounds"});
+        let objects = [
+            object(
+                "Job",
+                &json!({"status": {"conditions": [
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                 "message": "Job has reached the specified backoff limit"}]}}),
+            ),
+            object(
+                "Pod",
+                &json!({"status": {"phase": "Failed", "containerStatuses": [
+                {"name": "flower", "image": "i", "imageID": "", "ready": false,
+                 "restartCount": 0, "state": {"terminated": {"exitCode": 1,
+                 "message": message.to_string()}}}]}}),
+            ),
+        ];
+        let status = observe(&context(), &objects);
+        assert_eq!(status.state, ObservedState::Error);
+        assert!(
+            status
+                .message
+                .unwrap()
+                .starts_with("ValueError: no rounds (")
+        );
+        assert!(
+            status
+                .outputs
+                .contains(&("flwr_run_id".to_string(), "\"42\"".to_string()))
+        );
+        assert_eq!(status.exit_code, Some(1));
+    }
+}
