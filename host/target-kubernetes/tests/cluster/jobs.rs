@@ -171,6 +171,16 @@ const RELAXED: &[(&str, PodSecurity, &str)] = &[
         "the kaniko build runs as root (docs/decisions.md, entries 9 and 42)",
     ),
     (
+        "flower/server-build",
+        PodSecurity::Baseline,
+        "the kaniko build runs as root (docs/decisions.md, entries 9 and 42)",
+    ),
+    (
+        "flower/client-build-base-image",
+        PodSecurity::Baseline,
+        "the kaniko build runs as root (docs/decisions.md, entries 9 and 42)",
+    ),
+    (
         "container/job-image-user",
         PodSecurity::Baseline,
         "no run_as_user: the pod runs as the image's USER, as in the original (entry 41)",
