@@ -152,6 +152,7 @@ def last_json(text):
         return None
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # The summary the ServerApp logs once its rounds are done (Flower's History).
 LOG_PREFIX = re.compile(r"^\s*(?:\x1b\[[0-9;]*m)*(?:DEBUG|INFO|WARNING|ERROR)\s*(?:\x1b\[[0-9;]*m)*\s*:\s?")
 FINISHED = re.compile(r"Run finished (\d+) round\(s\)")
@@ -236,8 +237,33 @@ def literal(text):
         return text
 
 
+def group_members(zombies=True):
+    """The other processes of this process group (children, and theirs), from /proc;
+    with `zombies`, also those that ended and wait to be reaped, which still count as
+    members of the group."""
+    group, members = os.getpgrp(), []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return members
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as stat:
+                # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after it.
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and int(fields[2]) == group and (zombies or fields[0] != "Z"):
+            members.append(int(entry))
+    return members
+
+
 def stop_all(signum=None, frame=None):
-    """Stops every process of the run's group but this one, children first."""
+    """Stops every process of the run's group but this one, and waits until they are
+    gone (killed after a grace period): the host sees the run stopped once this process
+    exits, and nothing may outlive it."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for _, child in children:
         if child.poll() is None:
@@ -253,6 +279,15 @@ def stop_all(signum=None, frame=None):
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+    while group_members() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in group_members(zombies=False):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    while group_members() and time.monotonic() < deadline + STOP_GRACE:
+        time.sleep(0.1)
     if signum is not None:
         say("stopped")
         os._exit(128 + signum)
@@ -299,7 +334,8 @@ def main():
         )
         children.append(("flwr log", stream))
         for line in stream.stdout:
-            sys.stdout.write(line)
+            # Flower colours its levels; the run's log is plain text.
+            sys.stdout.write(ANSI.sub("", line))
             sys.stdout.flush()
             summary.feed(line)
         stream.wait()
