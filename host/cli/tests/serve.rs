@@ -3,6 +3,7 @@
 
 mod builds;
 mod custom_kinds;
+mod federated;
 mod hostile;
 mod model_serving;
 mod transforms;

@@ -1,0 +1,300 @@
+//! Issue 14 (the Flower runtime) end to end through `runplane serve`: a `flower-app`
+//! trained locally with the real `flwr` 1.20.0 on a SuperLink and two SuperNodes of its
+//! own runs two rounds of FedAvg and reports them, with Flower's run id and the final
+//! metrics, in the run's outputs; a failing ServerApp ends ERROR with Flower's message;
+//! a stopped training leaves no process behind.
+//!
+//! The app is a federated linear regression in numpy (no torch): each SuperNode fits
+//! `y = 3x + 0.5` on its own partition of synthetic points, chosen by the node config
+//! `partition-id` the runtime gives it.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::{Server, call, create_function_of, create_project, start_task, state, wait_in};
+
+/// The ServerApp: FedAvg over both SuperNodes for `num-server-rounds` rounds, the
+/// evaluation's `mse` averaged by the number of points.
+const SERVER: &str = r#"
+from flwr.common import Context, ndarrays_to_parameters
+from flwr.server import ServerApp, ServerAppComponents, ServerConfig
+from flwr.server.strategy import FedAvg
+import numpy as np
+
+
+def weighted_average(metrics):
+    total = sum(count for count, _ in metrics)
+    return {"mse": sum(count * m["mse"] for count, m in metrics) / total}
+
+
+def server_fn(context: Context):
+    if context.run_config.get("fail"):
+        raise ValueError("the run asked this ServerApp to fail")
+    strategy = FedAvg(
+        fraction_fit=1.0,
+        fraction_evaluate=1.0,
+        min_available_clients=2,
+        initial_parameters=ndarrays_to_parameters([np.zeros(2)]),
+        evaluate_metrics_aggregation_fn=weighted_average,
+    )
+    rounds = int(context.run_config["num-server-rounds"])
+    return ServerAppComponents(strategy=strategy, config=ServerConfig(num_rounds=rounds))
+
+
+app = ServerApp(server_fn=server_fn)
+"#;
+
+/// The ClientApp: gradient descent on this SuperNode's partition.
+const CLIENT: &str = r#"
+from flwr.client import ClientApp, NumPyClient
+from flwr.common import Context
+import numpy as np
+
+
+class Regression(NumPyClient):
+    def __init__(self, x, y, rate):
+        self.x, self.y, self.rate = x, y, rate
+
+    def fit(self, parameters, config):
+        a, b = parameters[0]
+        for _ in range(20):
+            error = a * self.x + b - self.y
+            a -= self.rate * 2 * np.mean(error * self.x)
+            b -= self.rate * 2 * np.mean(error)
+        return [np.array([a, b])], len(self.x), {}
+
+    def evaluate(self, parameters, config):
+        a, b = parameters[0]
+        mse = float(np.mean((a * self.x + b - self.y) ** 2))
+        return mse, len(self.x), {"mse": mse}
+
+
+def client_fn(context: Context):
+    rng = np.random.default_rng(int(context.node_config["partition-id"]))
+    x = rng.uniform(-1, 1, 50)
+    y = 3.0 * x + 0.5 + rng.normal(0, 0.05, 50)
+    return Regression(x, y, float(context.run_config["learning-rate"])).to_client()
+
+
+app = ClientApp(client_fn=client_fn)
+"#;
+
+/// Creates `project`'s flower-app `regression` and starts a local train run of it with
+/// `parameters`; its id.
+async fn train(server: &Server, project: &str, parameters: Value) -> String {
+    create_function_of(
+        server,
+        project,
+        json!({"name": "regression", "kind": "flower-app", "spec": {
+            "fab_source": {"servercode": SERVER, "clientcode": CLIENT}}}),
+    )
+    .await;
+    start_task(
+        server,
+        project,
+        &format!("flower-app://{project}/regression"),
+        "flower-app+train",
+        json!({"local_execution": true, "parameters": parameters}),
+    )
+    .await
+}
+
+/// The run's outputs, each decoded from the JSON text the API keeps it as.
+fn outputs(run: &Value) -> Value {
+    let outputs = run["status"]["outputs"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    outputs
+        .into_iter()
+        .map(|(name, text)| {
+            let value = text
+                .as_str()
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or(text);
+            (name, value)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flower_app_trains_two_rounds_on_two_local_supernodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    let project = "federated";
+    create_project(&server, project).await;
+    let id = train(
+        &server,
+        project,
+        json!({"num-server-rounds": 2, "learning-rate": 0.1}),
+    )
+    .await;
+    let run = wait_in(&server, project, &id, |run| {
+        matches!(state(run), "COMPLETED" | "ERROR")
+    })
+    .await;
+    assert_eq!(state(&run), "COMPLETED", "{run:#}");
+    let results = outputs(&run);
+    assert_eq!(results["rounds"], 2, "{results:#}");
+    assert_eq!(results["status"], "finished:completed", "{results:#}");
+    let flwr_run_id = results["flwr_run_id"].as_str().unwrap_or_default();
+    assert!(
+        !flwr_run_id.is_empty() && flwr_run_id.bytes().all(|b| b.is_ascii_digit()),
+        "{results:#}"
+    );
+    // Two rounds of evaluation, both SuperNodes' mse averaged, falling as the model
+    // learns: the first round starts from zeros (mse of about 3.2 on y = 3x + 0.5).
+    let losses = results["history"]["loss_distributed"]
+        .as_array()
+        .expect("the history has the distributed losses");
+    let points: Vec<(i64, f64)> = losses
+        .iter()
+        .map(|point| (point[0].as_i64().unwrap(), point[1].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        points.iter().map(|p| p.0).collect::<Vec<_>>(),
+        [1, 2],
+        "{results:#}"
+    );
+    assert!(
+        points[1].1 < points[0].1 && points[0].1 < 3.5,
+        "{results:#}"
+    );
+    assert_eq!(results["loss"].as_f64(), Some(points[1].1), "{results:#}");
+    assert_eq!(
+        results["metrics"]["mse"].as_f64(),
+        Some(points[1].1),
+        "{results:#}"
+    );
+
+    // The ServerApp's log is the run's log.
+    let (_, logs) = call(
+        reqwest::Method::GET,
+        &server.url(&format!("/api/v1/-/{project}/runs/{id}/logs")),
+        None,
+    )
+    .await;
+    let text = logs.to_string();
+    assert!(
+        text.contains("[ROUND 2]") && text.contains("Run finished 2 round(s)"),
+        "{text}"
+    );
+
+    // A ServerApp that raises: ERROR, with Flower's message in the outputs.
+    let failed = train(
+        &server,
+        project,
+        json!({"num-server-rounds": 1, "learning-rate": 0.1, "fail": true}),
+    )
+    .await;
+    let run = wait_in(&server, project, &failed, |run| {
+        matches!(state(run), "COMPLETED" | "ERROR")
+    })
+    .await;
+    assert_eq!(state(&run), "ERROR", "{run:#}");
+    assert_eq!(outputs(&run)["status"], "finished:failed", "{run:#}");
+    assert_eq!(
+        outputs(&run)["error"],
+        "ValueError: the run asked this ServerApp to fail",
+        "{run:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_training_leaves_no_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    let project = "stopping";
+    create_project(&server, project).await;
+    let id = train(
+        &server,
+        project,
+        json!({"num-server-rounds": 1000, "learning-rate": 0.1}),
+    )
+    .await;
+    // Stop once the SuperNodes train: every kind of process is then alive (the
+    // SuperLink, its ServerApp, the SuperNodes and their ClientApps, `flwr log`).
+    let logs = server.url(&format!("/api/v1/-/{project}/runs/{id}/logs"));
+    let started = std::time::Instant::now();
+    loop {
+        let (_, text) = call(reqwest::Method::GET, &logs, None).await;
+        if text.to_string().contains("[ROUND 2]") {
+            break;
+        }
+        let run = wait_in(&server, project, &id, |_| true).await;
+        assert!(!matches!(state(&run), "ERROR" | "COMPLETED"), "{run:#}");
+        assert!(started.elapsed().as_secs() < 240, "no round 2 yet: {text}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let run = wait_in(&server, project, &id, |_| true).await;
+    let (pid, workdir) = process_and_directory(&run);
+    let before = processes_in(&workdir);
+    assert!(
+        before.len() >= 5,
+        "superlink, 2 supernodes, runner, flwr log: {before:?}"
+    );
+
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &server.url(&format!("/api/v1/-/{project}/runs/{id}/stop")),
+        None,
+    )
+    .await;
+    assert!(status < 300, "stop: {status} {body}");
+    let run = wait_in(&server, project, &id, |run| state(run) == "STOPPED").await;
+    assert_eq!(state(&run), "STOPPED");
+    assert_eq!(
+        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH),
+        "process group {pid} is gone"
+    );
+    assert_eq!(processes_in(&workdir), Vec::<String>::new());
+}
+
+/// The run's process id (its RUNNING transition says `process N`) and working
+/// directory (its READY transition says `working directory <path>`).
+fn process_and_directory(run: &Value) -> (i32, PathBuf) {
+    let transitions = run["status"]["transitions"].as_array().unwrap();
+    let message = |status: &str| {
+        transitions
+            .iter()
+            .find(|t| t["status"] == status)
+            .and_then(|t| t["message"].as_str())
+            .unwrap_or_else(|| panic!("no {status} transition: {run:#}"))
+            .to_string()
+    };
+    let pid = message("RUNNING")
+        .strip_prefix("process ")
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no process id: {run:#}"));
+    let ready = message("READY");
+    let workdir = ready
+        .strip_prefix("working directory ")
+        .unwrap_or_else(|| panic!("no working directory: {run:#}"));
+    (pid, PathBuf::from(workdir))
+}
+
+/// Every process working in `dir` (their `/proc/<pid>/cwd`), as `<pid> <command>`:
+/// the run's processes, whatever group they would have moved to.
+fn processes_in(dir: &Path) -> Vec<String> {
+    let Ok(dir) = dir.canonicalize() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(cwd) = std::fs::read_link(entry.path().join("cwd")) else {
+            continue;
+        };
+        if cwd.starts_with(&dir) {
+            let command = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let command = String::from_utf8_lossy(&command).replace('\0', " ");
+            found.push(format!("{name} {}", command.trim()));
+        }
+    }
+    found
+}
