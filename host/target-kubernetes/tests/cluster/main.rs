@@ -12,6 +12,7 @@
 //!   run pending too long.
 //! - `container`: container jobs to COMPLETED and ERROR, a deployment and a service
 //!   RUNNING, stopped, resumed and deleted.
+//! - `flower`: a Flower SuperLink and two SuperNodes RUNNING, stopped and deleted.
 //! - `guard`: plans that break the guard's rules create nothing; every fixture plan of
 //!   `tests/guard` goes through the guard and a server-side dry run in a namespace that
 //!   enforces Pod Security "restricted", and the guard is never the laxer; an object the
@@ -26,6 +27,7 @@
 
 mod container;
 mod dbt;
+mod flower;
 mod guard;
 mod jobs;
 mod kinds;
