@@ -7,15 +7,15 @@
 //! - A train run's outputs are what its runner wrote to the container's termination
 //!   message: `flwr_run_id` (the original's status field) as soon as the app was
 //!   submitted, then the run's `status`, `rounds`, `loss`, `metrics` and `history`, and
-//!   on failure Flower's `error`, which also becomes the run's message.
+//!   on failure Flower's `error`, which the SDK's Job reading quotes in the run's
+//!   message.
 //! - A completed build adds the pushed image as output `image`, which the host writes
 //!   back into the function.
 
 use runplane_sdk::k8s::build::{BUILD_CONTAINER, with_built_image};
-use runplane_sdk::k8s::observe::{self as workload, all_of};
-use runplane_sdk::k8s_openapi::api::core::v1::Pod;
+use runplane_sdk::k8s::observe as workload;
 use runplane_sdk::{ObservedObject, ObservedState, RunContext, RunStatus};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::plan::{APP, EXEC_PORT, FLEET_PORT};
 
@@ -40,44 +40,14 @@ pub fn observe(context: &RunContext, objects: &[ObservedObject]) -> RunStatus {
             status
         }
         ("flower-client", _) => workload::deployment(objects, None),
-        _ => with_runner_outputs(workload::job(objects, &[APP]), objects),
+        _ => {
+            let mut status = workload::job(objects, &[APP]);
+            status
+                .outputs
+                .extend(workload::termination_outputs(objects, APP));
+            status
+        }
     }
-}
-
-/// `status` with the outputs the runner wrote to its termination message (the newest
-/// pod's), and Flower's error message when the run failed.
-fn with_runner_outputs(mut status: RunStatus, objects: &[ObservedObject]) -> RunStatus {
-    let Some(outputs) = termination_message(&all_of::<Pod>(objects, "Pod")) else {
-        return status;
-    };
-    if status.state == ObservedState::Error
-        && let Some(Value::String(error)) = outputs.get("error")
-    {
-        let message = status.message.take().unwrap_or_default();
-        status.message = Some(format!("{error} ({message})"));
-    }
-    status.outputs.extend(
-        outputs
-            .into_iter()
-            .map(|(name, value)| (name, value.to_string())),
-    );
-    status
-}
-
-/// The JSON object the runner container of a pod left as its termination message.
-fn termination_message(pods: &[Pod]) -> Option<Map<String, Value>> {
-    pods.iter().rev().find_map(|pod| {
-        let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
-        let container = statuses.iter().find(|status| status.name == APP)?;
-        let message = container
-            .state
-            .as_ref()?
-            .terminated
-            .as_ref()?
-            .message
-            .as_ref()?;
-        serde_json::from_str(message).ok()
-    })
 }
 
 #[cfg(test)]
@@ -137,11 +107,10 @@ mod tests {
         ];
         let status = observe(&context(), &objects);
         assert_eq!(status.state, ObservedState::Error);
+        let message = status.message.unwrap();
         assert!(
-            status
-                .message
-                .unwrap()
-                .starts_with("ValueError: no rounds (")
+            message.starts_with("container exited with code 1 (: ValueError: no rounds)"),
+            "{message}"
         );
         assert!(
             status

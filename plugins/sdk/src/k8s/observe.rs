@@ -148,37 +148,43 @@ fn terminated<'a>(pod: &'a Pod, main_containers: &[&str]) -> Option<&'a Containe
 
 /// The exit code of a pod's terminated main container, with its reason and, when the
 /// container left a termination message (its own, or the tail of its log with the
-/// `FallbackToLogsOnError` policy), the message's last line: the error a program
-/// prints last.
+/// `FallbackToLogsOnError` policy), what it says went wrong: the `error` of a JSON
+/// object (a runner's outputs, see [`termination_outputs`]), else the message's last
+/// line, the error a program prints last.
 fn exit_code(pod: &Pod, main_containers: &[&str]) -> Option<(i32, String)> {
     let terminated = terminated(pod, main_containers)?;
     let mut reason = terminated.reason.clone().unwrap_or_default();
-    let last_line = terminated
-        .message
-        .iter()
-        .flat_map(|message| message.lines())
-        .rfind(|line| !line.trim().is_empty());
-    if let Some(line) = last_line {
-        reason = format!("{reason}: {}", line.trim());
+    let error = terminated.message.as_deref().and_then(|message| {
+        match json_object(message).and_then(|object| object.get("error").cloned()) {
+            Some(serde_json::Value::String(error)) => Some(error),
+            _ => message
+                .lines()
+                .rfind(|line| !line.trim().is_empty())
+                .map(|line| line.trim().to_string()),
+        }
+    });
+    if let Some(error) = error {
+        reason = format!("{reason}: {error}");
     }
     Some((terminated.exit_code, reason))
 }
 
-/// Named results that the main container of a pod that succeeded left in its
-/// termination message as a JSON object: how a job's pod hands outputs back, since the
-/// host reads no file of a pod. Kubernetes keeps up to 4 KiB of `/dev/termination-log`;
-/// a message that is not a JSON object gives none.
+/// Named results that the main container of a pod left in its termination message as a
+/// JSON object: how a job's pod hands outputs back, since the host reads no file of a
+/// pod. The pod that succeeded counts, else the newest that ended, so a runner that
+/// failed can still report what it learnt, with its `error` (which [`job`] quotes).
+/// Kubernetes keeps up to 4 KiB of `/dev/termination-log`; a message that is not a JSON
+/// object gives none.
 pub fn termination_outputs(
     objects: &[ObservedObject],
     main_container: &str,
 ) -> Vec<(String, String)> {
-    all_of::<Pod>(objects, "Pod")
-        .iter()
-        .filter(|pod| phase(pod) == Some("Succeeded"))
-        .filter_map(|pod| terminated(pod, &[main_container])?.message.clone())
-        .find_map(|message| {
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&message).ok()
-        })
+    let pods: Vec<Pod> = all_of(objects, "Pod");
+    let succeeded = pods.iter().filter(|pod| phase(pod) == Some("Succeeded"));
+    succeeded
+        .chain(pods.iter().rev())
+        .filter_map(|pod| terminated(pod, &[main_container])?.message.as_deref())
+        .find_map(json_object)
         .map(|outputs| {
             outputs
                 .into_iter()
@@ -186,6 +192,11 @@ pub fn termination_outputs(
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `message` read as a JSON object, if it is one.
+fn json_object(message: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    serde_json::from_str(message).ok()
 }
 
 /// Running when a pod runs (or has succeeded, in a Job of several completions), else
@@ -311,6 +322,56 @@ mod tests {
             }),
             ..ContainerStatus::default()
         }
+    }
+
+    /// An object of `kind` read from JSON, as the host hands it over.
+    fn observed(kind: &str, api_version: &str, object: &serde_json::Value) -> ObservedObject {
+        ObservedObject {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            name: "j-run".to_string(),
+            object: object.to_string(),
+        }
+    }
+
+    /// A failed Job whose runner wrote its outputs and `error` as the termination
+    /// message: the run's message quotes the error, and the outputs are still read.
+    #[test]
+    fn a_failed_runner_reports_its_error_and_what_it_learnt() {
+        let message = serde_json::json!({"run_id": "42", "error": "ValueError: no rounds"});
+        let objects = [
+            observed(
+                "Job",
+                "batch/v1",
+                &serde_json::json!({"status": {"conditions": [{"type": "Failed",
+                    "status": "True", "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit"}]}}),
+            ),
+            observed(
+                "Pod",
+                "v1",
+                &serde_json::json!({"status": {"phase": "Failed", "containerStatuses": [
+                    {"name": "main", "image": "i", "imageID": "", "ready": false,
+                     "restartCount": 0, "state": {"terminated": {"exitCode": 1,
+                     "reason": "Error", "message": message.to_string()}}}]}}),
+            ),
+        ];
+        let status = job(&objects, &["main"]);
+        assert_eq!(status.state, ObservedState::Error);
+        assert_eq!(
+            status.message.as_deref(),
+            Some(
+                "container exited with code 1 (Error: ValueError: no rounds); Job has \
+                 reached the specified backoff limit"
+            )
+        );
+        assert_eq!(
+            termination_outputs(&objects, "main"),
+            [
+                ("error".to_string(), "\"ValueError: no rounds\"".to_string()),
+                ("run_id".to_string(), "\"42\"".to_string()),
+            ]
+        );
     }
 
     #[test]
