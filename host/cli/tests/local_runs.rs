@@ -250,7 +250,8 @@ fn an_unknown_function_kind_names_the_known_ones() {
     assert!(
         stderr.contains(
             "no runtime handles function kind \"spark\" (known kinds: container, dbt, \
-             huggingfaceserve, mlflowserve, python, sklearnserve)"
+             flower-app, flower-client, flower-server, huggingfaceserve, mlflowserve, \
+             python, sklearnserve)"
         ),
         "{stderr}"
     );
@@ -318,6 +319,9 @@ fn runtimes_lists_the_built_in_runtimes_with_their_actions_and_capabilities() {
         "serve (local, kubernetes)",
         "dbt",
         "transform (local, kubernetes)",
+        "flower",
+        "flower-server",
+        "train (local, kubernetes)",
     ] {
         assert!(
             stdout.contains(expected),

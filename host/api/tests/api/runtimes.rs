@@ -63,17 +63,25 @@ async fn runtimes_list_their_capabilities_and_schemas() {
             )
         })
         .collect();
-    let row = |local, remote, serving, data| {
+    let row = |local, remote, serving, data, federated| {
         json!({"local_execution": local, "remote_execution": remote, "workflows": false,
-            "model_serving": serving, "data_processing": data, "federated_learning": false})
+            "model_serving": serving, "data_processing": data,
+            "federated_learning": federated})
     };
     assert_eq!(
         rows,
         [
-            ("container".to_string(), row(false, true, false, true)),
-            ("dbt".to_string(), row(true, true, false, true)),
-            ("modelserve".to_string(), row(false, true, true, false)),
-            ("python".to_string(), row(true, true, true, true)),
+            (
+                "container".to_string(),
+                row(false, true, false, true, false)
+            ),
+            ("dbt".to_string(), row(true, true, false, true, false)),
+            ("flower".to_string(), row(true, true, false, false, true)),
+            (
+                "modelserve".to_string(),
+                row(false, true, true, false, false)
+            ),
+            ("python".to_string(), row(true, true, true, true, false)),
         ],
     );
     // Model serving: `serve` for every kind, locally for sklearnserve (plan refuses the
