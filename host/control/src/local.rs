@@ -2,9 +2,9 @@
 //!
 //! A job runs until its process exits: COMPLETED on exit code 0, ERROR otherwise. A
 //! service (a plan of an action of category `service`) listens on a port the target
-//! reserves: PENDING until its readiness path answers, RUNNING with its URL after, until
-//! a stop ends it STOPPED; a service that exits by itself ends in ERROR, since it was
-//! meant to serve until stopped.
+//! reserves: PENDING until its readiness probe passes, RUNNING with its URL (and the
+//! outputs it wrote by then) after, until a stop ends it STOPPED; a service that exits
+//! by itself ends in ERROR, since it was meant to serve until stopped.
 
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use crate::{Control, Result, delete_with, record};
 /// How long a stopped process gets between SIGTERM and SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// How often a local service's readiness path is probed until it answers.
+/// How often a local service's readiness is probed until it passes.
 const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Set to `true` to ask a run to stop.
@@ -134,7 +134,10 @@ impl Control {
             )?,
         }
         let stopper = process.stopper();
-        let mut stopping = false;
+        let outputs = process.outputs();
+        // The stop under way: the run is STOPPED once it is done, that is once the whole
+        // process group is gone, not only its leader.
+        let mut stopping: Option<tokio::task::JoinHandle<()>> = None;
         let mut waiting = endpoint.is_some();
         let mut probe = tokio::time::interval(PROBE_INTERVAL);
         // What the process last wrote to stderr: the error a failed program prints last
@@ -154,29 +157,36 @@ impl Control {
                             let _ = events.send(RunEvent::Outputs(exit.outputs.clone()));
                         }
                         let failure = describe_failure(exit.code, exit.signal, &last_error_line);
-                        return match (stopping, &endpoint, exit.success()) {
-                            (true, ..) => step(run, RunState::Stopped, Some("process terminated".into())),
-                            (false, Some(_), _) if waiting => step(run, RunState::Error, Some(format!("the service exited before it was ready ({failure})"))),
-                            (false, Some(_), _) => step(run, RunState::Error, Some(format!("the service exited ({failure})"))),
-                            (false, None, true) => step(run, RunState::Completed, Some("exit code 0".into())),
-                            (false, None, false) => step(run, RunState::Error, Some(failure)),
+                        if let Some(stop) = stopping.take() {
+                            let _ = stop.await;
+                            return step(run, RunState::Stopped, Some("process terminated".into()));
+                        }
+                        return match (&endpoint, exit.success()) {
+                            (Some(_), _) if waiting => step(run, RunState::Error, Some(format!("the service exited before it was ready ({failure})"))),
+                            (Some(_), _) => step(run, RunState::Error, Some(format!("the service exited ({failure})"))),
+                            (None, true) => step(run, RunState::Completed, Some("exit code 0".into())),
+                            (None, false) => step(run, RunState::Error, Some(failure)),
                         };
                     }
                     None => return step(run, RunState::Error, Some("lost track of the process".into())),
                 },
-                _ = probe.tick(), if waiting && !stopping => {
+                _ = probe.tick(), if waiting && stopping.is_none() => {
                     if let Some(endpoint) = &endpoint
                         && endpoint.is_ready().await
                     {
                         waiting = false;
+                        // A service may say where it serves (its other ports) by then.
+                        let described = outputs.read().await;
+                        if !described.is_empty() {
+                            let _ = events.send(RunEvent::Outputs(described));
+                        }
                         step(run, RunState::Running, Some(format!("process {pid}; serving at {}", endpoint.url())))?;
                     }
                 }
-                () = stop_requested(&mut stop), if !stopping => {
-                    stopping = true;
+                () = stop_requested(&mut stop), if stopping.is_none() => {
                     step(run, RunState::Stop, Some("stop requested".into()))?;
                     let stopper = stopper.clone();
-                    tokio::spawn(async move { stopper.stop(STOP_GRACE).await });
+                    stopping = Some(tokio::spawn(async move { stopper.stop(STOP_GRACE).await }));
                 }
             }
         }

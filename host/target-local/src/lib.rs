@@ -43,7 +43,7 @@ mod workdir;
 use std::path::PathBuf;
 
 pub use policy::{LocalPlanPolicy, Subject, Violation};
-pub use process::{Exit, LocalEvent, LocalRun, OUTPUTS_FILE, Stopper};
+pub use process::{Exit, LocalEvent, LocalRun, OUTPUTS_FILE, Outputs, Stopper};
 use runplane_model::LocalProcess;
 pub use secrets::{SecretError, SecretStore};
 pub use service::Endpoint;

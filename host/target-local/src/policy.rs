@@ -15,7 +15,7 @@
 //!   sets none that chooses which program, library or start-up code gets loaded, or
 //!   where home, temporary files and the environment are (see [`denied_variable`]);
 //!   a readiness path (the service directive of [`crate::service`]) is one that fits
-//!   on an HTTP request line;
+//!   on an HTTP request line, a readiness probe `http` or `tcp`;
 //! - requirements are plain PEP 508 specifiers: a name, extras, version clauses and
 //!   markers; no pip options (`--find-links`, `-r`), URLs or paths, since each line goes
 //!   into the `requirements.txt` that pip reads;
@@ -35,7 +35,9 @@ use std::path::{Component, Path};
 
 use runplane_model::{LocalEnvironment, LocalProcess};
 
-use crate::service::{READINESS_PATH_VARIABLE, check_readiness_path};
+use crate::service::{
+    READINESS_PATH_VARIABLE, READINESS_PROBE_VARIABLE, check_readiness_path, check_readiness_probe,
+};
 
 /// Largest local plan accepted, counting every byte: the same 4 MiB the engine allows a
 /// runtime's output, so a plan the engine passes is not refused for its size alone.
@@ -242,9 +244,12 @@ fn check_env(env: &[(String, String)]) -> Result<(), Refusal> {
         if value.contains('\0') {
             return Err((field, "the value contains a NUL byte".into()));
         }
-        if key == READINESS_PATH_VARIABLE
-            && let Some(rule) = check_readiness_path(value)
-        {
+        let rule = match key.as_str() {
+            READINESS_PATH_VARIABLE => check_readiness_path(value),
+            READINESS_PROBE_VARIABLE => check_readiness_probe(value),
+            _ => None,
+        };
+        if let Some(rule) = rule {
             return Err((field, rule.into()));
         }
         if !seen.insert(key.as_str()) {
@@ -453,6 +458,11 @@ mod tests {
                 "a readiness path that would add a header",
                 |p| set(p, "RUNPLANE_READINESS_PATH", "/ready\r\nHost: evil"),
                 "plan.env.RUNPLANE_READINESS_PATH: a readiness path is visible ASCII, without spaces or control characters",
+            ),
+            (
+                "a readiness probe the host does not know",
+                |p| set(p, "RUNPLANE_READINESS_PROBE", "udp"),
+                "plan.env.RUNPLANE_READINESS_PROBE: a readiness probe is http or tcp",
             ),
             (
                 "LD_PRELOAD",

@@ -1,7 +1,7 @@
 //! The run's process: started in its own process group, its output read line by line,
 //! its exit reported after its last line, stopped group-wide.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -24,6 +24,8 @@ pub const OUTPUTS_FILE: &str = "outputs.json";
 /// How long output may keep arriving after the process exited (a grandchild holding
 /// the pipe open must not hang the run).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often a stop looks whether the rest of a run's process group is gone.
+const GROUP_POLL: Duration = Duration::from_millis(50);
 
 /// How the process ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +65,22 @@ pub struct LocalRun {
     pid: u32,
     events: mpsc::Receiver<LocalEvent>,
     stopper: Stopper,
+    outputs: Outputs,
+}
+
+/// Reads what a local run wrote to its `outputs.json` so far: a service says there
+/// where it serves before it is ready, a job what it produced when it exits.
+#[derive(Clone, Debug)]
+pub struct Outputs {
+    path: PathBuf,
+}
+
+impl Outputs {
+    /// Named results (values as JSON text); none while the file is missing or is not
+    /// a JSON object.
+    pub async fn read(&self) -> Vec<(String, String)> {
+        read_outputs(&self.path).await
+    }
 }
 
 /// Stops a local run from anywhere (the CLI's Ctrl-C handler, the API).
@@ -87,24 +105,42 @@ impl LocalRun {
     pub fn stopper(&self) -> Stopper {
         self.stopper.clone()
     }
+
+    /// A handle that reads the run's `outputs.json` while it runs.
+    pub fn outputs(&self) -> Outputs {
+        self.outputs.clone()
+    }
 }
 
 impl Stopper {
     /// Sends SIGTERM to the run's process group, then SIGKILL if it has not exited
-    /// after `grace`. Returns once the process has exited.
+    /// after `grace`. Returns once the process has exited and, within the grace, the
+    /// rest of its group: what is left of it then (a server's workers that outlast
+    /// their parent) is killed, so nothing of a stopped run keeps running.
     pub async fn stop(&self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
         let mut exited = self.exited.clone();
-        if *exited.borrow() {
-            return;
+        if !*exited.borrow() {
+            let _ = killpg(self.pgid, Signal::SIGTERM);
+            if tokio::time::timeout_at(deadline, exited.wait_for(|done| *done))
+                .await
+                .is_err()
+            {
+                let _ = killpg(self.pgid, Signal::SIGKILL);
+                let _ = exited.wait_for(|done| *done).await;
+            }
         }
-        let _ = killpg(self.pgid, Signal::SIGTERM);
-        if tokio::time::timeout(grace, exited.wait_for(|done| *done))
-            .await
-            .is_err()
-        {
+        while self.group_alive() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(GROUP_POLL).await;
+        }
+        if self.group_alive() {
             let _ = killpg(self.pgid, Signal::SIGKILL);
-            let _ = exited.wait_for(|done| *done).await;
         }
+    }
+
+    /// Whether a process of the run's group is still there.
+    fn group_alive(&self) -> bool {
+        killpg(self.pgid, None).is_ok()
     }
 }
 
@@ -156,7 +192,10 @@ pub(crate) async fn spawn(
             sender.clone(),
         )),
     ];
-    let outputs_path = dir.join(OUTPUTS_FILE);
+    let outputs = Outputs {
+        path: dir.join(OUTPUTS_FILE),
+    };
+    let outputs_at_exit = outputs.clone();
     tokio::spawn(async move {
         let status = child.wait().await;
         let _ = exited_tx.send(true);
@@ -167,7 +206,7 @@ pub(crate) async fn spawn(
                 Exit {
                     code: status.code(),
                     signal: status.signal(),
-                    outputs: read_outputs(&outputs_path).await,
+                    outputs: outputs_at_exit.read().await,
                 }
             }
             Err(error) => {
@@ -188,6 +227,7 @@ pub(crate) async fn spawn(
             pgid: Pid::from_raw(pid as i32),
             exited,
         },
+        outputs,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Local services: the process of a `service` action listens on a port the host reserves
-//! and counts as running once its readiness path answers 2xx. Runtimes learn the same
-//! convention from `runplane_sdk::local`.
+//! and counts as running once its readiness path answers 2xx, or, for a service that
+//! does not speak HTTP (a gRPC server such as Flower's SuperLink), once the port accepts
+//! a TCP connection. Runtimes learn the same convention from `runplane_sdk::local`.
 
 use std::time::Duration;
 
@@ -16,6 +17,13 @@ pub const PORT_VARIABLE: &str = "PORT";
 /// Variable of a plan naming the path probed for readiness: a directive to the host,
 /// taken out of the environment before the process starts.
 pub const READINESS_PATH_VARIABLE: &str = "RUNPLANE_READINESS_PATH";
+/// Variable of a plan naming how readiness is probed: [`HTTP_PROBE`] (the default) or
+/// [`TCP_PROBE`]; a directive too.
+pub const READINESS_PROBE_VARIABLE: &str = "RUNPLANE_READINESS_PROBE";
+/// Ready once the readiness path answers 2xx.
+pub const HTTP_PROBE: &str = "http";
+/// Ready once the port accepts a TCP connection.
+pub const TCP_PROBE: &str = "tcp";
 /// Path probed when the plan names none.
 const DEFAULT_READINESS_PATH: &str = "/";
 /// How long one probe may take; a slower answer counts as not ready yet.
@@ -25,8 +33,19 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug)]
 pub struct Endpoint {
     port: u16,
-    readiness_path: String,
-    client: Client<HttpConnector, Empty<Bytes>>,
+    probe: Probe,
+}
+
+/// How the host tells that a service is ready.
+#[derive(Clone, Debug)]
+enum Probe {
+    /// `GET` of this path answers 2xx.
+    Http {
+        path: String,
+        client: Box<Client<HttpConnector, Empty<Bytes>>>,
+    },
+    /// The port accepts a TCP connection.
+    Tcp,
 }
 
 impl Endpoint {
@@ -35,52 +54,88 @@ impl Endpoint {
         self.port
     }
 
-    /// `http://127.0.0.1:<port>`: what the run reports once ready.
+    /// What the run reports once ready: `http://127.0.0.1:<port>`, or
+    /// `tcp://127.0.0.1:<port>` for a service probed over TCP.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The URL probed for readiness.
-    pub fn readiness_url(&self) -> String {
-        format!("{}{}", self.url(), self.readiness_path)
-    }
-
-    /// Whether the readiness URL answers 2xx now (within 2 s: a slower answer counts
-    /// as not ready yet).
-    pub async fn is_ready(&self) -> bool {
-        let Ok(uri) = self.readiness_url().parse::<hyper::Uri>() else {
-            return false;
+        let scheme = match self.probe {
+            Probe::Http { .. } => "http",
+            Probe::Tcp => "tcp",
         };
-        match tokio::time::timeout(PROBE_TIMEOUT, self.client.get(uri)).await {
-            Ok(Ok(response)) => response.status().is_success(),
-            _ => false,
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// What is probed for readiness: the readiness URL, or the TCP address.
+    pub fn readiness_url(&self) -> String {
+        match &self.probe {
+            Probe::Http { path, .. } => format!("{}{path}", self.url()),
+            Probe::Tcp => self.url(),
+        }
+    }
+
+    /// Whether the readiness URL answers 2xx now, or the port accepts a connection
+    /// (within 2 s: a slower answer counts as not ready yet).
+    pub async fn is_ready(&self) -> bool {
+        match &self.probe {
+            Probe::Http { client, .. } => {
+                let Ok(uri) = self.readiness_url().parse::<hyper::Uri>() else {
+                    return false;
+                };
+                match tokio::time::timeout(PROBE_TIMEOUT, client.get(uri)).await {
+                    Ok(Ok(response)) => response.status().is_success(),
+                    _ => false,
+                }
+            }
+            Probe::Tcp => {
+                let connect = tokio::net::TcpStream::connect(("127.0.0.1", self.port));
+                matches!(
+                    tokio::time::timeout(PROBE_TIMEOUT, connect).await,
+                    Ok(Ok(_))
+                )
+            }
         }
     }
 }
 
-/// Turns `plan` into a service's: takes its readiness directive out of its environment,
-/// reserves a free port and passes it in [`PORT_VARIABLE`] (replacing any the plan set).
+/// Turns `plan` into a service's: takes its readiness directives out of its
+/// environment, reserves a free port and passes it in [`PORT_VARIABLE`] (replacing any
+/// the plan set).
 ///
 /// The port is free when reserved and released at once for the process to bind; the
 /// kernel hands out ephemeral ports in turn, so another `bind(0)` in between does not
 /// get it back, though a program binding that exact port could.
 pub(crate) fn prepare(plan: &mut LocalProcess) -> std::io::Result<Endpoint> {
-    let readiness_path = plan
-        .env
-        .iter()
-        .find(|(key, _)| key == READINESS_PATH_VARIABLE)
-        .map_or(DEFAULT_READINESS_PATH.to_string(), |(_, path)| path.clone());
-    plan.env
-        .retain(|(key, _)| key != READINESS_PATH_VARIABLE && key != PORT_VARIABLE);
+    let directive = |name: &str| {
+        plan.env
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let probe = match directive(READINESS_PROBE_VARIABLE).as_deref() {
+        Some(TCP_PROBE) => Probe::Tcp,
+        _ => Probe::Http {
+            path: directive(READINESS_PATH_VARIABLE)
+                .unwrap_or_else(|| DEFAULT_READINESS_PATH.to_string()),
+            client: Box::new(Client::builder(TokioExecutor::new()).build_http()),
+        },
+    };
+    plan.env.retain(|(key, _)| {
+        ![
+            READINESS_PATH_VARIABLE,
+            READINESS_PROBE_VARIABLE,
+            PORT_VARIABLE,
+        ]
+        .contains(&key.as_str())
+    });
     let port = std::net::TcpListener::bind(("127.0.0.1", 0))?
         .local_addr()?
         .port();
     plan.env.push((PORT_VARIABLE.to_string(), port.to_string()));
-    Ok(Endpoint {
-        port,
-        readiness_path,
-        client: Client::builder(TokioExecutor::new()).build_http(),
-    })
+    Ok(Endpoint { port, probe })
+}
+
+/// Why `probe` cannot be a readiness probe, if it cannot.
+pub(crate) fn check_readiness_probe(probe: &str) -> Option<&'static str> {
+    (![HTTP_PROBE, TCP_PROBE].contains(&probe)).then_some("a readiness probe is http or tcp")
 }
 
 /// Why `path` cannot be a readiness path, if it cannot: it is an absolute URL path of
@@ -152,6 +207,35 @@ mod tests {
             runplane_sdk::local::READINESS_PATH_VARIABLE,
             READINESS_PATH_VARIABLE
         );
+        assert_eq!(
+            runplane_sdk::local::READINESS_PROBE_VARIABLE,
+            READINESS_PROBE_VARIABLE
+        );
+        assert_eq!(
+            runplane_sdk::local::tcp_readiness(),
+            (READINESS_PROBE_VARIABLE.to_string(), TCP_PROBE.to_string())
+        );
+    }
+
+    /// A TCP service: not ready while nothing listens, ready once the port accepts;
+    /// the directive leaves the environment.
+    #[tokio::test]
+    async fn a_tcp_service_is_ready_once_its_port_accepts() {
+        let mut plan = plan(&[(READINESS_PROBE_VARIABLE, TCP_PROBE)]);
+        let endpoint = prepare(&mut plan).unwrap();
+        assert_eq!(
+            plan.env,
+            vec![("PORT".to_string(), endpoint.port().to_string())]
+        );
+        assert_eq!(
+            endpoint.url(),
+            format!("tcp://127.0.0.1:{}", endpoint.port())
+        );
+        assert!(!endpoint.is_ready().await);
+        let _listener = tokio::net::TcpListener::bind(("127.0.0.1", endpoint.port()))
+            .await
+            .unwrap();
+        assert!(endpoint.is_ready().await);
     }
 
     /// Not ready while nothing listens; ready once the path answers 200.
