@@ -8,10 +8,12 @@
 //! image with kaniko, and `flower-app+train` submits an app (`fab_source`) to a
 //! federation with `flwr run` in a Job, recording the Flower run id (`flwr_run_id`).
 //!
-//! Beyond the original, `flower-app+train` trains for real on the local target: in a
-//! cached virtual environment with `flwr` 1.20.0, the run starts a SuperLink and
-//! SuperNodes of its own (or connects to the run's `superlink`), submits the app, streams
-//! its log, and reports the rounds and final metrics Flower's summary shows as outputs.
+//! Beyond the original, the runtime runs on the local target (`local`), in a cached
+//! virtual environment with `flwr` 1.20.0: `flower-app+train` trains for real (the run
+//! starts a SuperLink and SuperNodes of its own, or connects to the run's `superlink`),
+//! submits the app, streams its log, and reports the rounds and final metrics Flower's
+//! summary shows as outputs; `flower-server+deploy` and `flower-client+deploy` are a
+//! SuperLink and a SuperNode served until stopped, as on a cluster.
 //!
 //! # Overview
 //!
@@ -19,7 +21,7 @@
 //!   every call, tests call the same code natively through the rlib.
 //! - [`spec`]: the function, task and run specs as serde + schemars types, and
 //!   [`spec::validate`], which reports the schema's errors and the kinds' rules at once.
-//! - [`plan`]: a run → Kubernetes objects, or a local process. Pure.
+//! - [`plan`]: a run → Kubernetes objects, or a local process (`local`). Pure.
 //! - [`observe`]: a run's live Deployment or Job → its status and outputs.
 //!
 //! # Example
@@ -47,6 +49,7 @@
 //! assert!(manifests[0].contains(r#""kind":"Deployment""#));
 //! ```
 
+mod local;
 pub mod observe;
 pub mod plan;
 pub mod spec;
@@ -66,7 +69,7 @@ pub struct Flower;
 
 impl Runtime for Flower {
     /// The original's capability row (local and remote execution, federated learning).
-    /// `train` lists the local target; `deploy` and `build` run on Kubernetes only.
+    /// `train` and `deploy` list the local target; `build` runs on Kubernetes only.
     /// `allowed_kinds` lists exactly what [`plan`] produces.
     fn info() -> RuntimeInfo {
         RuntimeInfo {
@@ -77,7 +80,7 @@ impl Runtime for Flower {
                 info::action(
                     "deploy",
                     Category::Service,
-                    &[Target::Kubernetes],
+                    &[Target::Local, Target::Kubernetes],
                     schema::text_of::<DeployTask>(),
                     schema::text_of::<DeployRunSchema>(),
                 ),

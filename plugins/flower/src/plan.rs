@@ -1,7 +1,7 @@
 //! Run → plan: a SuperLink Deployment behind a Service (`flower-server+deploy`), a
 //! SuperNode Deployment (`flower-client+deploy`), a kaniko build Job (`+build` of
 //! both), a Job training an app on a federation (`flower-app+train`), or, on the local
-//! target, a process training the app on a federation it starts itself.
+//! target, processes ([`crate::local`]).
 //!
 //! Pods run the original's images ([`SUPERLINK_IMAGE`], [`SUPERNODE_IMAGE`],
 //! [`APP_IMAGE`]; a host's default image of the role [`SUPERLINK_ROLE`],
@@ -33,11 +33,10 @@ use runplane_sdk::k8s_openapi::api::core::v1::{
 };
 use runplane_sdk::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use runplane_sdk::spec::decode;
-use runplane_sdk::{
-    FieldError, LocalEnvironment, LocalFile, LocalProcess, Plan, PlanError, RunContext, Target,
-};
+use runplane_sdk::{FieldError, Plan, PlanError, RunContext, Target};
 use serde_json::Value;
 
+use crate::local;
 use crate::spec::{
     AppRunSpec, ClientRunSpec, FabSource, FlowerKind, FunctionSpec, ServerRunSpec, granted,
 };
@@ -109,10 +108,10 @@ const WORK_VOLUME: &str = "runplane-workspace";
 
 /// A run resolved from its context: its kind and function spec. Task and run specs are
 /// decoded by each action.
-struct Run<'a> {
-    context: &'a RunContext,
-    kind: FlowerKind,
-    function: FunctionSpec,
+pub(crate) struct Run<'a> {
+    pub(crate) context: &'a RunContext,
+    pub(crate) kind: FlowerKind,
+    pub(crate) function: FunctionSpec,
 }
 
 impl<'a> Run<'a> {
@@ -167,8 +166,8 @@ impl<'a> Run<'a> {
     }
 }
 
-/// Plans a run of the Flower runtime. `deploy` and `build` run on the Kubernetes
-/// target; `train` on both.
+/// Plans a run of the Flower runtime. `build` runs on the Kubernetes target; `deploy`
+/// and `train` on both (see [`crate::local`] for the local target).
 pub fn plan(context: &RunContext) -> Result<Plan, PlanError> {
     let run = Run::resolve(context)?;
     let (kind, action) = (run.kind, context.action.as_str());
@@ -180,13 +179,14 @@ pub fn plan(context: &RunContext) -> Result<Plan, PlanError> {
         )));
     }
     match (context.target, kind, action) {
-        (Target::Local, FlowerKind::App, _) => train_locally(&run),
-        (Target::Local, ..) => Err(PlanError::message(format!(
-            "{}+{action} runs only on the kubernetes target (its {} image), and this host \
-             runs locally",
+        (Target::Local, _, "build") => Err(PlanError::message(format!(
+            "{}+build builds an image with kaniko, on the kubernetes target only, and this \
+             host runs locally",
             kind.name(),
-            run.default_image()
         ))),
+        (Target::Local, FlowerKind::Server, _) => local::superlink(&run),
+        (Target::Local, FlowerKind::Client, _) => local::supernode(&run),
+        (Target::Local, FlowerKind::App, _) => local::train(&run),
         (Target::Kubernetes, _, "build") => build_image(&run),
         (Target::Kubernetes, FlowerKind::Server, _) => deploy_server(&run),
         (Target::Kubernetes, FlowerKind::Client, _) => deploy_client(&run),
@@ -280,7 +280,7 @@ fn env(name: &str, value: &str) -> EnvVar {
     }
 }
 
-fn strings<const N: usize>(items: [&str; N]) -> Vec<String> {
+pub(crate) fn strings<const N: usize>(items: [&str; N]) -> Vec<String> {
     items.map(String::from).to_vec()
 }
 
@@ -432,13 +432,7 @@ fn deploy_client(run: &Run<'_>) -> Result<Plan, PlanError> {
     let context = run.context;
     let task: DeployTask = decode(&context.task_spec, "task spec")?;
     let spec: ClientRunSpec = decode(&context.run_spec, "run spec")?;
-    let superlink = spec.superlink.clone().ok_or_else(|| PlanError {
-        message: "a SuperNode connects to a SuperLink".to_string(),
-        fields: vec![FieldError::new(
-            "superlink",
-            "is required: the SuperLink's Fleet API, host:port (port 9092 of a flower-server run)",
-        )],
-    })?;
+    let superlink = fleet_api(&spec)?;
     check_granted(
         &task.settings,
         &[
@@ -489,6 +483,18 @@ fn deploy_client(run: &Run<'_>) -> Result<Plan, PlanError> {
     };
     let pod = pod(&task.settings, container, mounts, NODE_USER_ID);
     Ok(Manifests::of(&workload::run_deployment(context, &labels, &task, pod))?.into_plan())
+}
+
+/// The SuperLink a SuperNode connects to: the run's required `superlink`.
+pub(crate) fn fleet_api(spec: &ClientRunSpec) -> Result<String, PlanError> {
+    spec.superlink.clone().ok_or_else(|| PlanError {
+        message: "a SuperNode connects to a SuperLink".to_string(),
+        fields: vec![FieldError::new(
+            "superlink",
+            "is required: the SuperLink's Fleet API, host:port (port 9092 of a \
+             flower-server run's Service, or a local one's fleet_api_address output)",
+        )],
+    })
 }
 
 /// `--node-config` of a SuperNode: `key=value` pairs separated by spaces, each value in
@@ -582,7 +588,7 @@ fn app_sections(
 }
 
 /// The app's files, by name: `pyproject.toml`, `server.py`, `client.py` and the runner.
-fn app_files(
+pub(crate) fn app_files(
     run: &Run<'_>,
     spec: &AppRunSpec,
     address: &str,
@@ -657,69 +663,6 @@ fn train(run: &Run<'_>) -> Result<Plan, PlanError> {
     let mut manifests = Manifests::of(&config_map(run, &labels, files))?;
     manifests.push(&workload::run_job(context, &labels, &task, pod))?;
     Ok(manifests.into_plan())
-}
-
-/// A `flower-app+train` run on the local target: [`RUNNER`] in a cached virtual
-/// environment with [`FLWR`] and the function's requirements, in the run's directory
-/// beside the app's files. Without `superlink` it starts a federation of its own
-/// (a SuperLink and `num_supernodes` SuperNodes on 127.0.0.1) as its children, in the
-/// run's process group, which the host stops as a whole.
-fn train_locally(run: &Run<'_>) -> Result<Plan, PlanError> {
-    let spec: AppRunSpec = decode(&run.context.run_spec, "run spec")?;
-    if spec.root_certificates.is_some() {
-        return Err(PlanError {
-            message: "the local target has no Kubernetes Secrets to read certificates from"
-                .to_string(),
-            fields: vec![FieldError::new(
-                "root_certificates",
-                "names a Kubernetes Secret: train on the kubernetes target, or on a \
-                 SuperLink reachable without TLS",
-            )],
-        });
-    }
-    let address = spec
-        .superlink
-        .clone()
-        .unwrap_or_else(|| format!("127.0.0.1:{EXEC_PORT}"));
-    let files = app_files(run, &spec, &address)?;
-    let mut argv = vec![
-        "python".to_string(),
-        RUNNER_FILE.to_string(),
-        "--source".to_string(),
-        ".".to_string(),
-        "--federation".to_string(),
-        spec.federation().to_string(),
-        "--outputs".to_string(),
-        OUTPUTS_FILE.to_string(),
-    ];
-    match &spec.superlink {
-        Some(superlink) => argv.extend(["--superlink".to_string(), superlink.clone()]),
-        None => argv.extend([
-            "--supernodes".to_string(),
-            spec.num_supernodes
-                .unwrap_or(DEFAULT_SUPERNODES)
-                .to_string(),
-        ]),
-    }
-    let mut requirements = vec![FLWR.to_string()];
-    requirements.extend(
-        run.function
-            .requirements
-            .iter()
-            .map(|r| r.trim().to_string()),
-    );
-    Ok(Plan::Local(LocalProcess {
-        argv,
-        env: vec![("PYTHONUNBUFFERED".to_string(), "1".to_string())],
-        files: files
-            .into_iter()
-            .map(|(path, contents)| LocalFile {
-                path,
-                contents: contents.into_bytes(),
-            })
-            .collect(),
-        environment: Some(LocalEnvironment::PythonVenv(requirements)),
-    }))
 }
 
 /// A `+build` run: kaniko builds [`dockerfile`] with the generated `pyproject.toml` (the

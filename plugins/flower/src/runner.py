@@ -16,6 +16,12 @@ runs it in the flwr/clientapp image (the kubernetes target).
   the whole `history`, read from the summary the ServerApp logs (Flower's History), and
   the failure's message as `error`. It exits 0 when the run completed, 1 otherwise.
 - On SIGTERM it stops the run's processes (its children and theirs) before exiting.
+
+With --role superlink or supernode it is a local deploy's process instead: it becomes
+(exec) a SuperLink whose Fleet API listens on the port the host passes in PORT (the
+Exec and ServerAppIo APIs on ports the OS picks, written to --outputs before it
+starts), or a SuperNode connected to --superlink whose ClientAppIo API listens on PORT.
+The host counts either ready once PORT accepts connections.
 """
 
 import argparse
@@ -43,9 +49,14 @@ children = []
 
 def parse():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--role", choices=("train", "superlink", "supernode"), default="train")
     parser.add_argument("--source", default=".", help="folder holding the app's files")
-    parser.add_argument("--federation", required=True)
-    parser.add_argument("--superlink", help="address of the SuperLink's Exec API")
+    parser.add_argument("--federation", default="local")
+    parser.add_argument(
+        "--superlink", help="address of the SuperLink's Exec API (train) or Fleet API (supernode)"
+    )
+    parser.add_argument("--node-config", help="a SuperNode's node config, key=value pairs")
+    parser.add_argument("--isolation", default="subprocess")
     parser.add_argument("--root-certificates", help="CA certificate of the SuperLink")
     parser.add_argument("--supernodes", type=int, default=2)
     parser.add_argument("--outputs", required=True, help="where the JSON results go")
@@ -293,15 +304,59 @@ def stop_all(signum=None, frame=None):
         os._exit(128 + signum)
 
 
+def become(argv):
+    """Replaces this process with `argv`, in the run's working directory and process
+    group, so the host's stop and exit status are the program's own."""
+    sys.stdout.flush()
+    os.execv(argv[0], argv)
+
+
+def serve_superlink(args):
+    fleet, exec_api, serverappio = int(os.environ["PORT"]), free_port(), free_port()
+    write_outputs(args.outputs, {
+        "fleet_api_address": f"127.0.0.1:{fleet}",
+        "exec_api_address": f"127.0.0.1:{exec_api}",
+        "serverappio_api_address": f"127.0.0.1:{serverappio}",
+    })
+    say(f"SuperLink: fleet 127.0.0.1:{fleet}, exec 127.0.0.1:{exec_api}")
+    become([
+        program("flower-superlink"),
+        "--insecure",
+        "--isolation", "subprocess",
+        "--serverappio-api-address", f"127.0.0.1:{serverappio}",
+        "--fleet-api-address", f"127.0.0.1:{fleet}",
+        "--exec-api-address", f"127.0.0.1:{exec_api}",
+    ])
+
+
+def serve_supernode(args):
+    argv = [
+        program("flower-supernode"),
+        "--insecure",
+        "--superlink", args.superlink,
+        "--isolation", args.isolation,
+        "--clientappio-api-address", f"127.0.0.1:{os.environ['PORT']}",
+    ]
+    if args.node_config:
+        argv += ["--node-config", args.node_config]
+    say(f"SuperNode connecting to {args.superlink}")
+    become(argv)
+
+
 def main():
     args = parse()
+    # SuperLinks, SuperNodes and flwr keep their state under FLWR_HOME; SuperLinks and
+    # SuperNodes start flwr-serverapp and flwr-clientapp by name.
+    os.environ["FLWR_HOME"] = os.path.join(os.getcwd(), ".flwr")
+    bin_dir = os.path.dirname(sys.executable)
+    os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+    if args.role == "superlink":
+        return serve_superlink(args)
+    if args.role == "supernode":
+        return serve_supernode(args)
     signal.signal(signal.SIGTERM, stop_all)
     signal.signal(signal.SIGINT, stop_all)
     workdir = os.getcwd()
-    os.environ["FLWR_HOME"] = os.path.join(workdir, ".flwr")
-    # SuperLinks and SuperNodes start flwr-serverapp and flwr-clientapp by name.
-    bin_dir = os.path.dirname(sys.executable)
-    os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
     app = os.path.join(workdir, APP_DIR)
     os.makedirs(app, exist_ok=True)
     for name in APP_FILES:

@@ -2,7 +2,9 @@
 //! trained locally with the real `flwr` 1.20.0 on a SuperLink and two SuperNodes of its
 //! own runs two rounds of FedAvg and reports them, with Flower's run id and the final
 //! metrics, in the run's outputs; a failing ServerApp ends ERROR with Flower's message;
-//! a stopped training leaves no process behind.
+//! a stopped training leaves no process behind. The same app trains on a SuperLink and
+//! two SuperNodes deployed as local runs of their own (`flower-server+deploy`,
+//! `flower-client+deploy`), as on a cluster, which stop without a trace.
 //!
 //! The app is a federated linear regression in numpy (no torch): each SuperNode fits
 //! `y = 3x + 0.5` on its own partition of synthetic points, chosen by the node config
@@ -81,8 +83,14 @@ app = ClientApp(client_fn=client_fn)
 "#;
 
 /// Creates `project`'s flower-app `regression` and starts a local train run of it with
-/// `parameters`; its id.
+/// `parameters` on a federation of its own; its id.
 async fn train(server: &Server, project: &str, parameters: Value) -> String {
+    train_on(server, project, json!({"parameters": parameters})).await
+}
+
+/// Creates `project`'s flower-app `regression` and starts a local train run of it with
+/// the fields of `run`; its id.
+async fn train_on(server: &Server, project: &str, mut run: Value) -> String {
     create_function_of(
         server,
         project,
@@ -95,7 +103,10 @@ async fn train(server: &Server, project: &str, parameters: Value) -> String {
         project,
         &format!("flower-app://{project}/regression"),
         "flower-app+train",
-        json!({"local_execution": true, "parameters": parameters}),
+        {
+            run["local_execution"] = json!(true);
+            run
+        },
     )
     .await
 }
@@ -252,6 +263,108 @@ async fn a_stopped_training_leaves_no_process() {
     assert_eq!(processes_in(&workdir), Vec::<String>::new());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_trains_on_a_local_superlink_and_two_supernodes_deployed_as_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    let project = "deployed";
+    create_project(&server, project).await;
+    let deploy = |kind: &'static str, run: Value| {
+        let server = &server;
+        async move {
+            create_function_of(
+                server,
+                project,
+                json!({"name": kind, "kind": kind, "spec": {}}),
+            )
+            .await;
+            let mut run = run;
+            run["local_execution"] = json!(true);
+            let function = format!("{kind}://{project}/{kind}");
+            let id = start_task(server, project, &function, &format!("{kind}+deploy"), run).await;
+            let run = wait_in(server, project, &id, |run| {
+                matches!(state(run), "RUNNING" | "ERROR" | "STOPPED")
+            })
+            .await;
+            assert_eq!(state(&run), "RUNNING", "{run:#}");
+            (id, run)
+        }
+    };
+
+    // The SuperLink says where SuperNodes and apps connect, once it is ready.
+    let (link, link_run) = deploy("flower-server", json!({"insecure": true})).await;
+    let addresses = outputs(&link_run);
+    let fleet = addresses["fleet_api_address"].as_str().unwrap().to_string();
+    let exec = addresses["exec_api_address"].as_str().unwrap().to_string();
+    assert!(fleet.starts_with("127.0.0.1:"), "{addresses:#}");
+    let message = link_run["status"]["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["status"] == "RUNNING")
+        .and_then(|t| t["message"].as_str())
+        .unwrap()
+        .to_string();
+    assert!(
+        message.ends_with(&format!("serving at tcp://{fleet}")),
+        "{message}"
+    );
+
+    let mut services = vec![(link, link_run)];
+    for partition in 0..2 {
+        services.push(
+            deploy(
+                "flower-client",
+                json!({"superlink": fleet, "node_config":
+                    {"partition-id": partition, "num-partitions": 2}}),
+            )
+            .await,
+        );
+    }
+
+    // An app submitted to that SuperLink trains on both SuperNodes.
+    let id = train_on(
+        &server,
+        project,
+        json!({"superlink": exec,
+               "parameters": {"num-server-rounds": 2, "learning-rate": 0.1}}),
+    )
+    .await;
+    let run = wait_in(&server, project, &id, |run| {
+        matches!(state(run), "COMPLETED" | "ERROR")
+    })
+    .await;
+    assert_eq!(state(&run), "COMPLETED", "{run:#}");
+    let results = outputs(&run);
+    assert_eq!(results["rounds"], 2, "{results:#}");
+    let losses = results["history"]["loss_distributed"].as_array().unwrap();
+    assert_eq!(losses.len(), 2, "{results:#}");
+    assert!(
+        losses[1][1].as_f64() < losses[0][1].as_f64(),
+        "the loss falls: {results:#}"
+    );
+
+    // Stopped, the SuperLink and the SuperNodes (and the apps they started) are gone.
+    for (id, run) in services {
+        let (pid, workdir) = process_and_directory(&run);
+        let (status, body) = call(
+            reqwest::Method::POST,
+            &server.url(&format!("/api/v1/-/{project}/runs/{id}/stop")),
+            None,
+        )
+        .await;
+        assert!(status < 300, "stop: {status} {body}");
+        let run = wait_in(&server, project, &id, |run| state(run) == "STOPPED").await;
+        assert_eq!(state(&run), "STOPPED", "{run:#}");
+        assert_eq!(
+            nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH),
+            "process group {pid} is gone"
+        );
+        assert_eq!(processes_in(&workdir), Vec::<String>::new());
+    }
+}
+
 /// The run's process id (its RUNNING transition says `process N`) and working
 /// directory (its READY transition says `working directory <path>`).
 fn process_and_directory(run: &Value) -> (i32, PathBuf) {
@@ -264,9 +377,10 @@ fn process_and_directory(run: &Value) -> (i32, PathBuf) {
             .unwrap_or_else(|| panic!("no {status} transition: {run:#}"))
             .to_string()
     };
+    // A job's says `process N`, a service's `process N; serving at …`.
     let pid = message("RUNNING")
         .strip_prefix("process ")
-        .and_then(|pid| pid.parse().ok())
+        .and_then(|rest| rest.split(';').next()?.parse().ok())
         .unwrap_or_else(|| panic!("no process id: {run:#}"));
     let ready = message("READY");
     let workdir = ready
