@@ -17,11 +17,12 @@ runs it in the flwr/clientapp image (the kubernetes target).
   the failure's message as `error`. It exits 0 when the run completed, 1 otherwise.
 - On SIGTERM it stops the run's processes (its children and theirs) before exiting.
 
-With --role superlink or supernode it is a local deploy's process instead: it becomes
-(exec) a SuperLink whose Fleet API listens on the port the host passes in PORT (the
-Exec and ServerAppIo APIs on ports the OS picks, written to --outputs before it
-starts), or a SuperNode connected to --superlink whose ClientAppIo API listens on PORT.
-The host counts either ready once PORT accepts connections.
+With --role superlink or supernode it is a local deploy's process instead: it runs a
+SuperLink whose Fleet API listens on the port the host passes in PORT (the Exec and
+ServerAppIo APIs on ports the OS picks, written to --outputs before it starts), or a
+SuperNode connected to --superlink whose ClientAppIo API listens on PORT, relaying its
+log until it exits or the run is stopped. The host counts either ready once PORT
+accepts connections.
 """
 
 import argparse
@@ -304,11 +305,20 @@ def stop_all(signum=None, frame=None):
         os._exit(128 + signum)
 
 
-def become(argv):
-    """Replaces this process with `argv`, in the run's working directory and process
-    group, so the host's stop and exit status are the program's own."""
-    sys.stdout.flush()
-    os.execv(argv[0], argv)
+def relay(name, argv):
+    """Runs `argv` as this process's child until it exits, with its exit status; its
+    log becomes this process's stderr without Flower's colour codes. A SIGTERM (the
+    host's stop) stops it and everything it started."""
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
+    child = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True
+    )
+    children.append((name, child))
+    for line in child.stdout:
+        sys.stderr.write(ANSI.sub("", line))
+        sys.stderr.flush()
+    sys.exit(child.wait())
 
 
 def serve_superlink(args):
@@ -319,7 +329,7 @@ def serve_superlink(args):
         "serverappio_api_address": f"127.0.0.1:{serverappio}",
     })
     say(f"SuperLink: fleet 127.0.0.1:{fleet}, exec 127.0.0.1:{exec_api}")
-    become([
+    relay("superlink", [
         program("flower-superlink"),
         "--insecure",
         "--isolation", "subprocess",
@@ -340,7 +350,7 @@ def serve_supernode(args):
     if args.node_config:
         argv += ["--node-config", args.node_config]
     say(f"SuperNode connecting to {args.superlink}")
-    become(argv)
+    relay("supernode", argv)
 
 
 def main():
