@@ -1,7 +1,7 @@
 //! Run → plan: a SuperLink Deployment behind a Service (`flower-server+deploy`), a
 //! SuperNode Deployment (`flower-client+deploy`), a kaniko build Job (`+build` of
 //! both), a Job training an app on a federation (`flower-app+train`), or, on the local
-//! target, processes ([`crate::local`]).
+//! target, processes (the `local` module).
 //!
 //! Pods run the original's images ([`SUPERLINK_IMAGE`], [`SUPERNODE_IMAGE`],
 //! [`APP_IMAGE`]; a host's default image of the role [`SUPERLINK_ROLE`],
@@ -167,7 +167,7 @@ impl<'a> Run<'a> {
 }
 
 /// Plans a run of the Flower runtime. `build` runs on the Kubernetes target; `deploy`
-/// and `train` on both (see [`crate::local`] for the local target).
+/// and `train` on both (the `local` module plans for the local target).
 pub fn plan(context: &RunContext) -> Result<Plan, PlanError> {
     let run = Run::resolve(context)?;
     let (kind, action) = (run.kind, context.action.as_str());

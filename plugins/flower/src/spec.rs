@@ -117,12 +117,12 @@ pub struct FabSource {
 const DEFAULT_APP_OBJECT: &str = "app";
 
 impl FabSource {
-    /// `server.py`, decoded; an error only for a source [`Self::check`] refuses.
+    /// `server.py`, decoded; an error only for a source `check` refuses.
     pub fn server(&self) -> Result<String, String> {
         module(&self.servercode, &self.serverbase64)
     }
 
-    /// `client.py`, decoded; an error only for a source [`Self::check`] refuses.
+    /// `client.py`, decoded; an error only for a source `check` refuses.
     pub fn client(&self) -> Result<String, String> {
         module(&self.clientcode, &self.clientbase64)
     }
