@@ -26,6 +26,8 @@ pub const OUTPUTS_FILE: &str = "outputs.json";
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often a stop looks whether the rest of a run's process group is gone.
 const GROUP_POLL: Duration = Duration::from_millis(50);
+/// How long a stop waits for the processes it killed to be gone.
+const KILL_WAIT: Duration = Duration::from_secs(2);
 
 /// How the process ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,17 +132,27 @@ impl Stopper {
                 let _ = exited.wait_for(|done| *done).await;
             }
         }
-        while self.group_alive() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(GROUP_POLL).await;
-        }
-        if self.group_alive() {
+        if !self.group_gone_by(deadline).await {
             let _ = killpg(self.pgid, Signal::SIGKILL);
+            // Killed processes linger until the kernel has torn them down and their
+            // parent (or init) has reaped them.
+            self.group_gone_by(tokio::time::Instant::now() + KILL_WAIT)
+                .await;
         }
     }
 
-    /// Whether a process of the run's group is still there.
-    fn group_alive(&self) -> bool {
-        killpg(self.pgid, None).is_ok()
+    /// Waits until no process of the run's group is left, or `deadline`; whether the
+    /// group is gone.
+    async fn group_gone_by(&self, deadline: tokio::time::Instant) -> bool {
+        loop {
+            if killpg(self.pgid, None).is_err() {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(GROUP_POLL).await;
+        }
     }
 }
 
