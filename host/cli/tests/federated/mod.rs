@@ -141,10 +141,7 @@ async fn a_flower_app_trains_two_rounds_on_two_local_supernodes() {
         json!({"num-server-rounds": 2, "learning-rate": 0.1}),
     )
     .await;
-    let run = wait_in(&server, project, &id, |run| {
-        matches!(state(run), "COMPLETED" | "ERROR")
-    })
-    .await;
+    let run = finished(&server, project, &id).await;
     assert_eq!(state(&run), "COMPLETED", "{run:#}");
     let results = outputs(&run);
     assert_eq!(results["rounds"], 2, "{results:#}");
@@ -199,10 +196,7 @@ async fn a_flower_app_trains_two_rounds_on_two_local_supernodes() {
         json!({"num-server-rounds": 1, "learning-rate": 0.1, "fail": true}),
     )
     .await;
-    let run = wait_in(&server, project, &failed, |run| {
-        matches!(state(run), "COMPLETED" | "ERROR")
-    })
-    .await;
+    let run = finished(&server, project, &failed).await;
     assert_eq!(state(&run), "ERROR", "{run:#}");
     assert_eq!(outputs(&run)["status"], "finished:failed", "{run:#}");
     assert_eq!(
@@ -246,21 +240,7 @@ async fn a_stopped_training_leaves_no_process() {
         "superlink, 2 supernodes, runner, flwr log: {before:?}"
     );
 
-    let (status, body) = call(
-        reqwest::Method::POST,
-        &server.url(&format!("/api/v1/-/{project}/runs/{id}/stop")),
-        None,
-    )
-    .await;
-    assert!(status < 300, "stop: {status} {body}");
-    let run = wait_in(&server, project, &id, |run| state(run) == "STOPPED").await;
-    assert_eq!(state(&run), "STOPPED");
-    assert_eq!(
-        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), None),
-        Err(nix::errno::Errno::ESRCH),
-        "process group {pid} is gone"
-    );
-    assert_eq!(processes_in(&workdir), Vec::<String>::new());
+    stop_leaving_nothing(&server, project, &id, pid, &workdir).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -330,10 +310,7 @@ async fn an_app_trains_on_a_local_superlink_and_two_supernodes_deployed_as_runs(
                "parameters": {"num-server-rounds": 2, "learning-rate": 0.1}}),
     )
     .await;
-    let run = wait_in(&server, project, &id, |run| {
-        matches!(state(run), "COMPLETED" | "ERROR")
-    })
-    .await;
+    let run = finished(&server, project, &id).await;
     assert_eq!(state(&run), "COMPLETED", "{run:#}");
     let results = outputs(&run);
     assert_eq!(results["rounds"], 2, "{results:#}");
@@ -347,22 +324,36 @@ async fn an_app_trains_on_a_local_superlink_and_two_supernodes_deployed_as_runs(
     // Stopped, the SuperLink and the SuperNodes (and the apps they started) are gone.
     for (id, run) in services {
         let (pid, workdir) = process_and_directory(&run);
-        let (status, body) = call(
-            reqwest::Method::POST,
-            &server.url(&format!("/api/v1/-/{project}/runs/{id}/stop")),
-            None,
-        )
-        .await;
-        assert!(status < 300, "stop: {status} {body}");
-        let run = wait_in(&server, project, &id, |run| state(run) == "STOPPED").await;
-        assert_eq!(state(&run), "STOPPED", "{run:#}");
-        assert_eq!(
-            nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), None),
-            Err(nix::errno::Errno::ESRCH),
-            "process group {pid} is gone"
-        );
-        assert_eq!(processes_in(&workdir), Vec::<String>::new());
+        stop_leaving_nothing(&server, project, &id, pid, &workdir).await;
     }
+}
+
+/// Stops run `id` and checks it ends STOPPED with nothing left running: neither its
+/// process group `pid` nor any process working in `workdir`.
+async fn stop_leaving_nothing(server: &Server, project: &str, id: &str, pid: i32, workdir: &Path) {
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &server.url(&format!("/api/v1/-/{project}/runs/{id}/stop")),
+        None,
+    )
+    .await;
+    assert!(status < 300, "stop: {status} {body}");
+    let run = wait_in(server, project, id, |run| state(run) == "STOPPED").await;
+    assert_eq!(state(&run), "STOPPED", "{run:#}");
+    assert_eq!(
+        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH),
+        "process group {pid} is gone"
+    );
+    assert_eq!(processes_in(workdir), Vec::<String>::new());
+}
+
+/// Waits for run `id` to end, COMPLETED or ERROR.
+async fn finished(server: &Server, project: &str, id: &str) -> Value {
+    wait_in(server, project, id, |run| {
+        matches!(state(run), "COMPLETED" | "ERROR")
+    })
+    .await
 }
 
 /// The run's process id (its RUNNING transition says `process N`) and working
