@@ -6,6 +6,8 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
 #                             k8s.io/kubernetes               (build/k8s)
 #   kwok                      sigs.k8s.io/kwok                (build/kwok)
+#   workflow-controller       github.com/argoproj/argo-workflows/v3 (build/argo), and
+#                             that module's full CRDs, copied to <bin>/../argo-crds/
 #
 # The bin dir is ${RUNPLANE_CONTROL_PLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/runplane/control-plane}/
 #   <k8s-version>-<sha256 of build/**>/bin, so a second run builds nothing.
@@ -74,5 +76,18 @@ build k8s kube-apiserver kube-controller-manager kube-scheduler kubectl -- \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 build kwok kwok -- sigs.k8s.io/kwok/cmd/kwok
+build argo workflow-controller -- github.com/argoproj/argo-workflows/v3/cmd/workflow-controller
+
+# The Argo CRDs of the very module the controller was built from (the full ones, with
+# their schemas, so that a server-side dry-run validates a Workflow's spec).
+CRDS="$OUT/argo-crds"
+if [[ ! -f "$CRDS/argoproj.io_workflows.yaml" ]]; then
+  argo_dir="$(cd "$HERE/build/argo" && "$GO" list -m -f '{{.Dir}}' github.com/argoproj/argo-workflows/v3)"
+  mkdir -p "$CRDS.tmp"
+  cp "$argo_dir"/manifests/base/crds/full/argoproj.io_*.yaml "$CRDS.tmp/"
+  chmod u+w "$CRDS.tmp"/*.yaml
+  rm -rf "$CRDS"; mv "$CRDS.tmp" "$CRDS"
+  log "argo: CRDs copied from $argo_dir"
+fi
 
 echo "$BIN"

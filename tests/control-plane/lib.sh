@@ -7,7 +7,7 @@ CP_CACHE="${RUNPLANE_CONTROL_PLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/runpla
 CP_DIR="${RUNPLANE_CONTROL_PLANE_DIR:-$CP_CACHE/run}"
 CP_TIMEOUT="${RUNPLANE_CONTROL_PLANE_TIMEOUT:-180}"
 # Components in start order; `down` stops them in reverse.
-CP_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+CP_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok workflow-controller)
 
 cp_log() { printf '[control-plane] %s\n' "$*" >&2; }
 cp_die() { cp_log "ERROR: $*"; exit 1; }
@@ -130,6 +130,6 @@ cp_start_apiserver() {
 # binaries (scripts, stages, audit policy, simulated logs), so `up` restarts a plane
 # started by older scripts.
 cp_fingerprint() {
-  (cd "$CP_HERE" && find up lib.sh audit-policy.yaml stages container-logs -type f | LC_ALL=C sort \
+  (cd "$CP_HERE" && find up lib.sh audit-policy.yaml argo-config.yaml stages container-logs -type f | LC_ALL=C sort \
     | xargs sha256sum) | sha256sum | cut -c1-16
 }
