@@ -232,14 +232,18 @@ impl Driver<'_> {
                 Observation::Unavailable => {}
                 Observation::Ended(reason) => return self.step(run, RunState::Error, reason),
                 Observation::Status(status) if last.as_ref() != Some(&status) => {
+                    let new_outputs = last
+                        .as_ref()
+                        .is_none_or(|last| last.outputs != status.outputs);
                     last = Some(status.clone());
                     let to = run_state(status.state);
-                    if to != run.state && run.state.can_become(to) {
-                        // A job's results come with its completion, a service's
-                        // endpoints (`inference_v2`) once it runs.
-                        if !status.outputs.is_empty() {
-                            let _ = self.events.send(RunEvent::Outputs(status.outputs.clone()));
-                        }
+                    let moves = to != run.state && run.state.can_become(to);
+                    // A job's results come with its completion, a service's endpoints
+                    // (`inference_v2`) once it runs, a workflow's nodes as they go on.
+                    if !status.outputs.is_empty() && (moves || new_outputs) {
+                        let _ = self.events.send(RunEvent::Outputs(status.outputs.clone()));
+                    }
+                    if moves {
                         self.step(run, to, describe_status(&status))?;
                         pending_since = (to == RunState::Pending).then(Instant::now);
                         if matches!(to, RunState::Completed | RunState::Error) {

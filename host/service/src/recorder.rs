@@ -63,6 +63,8 @@ impl Recorder {
     pub(crate) async fn record(&mut self, batch: Vec<RunEvent>) -> Option<RunState> {
         let mut lines = Vec::new();
         let mut superseded = None;
+        // Outputs not followed by a transition in the batch are written on their own.
+        let mut unwritten_outputs = false;
         for event in batch {
             match event {
                 RunEvent::Log { stream, line } => lines.push((stream, line)),
@@ -77,6 +79,7 @@ impl Recorder {
                         outputs,
                     });
                     self.outputs = Some(Value::Object(map));
+                    unwritten_outputs = true;
                 }
                 RunEvent::Planned { took, failure } => {
                     let _ = self.events.send(ServiceEvent::Planned {
@@ -87,6 +90,7 @@ impl Recorder {
                 }
                 RunEvent::Transition(transition) => {
                     self.flush_logs(&mut lines).await;
+                    unwritten_outputs = false;
                     if let Recorded::Superseded(state) = self.transition(&transition).await {
                         superseded = Some(state);
                     }
@@ -94,7 +98,28 @@ impl Recorder {
             }
         }
         self.flush_logs(&mut lines).await;
+        if unwritten_outputs {
+            self.write_outputs().await;
+        }
         superseded
+    }
+
+    /// Writes the latest outputs without a transition (best effort: they are kept for
+    /// the next transition, which writes them anyway).
+    async fn write_outputs(&mut self) {
+        let Some(outputs) = &self.outputs else {
+            return;
+        };
+        match self
+            .store
+            .record_outputs(&self.id, self.version, outputs)
+            .await
+        {
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(run = %self.id, %error, "outputs not persisted until the next transition")
+            }
+        }
     }
 
     /// Persists `transition`, reading the row again when another writer got there first.

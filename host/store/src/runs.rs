@@ -271,6 +271,42 @@ impl Store {
         Ok(expected_version + 1)
     }
 
+    /// Sets the run's `status.outputs` between transitions (a workflow's nodes as its
+    /// steps go on), leaving its state and version alone: outputs are not a step of the
+    /// state machine. `false` when the run is no longer at `version` (a transition got
+    /// there first, and the next one carries the outputs), or gone.
+    pub async fn record_outputs(
+        &self,
+        id: &RunId,
+        version: i64,
+        outputs: &serde_json::Value,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin().await.map_err(database)?;
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT status FROM runs WHERE id = $1 AND version = $2")
+                .bind(id.as_str())
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(database)?;
+        let Some(stored) = stored else {
+            tx.rollback().await.map_err(database)?;
+            return Ok(false);
+        };
+        let mut status: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&stored).unwrap_or_default();
+        status.insert("outputs".to_string(), outputs.clone());
+        let updated = sqlx::query("UPDATE runs SET status = $1 WHERE id = $2 AND version = $3")
+            .bind(rows::to_json(&status)?)
+            .bind(id.as_str())
+            .bind(version)
+            .execute(&mut *tx)
+            .await
+            .map_err(database)?;
+        tx.commit().await.map_err(database)?;
+        Ok(updated.rows_affected() == 1)
+    }
+
     /// Appends lines to the run's log, numbered on from the last one (the first line of
     /// a run is 1), stamped now; returns the number of the last line. Concurrent
     /// appenders to one run get disjoint, consecutive ranges.
