@@ -466,11 +466,12 @@ fn check(object: &mut Value, context: &Context<'_>) -> Result<(), String> {
         Value::String(subject.namespace.to_string()),
     );
     stamp_labels(metadata, subject);
-    if let Some(template) = object
-        .pointer_mut("/spec/template/metadata")
-        .and_then(Value::as_object_mut)
-    {
-        stamp_labels(template, subject);
+    // The pods a workload makes carry the run's labels too, so that the run tracks and
+    // stops them: a workload's pod template, and an Argo Workflow's `podMetadata`.
+    for pods in ["/spec/template/metadata", "/spec/podMetadata"] {
+        if let Some(template) = object.pointer_mut(pods).and_then(Value::as_object_mut) {
+            stamp_labels(template, subject);
+        }
     }
     Ok(())
 }

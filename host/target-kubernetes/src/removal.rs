@@ -103,6 +103,20 @@ fn background() -> DeleteParams {
     }
 }
 
+/// The API version and kind of an Argo Workflow, which a stop asks Argo to stop.
+const WORKFLOW: (&str, &str) = ("argoproj.io/v1alpha1", "Workflow");
+
+/// Whether Argo has finished with a workflow (its phase is final).
+fn is_finished(workflow: &DynamicObject) -> bool {
+    matches!(
+        workflow
+            .data
+            .pointer("/status/phase")
+            .and_then(|p| p.as_str()),
+        Some("Succeeded" | "Failed" | "Error")
+    )
+}
+
 /// `Kind/name`.
 fn describe(resource: &ApiResource, object: &DynamicObject) -> String {
     format!("{}/{}", resource.kind, object.name_any())
@@ -116,6 +130,11 @@ impl KubernetesTarget {
     /// [`wait_for_no_pods`](Self::wait_for_no_pods).
     pub async fn stop_run(&self, namespace: &str, run_id: &str) -> Result<Stopped> {
         let mut stopped = Stopped::default();
+        for (resource, workflow) in self.workflows(namespace, run_id).await? {
+            self.shut_down(namespace, run_id, &resource, &workflow)
+                .await?;
+            stopped.deleted.push(describe(&resource, &workflow));
+        }
         for resource in [
             ApiResource::erase::<Job>(&()),
             ApiResource::erase::<CronJob>(&()),
@@ -149,6 +168,82 @@ impl KubernetesTarget {
             }
         }
         Ok(stopped)
+    }
+
+    /// The Argo Workflows run `run_id` applied, with their resource; none when it applied
+    /// none (the API server may not even serve the kind then).
+    async fn workflows(
+        &self,
+        namespace: &str,
+        run_id: &str,
+    ) -> Result<Vec<(ApiResource, DynamicObject)>> {
+        let applied = self
+            .applied_objects(namespace, run_id)
+            .await?
+            .unwrap_or_default();
+        let mut found = Vec::new();
+        for object in applied
+            .iter()
+            .filter(|applied| applied.kind == WORKFLOW.1 && applied.api_version == WORKFLOW.0)
+        {
+            let resource = self.resource(&object.api_version, &object.kind).await?;
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.client.clone(), namespace, &resource);
+            if let Some(workflow) =
+                api.get_opt(&object.name)
+                    .await
+                    .map_err(|source| Error::List {
+                        kind: WORKFLOW.1.to_string(),
+                        run_id: run_id.to_string(),
+                        namespace: namespace.to_string(),
+                        source: Box::new(source),
+                    })?
+            {
+                found.push((resource.clone(), workflow));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Stops an Argo Workflow the way Argo does (`spec.shutdown: Stop`: no step starts,
+    /// running steps are stopped, exit handlers run), waits until Argo says it is over
+    /// (at most [`removal_timeout`](Self::removal_timeout)), then deletes it, as the
+    /// original platform's stop does: Argo cannot start a stopped workflow again, so a
+    /// resume applies it afresh.
+    async fn shut_down(
+        &self,
+        namespace: &str,
+        run_id: &str,
+        resource: &ApiResource,
+        workflow: &DynamicObject,
+    ) -> Result<()> {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, resource);
+        let name = workflow.name_any();
+        let stop = json!({"spec": {"shutdown": "Stop"}});
+        if !is_finished(workflow) {
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&stop))
+                .await
+                .map_err(|source| Error::Delete {
+                    kind: describe(resource, workflow),
+                    run_id: run_id.to_string(),
+                    namespace: namespace.to_string(),
+                    source: Box::new(source),
+                })?;
+            let started = Instant::now();
+            while started.elapsed() < self.removal_timeout {
+                match api.get_opt(&name).await {
+                    Ok(Some(live)) if !is_finished(&live) => tokio::time::sleep(POLL).await,
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::warn!(run = run_id, %error, "cannot read the stopping workflow");
+                        tokio::time::sleep(POLL).await;
+                    }
+                }
+            }
+        }
+        self.delete_object(namespace, run_id, resource, workflow)
+            .await
     }
 
     /// Waits until no pod of run `run_id` is left (not even terminating), at most
