@@ -1,20 +1,22 @@
-//! A completed build writes its image back into its function, as the original does: a
-//! new version of the function whose spec names the built `image`, so the function's
-//! next job runs it.
+//! A completed build writes what it built back into its function, as the original does:
+//! a new version of the function whose spec names the built `image` (so the function's
+//! next job runs it) or holds the compiled workflow as `build` (so its next pipeline runs
+//! it).
 //!
-//! The runtime tells the host through its outputs (docs/decisions.md, entry 42): a run of
-//! an action of category `build` that completes with output `image` (a JSON string)
-//! has built that image. The new version is the run's own function spec with `image`
-//! set, validated by the runtime like any new version; a failure is logged and leaves
-//! the function as it was (the run stays COMPLETED: the image was built).
+//! The runtime tells the host through its outputs (docs/decisions.md, entries 42 and 49):
+//! a run of an action of category `build` that completes with output `image` (a JSON
+//! string) has built that image; with output `build` (a JSON object), it compiled that.
+//! The new version is the run's own function spec with those fields set, validated by the
+//! runtime like any new version; a failure is logged and leaves the function as it was
+//! (the run stays COMPLETED: the build happened).
 
 use runplane_model::{Category, RunId, RunState, StoredRun};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::runs::Inner;
 
-/// Writes the image of run `id` back into its function, if it is a completed build that
-/// reported one.
+/// Writes the image or compiled workflow of run `id` back into its function, if it is a
+/// completed build that reported one.
 pub(crate) async fn write_back(inner: &Inner, id: &RunId) {
     let stored = match inner.store.get_run(id).await {
         Ok(stored) => stored,
@@ -23,9 +25,10 @@ pub(crate) async fn write_back(inner: &Inner, id: &RunId) {
             return;
         }
     };
-    let Some(image) = built_image(&stored) else {
+    let built = built(&stored);
+    if built.is_empty() {
         return;
-    };
+    }
     match inner.runtimes.pinned(&stored).await {
         Ok(runtime) => {
             let is_build = runtime
@@ -43,7 +46,8 @@ pub(crate) async fn write_back(inner: &Inner, id: &RunId) {
     }
     let function = &stored.spec.function;
     let mut spec = function.spec.as_object().cloned().unwrap_or_default();
-    spec.insert("image".to_string(), Value::String(image.clone()));
+    let fields = built.keys().cloned().collect::<Vec<_>>().join(", ");
+    spec.extend(built);
     match inner
         .catalog
         .create_function(&stored.run.project, &function.name, &function.kind, spec)
@@ -53,26 +57,42 @@ pub(crate) async fn write_back(inner: &Inner, id: &RunId) {
             run = %id,
             function = function.name,
             version = %version.id,
-            image,
-            "the build's image is the function's new version"
+            fields,
+            "what the build made is the function's new version"
         ),
         Err(error) => tracing::warn!(
             run = %id,
             function = function.name,
-            image,
+            fields,
             %error,
-            "the built image could not be written back into the function"
+            "what the build made could not be written back into the function"
         ),
     }
 }
 
-/// The image a completed run reported as output `image`.
-fn built_image(stored: &StoredRun) -> Option<String> {
+/// What a completed run reported having built: output `image` (a non-empty string)
+/// and output `build` (an object), as the function spec fields they become.
+fn built(stored: &StoredRun) -> Map<String, Value> {
+    let mut fields = Map::new();
     if stored.run.state != RunState::Completed {
-        return None;
+        return fields;
     }
-    let reported = stored.status.get("outputs")?.get("image")?.as_str()?;
-    serde_json::from_str::<String>(reported)
-        .ok()
-        .filter(|image| !image.is_empty())
+    let Some(outputs) = stored.status.get("outputs") else {
+        return fields;
+    };
+    let reported = |name: &str| {
+        outputs
+            .get(name)
+            .and_then(Value::as_str)
+            .and_then(|text| serde_json::from_str::<Value>(text).ok())
+    };
+    if let Some(image) =
+        reported("image").filter(|image| image.as_str().is_some_and(|i| !i.is_empty()))
+    {
+        fields.insert("image".to_string(), image);
+    }
+    if let Some(build) = reported("build").filter(Value::is_object) {
+        fields.insert("build".to_string(), build);
+    }
+    fields
 }
