@@ -250,7 +250,7 @@ fn an_unknown_function_kind_names_the_known_ones() {
     assert!(
         stderr.contains(
             "no runtime handles function kind \"spark\" (known kinds: container, dbt, \
-             flower-app, flower-client, flower-server, huggingfaceserve, mlflowserve, \
+             flower-app, flower-client, flower-server, hera, huggingfaceserve, mlflowserve, \
              python, sklearnserve)"
         ),
         "{stderr}"
@@ -322,6 +322,8 @@ fn runtimes_lists_the_built_in_runtimes_with_their_actions_and_capabilities() {
         "flower",
         "flower-server",
         "train (local, kubernetes)",
+        "hera",
+        "pipeline (kubernetes)",
     ] {
         assert!(
             stdout.contains(expected),

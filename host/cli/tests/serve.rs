@@ -6,6 +6,7 @@ mod custom_kinds;
 mod federated;
 mod hostile;
 mod model_serving;
+mod pipelines;
 mod transforms;
 
 use std::io::{BufRead as _, BufReader};

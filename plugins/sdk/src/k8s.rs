@@ -6,6 +6,7 @@
 //! scheduling, security) and applies them to a pod. [`workload`] wraps a pod into the
 //! original's Job, Deployment and Service; [`observe`] reads them back into a run status.
 
+pub mod argo;
 pub mod build;
 pub mod observe;
 mod quantity;

@@ -51,6 +51,7 @@ pub mod log;
 pub mod schema;
 pub mod spec;
 pub mod status;
+pub mod workflow;
 
 #[doc(hidden)]
 pub mod bindings {

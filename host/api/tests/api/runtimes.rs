@@ -63,8 +63,8 @@ async fn runtimes_list_their_capabilities_and_schemas() {
             )
         })
         .collect();
-    let row = |local, remote, serving, data, federated| {
-        json!({"local_execution": local, "remote_execution": remote, "workflows": false,
+    let row = |local, remote, workflows, serving, data, federated| {
+        json!({"local_execution": local, "remote_execution": remote, "workflows": workflows,
             "model_serving": serving, "data_processing": data,
             "federated_learning": federated})
     };
@@ -73,15 +73,28 @@ async fn runtimes_list_their_capabilities_and_schemas() {
         [
             (
                 "container".to_string(),
-                row(false, true, false, true, false)
+                row(false, true, false, false, true, false)
             ),
-            ("dbt".to_string(), row(true, true, false, true, false)),
-            ("flower".to_string(), row(true, true, false, false, true)),
+            (
+                "dbt".to_string(),
+                row(true, true, false, false, true, false)
+            ),
+            (
+                "flower".to_string(),
+                row(true, true, false, false, false, true)
+            ),
+            (
+                "hera".to_string(),
+                row(false, true, true, false, true, false)
+            ),
             (
                 "modelserve".to_string(),
-                row(false, true, true, false, false)
+                row(false, true, false, true, false, false)
             ),
-            ("python".to_string(), row(true, true, true, true, false)),
+            (
+                "python".to_string(),
+                row(true, true, false, true, true, false)
+            ),
         ],
     );
     // Model serving: `serve` for every kind, locally for sklearnserve (plan refuses the

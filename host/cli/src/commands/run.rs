@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use futures::StreamExt as _;
 use reqwest::Method;
-use runplane_model::{FunctionRef, RunState, StoredRun, Target};
+use runplane_model::{FunctionRef, RunState, SpecFile, StoredRun, Target};
 use runplane_service::{ServiceEvent, Submission};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
@@ -45,6 +45,7 @@ pub(crate) async fn execute(
         .await
         .with_context(|| format!("{}: cannot start the host", path.display()))?;
     service.catalog().ensure_project(&file.project).await?;
+    let file = with_stored_function(&service, file, path).await?;
     let mut events = service.subscribe();
     let function_ref =
         FunctionRef::latest(&file.function.kind, &file.project, &file.function.name).to_string();
@@ -105,6 +106,48 @@ pub(crate) async fn execute(
 
 /// Streams the run's pod logs to stdout until the pods end. Started once the run is
 /// RUNNING: before, its pods may not exist yet and a log request would fail.
+/// Whether a spec file gives its function's spec; one that names the function only
+/// runs the function's latest stored version (a pipeline after its build, whose compiled
+/// workflow the host wrote back into the function).
+fn gives_function_spec(file: &SpecFile) -> bool {
+    file.function
+        .spec
+        .as_object()
+        .is_some_and(|spec| !spec.is_empty())
+}
+
+/// `file` with the spec of its function's latest stored version, unless it gives one.
+async fn with_stored_function(
+    service: &runplane_service::RunService,
+    mut file: SpecFile,
+    path: &Path,
+) -> anyhow::Result<SpecFile> {
+    if gives_function_spec(&file) {
+        return Ok(file);
+    }
+    let (project, name) = (&file.project, &file.function.name);
+    let stored = service
+        .catalog()
+        .function(project, name, None)
+        .await
+        .with_context(|| {
+            format!(
+                "{}: function {name} gives no spec, and project {project} stores no function of that name",
+                path.display()
+            )
+        })?;
+    if stored.kind != file.function.kind {
+        bail!(
+            "{}: function {name} of project {project} is of kind {}, not {}",
+            path.display(),
+            stored.kind,
+            file.function.kind
+        );
+    }
+    file.function.spec = stored.spec;
+    Ok(file)
+}
+
 async fn print_pod_logs(service: runplane_service::RunService, id: runplane_model::RunId) {
     match service.logs(&id, true).await {
         Ok(mut lines) => {
@@ -162,7 +205,8 @@ pub(crate) async fn stop_on_signal() {
 }
 
 /// `runplane --server URL run -f spec.yaml [--follow]`: the same run, made through the
-/// API: the project (when missing), a new version of the function, then the run.
+/// API: the project (when missing), a new version of the function (unless the file gives
+/// no function spec: then the latest stored version), then the run.
 ///
 /// The run names the new version (`python://demo/hello:<id>`), so a concurrent update
 /// of the function cannot slip in; task and run specs are merged into one `spec`, and
@@ -188,22 +232,24 @@ pub(crate) async fn execute_remote(
             .json(Method::POST, "/api/v1/projects", Some(&body))
             .await?;
     }
-    let function = json!({
-        "name": file.function.name,
-        "kind": file.function.kind,
-        "spec": file.function.spec,
-    });
-    let version = client
-        .json(
-            Method::POST,
-            &format!("/api/v1/-/{project}/functions"),
-            Some(&function),
-        )
-        .await?;
+    let mut function = FunctionRef::latest(&file.function.kind, project, &file.function.name);
+    if gives_function_spec(&file) {
+        let body = json!({
+            "name": file.function.name,
+            "kind": file.function.kind,
+            "spec": file.function.spec,
+        });
+        let version = client
+            .json(
+                Method::POST,
+                &format!("/api/v1/-/{project}/functions"),
+                Some(&body),
+            )
+            .await?;
+        function.version = version["id"].as_str().map(str::to_string);
+    }
     let mut spec = file.task.spec.as_object().cloned().unwrap_or_default();
     spec.extend(file.run.spec.as_object().cloned().unwrap_or_default());
-    let mut function = FunctionRef::latest(&file.function.kind, project, &file.function.name);
-    function.version = version["id"].as_str().map(str::to_string);
     spec.insert("function".into(), json!(function.to_string()));
     spec.insert("task".into(), json!(file.task.kind));
     spec.insert("local_execution".into(), json!(target == Target::Local));
