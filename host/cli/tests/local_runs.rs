@@ -250,8 +250,8 @@ fn an_unknown_function_kind_names_the_known_ones() {
     assert!(
         stderr.contains(
             "no runtime handles function kind \"spark\" (known kinds: container, dbt, \
-             flower-app, flower-client, flower-server, hera, huggingfaceserve, mlflowserve, \
-             python, sklearnserve)"
+             flower-app, flower-client, flower-server, hera, huggingfaceserve, kfp, \
+             mlflowserve, python, sklearnserve)"
         ),
         "{stderr}"
     );
@@ -323,6 +323,7 @@ fn runtimes_lists_the_built_in_runtimes_with_their_actions_and_capabilities() {
         "flower-server",
         "train (local, kubernetes)",
         "hera",
+        "kfp",
         "pipeline (kubernetes)",
     ] {
         assert!(

@@ -4,9 +4,9 @@
 //! function as `build`; action `pipeline` runs that spec as an Argo `Workflow`
 //! ([`crate::k8s::argo`]) and tracks every step.
 //!
-//! A runtime of this shape is a [`Compiler`]: its name, its runner (a Python script that
-//! compiles `pipeline.py` and writes output `build`) and the pinned requirements the
-//! runner needs. Everything else is here: the specs, the build's plans (a local process
+//! A runtime of this shape is a [`Compiler`]: its name, its compiler (a Python module
+//! that turns the source's handler into a workflow spec, which the shared [`RUNNER`]
+//! reports as output `build`) and the pinned requirements they need. Everything else is here: the specs, the build's plans (a local process
 //! in a cached virtual environment, or a ConfigMap and a Job) and the pipeline's.
 
 use std::collections::BTreeMap;
@@ -21,8 +21,8 @@ use crate::k8s::observe::{job, termination_outputs};
 use crate::k8s::{self, JobTask, Manifests, ScriptPod, TaskSettings, default_image, workload};
 use crate::spec::{Entity, InlineSource, RunBase, decode, validate as check_spec, verdict};
 use crate::{
-    FieldError, LocalEnvironment, LocalFile, LocalProcess, ObservedObject, ObservedState, Plan,
-    PlanError, RunContext, RunStatus, Target,
+    Capabilities, Category, FieldError, LocalEnvironment, LocalFile, LocalProcess, ObservedObject,
+    ObservedState, Plan, PlanError, RunContext, RunStatus, RuntimeInfo, Target, info, schema,
 };
 
 /// Function spec of a workflow runtime (`hera`, `kfp`), with the original's fields.
@@ -151,12 +151,6 @@ impl RunSpec {
     }
 }
 
-/// A workflow runtime's `validate`: every bad field of `spec`, an entity of kind `kind`
-/// of the runtime `runtime` (`<runtime>`, `<runtime>+build|pipeline` and their runs).
-pub fn validate(runtime: &str, kind: &str, spec: &str) -> Result<(), Vec<FieldError>> {
-    verdict(entity_errors(runtime, kind, spec)?)
-}
-
 fn entity_errors(
     runtime: &str,
     kind: &str,
@@ -191,19 +185,27 @@ fn entity_errors(
 pub struct Compiler {
     /// The runtime's name (`hera`): labels, object names, the image role of its build.
     pub runtime: &'static str,
-    /// The runner: compiles `pipeline.py` (the function's source, beside it), calling
-    /// `RUNPLANE_HANDLER` with `RUNPLANE_PARAMETERS` (JSON), and writes the outputs
-    /// (`build` among them) as a JSON object to the file `RUNPLANE_OUTPUTS` names.
-    pub runner: &'static str,
-    /// The runner's pinned requirements.
+    /// The runtime's compiler, a Python module whose `compile(handler, parameters)`
+    /// returns the Argo Workflow spec (a dict) the source's handler describes, and may
+    /// raise [`RUNNER`]'s `BuildError` (`from runplane_compile import BuildError`) with a
+    /// message for the user.
+    pub compiler: &'static str,
+    /// What the runner and the compiler need, pinned (PyYAML among them).
     pub requirements: &'static [&'static str],
 }
 
 /// A file (path, contents) or a variable (name, value).
 type Pair = (String, String);
 
+/// The build runner every workflow runtime shares: loads `pipeline.py` (the function's
+/// source) and [`COMPILER_FILE`], compiles `RUNPLANE_HANDLER` with `RUNPLANE_PARAMETERS`
+/// (JSON), and writes the outputs (`build` among them) as a JSON object to the file
+/// `RUNPLANE_OUTPUTS` names.
+pub const RUNNER: &str = include_str!("workflow_runner.py");
 /// File name of the runner in a build's directory.
 pub const RUNNER_FILE: &str = "runplane_compile.py";
+/// File name of the runtime's compiler beside it.
+pub const COMPILER_FILE: &str = "runplane_compiler.py";
 /// File name of the function's source beside it.
 pub const SOURCE_FILE: &str = "pipeline.py";
 /// Name of the build pod's container.
@@ -218,6 +220,50 @@ const WORK_DIR: &str = "/workspace";
 const TERMINATION_LOG: &str = "/dev/termination-log";
 
 impl Compiler {
+    /// The runtime's `info`: function kind `<runtime>`, actions `build` (local and
+    /// Kubernetes) and `pipeline` (Kubernetes), the original's capability row (remote
+    /// execution, workflows, data processing), and the kinds its plans create.
+    pub fn info(&self, version: &str, description: &str) -> RuntimeInfo {
+        let mut allowed_kinds = workload::kinds();
+        allowed_kinds.extend(argo::kinds());
+        RuntimeInfo {
+            function_kinds: vec![info::function_kind(
+                self.runtime,
+                schema::text_of::<FunctionSpec>(),
+            )],
+            actions: vec![
+                info::action(
+                    "build",
+                    Category::Build,
+                    &[Target::Local, Target::Kubernetes],
+                    schema::text_of::<BuildTask>(),
+                    schema::text_of::<RunSpec>(),
+                ),
+                info::action(
+                    "pipeline",
+                    Category::Workflow,
+                    &[Target::Kubernetes],
+                    schema::text_of::<PipelineTask>(),
+                    schema::text_of::<RunSpec>(),
+                ),
+            ],
+            capabilities: Capabilities {
+                remote_execution: true,
+                workflows: true,
+                data_processing: true,
+                ..Capabilities::NONE
+            },
+            allowed_kinds,
+            ..info::runtime(self.runtime, version, description)
+        }
+    }
+
+    /// The runtime's `validate`: every bad field of `spec`, an entity of kind `kind`
+    /// (`<runtime>`, `<runtime>+build|pipeline` and their runs).
+    pub fn validate(&self, kind: &str, spec: &str) -> Result<(), Vec<FieldError>> {
+        verdict(entity_errors(self.runtime, kind, spec)?)
+    }
+
     /// Plans a `build` or a `pipeline` run.
     pub fn plan(&self, context: &RunContext) -> Result<Plan, PlanError> {
         let function: FunctionSpec = decode(&context.function_spec, "function spec")?;
@@ -264,7 +310,8 @@ impl Compiler {
         let parameters = serde_json::to_string(&run.arguments())
             .map_err(|e| PlanError::message(format!("cannot serialize the parameters: {e}")))?;
         let files = vec![
-            (RUNNER_FILE.to_string(), self.runner.to_string()),
+            (RUNNER_FILE.to_string(), RUNNER.to_string()),
+            (COMPILER_FILE.to_string(), self.compiler.to_string()),
             (SOURCE_FILE.to_string(), source),
         ];
         let env = [
@@ -375,4 +422,35 @@ impl Compiler {
             .map_err(|e| PlanError::message(format!("cannot serialize the Workflow: {e}")))?;
         Ok(Plan::Kubernetes(vec![text]))
     }
+}
+
+/// Implements [`crate::Runtime`] for the unit struct `$runtime` as the workflow runtime
+/// `$compiler` (a [`Compiler`]) with `$description`, and exports it as the component's
+/// runtime ([`crate::export_runtime!`]).
+#[macro_export]
+macro_rules! export_workflow_runtime {
+    ($runtime:ident, $compiler:expr, $description:expr) => {
+        impl $crate::Runtime for $runtime {
+            fn info() -> $crate::RuntimeInfo {
+                $compiler.info(env!("CARGO_PKG_VERSION"), $description)
+            }
+
+            fn validate(kind: String, spec: String) -> Result<(), Vec<$crate::FieldError>> {
+                $compiler.validate(&kind, &spec)
+            }
+
+            fn plan(context: $crate::RunContext) -> Result<$crate::Plan, $crate::PlanError> {
+                $compiler.plan(&context)
+            }
+
+            fn observe(
+                context: $crate::RunContext,
+                objects: Vec<$crate::ObservedObject>,
+            ) -> $crate::RunStatus {
+                $compiler.observe(&context, &objects)
+            }
+        }
+
+        $crate::export_runtime!($runtime);
+    };
 }

@@ -88,6 +88,10 @@ async fn runtimes_list_their_capabilities_and_schemas() {
                 row(false, true, true, false, true, false)
             ),
             (
+                "kfp".to_string(),
+                row(false, true, true, false, true, false)
+            ),
+            (
                 "modelserve".to_string(),
                 row(false, true, false, true, false, false)
             ),

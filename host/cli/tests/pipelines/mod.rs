@@ -1,8 +1,10 @@
-//! Issue 15 (workflow runtimes) end to end: a Hera pipeline is built on the local target
-//! with the real `hera` (the host writes the compiled workflow back into the function),
-//! then runs on the local control plane, where Argo's real workflow-controller drives
+//! Issue 15 (workflow runtimes) end to end: a Hera or KFP pipeline is built on the local
+//! target with the real `hera` or `kfp` (the host writes the compiled workflow back into
+//! the function), then runs on the local control plane, where Argo's real workflow-controller drives
 //! it step by step and kwok plays each step's pod. The run follows the Workflow: every
 //! node in its status, a failed step named, stop and resume.
+
+use std::path::PathBuf;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -32,24 +34,68 @@ def pipeline(simulate=""):
     return workflow
 "#;
 
-/// Creates `project`'s hera function `name` from `code`, builds it locally with `build`
-/// parameters and waits until the compiled workflow is the function's latest version.
-async fn built_function(server: &Server, project: &str, name: &str, code: &str, build: Value) {
+/// A `runplane serve` on the local control plane, and a project of its own.
+struct Plane {
+    kubeconfig: PathBuf,
+    server: Server,
+    project: String,
+    _dir: tempfile::TempDir,
+}
+
+/// [`Plane`], its project named `<prefix>-<pid>`; `None` when there is no control plane
+/// (the test is skipped).
+fn plane(prefix: &str) -> Option<Plane> {
+    let kubeconfig = runplane_test_support::control_plane::kubeconfig()?;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Some(&kubeconfig));
+    Some(Plane {
+        kubeconfig,
+        server,
+        project: format!("{prefix}-{}", std::process::id()),
+        _dir: dir,
+    })
+}
+
+/// Builds [`SIMULATED`] with its middle step's pod annotated `simulate` as hera function
+/// `etl`, and starts a pipeline of it; returns the run id.
+async fn simulated_pipeline(server: &Server, project: &str, simulate: &str) -> String {
+    let function = ("hera", "etl");
+    built_function(
+        server,
+        project,
+        function,
+        SIMULATED,
+        json!({"simulate": simulate}),
+    )
+    .await;
+    start_pipeline(server, project, function, json!({})).await
+}
+
+/// Creates `project`'s function `name` of `kind` (`hera`, `kfp`) from `code`, builds it
+/// locally with `build` parameters and waits until the compiled workflow is the
+/// function's latest version.
+async fn built_function(
+    server: &Server,
+    project: &str,
+    (kind, name): (&str, &str),
+    code: &str,
+    build: Value,
+) {
     create_project(server, project).await;
     let source = base64::engine::general_purpose::STANDARD.encode(code);
     create_function_of(
         server,
         project,
-        json!({"name": name, "kind": "hera", "spec": {
+        json!({"name": name, "kind": kind, "spec": {
             "source": {"base64": source, "handler": "pipeline", "lang": "python"}}}),
     )
     .await;
-    let function = format!("hera://{project}/{name}");
+    let function = format!("{kind}://{project}/{name}");
     let run = start_task(
         server,
         project,
         &function,
-        "hera+build",
+        &format!("{kind}+build"),
         json!({"local_execution": true, "parameters": build}),
     )
     .await;
@@ -73,16 +119,30 @@ async fn built_function(server: &Server, project: &str, name: &str, code: &str, 
     }
 }
 
-/// Starts a pipeline run of `project`'s hera function `name` on the cluster.
-async fn start_pipeline(server: &Server, project: &str, name: &str, parameters: Value) -> String {
+/// Starts a pipeline run of `project`'s function `name` of `kind` on the cluster.
+async fn start_pipeline(
+    server: &Server,
+    project: &str,
+    (kind, name): (&str, &str),
+    parameters: Value,
+) -> String {
     start_task(
         server,
         project,
-        &format!("hera://{project}/{name}"),
-        "hera+pipeline",
+        &format!("{kind}://{project}/{name}"),
+        &format!("{kind}+pipeline"),
         json!({"local_execution": false, "parameters": parameters}),
     )
     .await
+}
+
+/// The source of `examples/<kind>/pipeline.py`.
+fn example_pipeline(kind: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(kind)
+        .join("pipeline.py");
+    std::fs::read_to_string(path).unwrap()
 }
 
 /// The run's nodes, as output `nodes` lists them.
@@ -114,23 +174,22 @@ fn ended(run: &Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hera_pipeline_built_locally_runs_every_step_on_argo() {
-    let Some(kubeconfig) = runplane_test_support::control_plane::kubeconfig() else {
+    let Some(Plane {
+        kubeconfig,
+        server,
+        project,
+        _dir,
+    }) = plane("hera")
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), Some(&kubeconfig));
-    let project = format!("hera-{}", std::process::id());
-    let example = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/hera/pipeline.py"
-    ))
-    .unwrap();
-    built_function(&server, &project, "etl", &example, json!({})).await;
+    let example = example_pipeline("hera");
+    built_function(&server, &project, ("hera", "etl"), &example, json!({})).await;
 
     let run = start_pipeline(
         &server,
         &project,
-        "etl",
+        ("hera", "etl"),
         json!({"message": "from the test"}),
     )
     .await;
@@ -178,22 +237,16 @@ async fn a_hera_pipeline_built_locally_runs_every_step_on_argo() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipeline_whose_middle_step_fails_ends_in_error_naming_the_step() {
-    let Some(kubeconfig) = runplane_test_support::control_plane::kubeconfig() else {
+    let Some(Plane {
+        kubeconfig: _,
+        server,
+        project,
+        _dir,
+    }) = plane("hera-fail")
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), Some(&kubeconfig));
-    let project = format!("hera-fail-{}", std::process::id());
-    built_function(
-        &server,
-        &project,
-        "etl",
-        SIMULATED,
-        json!({"simulate": "fail"}),
-    )
-    .await;
-
-    let run = start_pipeline(&server, &project, "etl", json!({})).await;
+    let run = simulated_pipeline(&server, &project, "fail").await;
     let run = wait_in(&server, &project, &run, ended).await;
     assert_eq!(state(&run), "ERROR", "{run:#}");
     let message = run["status"]["message"].as_str().unwrap_or_default();
@@ -212,22 +265,16 @@ async fn a_pipeline_whose_middle_step_fails_ends_in_error_naming_the_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_pipeline_stops_and_resumes() {
-    let Some(kubeconfig) = runplane_test_support::control_plane::kubeconfig() else {
+    let Some(Plane {
+        kubeconfig,
+        server,
+        project,
+        _dir,
+    }) = plane("hera-stop")
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), Some(&kubeconfig));
-    let project = format!("hera-stop-{}", std::process::id());
-    built_function(
-        &server,
-        &project,
-        "etl",
-        SIMULATED,
-        json!({"simulate": "pending"}),
-    )
-    .await;
-
-    let id = start_pipeline(&server, &project, "etl", json!({})).await;
+    let id = simulated_pipeline(&server, &project, "pending").await;
     // Running once the middle step's pod (which kwok keeps pending) is there.
     let run = wait_in(&server, &project, &id, |run| {
         state(run) == "RUNNING"
@@ -281,4 +328,49 @@ async fn a_running_pipeline_stops_and_resumes() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kfp_pipeline_built_locally_runs_its_two_components_on_argo() {
+    let Some(Plane {
+        kubeconfig,
+        server,
+        project,
+        _dir,
+    }) = plane("kfp")
+    else {
+        return;
+    };
+    let example = example_pipeline("kfp");
+    let function = ("kfp", "train");
+    built_function(&server, &project, function, &example, json!({"rows": 20})).await;
+
+    let run = start_pipeline(&server, &project, function, json!({"learning_rate": 0.1})).await;
+    let run = wait_in(&server, &project, &run, ended).await;
+    assert_eq!(state(&run), "COMPLETED", "{run:#}");
+    assert_eq!(
+        steps(&run),
+        ["check-data: Succeeded", "train: Succeeded"],
+        "{run:#}"
+    );
+    let workflow = kubectl(
+        &kubeconfig,
+        &[
+            "-n",
+            &project,
+            "get",
+            "workflows",
+            "-l",
+            &format!("runplane.io/run={}", run["id"].as_str().unwrap()),
+            "-o",
+            "json",
+        ],
+    );
+    let workflow: Value = serde_json::from_str(&workflow).unwrap();
+    let arguments = &workflow["items"][0]["spec"]["arguments"]["parameters"];
+    assert_eq!(
+        arguments,
+        &json!([{"name": "learning_rate", "value": "0.1"}, {"name": "rows", "value": "20"}]),
+        "the build's parameter became the pipeline's default, the run's its argument"
+    );
 }
