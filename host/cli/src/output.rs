@@ -193,7 +193,7 @@ impl Follower {
             },
             ServiceEvent::Outputs { outputs, .. } => {
                 for (name, value) in outputs {
-                    outln!("output {} = {}", line(name), line(value));
+                    print_output(name, value);
                 }
             }
             ServiceEvent::Planned { .. } | ServiceEvent::Finished { .. } => {}
@@ -216,11 +216,52 @@ fn clock(at: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// Prints one output of a run: `output <name> = <value>`. A workflow's `nodes` (a JSON
+/// list, rewritten as its steps go on) shows as its steps' states in the order they
+/// started, `extract Succeeded, transform Running`, rather than the whole list each time.
+pub(crate) fn print_output(name: &str, value: &str) {
+    let steps = (name == "nodes").then(|| steps(value)).flatten();
+    match steps {
+        Some(steps) => outln!("output nodes: {}", line(&steps)),
+        None => outln!("output {} = {}", line(name), line(value)),
+    }
+}
+
+/// `<step> <state>, …` of the `Pod` nodes of a workflow's `nodes` output.
+fn steps(nodes: &str) -> Option<String> {
+    let nodes: Vec<serde_json::Value> = serde_json::from_str(nodes).ok()?;
+    let steps: Vec<String> = nodes
+        .iter()
+        .filter(|node| node["type"] == "Pod")
+        .map(|node| {
+            format!(
+                "{} {}",
+                node["display_name"].as_str().unwrap_or("?"),
+                node["state"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    (!steps.is_empty()).then(|| steps.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write as _;
 
     use super::*;
+
+    #[test]
+    fn a_workflows_nodes_show_as_its_steps_states() {
+        let nodes = r#"[{"type": "DAG", "display_name": "etl", "state": "Running"},
+            {"type": "Pod", "display_name": "extract", "state": "Succeeded"},
+            {"type": "Pod", "display_name": "load", "state": "Running"}]"#;
+        assert_eq!(
+            steps(nodes).as_deref(),
+            Some("extract Succeeded, load Running")
+        );
+        assert_eq!(steps("[]"), None, "no step yet: the list as it is");
+        assert_eq!(steps("not a list"), None);
+    }
 
     #[test]
     fn control_characters_are_escaped_and_plain_text_is_not_copied() {

@@ -183,6 +183,18 @@ pub enum Error {
         #[source]
         source: Box<kube::Error>,
     },
+    /// Asking Argo to stop a workflow (`spec.shutdown`) failed.
+    #[error("cannot ask Argo to stop {object} in namespace {namespace}: {source}")]
+    Shutdown {
+        /// `Kind/name`.
+        object: String,
+        /// The namespace of the object, its run's.
+        namespace: String,
+        /// kube's error: the API server's status (403, 409, 422, …) or a transport
+        /// failure.
+        #[source]
+        source: Box<kube::Error>,
+    },
     /// An object of the plan exists and is not the run's: a forced apply would take it
     /// over, so nothing of the plan was applied.
     #[error(

@@ -224,9 +224,8 @@ impl KubernetesTarget {
         if !is_finished(workflow) {
             api.patch(&name, &PatchParams::default(), &Patch::Merge(&stop))
                 .await
-                .map_err(|source| Error::Delete {
-                    kind: describe(resource, workflow),
-                    run_id: run_id.to_string(),
+                .map_err(|source| Error::Shutdown {
+                    object: describe(resource, workflow),
                     namespace: namespace.to_string(),
                     source: Box::new(source),
                 })?;

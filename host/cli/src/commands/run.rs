@@ -116,7 +116,9 @@ fn gives_function_spec(file: &SpecFile) -> bool {
         .is_some_and(|spec| !spec.is_empty())
 }
 
-/// `file` with the spec of its function's latest stored version, unless it gives one.
+/// `file` with the spec of its function's latest stored version, unless it gives one
+/// or none is stored (then the runtime says what the empty spec lacks, or the host that
+/// no runtime has the kind).
 async fn with_stored_function(
     service: &runplane_service::RunService,
     mut file: SpecFile,
@@ -126,16 +128,9 @@ async fn with_stored_function(
         return Ok(file);
     }
     let (project, name) = (&file.project, &file.function.name);
-    let stored = service
-        .catalog()
-        .function(project, name, None)
-        .await
-        .with_context(|| {
-            format!(
-                "{}: function {name} gives no spec, and project {project} stores no function of that name",
-                path.display()
-            )
-        })?;
+    let Ok(stored) = service.catalog().function(project, name, None).await else {
+        return Ok(file);
+    };
     if stored.kind != file.function.kind {
         bail!(
             "{}: function {name} of project {project} is of kind {}, not {}",
@@ -295,7 +290,7 @@ pub(crate) async fn execute_remote(
         let value = value
             .as_str()
             .map_or_else(|| value.to_string(), str::to_string);
-        outln!("output {} = {}", line(name), line(&value));
+        output::print_output(name, &value);
     }
     let state = run["status"]["state"].as_str().unwrap_or_default();
     Ok(match state {
