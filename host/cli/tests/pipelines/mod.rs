@@ -233,6 +233,24 @@ async fn a_hera_pipeline_built_locally_runs_every_step_on_argo() {
         "from the test",
         "the run's parameter is the workflow's argument"
     );
+    // Every step's log is the run's, each line naming its pod and container.
+    let id = run["id"].as_str().unwrap();
+    let (status, logs) = call(
+        reqwest::Method::GET,
+        &server.url(&format!("/api/v1/-/{project}/runs/{id}/logs")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{logs}");
+    let logs = logs.as_str().unwrap_or_default();
+    for step in ["extract", "transform", "load"] {
+        let prefix = format!("[{id}-{step}-");
+        assert!(
+            logs.lines().any(|line| line.starts_with(&prefix)
+                && line.contains("/main] Hello from the kwok-simulated container log")),
+            "no log line of step {step}'s main container in:\n{logs}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
