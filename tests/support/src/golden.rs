@@ -115,6 +115,26 @@ pub struct Elision<'a> {
     pub placeholder: &'a str,
 }
 
+impl Elision<'static> {
+    /// The files of a workflow runtime's builds (`runplane_sdk::workflow`): the shared
+    /// runner as `<RUNNER>`, the runtime's `compiler` module as `<COMPILER>`.
+    pub fn workflow(compiler: &'static str) -> [Elision<'static>; 2] {
+        use runplane_sdk::workflow::{COMPILER_FILE, RUNNER, RUNNER_FILE};
+        [
+            Elision {
+                file: RUNNER_FILE,
+                contents: RUNNER,
+                placeholder: "<RUNNER>",
+            },
+            Elision {
+                file: COMPILER_FILE,
+                contents: compiler,
+                placeholder: "<COMPILER>",
+            },
+        ]
+    }
+}
+
 impl Elision<'_> {
     /// The placeholder for `contents`, after checking it is the real file.
     fn placeholder(&self, contents: &str) -> Result<String, String> {
