@@ -110,15 +110,12 @@ impl Recorder {
         let Some(outputs) = &self.outputs else {
             return;
         };
-        match self
+        if let Err(error) = self
             .store
             .record_outputs(&self.id, self.version, outputs)
             .await
         {
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(run = %self.id, %error, "outputs not persisted until the next transition")
-            }
+            tracing::warn!(run = %self.id, %error, "outputs not persisted until the next transition");
         }
     }
 

@@ -170,7 +170,7 @@ impl KubernetesTarget {
         Ok(stopped)
     }
 
-    /// The Argo Workflows run `run_id` applied, with their resource; none when it applied
+    /// The Argo Workflows of run `run_id`, with their resource; none when it applied
     /// none (the API server may not even serve the kind then).
     async fn workflows(
         &self,
@@ -181,28 +181,18 @@ impl KubernetesTarget {
             .applied_objects(namespace, run_id)
             .await?
             .unwrap_or_default();
-        let mut found = Vec::new();
-        for object in applied
+        let Some(workflow) = applied
             .iter()
-            .filter(|applied| applied.kind == WORKFLOW.1 && applied.api_version == WORKFLOW.0)
-        {
-            let resource = self.resource(&object.api_version, &object.kind).await?;
-            let api: Api<DynamicObject> =
-                Api::namespaced_with(self.client.clone(), namespace, &resource);
-            if let Some(workflow) =
-                api.get_opt(&object.name)
-                    .await
-                    .map_err(|source| Error::List {
-                        kind: WORKFLOW.1.to_string(),
-                        run_id: run_id.to_string(),
-                        namespace: namespace.to_string(),
-                        source: Box::new(source),
-                    })?
-            {
-                found.push((resource.clone(), workflow));
-            }
-        }
-        Ok(found)
+            .find(|applied| applied.kind == WORKFLOW.1 && applied.api_version == WORKFLOW.0)
+        else {
+            return Ok(Vec::new());
+        };
+        let resource = self.resource(&workflow.api_version, &workflow.kind).await?;
+        let found = self.labelled(namespace, run_id, &resource).await?;
+        Ok(found
+            .into_iter()
+            .map(|workflow| (resource.clone(), workflow))
+            .collect())
     }
 
     /// Stops an Argo Workflow the way Argo does (`spec.shutdown: Stop`: no step starts,
@@ -220,8 +210,8 @@ impl KubernetesTarget {
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.client.clone(), namespace, resource);
         let name = workflow.name_any();
-        let stop = json!({"spec": {"shutdown": "Stop"}});
         if !is_finished(workflow) {
+            let stop = json!({"spec": {"shutdown": "Stop"}});
             api.patch(&name, &PatchParams::default(), &Patch::Merge(&stop))
                 .await
                 .map_err(|source| Error::Shutdown {

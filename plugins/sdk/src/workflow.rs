@@ -362,16 +362,17 @@ impl Compiler {
             ..ConfigMap::default()
         };
         let settings = &context.settings;
-        let own_image = function.image.clone().or_else(|| {
-            settings
+        // An image of the function's own, or the host's for this runtime, has the
+        // library: nothing to install before the runner starts.
+        let has_library = function.image.is_some()
+            || settings
                 .default_images
                 .iter()
-                .find(|(role, _)| role == self.runtime)
-                .map(|(_, image)| image.clone())
-        });
+                .any(|(role, _)| role == self.runtime);
         let mut pod = ScriptPod {
             container: CONTAINER.to_string(),
-            image: own_image
+            image: function
+                .image
                 .clone()
                 .unwrap_or_else(|| default_image(settings, self.runtime, DEFAULT_IMAGE)),
             config_map: k8s::run_object_name("c", context),
@@ -379,7 +380,7 @@ impl Compiler {
             code_dir: CODE_DIR.to_string(),
             work_dir: WORK_DIR.to_string(),
             script: RUNNER_FILE.to_string(),
-            install: own_image.is_none().then(|| {
+            install: (!has_library).then(|| {
                 self.requirements
                     .iter()
                     .map(|r| format!("'{r}'"))

@@ -118,7 +118,7 @@ fn gives_function_spec(file: &SpecFile) -> bool {
 
 /// `file` with the spec of its function's latest stored version, unless it gives one
 /// or none is stored (then the runtime says what the empty spec lacks, or the host that
-/// no runtime has the kind).
+/// no runtime has the kind); a store that cannot answer is an error.
 async fn with_stored_function(
     service: &runplane_service::RunService,
     mut file: SpecFile,
@@ -128,8 +128,10 @@ async fn with_stored_function(
         return Ok(file);
     }
     let (project, name) = (&file.project, &file.function.name);
-    let Ok(stored) = service.catalog().function(project, name, None).await else {
-        return Ok(file);
+    let stored = match service.catalog().function(project, name, None).await {
+        Ok(stored) => stored,
+        Err(runplane_service::Error::NotFound(_)) => return Ok(file),
+        Err(error) => bail!("{}: {}", path.display(), line(&error.to_string())),
     };
     if stored.kind != file.function.kind {
         bail!(

@@ -90,8 +90,7 @@ impl CompiledWorkflow {
 }
 
 /// The task settings a workflow cannot carry: Argo sets no runtime class per workflow
-/// nor per step, and a step's image decides its own pull policy less surprisingly than a
-/// blanket one. Field errors under `path`.
+/// nor per step. Field errors under `path`.
 pub fn unsupported_settings(settings: &TaskSettings, path: &str) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if settings.runtime_class.is_some() {
