@@ -143,6 +143,11 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
+    /// The name of the caller's token entry (`anonymous` in insecure mode).
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Whether the caller may read `project`.
     pub(crate) fn may_read(&self, project: &str) -> bool {
         match &self.role {

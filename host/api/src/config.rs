@@ -76,6 +76,9 @@ pub struct ApiConfig {
     /// Who may start runs on the local target (processes on the host machine).
     #[serde(rename = "local_target")]
     pub local_target_for: LocalPolicy,
+    /// Where a run asked for the cluster (`local_execution` false or absent, as the
+    /// original platform's SDK sends it) goes when this host has no cluster.
+    pub runs_without_cluster: WithoutCluster,
     /// Largest request body in bytes; a larger one is answered 413 before it is parsed.
     pub body_limit: usize,
 }
@@ -85,6 +88,7 @@ impl Default for ApiConfig {
         ApiConfig {
             auth: AuthConfig::default(),
             local_target_for: LocalPolicy::default(),
+            runs_without_cluster: WithoutCluster::default(),
             body_limit: DEFAULT_BODY_LIMIT,
         }
     }
@@ -103,6 +107,18 @@ pub enum LocalPolicy {
     Editors,
     /// Nobody: the local target is closed to the API.
     Nobody,
+}
+
+/// Where a run asked for the cluster goes on a host that has none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WithoutCluster {
+    /// To the local target, when the caller may start local runs ([`LocalPolicy`]): a
+    /// laptop without a cluster runs the SDK's `function.run()` for real. The default.
+    #[default]
+    Local,
+    /// Refused (409): the caller must ask for `local_execution: true` itself.
+    Refuse,
 }
 
 /// How callers prove who they are: a bearer token from `tokens`, or nothing at all in

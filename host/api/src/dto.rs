@@ -18,25 +18,6 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-/// A page of a listing.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Page<T> {
-    /// This page's entities, in the listing's order.
-    pub(crate) content: Vec<T>,
-    /// Cursor of the next page (pass it as `cursor`), `null` on the last page.
-    pub(crate) next: Option<String>,
-}
-
-impl<T> Page<T> {
-    /// A listing that has one page.
-    pub(crate) fn all(content: Vec<T>) -> Self {
-        Page {
-            content,
-            next: None,
-        }
-    }
-}
-
 /// Metadata of an entity.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Metadata {
@@ -282,7 +263,7 @@ impl From<StoredRun> for RunDto {
         spec.insert("task".into(), Value::String(task));
         spec.insert(
             "local_execution".into(),
-            Value::Bool(run.target == Target::Local),
+            Value::Bool(run.target == Target::Local && !stored.placed_locally),
         );
         spec.extend(object(file.task.spec.clone()));
         spec.extend(object(file.run.spec.clone()));
@@ -352,97 +333,151 @@ pub(crate) fn object(value: Value) -> Map<String, Value> {
     }
 }
 
-/// A project to create.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"name": "demo", "description": "first steps"}))]
-pub(crate) struct CreateProject {
-    /// Unique name; a DNS-1123 label (it is also the Kubernetes namespace).
-    #[schema(
-        pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-        min_length = 1,
-        max_length = 63
-    )]
+/// Declares a create request: the entity's own fields, then the client's `id`, the
+/// `project`, and the fields of the original platform's entity envelope that Runplane
+/// does not keep (its SDK sends the whole entity: `key`, `status`, `user`,
+/// `extensions`, `metadata`), accepted and ignored. (serde's `flatten` cannot be
+/// combined with `deny_unknown_fields`, which keeps a misspelt field an error.)
+macro_rules! create_request {
+    ($(#[$meta:meta])* $name:ident { $($(#[$field_meta:meta])* $field:ident: $type:ty,)* }) => {
+        #[derive(Debug, Deserialize, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        $(#[$meta])*
+        pub(crate) struct $name {
+            $($(#[$field_meta])* pub(crate) $field: $type,)*
+            /// The entity's id, chosen by the client (the original platform's SDK sends
+            /// a uuid4 in hex): a DNS-1123 label of at most 36 characters. A new UUIDv7
+            /// when absent.
+            #[serde(default)]
+            #[schema(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length = 36)]
+            pub(crate) id: Option<String>,
+            /// When given, must be the project of the path.
+            #[serde(default)]
+            #[allow(dead_code, reason = "a project's own request has no path project")]
+            pub(crate) project: Option<String>,
+            /// The key the client computed; ignored (the host computes its own).
+            #[serde(default, rename = "key")]
+            #[schema(value_type = Option<String>)]
+            _key: Option<Value>,
+            /// The client's view of the status; ignored (an entity starts CREATED).
+            #[serde(default, rename = "status")]
+            #[schema(value_type = Option<Object>)]
+            _status: Option<Value>,
+            /// Who the client says it is; ignored (the token says).
+            #[serde(default, rename = "user")]
+            #[schema(value_type = Option<String>)]
+            _user: Option<Value>,
+            /// Run extensions; ignored (none are supported).
+            #[serde(default, rename = "extensions")]
+            #[schema(value_type = Option<Vec<Object>>)]
+            _extensions: Option<Value>,
+            /// `name`, `project`, times, labels: ignored (the host answers its own),
+            /// except a project's `description`.
+            #[serde(default)]
+            #[schema(value_type = Option<Object>)]
+            #[allow(dead_code, reason = "only a project's description is read")]
+            pub(crate) metadata: Option<Map<String, Value>>,
+        }
+    };
+}
+
+create_request! {
+    /// A project to create: `name` (or `id`, the original's clients send both), with
+    /// an optional `description` (or `metadata.description`).
+    #[schema(example = json!({"name": "demo", "description": "first steps"}))]
+    CreateProject {
+        /// Unique name; a DNS-1123 label (it is also the Kubernetes namespace).
+        #[serde(default)]
+        #[schema(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", min_length = 1, max_length = 63)]
+        name: Option<String>,
+        /// Must be `project` when given.
+        #[serde(default)]
+        kind: Option<String>,
+        /// Any text, returned as `metadata.description`.
+        #[serde(default)]
+        description: Option<String>,
+        /// The project's spec as the original platform's SDK sends it (`source`,
+        /// embedded entity lists): accepted and not kept.
+        #[serde(default, rename = "spec")]
+        #[schema(value_type = Option<Object>)]
+        _spec: Option<Value>,
+    }
+}
+
+create_request! {
+    /// A function (its first or a new version).
+    #[schema(example = json!({"name": "hello", "kind": "python", "spec": {
+        "source": {"code": "def main(name):\n    print(f'hello {name}')\n", "handler": "main"},
+        "python_version": "PYTHON3_11"}}))]
+    CreateFunction {
+        /// The function's name in the project; an existing name gets a new version.
+        #[schema(pattern = "^[a-zA-Z0-9._+-]+$", min_length = 1, max_length = 253)]
+        name: String,
+        /// Function kind; names the runtime (`python`).
+        kind: String,
+        /// The function spec, checked by the runtime (see
+        /// `/api/v1/runtimes/{name}/schemas`).
+        #[schema(value_type = Object)]
+        spec: Map<String, Value>,
+    }
+}
+
+create_request! {
+    /// A task to create.
+    #[schema(example = json!({"kind": "python+job", "spec": {
+        "function": "python://demo/hello", "resources": {"cpu": {"requests": "100m"}}}}))]
+    CreateTask {
+        /// Task kind, `<function kind>+<action>` (`python+job`).
+        kind: String,
+        /// The task spec; `function` is required: `python://demo/hello[:version]`.
+        #[schema(value_type = Object)]
+        spec: Map<String, Value>,
+        /// A task's name is its id: when given, ignored.
+        #[serde(default, rename = "name")]
+        _name: Option<String>,
+    }
+}
+
+create_request! {
+    /// A run to start.
+    #[schema(example = json!({"kind": "python+job:run", "spec": {
+        "function": "python://demo/hello", "task": "python+job", "local_execution": true,
+        "parameters": {"name": "Runplane"}}}))]
+    CreateRun {
+        /// Run kind, `<task kind>:run` (`python+job:run`; the older `python+run` is a
+        /// job).
+        kind: String,
+        /// `function` (`python://demo/hello[:version]`), `task` (a task kind or a task
+        /// reference `python+job://demo/<id>`), `local_execution`, then the task fields
+        /// (resources, envs, …) and the run fields (parameters, inputs, …) side by side.
+        #[schema(value_type = Object)]
+        spec: Map<String, Value>,
+        /// A run's name is its id: when given, ignored.
+        #[serde(default, rename = "name")]
+        _name: Option<String>,
+    }
+}
+
+/// A run's log, as the original platform's API answers `GET …/runs/{id}/logs`: one
+/// entity per run, its text in base64.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LogDto {
+    /// The run's id (one log per run).
+    pub(crate) id: String,
+    /// The same id.
     pub(crate) name: String,
-    /// Any text, returned as `metadata.description`.
-    #[serde(default)]
-    pub(crate) description: Option<String>,
-}
-
-/// A function (its first or a new version).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"name": "hello", "kind": "python", "spec": {
-    "source": {"code": "def main(name):\n    print(f'hello {name}')\n", "handler": "main"},
-    "python_version": "PYTHON3_11"}}))]
-pub(crate) struct CreateFunction {
-    /// The function's name in the project; an existing name gets a new version.
-    #[schema(pattern = "^[a-zA-Z0-9._+-]+$", min_length = 1, max_length = 253)]
-    pub(crate) name: String,
-    /// Function kind; names the runtime (`python`).
-    pub(crate) kind: String,
-    /// The function spec, checked by the runtime (see `/api/v1/runtimes/{name}/schemas`).
+    /// Always `log`.
+    pub(crate) kind: &'static str,
+    /// The run's project.
+    pub(crate) project: String,
+    /// `run`: the run's id.
     #[schema(value_type = Object)]
-    pub(crate) spec: Map<String, Value>,
-    /// Project; when given, must be the project of the path.
-    #[serde(default)]
-    pub(crate) project: Option<String>,
-}
-
-/// A new version of an existing function.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"spec": {
-    "source": {"code": "def main(name):\n    print(f'hi {name}')\n", "handler": "main"}}}))]
-pub(crate) struct UpdateFunction {
-    /// The new version's whole spec (not merged with the previous one), checked by the
-    /// runtime owning the function's kind.
+    pub(crate) spec: Value,
+    /// The run's state.
     #[schema(value_type = Object)]
-    pub(crate) spec: Map<String, Value>,
-    /// When given, must be the function's name.
-    #[serde(default)]
-    pub(crate) name: Option<String>,
-    /// When given, must be the function's kind (a kind cannot change).
-    #[serde(default)]
-    pub(crate) kind: Option<String>,
-    /// When given, must be the project of the path.
-    #[serde(default)]
-    pub(crate) project: Option<String>,
-}
-
-/// A task to create.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"kind": "python+job", "spec": {
-    "function": "python://demo/hello", "resources": {"cpu": {"requests": "100m"}}}}))]
-pub(crate) struct CreateTask {
-    /// Task kind, `<function kind>+<action>` (`python+job`).
-    pub(crate) kind: String,
-    /// The task spec; `function` is required: `python://demo/hello[:version]`.
-    #[schema(value_type = Object)]
-    pub(crate) spec: Map<String, Value>,
-    /// When given, must be the project of the path.
-    #[serde(default)]
-    pub(crate) project: Option<String>,
-}
-
-/// A run to start.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"kind": "python+job:run", "spec": {
-    "function": "python://demo/hello", "task": "python+job", "local_execution": true,
-    "parameters": {"name": "Runplane"}}}))]
-pub(crate) struct CreateRun {
-    /// Run kind, `<task kind>:run` (`python+job:run`; the older `python+run` is a job).
-    pub(crate) kind: String,
-    /// `function` (`python://demo/hello[:version]`), `task` (a task kind or a task
-    /// reference `python+job://demo/<id>`), `local_execution`, then the task fields
-    /// (resources, envs, …) and the run fields (parameters, inputs, …) side by side.
-    #[schema(value_type = Object)]
-    pub(crate) spec: Map<String, Value>,
-    /// When given, must be the project of the path.
-    #[serde(default)]
-    pub(crate) project: Option<String>,
+    pub(crate) status: Value,
+    /// Every line of the run's output, newline-terminated, base64-encoded.
+    pub(crate) content: String,
 }
 
 /// A loaded runtime.

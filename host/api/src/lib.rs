@@ -60,6 +60,7 @@ mod events;
 mod extract;
 mod metrics;
 mod openapi;
+mod paging;
 mod problem;
 mod routes;
 
@@ -68,16 +69,18 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware;
 use runplane_model::StoredRun;
 use runplane_service::{Catalog, RunService, Runtimes};
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use config::{
     ApiConfig, AuthConfig, ConfigError, DEFAULT_BODY_LIMIT, LocalPolicy, Role, TokenEntry,
-    check_listen, hash_token,
+    WithoutCluster, check_listen, hash_token,
 };
 
 /// What every handler shares. Cloned per request by axum, so every field is cheap to
@@ -94,6 +97,8 @@ pub(crate) struct AppState {
     pub(crate) auth: Arc<auth::Authenticator>,
     /// Who may start runs with `local_execution: true` (code on the host machine).
     pub(crate) local_policy: LocalPolicy,
+    /// Where a run asked for the cluster goes when this host has none.
+    pub(crate) without_cluster: WithoutCluster,
     /// The Prometheus registry `/metrics` renders, fed by the `metrics::track` layer,
     /// the run handlers and a task following the service's plan events.
     pub(crate) metrics: Arc<metrics::Metrics>,
@@ -147,6 +152,7 @@ pub fn router(service: RunService, config: ApiConfig) -> Router {
     let ApiConfig {
         auth,
         local_target_for,
+        runs_without_cluster,
         body_limit,
     } = config;
     let auth = auth::Authenticator::new(&auth);
@@ -162,6 +168,7 @@ pub fn router(service: RunService, config: ApiConfig) -> Router {
         runs: service,
         auth: Arc::new(auth),
         local_policy: local_target_for,
+        without_cluster: runs_without_cluster,
         metrics,
         openapi: serde_json::to_string(&document)
             .expect("the OpenAPI document serializes")
@@ -177,6 +184,10 @@ pub fn router(service: RunService, config: ApiConfig) -> Router {
             metrics::track,
         ))
         .layer(middleware::from_fn(problem::fill_instance))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static(routes::API_LEVEL_HEADER),
+            HeaderValue::from_static(routes::API_LEVEL),
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -38,6 +38,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
         (name = "runs", description = "Executions: create, follow, stop, resume, delete"),
         (name = "runtimes", description = "Loaded runtimes, their capabilities and spec schemas"),
         (name = "host", description = "Health, readiness, metrics and this document"),
+        (name = "compatibility", description = "What the original platform's clients ask for beyond Runplane's entities"),
     ),
     components(schemas(Problem, FieldError))
 )]
@@ -52,7 +53,8 @@ const BEARER: &str = "bearer";
 /// itself stay unauthenticated either way (they sit outside `/api/v1/` or are exempted).
 pub(crate) fn finish(document: &mut utoipa::openapi::OpenApi, authenticated: bool) {
     for (path, item) in &mut document.paths.paths {
-        let api = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";
+        let api =
+            (path.starts_with("/api/v1/") && path != "/api/v1/openapi.json") || path == "/api/auth";
         for operation in operations(item) {
             let parameter =
                 |location: ParameterIn| {

@@ -8,8 +8,10 @@
 //! unplannable run) is `422`. Nothing the client sends ends in a bare 500: the store or
 //! the host failing is a `500` problem whose details stay in the host's log.
 //!
-//! The other statuses: `404` for a missing entity, `409` when the request conflicts with
-//! the state of things (a name taken, live runs in a project, a run in the wrong state,
+//! The other statuses: `404` for a missing entity (its detail starts `No such
+//! EntityName`, and a taken name or id is `400` starting `Duplicated entity`: the
+//! original platform's SDK reads these words), `409` when the request conflicts with
+//! the state of things (live runs in a project, a run in the wrong state,
 //! a Kubernetes run on a host without a cluster, a concurrent write), `422` for bad
 //! fields, unknown kinds or actions, an unsupported target and a reused idempotency
 //! key, `502` too for a cluster that cannot be read, `503` with `Retry-After: 1` when
@@ -97,6 +99,12 @@ impl ApiError {
     /// 404: no such thing.
     pub(crate) fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", detail)
+    }
+
+    /// 501: the API has no such thing (an entity of the original platform Runplane does
+    /// not keep).
+    pub(crate) fn not_implemented(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_IMPLEMENTED, "not-implemented", detail)
     }
 
     /// 403: the caller may not.
@@ -219,8 +227,15 @@ impl From<ServiceError> for ApiError {
         let unprocessable =
             |slug, error: &ServiceError| status(StatusCode::UNPROCESSABLE_ENTITY, slug, error);
         match error {
-            ServiceError::NotFound(_) => ApiError::not_found(error.to_string()),
-            ServiceError::AlreadyExists(_) => conflict("already-exists", &error),
+            // The original platform's SDK tells these two apart by these words.
+            ServiceError::NotFound(_) => {
+                ApiError::not_found(format!("No such EntityName: {error}"))
+            }
+            ServiceError::AlreadyExists(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "already-exists",
+                format!("Duplicated entity: {error}"),
+            ),
             ServiceError::LiveRuns(_) => conflict("live-runs", &error),
             ServiceError::Conflict(_) => conflict("conflict", &error),
             ServiceError::WrongState { .. } => conflict("wrong-state", &error),

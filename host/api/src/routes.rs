@@ -9,6 +9,7 @@
 //! what is specific to the route (`openapi::finish` adds the shared problems). Project
 //! routes live under `/-/{project}`, as in the original platform's API.
 
+mod compat;
 mod functions;
 mod health;
 mod projects;
@@ -21,6 +22,8 @@ use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+pub(crate) use compat::{API_LEVEL, API_LEVEL_HEADER};
 
 use crate::AppState;
 use crate::openapi::{self, ApiDoc};
@@ -35,9 +38,11 @@ pub(crate) fn all(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(tasks::router())
         .merge(runs::router())
         .merge(runtimes::router(upload_limit))
+        .merge(compat::entities())
         .routes(routes!(openapi::document));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
+        .merge(compat::router())
         .nest("/api/v1", v1)
 }
 

@@ -134,12 +134,16 @@ impl Client {
     /// The answer's body as a stream of text chunks (logs, server-sent events), as they
     /// arrive. A chunk ends anywhere, even inside a line, so callers that need lines
     /// reassemble them ([`crate::sse::follow`]); a UTF-8 sequence split between chunks
-    /// is held back until it is whole (invalid bytes decode as U+FFFD).
+    /// is held back until it is whole (invalid bytes decode as U+FFFD). Asks for text
+    /// (the logs route answers JSON log entities otherwise).
     pub(crate) async fn stream(
         &self,
         path: &str,
     ) -> anyhow::Result<impl Stream<Item = anyhow::Result<String>> + use<>> {
-        let response = self.send(self.request(Method::GET, path), path).await?;
+        let request = self
+            .request(Method::GET, path)
+            .header(reqwest::header::ACCEPT, "text/plain, text/event-stream");
+        let response = self.send(request, path).await?;
         Ok(response.bytes_stream().map_err(anyhow::Error::from).scan(
             Vec::new(),
             |pending: &mut Vec<u8>, chunk| {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use runplane_api::{AuthConfig, LocalPolicy};
+use runplane_api::{AuthConfig, LocalPolicy, WithoutCluster};
 use runplane_target_kubernetes::policy::HostPolicy;
 use serde::Deserialize;
 
@@ -26,6 +26,10 @@ pub(crate) struct Config {
     /// Who may start runs with `local_execution: true` (`admins` when absent).
     #[serde(default)]
     pub(crate) local_target: LocalPolicy,
+    /// Where a run asked for the cluster goes when the server has none (`local`, for
+    /// callers `local_target` admits, when absent).
+    #[serde(default)]
+    pub(crate) runs_without_cluster: WithoutCluster,
     /// Which runtimes may plan local processes at all (`RUNPLANE_LOCAL_RUNTIMES` when
     /// absent, else the built-in ones only).
     pub(crate) local_plans: Option<LocalPlansConfig>,

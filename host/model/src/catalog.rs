@@ -21,7 +21,8 @@ pub struct Project {
 /// is `latest`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FunctionVersion {
-    /// Version id: a UUIDv7, so versions sort by creation.
+    /// Version id: the client's (the original platform's SDK sends a uuid4 hex) or a
+    /// UUIDv7; versions sort by `created`.
     pub id: String,
     /// The project it belongs to.
     pub project: String,
@@ -40,7 +41,7 @@ pub struct FunctionVersion {
 /// runs can name instead of repeating them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Task {
-    /// Task id (a UUIDv7), also its name.
+    /// Task id (the client's, or a UUIDv7), also its name.
     pub id: String,
     /// The project it belongs to.
     pub project: String,
@@ -53,6 +54,26 @@ pub struct Task {
     /// When it was created (UTC); a task never changes afterwards.
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
+}
+
+/// Filters of a function listing; `None` means any.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FunctionFilter {
+    /// Only versions of the function of this name.
+    pub name: Option<String>,
+    /// Only functions of this kind (`python`).
+    pub kind: Option<String>,
+    /// Every version, not only the latest of each name.
+    pub all_versions: bool,
+}
+
+/// Filters of a task listing; `None` means any.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskFilter {
+    /// Only tasks of this kind (`python+job`).
+    pub kind: Option<String>,
+    /// Only tasks of this function reference, exactly as stored.
+    pub function: Option<String>,
 }
 
 /// No such project, function (version), task, run or runtime.

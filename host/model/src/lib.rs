@@ -44,7 +44,9 @@ mod spec_file;
 mod state;
 pub mod text;
 
-pub use catalog::{AlreadyExists, FunctionVersion, LiveRuns, NotFound, Project, Task};
+pub use catalog::{
+    AlreadyExists, FunctionFilter, FunctionVersion, LiveRuns, NotFound, Project, Task, TaskFilter,
+};
 pub use event::RunEvent;
 pub use field::FieldError;
 pub use observation::{ObservedObject, ObservedState, RunStatus};

@@ -35,6 +35,9 @@ pub struct StoredRun {
     pub created: OffsetDateTime,
     /// Time of the last transition (the creation time before the first).
     pub updated: OffsetDateTime,
+    /// The run asked for the cluster (`local_execution` false) and runs on the local
+    /// target because the host that accepted it has none.
+    pub placed_locally: bool,
 }
 
 /// Filters of a run listing; `None` means any.
@@ -44,6 +47,12 @@ pub struct RunFilter {
     pub project: Option<String>,
     /// Only runs of this function (its name).
     pub function: Option<String>,
+    /// Only runs created with this function reference (`python://demo/hello:<id>`).
+    pub function_ref: Option<String>,
+    /// Only runs of this action (`job`).
+    pub action: Option<String>,
+    /// Only runs of this run kind (`python+job:run`).
+    pub kind: Option<String>,
     /// Only runs in this state.
     pub state: Option<RunState>,
     /// Only runs of this function kind (`python`).

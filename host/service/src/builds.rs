@@ -50,7 +50,13 @@ pub(crate) async fn write_back(inner: &Inner, id: &RunId) {
     spec.extend(built);
     match inner
         .catalog
-        .create_function(&stored.run.project, &function.name, &function.kind, spec)
+        .create_function(
+            &stored.run.project,
+            None,
+            &function.name,
+            &function.kind,
+            spec,
+        )
         .await
     {
         Ok(version) => tracing::info!(

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use runplane_engine::LoadedRuntime;
 use runplane_model::reference::{self, FunctionRef, TaskRef};
-use runplane_model::{Action, Entity, FunctionVersion, Project, SpecFile, Task};
+use runplane_model::{
+    Action, Entity, FunctionFilter, FunctionVersion, Project, RunId, SpecFile, Task, TaskFilter,
+};
 use runplane_store::Store;
 use serde_json::{Map, Value};
 
@@ -19,24 +21,35 @@ use crate::runs::Submission;
 use crate::runtimes::Runtimes;
 use crate::{Error, Result};
 
+/// Longest id a client may choose: a UUID with its dashes (ids end up in object names
+/// and label values, which allow 63 characters).
+const MAX_ID: usize = 36;
+
+/// Checks an id the client chose for a function version, a task or a run: the original
+/// platform's clients send a uuid4 in hex. It must be a DNS-1123 label of at most
+/// 36 characters (a UUID with its dashes), since it ends up in Kubernetes object names and labels.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] naming the `id` field.
+pub fn check_id(id: Option<&str>) -> Result<()> {
+    match id {
+        Some(id) if !reference::is_dns_label(id) || id.len() > MAX_ID => Err(Error::field(
+            "id",
+            format!(
+                "{id:?} must be 1 to {MAX_ID} lowercase letters, digits and '-', starting and \
+                 ending with a letter or digit (a UUID)"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Longest function name (a DNS-1123 subdomain's length: names end up in object names).
 const MAX_FUNCTION_NAME: usize = 253;
 /// How deep `$ref`s and combinators of a task schema are followed (schemas can be
 /// recursive).
 const MAX_SCHEMA_DEPTH: usize = 8;
-
-/// What a client may restate when it updates a function: the function's name and kind
-/// cannot change, so when given they must be the stored ones.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct FunctionUpdate {
-    /// The name, when the client restates it.
-    pub name: Option<String>,
-    /// The kind, when the client restates it.
-    pub kind: Option<String>,
-    /// The spec of the new version, whole: it replaces the previous one, and is
-    /// validated by the runtime owning the kind before it is stored.
-    pub spec: Map<String, Value>,
-}
 
 /// Projects, function versions and tasks. Cheap to clone.
 #[derive(Clone)]
@@ -99,14 +112,17 @@ impl Catalog {
     }
 
     /// Creates function `name` of kind `kind` in `project`, or a new version of it,
-    /// once the runtime owning `kind` accepts `spec`.
+    /// once the runtime owning `kind` accepts `spec`; its id is `id` when the client
+    /// chose one (see [`check_id`]), a new UUIDv7 otherwise.
     pub async fn create_function(
         &self,
         project: &str,
+        id: Option<&str>,
         name: &str,
         kind: &str,
         spec: Map<String, Value>,
     ) -> Result<FunctionVersion> {
+        check_id(id)?;
         if !reference::is_slug(name) || name.len() > MAX_FUNCTION_NAME {
             return Err(Error::field(
                 "name",
@@ -119,31 +135,8 @@ impl Catalog {
         Runtimes::check(runtime, project, kind, spec.clone(), "spec").await?;
         Ok(self
             .store
-            .create_function(project, name, kind, &spec)
+            .create_function_with_id(id, project, name, kind, &spec)
             .await?)
-    }
-
-    /// A new version of function `name`, with `update`'s spec.
-    pub async fn update_function(
-        &self,
-        project: &str,
-        name: &str,
-        update: FunctionUpdate,
-    ) -> Result<FunctionVersion> {
-        let latest = self.store.get_function(project, name, None).await?;
-        for (field, given, actual) in [
-            ("name", update.name.as_deref(), latest.name.as_str()),
-            ("kind", update.kind.as_deref(), latest.kind.as_str()),
-        ] {
-            if let Some(given) = given.filter(|given| *given != actual) {
-                return Err(Error::field(
-                    field,
-                    format!("is {given:?} but the function's is {actual:?} (it cannot change)"),
-                ));
-            }
-        }
-        self.create_function(project, &latest.name, &latest.kind, update.spec)
-            .await
     }
 
     /// Version `version` of function `name` (the latest when `None`).
@@ -156,9 +149,19 @@ impl Catalog {
         Ok(self.store.get_function(project, name, version).await?)
     }
 
-    /// The latest version of every function of `project`.
-    pub async fn functions(&self, project: &str) -> Result<Vec<FunctionVersion>> {
-        Ok(self.store.list_functions(project).await?)
+    /// Function version `id` of `project`.
+    pub async fn function_by_id(&self, project: &str, id: &str) -> Result<FunctionVersion> {
+        Ok(self.store.get_function_by_id(project, id).await?)
+    }
+
+    /// The function versions of `project` that `filter` lets through (the latest of each
+    /// name unless it asks for all), newest first.
+    pub async fn functions(
+        &self,
+        project: &str,
+        filter: &FunctionFilter,
+    ) -> Result<Vec<FunctionVersion>> {
+        Ok(self.store.list_functions(project, filter).await?)
     }
 
     /// Every version of function `name`, newest first.
@@ -172,15 +175,22 @@ impl Catalog {
         Ok(())
     }
 
+    /// Deletes function version `id`; runs keep their copy of its spec.
+    pub async fn delete_function_version(&self, project: &str, id: &str) -> Result<()> {
+        Ok(self.store.delete_function_version(project, id).await?)
+    }
+
     /// Creates a task of kind `kind` (`<function kind>+<action>`) in `project`; `spec`
     /// names its function (`function`, a reference to a function of the project) and
     /// holds the settings the action's runtime checks.
     pub async fn create_task(
         &self,
         project: &str,
+        id: Option<&str>,
         kind: &str,
         mut spec: Map<String, Value>,
     ) -> Result<Task> {
+        check_id(id)?;
         let (function_kind, action) = kind
             .split_once('+')
             .filter(|(kind, action)| reference::is_slug(kind) && reference::is_slug(action))
@@ -216,7 +226,7 @@ impl Catalog {
         Runtimes::check(runtime, project, kind, spec.clone(), "spec").await?;
         Ok(self
             .store
-            .create_task(project, kind, &function, &spec)
+            .create_task_with_id(id, project, kind, &function, &spec)
             .await?)
     }
 
@@ -225,9 +235,14 @@ impl Catalog {
         Ok(self.store.get_task(project, id).await?)
     }
 
-    /// The tasks of `project`, oldest first.
-    pub async fn tasks(&self, project: &str) -> Result<Vec<Task>> {
-        Ok(self.store.list_tasks(project).await?)
+    /// The tasks of `project` that `filter` lets through, newest first.
+    pub async fn tasks(&self, project: &str, filter: &TaskFilter) -> Result<Vec<Task>> {
+        Ok(self.store.list_tasks(project, filter).await?)
+    }
+
+    /// Deletes task `id` of `project`; runs keep their copy of its spec.
+    pub async fn delete_task(&self, project: &str, id: &str) -> Result<()> {
+        Ok(self.store.delete_task(project, id).await?)
     }
 
     /// Resolves `request` into a submission and the runtime that will run it, looked up
@@ -296,10 +311,12 @@ impl Catalog {
             action: request.action,
         };
         let submission = Submission {
+            id: request.id.map(RunId::from),
             file,
             target: request.target,
             function_ref,
             idempotency_key,
+            placed_locally: request.placed_locally,
         };
         Ok((submission, runtime))
     }

@@ -41,7 +41,7 @@ mod versions;
 use runplane_engine::CallError;
 use runplane_model::{AlreadyExists, FieldError, LiveRuns, NotFound, RunId, RunState, Target};
 
-pub use catalog::{Catalog, FunctionUpdate};
+pub use catalog::{Catalog, check_id};
 pub use logs::LogStream;
 pub use preview::{Preview, preview};
 pub use request::RunRequest;

@@ -14,6 +14,8 @@ const ENVELOPE: [&str; 3] = ["function", "task", "local_execution"];
 /// A run request, its envelope read: the rest of `spec` is task and run fields.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunRequest {
+    /// The id the client chose for the run, checked ([`crate::check_id`]).
+    pub id: Option<String>,
     /// The project the run is created in.
     pub project: String,
     /// Run kind as the client wrote it (`python+job:run`; the older `python+run`).
@@ -24,6 +26,9 @@ pub struct RunRequest {
     pub action: String,
     /// Where it runs: locally when `local_execution` is true, else on the cluster.
     pub target: Target,
+    /// It asked for the cluster and runs locally because the host has none
+    /// ([`RunRequest::place_locally`]).
+    pub placed_locally: bool,
     /// `function`: a function reference, when given.
     pub function: Option<String>,
     /// `task`: a task kind or a task reference, when given.
@@ -60,15 +65,35 @@ impl RunRequest {
             spec.remove(key);
         }
         Ok(RunRequest {
+            id: None,
             project: project.to_string(),
             kind,
             function_kind,
             action,
             target,
+            placed_locally: false,
             function,
             task,
             fields: spec,
         })
+    }
+
+    /// This request with the id the client chose, checked.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] naming `id` when it is not an id Runplane can use.
+    pub fn with_id(mut self, id: Option<String>) -> Result<Self> {
+        crate::check_id(id.as_deref())?;
+        self.id = id;
+        Ok(self)
+    }
+
+    /// Runs this request, which asked for the cluster, on the local target (a host
+    /// without a cluster); its document still says what the client asked.
+    pub fn place_locally(&mut self) {
+        self.target = Target::Local;
+        self.placed_locally = true;
     }
 
     /// The task kind the run kind names, `<function kind>+<action>`.

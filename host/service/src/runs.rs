@@ -93,6 +93,9 @@ impl ServiceEvent {
 /// A run to accept.
 #[derive(Clone, Debug)]
 pub struct Submission {
+    /// The id the client chose (the original platform's SDK sends one); a new UUIDv7
+    /// when `None`.
+    pub id: Option<RunId>,
     /// Function, task and run specs, resolved.
     pub file: SpecFile,
     /// Where it executes.
@@ -101,6 +104,8 @@ pub struct Submission {
     pub function_ref: String,
     /// Retries with the same key get the first run back.
     pub idempotency_key: Option<String>,
+    /// It asked for the cluster and runs locally because the host has none.
+    pub placed_locally: bool,
 }
 
 /// The run service. Cheap to clone.
@@ -209,10 +214,12 @@ impl RunService {
         runtime: Arc<LoadedRuntime>,
     ) -> Result<(StoredRun, bool)> {
         let Submission {
+            id,
             file,
             target,
             function_ref,
             idempotency_key,
+            placed_locally,
         } = submission;
         if target == Target::Kubernetes && !self.has_cluster() {
             return Err(Error::NoCluster);
@@ -226,13 +233,14 @@ impl RunService {
                 .await?;
         }
         let new = NewRun {
-            id: RunId::generate(),
+            id: id.unwrap_or_else(RunId::generate),
             kind: file.run.kind.clone(),
             function_ref,
             target,
             spec: file,
             runtime_digest: runtime.digest().to_string(),
             idempotency_key,
+            placed_locally,
             created: OffsetDateTime::now_utc(),
         };
         let (stored, created) = self.inner.store.insert_run(&new).await?;
@@ -277,11 +285,16 @@ impl RunService {
         filter: &RunFilter,
         limit: u32,
         cursor: Option<&str>,
+        offset: u64,
     ) -> Result<RunPage> {
         if let Some(project) = &filter.project {
             self.inner.store.get_project(project).await?;
         }
-        Ok(self.inner.store.list_runs(filter, limit, cursor).await?)
+        Ok(self
+            .inner
+            .store
+            .list_runs(filter, limit, cursor, offset)
+            .await?)
     }
 
     /// How many runs are in each state, across every project (what the metrics report:
@@ -313,7 +326,7 @@ impl RunService {
             let page = self
                 .inner
                 .store
-                .list_runs(&filter, 1000, cursor.as_deref())
+                .list_runs(&filter, 1000, cursor.as_deref(), 0)
                 .await?;
             driven.extend(
                 page.runs

@@ -45,10 +45,12 @@ fn spec(code: &str, parameters: &serde_json::Value) -> SpecFile {
 
 fn submission(file: SpecFile, key: Option<&str>) -> Submission {
     Submission {
+        id: None,
         file,
         target: Target::Local,
         function_ref: "python://demo/f".into(),
         idempotency_key: key.map(str::to_string),
+        placed_locally: false,
     }
 }
 
@@ -189,6 +191,7 @@ async fn a_restarted_host_drives_accepted_runs_and_reports_orphaned_processes() 
         spec: spec(code, &serde_json::json!({"name": "again"})),
         runtime_digest: python.digest().to_string(),
         idempotency_key: None,
+        placed_locally: false,
         created: OffsetDateTime::now_utc(),
     };
     // Accepted, never started: the host died right after storing it.
@@ -288,6 +291,7 @@ async fn a_run_is_planned_by_the_runtime_version_it_was_accepted_with() {
             spec: spec(HELLO, &serde_json::json!({"name": "b"})),
             runtime_digest: original.clone(),
             idempotency_key: None,
+            placed_locally: false,
             created: OffsetDateTime::now_utc(),
         })
         .await

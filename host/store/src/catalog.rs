@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
-use runplane_model::{FunctionVersion, LiveRuns, Project, Task};
+use runplane_model::{FunctionFilter, FunctionVersion, LiveRuns, Project, Task, TaskFilter};
 
 use crate::rows::{self, FINAL_STATES, database, exists, insert_error, nanos, not_found};
 use crate::{Error, Result, Store};
@@ -123,10 +123,25 @@ impl Store {
         }
     }
 
-    /// Creates a new version of function `name` (the first one creates the function);
-    /// it becomes the latest. [`Error::NotFound`] when the project does not exist.
+    /// Creates a new version of function `name` (the first one creates the function)
+    /// under a new UUIDv7 id; it becomes the latest. [`Error::NotFound`] when the project
+    /// does not exist.
     pub async fn create_function(
         &self,
+        project: &str,
+        name: &str,
+        kind: &str,
+        spec: &serde_json::Value,
+    ) -> Result<FunctionVersion> {
+        self.create_function_with_id(None, project, name, kind, spec)
+            .await
+    }
+
+    /// [`Store::create_function`] under the id the client chose (a new UUIDv7 when
+    /// `None`); [`Error::AlreadyExists`] when a function version has that id.
+    pub async fn create_function_with_id(
+        &self,
+        id: Option<&str>,
         project: &str,
         name: &str,
         kind: &str,
@@ -138,7 +153,7 @@ impl Store {
             ") VALUES ($1, $2, $3, $4, $5, $6)"
         );
         let (id, created) = self
-            .insert_new("function", INSERT, project, [name, kind], spec)
+            .insert_new("function", INSERT, id, project, [name, kind], spec)
             .await?;
         Ok(FunctionVersion {
             id,
@@ -163,7 +178,7 @@ impl Store {
                 sqlx::query(concat!(
                     "SELECT ",
                     function_columns!(),
-                    " FROM functions WHERE project = $1 AND name = $2 ORDER BY id DESC LIMIT 1"
+                    " FROM functions WHERE project = $1 AND name = $2 ORDER BY created DESC, id DESC LIMIT 1"
                 ))
                 .bind(project)
                 .bind(name)
@@ -195,16 +210,41 @@ impl Store {
         }
     }
 
-    /// The latest version of every function of the project, by name.
-    pub async fn list_functions(&self, project: &str) -> Result<Vec<FunctionVersion>> {
+    /// Function version `id` of the project, whatever its name.
+    pub async fn get_function_by_id(&self, project: &str, id: &str) -> Result<FunctionVersion> {
+        sqlx::query(concat!(
+            "SELECT ",
+            function_columns!(),
+            " FROM functions WHERE project = $1 AND id = $2"
+        ))
+        .bind(project)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(database)?
+        .map(|row| function(&row))
+        .unwrap_or_else(|| Err(not_found("function", &format!("{project}/{id}"))))
+    }
+
+    /// The function versions of the project that `filter` lets through (only the latest
+    /// of each name unless `all_versions`), newest first.
+    pub async fn list_functions(
+        &self,
+        project: &str,
+        filter: &FunctionFilter,
+    ) -> Result<Vec<FunctionVersion>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             function_columns!(),
-            " FROM functions f WHERE project = $1 AND id = \
-             (SELECT MAX(id) FROM functions g WHERE g.project = f.project AND g.name = f.name) \
-             ORDER BY name"
+            " FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY name ORDER BY created DESC, id DESC) \
+             AS newness FROM functions WHERE project = $1 AND ($2 IS NULL OR name = $2) \
+             AND ($3 IS NULL OR kind = $3)) f WHERE $4 OR newness = 1 \
+             ORDER BY created DESC, id DESC"
         ))
         .bind(project)
+        .bind(filter.name.as_deref())
+        .bind(filter.kind.as_deref())
+        .bind(filter.all_versions)
         .fetch_all(&self.pool)
         .await
         .map_err(database)?;
@@ -219,39 +259,31 @@ impl Store {
         project: &str,
         name: &str,
     ) -> Result<Vec<FunctionVersion>> {
-        let versions = sqlx::query(concat!(
-            "SELECT ",
-            function_columns!(),
-            " FROM functions WHERE project = $1 AND name = $2 ORDER BY id DESC"
-        ))
-        .bind(project)
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(database)?
-        .iter()
-        .map(function)
-        .collect::<Result<Vec<_>>>()?;
+        let filter = FunctionFilter {
+            name: Some(name.to_string()),
+            all_versions: true,
+            ..FunctionFilter::default()
+        };
+        let versions = self.list_functions(project, &filter).await?;
         if versions.is_empty() {
             return Err(not_found("function", &format!("{project}/{name}")));
         }
         Ok(versions)
     }
 
+    /// Deletes function version `id`; the other versions stay (the latest of the rest
+    /// becomes `latest`).
+    pub async fn delete_function_version(&self, project: &str, id: &str) -> Result<()> {
+        const DELETE: &str = "DELETE FROM functions WHERE project = $1 AND id = $2";
+        self.delete_named("function", DELETE, project, id).await?;
+        Ok(())
+    }
+
     /// Deletes every version of function `name` and says how many there were. Runs keep
     /// their copy of the spec.
     pub async fn delete_function(&self, project: &str, name: &str) -> Result<u64> {
-        let deleted = sqlx::query("DELETE FROM functions WHERE project = $1 AND name = $2")
-            .bind(project)
-            .bind(name)
-            .execute(&self.writer)
-            .await
-            .map_err(database)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(not_found("function", &format!("{project}/{name}")));
-        }
-        Ok(deleted)
+        const DELETE: &str = "DELETE FROM functions WHERE project = $1 AND name = $2";
+        self.delete_named("function", DELETE, project, name).await
     }
 
     /// Creates a task (`kind` = `<function kind>+<action>`, `function` a function
@@ -263,13 +295,27 @@ impl Store {
         function: &str,
         spec: &serde_json::Value,
     ) -> Result<Task> {
+        self.create_task_with_id(None, project, kind, function, spec)
+            .await
+    }
+
+    /// [`Store::create_task`] under the id the client chose (a new UUIDv7 when `None`);
+    /// [`Error::AlreadyExists`] when a task has that id.
+    pub async fn create_task_with_id(
+        &self,
+        id: Option<&str>,
+        project: &str,
+        kind: &str,
+        function: &str,
+        spec: &serde_json::Value,
+    ) -> Result<Task> {
         const INSERT: &str = concat!(
             "INSERT INTO tasks (",
             task_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6)"
         );
         let (id, created) = self
-            .insert_new("task", INSERT, project, [kind, function], spec)
+            .insert_new("task", INSERT, id, project, [kind, function], spec)
             .await?;
         Ok(Task {
             id,
@@ -297,14 +343,17 @@ impl Store {
         .unwrap_or_else(|| Err(not_found("task", &format!("{project}/{id}"))))
     }
 
-    /// The project's tasks, oldest first.
-    pub async fn list_tasks(&self, project: &str) -> Result<Vec<Task>> {
+    /// The project's tasks that `filter` lets through, newest first.
+    pub async fn list_tasks(&self, project: &str, filter: &TaskFilter) -> Result<Vec<Task>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             task_columns!(),
-            " FROM tasks WHERE project = $1 ORDER BY id"
+            " FROM tasks WHERE project = $1 AND ($2 IS NULL OR kind = $2) \
+             AND ($3 IS NULL OR function = $3) ORDER BY created DESC, id DESC"
         ))
         .bind(project)
+        .bind(filter.kind.as_deref())
+        .bind(filter.function.as_deref())
         .fetch_all(&self.pool)
         .await
         .map_err(database)?;
@@ -312,17 +361,48 @@ impl Store {
         rows.iter().map(task).collect()
     }
 
+    /// Deletes task `id` of the project; runs keep their copy of its spec.
+    pub async fn delete_task(&self, project: &str, id: &str) -> Result<()> {
+        const DELETE: &str = "DELETE FROM tasks WHERE project = $1 AND id = $2";
+        self.delete_named("task", DELETE, project, id).await?;
+        Ok(())
+    }
+
+    /// Runs `delete` (binding the project and `name`) and says how many rows went;
+    /// [`Error::NotFound`] naming the `entity` when none did.
+    async fn delete_named(
+        &self,
+        entity: &'static str,
+        delete: &'static str,
+        project: &str,
+        name: &str,
+    ) -> Result<u64> {
+        let deleted = sqlx::query(delete)
+            .bind(project)
+            .bind(name)
+            .execute(&self.writer)
+            .await
+            .map_err(database)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(not_found(entity, &format!("{project}/{name}")));
+        }
+        Ok(deleted)
+    }
+
     /// Inserts a function version or a task, rows of the same shape (id, project, two
-    /// texts, spec, created), under a new UUIDv7 id; returns the id and the creation time.
+    /// texts, spec, created), under `id` or a new UUIDv7; returns the id and the creation
+    /// time.
     async fn insert_new(
         &self,
         entity: &'static str,
         insert: &'static str,
+        id: Option<&str>,
         project: &str,
         texts: [&str; 2],
         spec: &serde_json::Value,
     ) -> Result<(String, OffsetDateTime)> {
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = id.map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
         let created = OffsetDateTime::now_utc();
         sqlx::query(insert)
             .bind(&id)

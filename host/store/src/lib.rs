@@ -116,6 +116,9 @@ pub struct NewRun {
     pub runtime_digest: String,
     /// Retries with the same key (per project) get the first run back.
     pub idempotency_key: Option<String>,
+    /// The run asked for the cluster and runs on the local target because the host has
+    /// none.
+    pub placed_locally: bool,
     /// When it was accepted.
     pub created: OffsetDateTime,
 }

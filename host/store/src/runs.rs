@@ -30,7 +30,7 @@ const LOG_BATCH: usize = 100;
 macro_rules! run_columns {
     () => {
         "id, project, function, function_kind, action, kind, function_ref, target, spec, \
-         runtime_digest, state, status, version, created, updated"
+         runtime_digest, state, status, version, created, updated, placed_locally"
     };
 }
 
@@ -46,7 +46,7 @@ impl Store {
             "INSERT INTO runs (",
             run_columns!(),
             ", idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}', 1, \
-             $12, $12, $13) ON CONFLICT (project, idempotency_key) DO NOTHING"
+             $12, $12, $13, $14) ON CONFLICT (project, idempotency_key) DO NOTHING"
         ))
         .bind(run.id.as_str())
         .bind(&spec.project)
@@ -60,6 +60,7 @@ impl Store {
         .bind(&run.runtime_digest)
         .bind(RunState::Created.as_str())
         .bind(created)
+        .bind(i64::from(run.placed_locally))
         .bind(run.idempotency_key.as_deref())
         .execute(&self.writer)
         .await
@@ -99,14 +100,16 @@ impl Store {
         Ok(runs.remove(0))
     }
 
-    /// Runs matching `filter`, newest first, `limit` a page (0: 100; at most 1000).
-    /// `cursor` is the `next` of the previous page; ids are UUIDv7, so "older than the
-    /// last id seen" is the next page, stable while new runs arrive.
+    /// Runs matching `filter`, newest first (by creation, then id), `limit` a page (0:
+    /// 100; at most 1000), after skipping `offset` runs. `cursor` is the `next` of the
+    /// previous page (`<created>.<id>` of its last run): the page after it, stable while
+    /// new runs arrive, which an offset is not.
     pub async fn list_runs(
         &self,
         filter: &RunFilter,
         limit: u32,
         cursor: Option<&str>,
+        offset: u64,
     ) -> Result<RunPage> {
         let limit = match limit {
             0 => DEFAULT_PAGE,
@@ -114,6 +117,16 @@ impl Store {
         };
         let created_after = filter.created_after.map(nanos).transpose()?;
         let created_before = filter.created_before.map(nanos).transpose()?;
+        let (after_created, after_id) = match cursor {
+            None => (None, None),
+            Some(cursor) => {
+                let (created, id) = cursor
+                    .split_once('.')
+                    .and_then(|(created, id)| Some((created.parse::<i64>().ok()?, id)))
+                    .ok_or_else(|| not_found("cursor", cursor))?;
+                (Some(created), Some(id))
+            }
+        };
         // One more row than the page tells whether there is a next page.
         let rows = sqlx::query(concat!(
             "SELECT ",
@@ -121,7 +134,10 @@ impl Store {
             " FROM runs WHERE ($1 IS NULL OR project = $1) AND ($2 IS NULL OR function = $2) \
              AND ($3 IS NULL OR state = $3) AND ($4 IS NULL OR function_kind = $4) \
              AND ($5 IS NULL OR created >= $5) AND ($6 IS NULL OR created < $6) \
-             AND ($7 IS NULL OR id < $7) ORDER BY id DESC LIMIT $8"
+             AND ($7 IS NULL OR created < $7 OR (created = $7 AND id < $8)) \
+             AND ($9 IS NULL OR function_ref = $9) AND ($10 IS NULL OR action = $10) \
+             AND ($11 IS NULL OR kind = $11) \
+             ORDER BY created DESC, id DESC LIMIT $12 OFFSET $13"
         ))
         .bind(filter.project.as_deref())
         .bind(filter.function.as_deref())
@@ -129,15 +145,22 @@ impl Store {
         .bind(filter.runtime.as_deref())
         .bind(created_after)
         .bind(created_before)
-        .bind(cursor)
+        .bind(after_created)
+        .bind(after_id)
+        .bind(filter.function_ref.as_deref())
+        .bind(filter.action.as_deref())
+        .bind(filter.kind.as_deref())
         .bind(i64::from(limit) + 1)
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await
         .map_err(database)?;
         let mut runs = rows.iter().map(stored_run).collect::<Result<Vec<_>>>()?;
         let next = if runs.len() > limit as usize {
             runs.truncate(limit as usize);
-            runs.last().map(|run| run.run.id.to_string())
+            runs.last()
+                .map(|last| Ok::<_, Error>(format!("{}.{}", nanos(last.created)?, last.run.id)))
+                .transpose()?
         } else {
             None
         };
@@ -155,7 +178,7 @@ impl Store {
                 concat!(
                     "SELECT ",
                     run_columns!(),
-                    " FROM runs WHERE state NOT IN {} ORDER BY id"
+                    " FROM runs WHERE state NOT IN {} ORDER BY created, id"
                 ),
                 *FINAL_STATES
             )
@@ -486,6 +509,7 @@ fn stored_run(row: &AnyRow) -> Result<StoredRun> {
         version: rows::integer(row, "version")?,
         created: rows::timestamp(row, "created")?,
         updated: rows::timestamp(row, "updated")?,
+        placed_locally: rows::integer(row, "placed_locally")? != 0,
     })
 }
 

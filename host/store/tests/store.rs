@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use runplane_model::{
-    AlreadyExists, Entity, LiveRuns, NotFound, OutputStream, RunFilter, RunId, RunState, SpecFile,
-    StoredRun, StoredVersion, Target, Transition, VersionInUse, VersionState,
+    AlreadyExists, Entity, FunctionFilter, LiveRuns, NotFound, OutputStream, RunFilter, RunId,
+    RunState, SpecFile, StoredRun, StoredVersion, Target, TaskFilter, Transition, VersionInUse,
+    VersionState,
 };
 use runplane_store::{Backend, Error, NewRun, Store};
 use serde_json::json;
@@ -118,6 +119,7 @@ fn new_run(project: &str, function: &str, key: Option<&str>) -> NewRun {
         spec: spec(project, function, "python"),
         runtime_digest: "sha256:abc".to_string(),
         idempotency_key: key.map(str::to_string),
+        placed_locally: false,
         created: OffsetDateTime::now_utc(),
     }
 }
@@ -242,14 +244,16 @@ async fn deleting_a_project(store: &Store) {
         ));
     }
     assert!(matches!(
-        store.list_functions("busy").await,
+        store
+            .list_functions("busy", &FunctionFilter::default())
+            .await,
         Err(Error::NotFound(NotFound {
             entity: "project",
             ..
         }))
     ));
     assert!(matches!(
-        store.list_tasks("busy").await,
+        store.list_tasks("busy", &TaskFilter::default()).await,
         Err(Error::NotFound(NotFound {
             entity: "project",
             ..
@@ -257,8 +261,20 @@ async fn deleting_a_project(store: &Store) {
     ));
     // The name is free again, with nothing left over.
     store.create_project("busy", None).await.unwrap();
-    assert!(store.list_functions("busy").await.unwrap().is_empty());
-    assert!(store.list_tasks("busy").await.unwrap().is_empty());
+    assert!(
+        store
+            .list_functions("busy", &FunctionFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_tasks("busy", &TaskFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let page = store
         .list_runs(
             &RunFilter {
@@ -267,6 +283,7 @@ async fn deleting_a_project(store: &Store) {
             },
             0,
             None,
+            0,
         )
         .await
         .unwrap();
@@ -328,9 +345,66 @@ async fn function_versions(store: &Store) {
     ));
 
     assert_eq!(
-        store.list_functions("demo").await.unwrap(),
-        [other.clone(), v2.clone()]
+        store
+            .list_functions("demo", &FunctionFilter::default())
+            .await
+            .unwrap(),
+        [v2.clone(), other.clone()]
     );
+    let every_version = FunctionFilter {
+        all_versions: true,
+        ..FunctionFilter::default()
+    };
+    assert_eq!(
+        store.list_functions("demo", &every_version).await.unwrap(),
+        [v2.clone(), other.clone(), v1.clone()]
+    );
+    let of_kind = FunctionFilter {
+        kind: Some("container".into()),
+        ..FunctionFilter::default()
+    };
+    assert!(
+        store
+            .list_functions("demo", &of_kind)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.get_function_by_id("demo", &v1.id).await.unwrap(), v1);
+    // A version the client named: its id, not a newer one's, and the latest all the same.
+    let chosen = store
+        .create_function_with_id(
+            Some("4f1c9ead67a646e3a2514e0d18db53e7"),
+            "demo",
+            "hello",
+            "python",
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(chosen.id, "4f1c9ead67a646e3a2514e0d18db53e7");
+    assert_eq!(
+        store.get_function("demo", "hello", None).await.unwrap(),
+        chosen
+    );
+    assert!(matches!(
+        store
+            .create_function_with_id(Some(&chosen.id), "demo", "hello", "python", &json!({}))
+            .await,
+        Err(Error::AlreadyExists(_))
+    ));
+    store
+        .delete_function_version("demo", &chosen.id)
+        .await
+        .unwrap();
+    assert_eq!(store.get_function("demo", "hello", None).await.unwrap(), v2);
+    assert!(matches!(
+        store.delete_function_version("demo", &chosen.id).await,
+        Err(Error::NotFound(NotFound {
+            entity: "function",
+            ..
+        }))
+    ));
     assert_eq!(
         store.list_function_versions("demo", "hello").await.unwrap(),
         [v2.clone(), v1.clone()]
@@ -343,7 +417,9 @@ async fn function_versions(store: &Store) {
         }))
     ));
     assert!(matches!(
-        store.list_functions("nope").await,
+        store
+            .list_functions("nope", &FunctionFilter::default())
+            .await,
         Err(Error::NotFound(NotFound {
             entity: "project",
             ..
@@ -359,7 +435,13 @@ async fn function_versions(store: &Store) {
             ..
         }))
     ));
-    assert_eq!(store.list_functions("demo").await.unwrap(), [other]);
+    assert_eq!(
+        store
+            .list_functions("demo", &FunctionFilter::default())
+            .await
+            .unwrap(),
+        [other]
+    );
 }
 
 async fn tasks(store: &Store) {
@@ -392,8 +474,47 @@ async fn tasks(store: &Store) {
         store.get_task("other", &first.id).await,
         Err(Error::NotFound(NotFound { entity: "task", .. }))
     ));
-    assert_eq!(store.list_tasks("demo").await.unwrap(), [first, second]);
-    assert!(store.list_tasks("other").await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .list_tasks("demo", &TaskFilter::default())
+            .await
+            .unwrap(),
+        [second.clone(), first.clone()]
+    );
+    let lookup = TaskFilter {
+        kind: Some("python+serve".into()),
+        function: Some("python://demo/f:v".into()),
+    };
+    assert_eq!(
+        store.list_tasks("demo", &lookup).await.unwrap(),
+        std::slice::from_ref(&second)
+    );
+    let other_kind = TaskFilter {
+        kind: Some("serve".into()),
+        ..lookup
+    };
+    assert!(
+        store
+            .list_tasks("demo", &other_kind)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.delete_task("demo", &second.id).await.unwrap();
+    assert_eq!(
+        store
+            .list_tasks("demo", &TaskFilter::default())
+            .await
+            .unwrap(),
+        [first]
+    );
+    assert!(
+        store
+            .list_tasks("other", &TaskFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn runs_round_trip(store: &Store) {
@@ -744,7 +865,7 @@ async fn pages_and_filters(store: &Store) {
         let mut cursor = None;
         loop {
             let page = store
-                .list_runs(filter, limit, cursor.as_deref())
+                .list_runs(filter, limit, cursor.as_deref(), 0)
                 .await
                 .unwrap();
             assert!(page.runs.len() <= if limit == 0 { 100 } else { limit as usize });
@@ -825,6 +946,7 @@ async fn pages_and_filters(store: &Store) {
             runtime: Some("python".to_string()),
             created_after: Some(base + time::Duration::minutes(5)),
             created_before: Some(base + time::Duration::minutes(30)),
+            ..RunFilter::default()
         })
         .await,
         [ids[7].clone()]
@@ -847,6 +969,7 @@ async fn pages_and_filters(store: &Store) {
             },
             1,
             None,
+            0,
         )
         .await
         .unwrap();

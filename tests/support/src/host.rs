@@ -131,6 +131,7 @@ impl Backdoor {
                 spec: like.spec.clone(),
                 runtime_digest: like.runtime_digest.clone().unwrap_or_default(),
                 idempotency_key: None,
+                placed_locally: false,
                 created: OffsetDateTime::now_utc(),
             })
             .await

@@ -1,15 +1,16 @@
-//! `/api/v1/-/{project}/functions`: versioned functions. Every create or update is a
-//! new version, validated by the runtime owning the kind before it is stored.
+//! `/api/v1/-/{project}/functions`: versioned functions, as the original platform's API
+//! has them. Every create is a new version, validated by the runtime owning the kind
+//! before it is stored; a version is addressed by its id, a function by `?name=`.
 //!
 //! Versions are never changed in place: a run names the version it used (or `latest`,
-//! resolved when it is accepted), and keeps a copy of its spec, so updating or deleting
-//! a function never alters what a past run did. An unknown `kind` is blamed on the
-//! body's `kind` field ([`blame_kind`]), so a client's form can point at it.
+//! resolved when it is accepted), and keeps a copy of its spec, so deleting a function
+//! never alters what a past run did. An unknown `kind` is blamed on the body's `kind`
+//! field ([`blame_kind`]), so a client's form can point at it.
 
 use axum::Json as JsonBody;
 use axum::extract::State;
 use axum::http::StatusCode;
-use runplane_service::FunctionUpdate;
+use runplane_model::FunctionFilter;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,45 +18,62 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{ProjectEditor, ProjectReader};
-use crate::dto::{CreateFunction, FunctionDto, Page, UpdateFunction};
+use crate::dto::{CreateFunction, FunctionDto};
 use crate::extract::{Json, Path, Query};
+use crate::paging::{Page, Paging};
 use crate::problem::{ApiError, Problem, blame_kind};
 use crate::routes::{ProjectPath, body_project};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_functions, create_function))
-        .routes(routes!(get_function, update_function, delete_function))
-        .routes(routes!(list_versions))
-        .routes(routes!(get_version))
+        .routes(routes!(list_functions, create_function, delete_functions))
+        .routes(routes!(get_function, delete_function))
 }
 
-/// A function of a project.
+/// A version of a function of a project.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 struct FunctionPath {
-    /// The function's name, shared by all its versions.
-    #[param(example = "hello")]
-    name: String,
+    /// The version's `id`, as creating it answered.
+    id: String,
 }
 
-/// One version of a function.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-struct VersionPath {
-    /// The function's name, shared by all its versions.
-    #[param(example = "hello")]
-    name: String,
-    /// A version's `id` (its `metadata.version`), as creating it answered.
-    version: String,
-}
-
-/// Which version to read.
+/// Filters of a function listing.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct VersionQuery {
-    /// A version id; the latest when absent.
-    version: Option<String>,
+struct ListFunctions {
+    /// Only the function of this name.
+    name: Option<String>,
+    /// Only functions of this kind (`python`).
+    kind: Option<String>,
+    /// `latest` (the default): the latest version of each function; `all`: every
+    /// version.
+    #[param(pattern = "^(latest|all)$")]
+    versions: Option<String>,
+}
+
+/// Which function to delete every version of.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DeleteFunctions {
+    /// The function's name.
+    name: String,
+    /// Accepted for the original platform's clients; runs are never deleted with their
+    /// function (they keep a copy of its spec).
+    #[serde(default)]
+    #[expect(dead_code, reason = "accepted for compatibility; nothing cascades")]
+    cascade: Option<bool>,
+}
+
+/// How to delete a version.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DeleteVersion {
+    /// Accepted for the original platform's clients; runs are never deleted with their
+    /// function.
+    #[serde(default)]
+    #[expect(dead_code, reason = "accepted for compatibility; nothing cascades")]
+    cascade: Option<bool>,
 }
 
 /// Creates a function, or a new version of it.
@@ -80,140 +98,109 @@ async fn create_function(
     body_project(request.project.as_deref(), &project)?;
     let version = state
         .catalog
-        .create_function(&project, &request.name, &request.kind, request.spec)
+        .create_function(
+            &project,
+            request.id.as_deref(),
+            &request.name,
+            &request.kind,
+            request.spec,
+        )
         .await
         .map_err(blame_kind)?;
     Ok((StatusCode::CREATED, JsonBody(version.into())))
 }
 
-/// Lists the latest version of every function of the project.
+/// Lists functions: the latest version of each (or every version with
+/// `versions=all`), newest first, a page at a time.
 #[utoipa::path(
     get,
     path = "/-/{project}/functions",
     tag = "functions",
-    params(ProjectPath),
-    responses((status = 200, description = "The functions", body = Page<FunctionDto>))
+    params(ProjectPath, ListFunctions, Paging),
+    responses((status = 200, description = "A page of function versions", body = Page<FunctionDto>))
 )]
 async fn list_functions(
     reader: ProjectReader,
     State(state): State<AppState>,
+    Query(query): Query<ListFunctions>,
+    Query(paging): Query<Paging>,
 ) -> Result<JsonBody<Page<FunctionDto>>, ApiError> {
-    let functions = state.catalog.functions(&reader.project).await?;
-    Ok(JsonBody(Page::all(
-        functions.into_iter().map(FunctionDto::from).collect(),
-    )))
+    let all_versions = match query.versions.as_deref() {
+        None | Some("latest") => false,
+        Some("all") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "versions must be latest or all, not {other:?}"
+            )));
+        }
+    };
+    let filter = FunctionFilter {
+        name: query.name,
+        kind: query.kind,
+        all_versions,
+    };
+    let functions = state.catalog.functions(&reader.project, &filter).await?;
+    let functions = functions.into_iter().map(FunctionDto::from).collect();
+    Ok(JsonBody(paging.slice(functions)?))
 }
 
-/// Reads the latest version of a function (or `?version=`).
+/// Reads a version of a function.
 #[utoipa::path(
     get,
-    path = "/-/{project}/functions/{name}",
+    path = "/-/{project}/functions/{id}",
     tag = "functions",
-    params(ProjectPath, FunctionPath, VersionQuery),
+    params(ProjectPath, FunctionPath),
     responses((status = 200, description = "The version", body = FunctionDto))
 )]
 async fn get_function(
     reader: ProjectReader,
     State(state): State<AppState>,
     Path(path): Path<FunctionPath>,
-    Query(query): Query<VersionQuery>,
 ) -> Result<JsonBody<FunctionDto>, ApiError> {
     let version = state
         .catalog
-        .function(&reader.project, &path.name, query.version.as_deref())
+        .function_by_id(&reader.project, &path.id)
         .await?;
     Ok(JsonBody(version.into()))
 }
 
-/// Creates a new version of an existing function.
-#[utoipa::path(
-    put,
-    path = "/-/{project}/functions/{name}",
-    tag = "functions",
-    params(ProjectPath, FunctionPath),
-    request_body = UpdateFunction,
-    responses(
-        (status = 200, description = "The new version", body = FunctionDto),
-        (status = 502, description = "The runtime failed (trap, budget, memory)", body = Problem,
-         content_type = "application/problem+json"),
-    )
-)]
-async fn update_function(
-    editor: ProjectEditor,
-    State(state): State<AppState>,
-    Path(path): Path<FunctionPath>,
-    Json(request): Json<UpdateFunction>,
-) -> Result<JsonBody<FunctionDto>, ApiError> {
-    let project = editor.project;
-    body_project(request.project.as_deref(), &project)?;
-    let update = FunctionUpdate {
-        name: request.name,
-        kind: request.kind,
-        spec: request.spec,
-    };
-    let version = state
-        .catalog
-        .update_function(&project, &path.name, update)
-        .await
-        .map_err(blame_kind)?;
-    Ok(JsonBody(version.into()))
-}
-
-/// Deletes every version of a function; runs keep their copy of the spec.
+/// Deletes a version of a function; runs keep their copy of its spec.
 #[utoipa::path(
     delete,
-    path = "/-/{project}/functions/{name}",
+    path = "/-/{project}/functions/{id}",
     tag = "functions",
-    params(ProjectPath, FunctionPath),
+    params(ProjectPath, FunctionPath, DeleteVersion),
     responses((status = 204, description = "Deleted"))
 )]
 async fn delete_function(
     editor: ProjectEditor,
     State(state): State<AppState>,
     Path(path): Path<FunctionPath>,
+    Query(_options): Query<DeleteVersion>,
 ) -> Result<StatusCode, ApiError> {
     state
         .catalog
-        .delete_function(&editor.project, &path.name)
+        .delete_function_version(&editor.project, &path.id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Lists every version of a function, newest first.
+/// Deletes every version of a function (`?name=`); runs keep their copy of the spec.
 #[utoipa::path(
-    get,
-    path = "/-/{project}/functions/{name}/versions",
+    delete,
+    path = "/-/{project}/functions",
     tag = "functions",
-    params(ProjectPath, FunctionPath),
-    responses((status = 200, description = "The versions", body = Page<FunctionDto>))
+    params(ProjectPath, DeleteFunctions),
+    responses((status = 204, description = "Deleted"))
 )]
-async fn list_versions(
-    reader: ProjectReader,
+async fn delete_functions(
+    editor: ProjectEditor,
     State(state): State<AppState>,
-    Path(path): Path<FunctionPath>,
-) -> Result<JsonBody<Page<FunctionDto>>, ApiError> {
-    let versions = state.catalog.versions(&reader.project, &path.name).await?;
-    Ok(JsonBody(Page::all(
-        versions.into_iter().map(FunctionDto::from).collect(),
-    )))
-}
-
-/// Reads one version of a function.
-#[utoipa::path(
-    get,
-    path = "/-/{project}/functions/{name}/versions/{version}",
-    tag = "functions",
-    params(ProjectPath, VersionPath),
-    responses((status = 200, description = "The version", body = FunctionDto))
-)]
-async fn get_version(
-    reader: ProjectReader,
-    State(state): State<AppState>,
-    Path(path): Path<VersionPath>,
-) -> Result<JsonBody<FunctionDto>, ApiError> {
-    let version = state
+    Query(query): Query<DeleteFunctions>,
+) -> Result<StatusCode, ApiError> {
+    state
         .catalog
-        .function(&reader.project, &path.name, Some(&path.version))
+        .delete_function(&editor.project, &query.name)
         .await?;
-    Ok(JsonBody(version.into()))
+    Ok(StatusCode::NO_CONTENT)
 }

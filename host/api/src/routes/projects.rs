@@ -15,8 +15,9 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{Admin, Caller, ProjectReader};
-use crate::dto::{CreateProject, Page, ProjectDto};
+use crate::dto::{CreateProject, ProjectDto};
 use crate::extract::{Json, Path, Query};
+use crate::paging::{Page, Paging};
 use crate::problem::{ApiError, Problem};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -35,8 +36,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     request_body = CreateProject,
     responses(
         (status = 201, description = "Created", body = ProjectDto),
-        (status = 409, description = "A project of that name exists", body = Problem,
-         content_type = "application/problem+json"),
+        (status = 400, description = "A project of that name exists (`Duplicated entity`)",
+         body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn create_project(
@@ -44,32 +45,57 @@ async fn create_project(
     State(state): State<AppState>,
     Json(request): Json<CreateProject>,
 ) -> Result<(StatusCode, JsonBody<ProjectDto>), ApiError> {
+    if let Some(kind) = request.kind.as_deref().filter(|kind| *kind != "project") {
+        return Err(ApiError::field(
+            "kind",
+            format!("is {kind:?}, not \"project\""),
+        ));
+    }
+    // The original platform's clients send the name as both `name` and `id`.
+    let name = match (request.name, request.id) {
+        (Some(name), Some(id)) if name != id => {
+            return Err(ApiError::field(
+                "id",
+                format!("is {id:?} but the name is {name:?}: a project's id is its name"),
+            ));
+        }
+        (Some(name), _) | (None, Some(name)) => name,
+        (None, None) => return Err(ApiError::field("name", "is required")),
+    };
+    let description = request.description.or_else(|| {
+        request
+            .metadata
+            .as_ref()
+            .and_then(|metadata| metadata.get("description")?.as_str().map(str::to_string))
+    });
     let project = state
         .catalog
-        .create_project(&request.name, request.description.as_deref())
+        .create_project(&name, description.as_deref())
         .await?;
     Ok((StatusCode::CREATED, JsonBody(project.into())))
 }
 
-/// Lists the projects the caller may read, by name.
+/// Lists the projects the caller may read, newest first.
 #[utoipa::path(
     get,
     path = "/projects",
     tag = "projects",
+    params(Paging),
     responses((status = 200, description = "The projects", body = Page<ProjectDto>))
 )]
 async fn list_projects(
     caller: Caller,
     State(state): State<AppState>,
+    Query(paging): Query<Paging>,
 ) -> Result<JsonBody<Page<ProjectDto>>, ApiError> {
-    let projects = state.catalog.projects().await?;
-    Ok(JsonBody(Page::all(
-        projects
-            .into_iter()
-            .filter(|project| caller.may_read(&project.name))
-            .map(ProjectDto::from)
-            .collect(),
-    )))
+    let mut projects = state.catalog.projects().await?;
+    projects.sort_by_key(|project| std::cmp::Reverse(project.created));
+    let readable = projects
+        .into_iter()
+        .filter(|project| caller.may_read(&project.name))
+        .map(ProjectDto::from)
+        .collect();
+    Ok(JsonBody(paging.slice(readable)?))
 }
 
 /// Reads a project.
@@ -106,6 +132,14 @@ struct DeleteProject {
     /// records of the others go (their workloads are left to their hosts).
     #[serde(default)]
     force: bool,
+    /// Accepted for the original platform's clients: a project's functions, tasks and
+    /// runs always go with it.
+    #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "accepted for compatibility; deletion always cascades"
+    )]
+    cascade: Option<bool>,
 }
 
 /// Deletes a project with its functions, tasks and runs.

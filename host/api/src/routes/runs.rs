@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json as JsonBody};
+use base64::Engine as _;
 use futures::StreamExt;
 use runplane_model::{RunFilter, RunId, RunState, Target};
 use runplane_service::RunRequest;
@@ -26,9 +27,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{ProjectEditor, ProjectReader};
-use crate::dto::{CreateRun, Page, RunDto};
+use crate::config::WithoutCluster;
+use crate::dto::{CreateRun, LogDto, RunDto};
 use crate::events::StreamEvent;
 use crate::extract::{Json, Path, Query};
+use crate::paging::{Page, Paging};
 use crate::problem::{ApiError, Problem};
 use crate::routes::{ProjectPath, body_project};
 use crate::{AppState, Draining, events};
@@ -72,7 +75,9 @@ struct CreateRunHeaders {
 ///
 /// It is validated by its runtime and stored CREATED before the answer, then driven in
 /// the background: follow it with `GET …/runs/{id}/events`. With `local_execution:
-/// true` it runs on the host machine, which the host's `local_target` policy may refuse.
+/// true` it runs on the host machine, which the host's `local_target` policy may refuse;
+/// without it the cluster runs it, or, on a host that has none, the host machine when
+/// the caller may use it (`runs_without_cluster`).
 #[utoipa::path(
     post,
     path = "/-/{project}/runs",
@@ -102,7 +107,17 @@ async fn create_run(
     let key = idempotency_key(&headers)?;
     let project = editor.project;
     body_project(request.project.as_deref(), &project)?;
-    let request = RunRequest::parse(&project, request.kind, request.spec)?;
+    let mut request =
+        RunRequest::parse(&project, request.kind, request.spec)?.with_id(request.id)?;
+    // The original platform's SDK asks for the cluster: without one, the local target
+    // runs it, for callers who may use it.
+    if request.target == Target::Kubernetes
+        && !state.runs.has_cluster()
+        && state.without_cluster == WithoutCluster::Local
+        && editor.caller.require_local(state.local_policy).is_ok()
+    {
+        request.place_locally();
+    }
     if request.target == Target::Local {
         editor.caller.require_local(state.local_policy)?;
     }
@@ -142,16 +157,21 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Filters and page of a run listing.
+/// Filters of a run listing, and its cursor.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListRuns {
-    /// Only runs of this function (its name).
+    /// Only runs of this function: its name, or a function reference
+    /// (`python://demo/hello:<id>`, as the original platform's SDK sends it).
     function: Option<String>,
     /// Only runs in this state.
     state: Option<RunState>,
     /// Only runs of this function kind (`python`).
     runtime: Option<String>,
+    /// Only runs of this action (`job`).
+    action: Option<String>,
+    /// Only runs of this run kind (`python+job:run`).
+    kind: Option<String>,
     /// Only runs created at or after this time (RFC 3339).
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[param(value_type = Option<String>, format = DateTime)]
@@ -160,47 +180,62 @@ struct ListRuns {
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[param(value_type = Option<String>, format = DateTime)]
     created_before: Option<OffsetDateTime>,
-    /// Page size, 1 to 1000 (default 100).
+    /// Page size, 1 to 1000 (default 100); `size` says the same.
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
-    /// The `next` of the previous page.
+    /// The `next` of the previous page (instead of `page`).
     cursor: Option<String>,
 }
 
-/// Lists runs, newest first, a page at a time.
+/// Lists runs, newest first, a page at a time (by `page`, or by `cursor` for a
+/// listing that stays stable while runs are created).
 #[utoipa::path(
     get,
     path = "/-/{project}/runs",
     tag = "runs",
-    params(ProjectPath, ListRuns),
+    params(ProjectPath, ListRuns, Paging),
     responses((status = 200, description = "A page of runs", body = Page<RunDto>))
 )]
 async fn list_runs(
     reader: ProjectReader,
     State(state): State<AppState>,
     Query(query): Query<ListRuns>,
+    Query(paging): Query<Paging>,
 ) -> Result<JsonBody<Page<RunDto>>, ApiError> {
-    let limit = match query.limit {
-        None => 0,
+    let (page, size, oldest_first) = paging.read()?;
+    if oldest_first {
+        return Err(ApiError::bad_request("runs are listed newest first only"));
+    }
+    let size = match query.limit {
+        None => size,
         Some(limit @ 1..=1000) => limit,
         Some(_) => return Err(ApiError::bad_request("limit must be 1 to 1000")),
     };
+    let (function, function_ref) = match query.function {
+        Some(reference) if reference.contains("://") => (None, Some(reference)),
+        name => (name, None),
+    };
     let filter = RunFilter {
         project: Some(reader.project),
-        function: query.function,
+        function,
+        function_ref,
         state: query.state,
         runtime: query.runtime,
+        action: query.action,
+        kind: query.kind,
         created_after: query.created_after.map(storable),
         created_before: query.created_before.map(storable),
     };
-    let page = state
+    let (page, offset) = match query.cursor {
+        Some(_) => (0, 0),
+        None => (page, page.saturating_mul(u64::from(size))),
+    };
+    let listed = state
         .runs
-        .list(&filter, limit, query.cursor.as_deref())
+        .list(&filter, size, query.cursor.as_deref(), offset)
         .await?;
-    Ok(JsonBody(Page {
-        content: page.runs.into_iter().map(RunDto::from).collect(),
-        next: page.next,
-    }))
+    let runs = listed.runs.into_iter().map(RunDto::from).collect();
+    Ok(JsonBody(Page::new(runs, page, size, None, listed.next)))
 }
 
 /// `at`, moved into the range the store keeps times in (nanoseconds since 1970 in 64
@@ -300,25 +335,30 @@ async fn delete_run(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct LogsQuery {
-    /// Keep the response open and send new lines until the run ends.
+    /// Keep the response open and send new lines until the run ends (as text).
     #[serde(default)]
     follow: bool,
 }
 
-/// The run's output, one line per line.
+/// Largest log the JSON answer carries; the text answer streams any length.
+const MAX_JSON_LOG: usize = 16 << 20;
+
+/// The run's output.
 ///
-/// A local run's lines are those the host stored; a Kubernetes run's are read from its
-/// pods through the API server. With `follow=true` the response stays open until the
-/// run ends. A read that fails midway ends the response early (text cannot carry an
-/// error): the host logs why.
+/// As the original platform's API answers it (a JSON array of log entities, the text in
+/// base64 `content`) unless the client asks for `text/plain` (`Accept`) or follows the
+/// run (`follow=true`): then one line per line, streamed until the run ends while
+/// followed. A local run's lines are those the host stored; a Kubernetes run's are read
+/// from its pods through the API server. A text read that fails midway ends the
+/// response early (text cannot carry an error): the host logs why.
 #[utoipa::path(
     get,
     path = "/-/{project}/runs/{id}/logs",
     tag = "runs",
     params(ProjectPath, RunPath, LogsQuery),
     responses(
-        (status = 200, description = "The lines (chunked while followed)", body = String,
-         content_type = "text/plain"),
+        (status = 200, description = "The run's log entities, or its lines as text (chunked while followed)",
+         content((Vec<LogDto> = "application/json"), (String = "text/plain"))),
         (status = 409, description = "A Kubernetes run, and this host has no cluster", body = Problem,
          content_type = "application/problem+json"),
         (status = 502, description = "The cluster could not be read", body = Problem,
@@ -330,11 +370,12 @@ async fn run_logs(
     State(state): State<AppState>,
     Path(path): Path<RunPath>,
     Query(query): Query<LogsQuery>,
+    headers: HeaderMap,
     draining: Option<Extension<Draining>>,
 ) -> Result<Response, ApiError> {
     let stored = state.runs.find(&reader.project, &path.id).await?;
     let lines = state.runs.logs(&stored.run.id, query.follow).await?;
-    let id = stored.run.id;
+    let id = stored.run.id.clone();
     let lines = lines
         .take_while(move |line| {
             if let Err(error) = line {
@@ -343,12 +384,55 @@ async fn run_logs(
             std::future::ready(line.is_ok())
         })
         .filter_map(|line| std::future::ready(line.ok()))
-        .map(|line| Ok::<_, std::convert::Infallible>(line + "\n"));
+        .map(|line| line + "\n");
+    if !query.follow && !wants_text(&headers) {
+        let mut text = String::new();
+        let mut lines = std::pin::pin!(lines);
+        while let Some(line) = lines.next().await {
+            if text.len() + line.len() > MAX_JSON_LOG {
+                break;
+            }
+            text.push_str(&line);
+        }
+        let logs = if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![log_entity(&stored, &text)]
+        };
+        return Ok(JsonBody(logs).into_response());
+    }
+    let lines = lines.map(Ok::<_, std::convert::Infallible>);
     let body = match draining {
         Some(Extension(draining)) => Body::from_stream(lines.take_until(draining.started())),
         None => Body::from_stream(lines),
     };
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+}
+
+/// Whether the client asks for text rather than JSON: an `Accept` naming `text/plain`
+/// and not `application/json`.
+fn wants_text(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    accept.contains("text/plain") && !accept.contains("application/json")
+}
+
+/// The log entity of run `stored` with output `text`.
+fn log_entity(stored: &runplane_model::StoredRun, text: &str) -> LogDto {
+    let id = stored.run.id.to_string();
+    LogDto {
+        name: id.clone(),
+        kind: "log",
+        project: stored.run.project.clone(),
+        spec: serde_json::json!({ "run": id }),
+        status: serde_json::json!({ "state": stored.run.state }),
+        content: base64::engine::general_purpose::STANDARD.encode(text),
+        id,
+    }
 }
 
 /// The run's transitions as server-sent events: the stored ones, then live ones

@@ -16,8 +16,9 @@ use runplane_service::Upload;
 
 use crate::AppState;
 use crate::auth::{Admin, Caller};
-use crate::dto::{self, Page, RuntimeDto, SchemaDto, SchemaEntity, VersionDto};
+use crate::dto::{self, RuntimeDto, SchemaDto, SchemaEntity, VersionDto};
 use crate::extract::{Path, Query, Wasm};
+use crate::paging::Page;
 use crate::problem::{ApiError, Problem};
 
 /// The runtime routes; an upload may be `upload_limit` bytes (the largest component

@@ -4,6 +4,7 @@
 use axum::Json as JsonBody;
 use axum::extract::State;
 use axum::http::StatusCode;
+use runplane_model::TaskFilter;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,15 +12,16 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::{ProjectEditor, ProjectReader};
-use crate::dto::{CreateTask, Page, TaskDto};
-use crate::extract::{Json, Path};
+use crate::dto::{CreateTask, TaskDto};
+use crate::extract::{Json, Path, Query};
+use crate::paging::{Page, Paging};
 use crate::problem::{ApiError, Problem, blame_kind};
 use crate::routes::{ProjectPath, body_project};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_tasks, create_task))
-        .routes(routes!(get_task))
+        .routes(routes!(get_task, delete_task))
 }
 
 /// A task of a project.
@@ -55,28 +57,48 @@ async fn create_task(
     body_project(request.project.as_deref(), &project)?;
     let task = state
         .catalog
-        .create_task(&project, &request.kind, request.spec)
+        .create_task(&project, request.id.as_deref(), &request.kind, request.spec)
         .await
         .map_err(blame_kind)?;
     Ok((StatusCode::CREATED, JsonBody(task.into())))
 }
 
-/// Lists the project's tasks, oldest first.
+/// Filters of a task listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListTasks {
+    /// Only tasks of this kind (`python+job`).
+    kind: Option<String>,
+    /// Only tasks of this function reference, exactly as the task names it
+    /// (`python://demo/hello:<id>`).
+    function: Option<String>,
+}
+
+/// Lists the project's tasks, newest first, a page at a time.
+///
+/// The original platform's SDK looks a function's task up by `kind` and `function`
+/// before it creates one.
 #[utoipa::path(
     get,
     path = "/-/{project}/tasks",
     tag = "tasks",
-    params(ProjectPath),
-    responses((status = 200, description = "The tasks", body = Page<TaskDto>))
+    params(ProjectPath, ListTasks, Paging),
+    responses((status = 200, description = "A page of tasks", body = Page<TaskDto>))
 )]
 async fn list_tasks(
     reader: ProjectReader,
     State(state): State<AppState>,
+    Query(query): Query<ListTasks>,
+    Query(paging): Query<Paging>,
 ) -> Result<JsonBody<Page<TaskDto>>, ApiError> {
-    let tasks = state.catalog.tasks(&reader.project).await?;
-    Ok(JsonBody(Page::all(
-        tasks.into_iter().map(TaskDto::from).collect(),
-    )))
+    let filter = TaskFilter {
+        kind: query.kind,
+        function: query.function,
+    };
+    let tasks = state.catalog.tasks(&reader.project, &filter).await?;
+    Ok(JsonBody(
+        paging.slice(tasks.into_iter().map(TaskDto::from).collect())?,
+    ))
 }
 
 /// Reads a task.
@@ -94,4 +116,21 @@ async fn get_task(
 ) -> Result<JsonBody<TaskDto>, ApiError> {
     let task = state.catalog.task(&reader.project, &path.id).await?;
     Ok(JsonBody(task.into()))
+}
+
+/// Deletes a task; runs keep their copy of its spec.
+#[utoipa::path(
+    delete,
+    path = "/-/{project}/tasks/{id}",
+    tag = "tasks",
+    params(ProjectPath, TaskPath),
+    responses((status = 204, description = "Deleted"))
+)]
+async fn delete_task(
+    editor: ProjectEditor,
+    State(state): State<AppState>,
+    Path(path): Path<TaskPath>,
+) -> Result<StatusCode, ApiError> {
+    state.catalog.delete_task(&editor.project, &path.id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

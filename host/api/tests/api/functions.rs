@@ -27,47 +27,43 @@ async fn functions_are_versioned() {
     assert_eq!(first["status"]["state"], "CREATED");
     assert_eq!(first["spec"]["source"]["handler"], "main");
 
-    let mut spec = python("hello", HELLO)["spec"].clone();
-    spec["requirements"] = json!([]);
+    // A new version, under the id the client chose (the original platform's SDK
+    // sends a uuid4 in hex).
+    let mut body = python("hello", HELLO);
+    body["spec"]["requirements"] = json!([]);
+    body["id"] = json!("4f1c9ead67a646e3a2514e0d18db53e7");
     let second = host
-        .send(
-            Method::PUT,
-            "/api/v1/-/demo/functions/hello",
-            Some(ADMIN),
-            Some(json!({"spec": spec, "kind": "python"})),
-        )
+        .post("/api/v1/-/demo/functions", Some(ADMIN), body.clone())
         .await;
-    let v2 = second.ok(200)["id"].as_str().unwrap().to_string();
-    assert_ne!(v1, v2);
+    let v2 = second.ok(201)["id"].as_str().unwrap().to_string();
+    assert_eq!(v2, "4f1c9ead67a646e3a2514e0d18db53e7");
+    // The same id again is a duplicate, in the words the SDK recognises.
+    let again = host
+        .post("/api/v1/-/demo/functions", Some(ADMIN), body)
+        .await;
+    let detail = again.problem(400)["detail"].as_str().unwrap().to_string();
+    assert!(detail.starts_with("Duplicated entity"), "{detail}");
 
     let latest = host
-        .get("/api/v1/-/demo/functions/hello", Some(ADMIN))
+        .get("/api/v1/-/demo/functions?name=hello", Some(ADMIN))
         .await;
-    assert_eq!(latest.ok(200)["id"], v2.as_str());
+    assert_eq!(latest.ok(200)["content"][0]["id"], v2.as_str());
+    assert_eq!(latest.body["totalPages"], 1);
     let pinned = host
-        .get(
-            &format!("/api/v1/-/demo/functions/hello?version={v1}"),
-            Some(ADMIN),
-        )
+        .get(&format!("/api/v1/-/demo/functions/{v1}"), Some(ADMIN))
         .await;
     assert_eq!(pinned.ok(200)["id"], v1);
-    let version = host
+    let versions = host
         .get(
-            &format!("/api/v1/-/demo/functions/hello/versions/{v1}"),
+            "/api/v1/-/demo/functions?name=hello&versions=all",
             Some(ADMIN),
         )
         .await;
-    assert_eq!(version.ok(200)["id"], v1);
-    let versions = host
-        .get("/api/v1/-/demo/functions/hello/versions", Some(ADMIN))
-        .await;
-    let ids: Vec<&str> = versions.ok(200)["content"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, [v2.as_str(), v1], "newest first");
+    assert_eq!(
+        ids(&versions.ok(200)["content"]),
+        [v2.as_str(), v1],
+        "newest first"
+    );
 
     host.post(
         "/api/v1/-/demo/functions",
@@ -83,28 +79,70 @@ async fn functions_are_versioned() {
         .iter()
         .map(|f| f["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["hello", "other"], "the latest of each");
-    assert_eq!(list.body["content"][0]["id"], v2.as_str());
+    assert_eq!(
+        names,
+        ["other", "hello"],
+        "the latest of each, newest first"
+    );
+    assert_eq!(list.body["content"][1]["id"], v2.as_str());
+    // Pages of one, in the original platform's shape.
+    let page = host
+        .get("/api/v1/-/demo/functions?page=1&size=1", Some(ADMIN))
+        .await;
+    assert_eq!(ids(&page.ok(200)["content"]), [v2.as_str()]);
+    assert_eq!(
+        (
+            &page.body["totalPages"],
+            &page.body["totalElements"],
+            &page.body["last"]
+        ),
+        (&json!(2), &json!(2), &json!(true))
+    );
 
+    // One version goes, then every version of the name.
     host.send(
         Method::DELETE,
-        "/api/v1/-/demo/functions/hello",
+        &format!("/api/v1/-/demo/functions/{v2}?cascade=true"),
         Some(ADMIN),
         None,
     )
     .await
     .ok(204);
-    host.get("/api/v1/-/demo/functions/hello", Some(ADMIN))
-        .await
-        .problem(404);
+    let latest = host
+        .get("/api/v1/-/demo/functions?name=hello", Some(ADMIN))
+        .await;
+    assert_eq!(ids(&latest.ok(200)["content"]), [v1]);
     host.send(
         Method::DELETE,
-        "/api/v1/-/demo/functions/hello",
+        "/api/v1/-/demo/functions?name=hello&cascade=true",
+        Some(ADMIN),
+        None,
+    )
+    .await
+    .ok(204);
+    let missing = host
+        .get(&format!("/api/v1/-/demo/functions/{v1}"), Some(ADMIN))
+        .await;
+    let detail = missing.problem(404)["detail"].as_str().unwrap().to_string();
+    assert!(detail.starts_with("No such EntityName"), "{detail}");
+    host.send(
+        Method::DELETE,
+        "/api/v1/-/demo/functions?name=hello",
         Some(ADMIN),
         None,
     )
     .await
     .problem(404);
+}
+
+/// The ids of a page's entities.
+fn ids(content: &serde_json::Value) -> Vec<&str> {
+    content
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entity| entity["id"].as_str().unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -146,9 +184,10 @@ async fn bad_fields_are_reported_with_their_paths() {
             || paths.contains(&"spec.colour".to_string()),
         "{paths:?}"
     );
-    host.get("/api/v1/-/demo/functions/f", Some(ADMIN))
-        .await
-        .problem(404);
+    let none = host
+        .get("/api/v1/-/demo/functions?name=f", Some(ADMIN))
+        .await;
+    assert_eq!(ids(&none.ok(200)["content"]), Vec::<&str>::new());
 }
 
 #[tokio::test]
@@ -183,29 +222,19 @@ async fn a_function_needs_its_project_and_keeps_its_name_and_kind() {
         assert_eq!(answer.error_paths(), ["name"]);
     }
 
-    host.function("hello", HELLO).await;
-    let answer = host
-        .send(
-            Method::PUT,
-            "/api/v1/-/demo/functions/hello",
-            Some(ADMIN),
-            Some(json!({"kind": "container", "spec": {}})),
-        )
-        .await;
-    answer.problem(422);
-    assert_eq!(answer.error_paths(), ["kind"]);
-    host.send(
-        Method::PUT,
-        "/api/v1/-/demo/functions/missing",
-        Some(ADMIN),
-        Some(json!({"spec": {}})),
-    )
-    .await
-    .problem(404);
-    host.get("/api/v1/-/demo/functions/hello/versions/nope", Some(ADMIN))
+    for id in ["Not_A_Label", "0123456789012345678901234567890123456"] {
+        let mut body = python("hello", HELLO);
+        body["id"] = json!(id);
+        let answer = host
+            .post("/api/v1/-/demo/functions", Some(ADMIN), body)
+            .await;
+        answer.problem(422);
+        assert_eq!(answer.error_paths(), ["id"], "{id}");
+    }
+    host.get("/api/v1/-/demo/functions?versions=some", Some(ADMIN))
         .await
-        .problem(404);
-    host.get("/api/v1/-/demo/functions/missing/versions", Some(ADMIN))
+        .problem(400);
+    host.get("/api/v1/-/demo/functions/nope", Some(ADMIN))
         .await
         .problem(404);
 }

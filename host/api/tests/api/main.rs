@@ -3,6 +3,7 @@
 
 mod adversarial;
 mod auth;
+mod compat;
 mod errors;
 mod failures;
 mod functions;

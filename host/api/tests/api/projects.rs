@@ -22,9 +22,11 @@ async fn projects_are_created_listed_read_and_deleted() {
     assert_eq!(project["metadata"]["description"], "first steps");
     assert!(project["metadata"]["created"].is_string());
 
-    host.post("/api/v1/projects", Some(ADMIN), json!({"name": "demo"}))
-        .await
-        .problem(409);
+    let duplicate = host
+        .post("/api/v1/projects", Some(ADMIN), json!({"name": "demo"}))
+        .await;
+    let detail = duplicate.problem(400)["detail"].as_str().unwrap();
+    assert!(detail.starts_with("Duplicated entity"), "{detail}");
     let list = host.get("/api/v1/projects", Some(ADMIN)).await;
     assert_eq!(list.ok(200)["content"][0]["name"], "demo");
     assert_eq!(list.body["next"], serde_json::Value::Null);

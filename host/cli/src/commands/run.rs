@@ -50,10 +50,12 @@ pub(crate) async fn execute(
     let function_ref =
         FunctionRef::latest(&file.function.kind, &file.project, &file.function.name).to_string();
     let submission = Submission {
+        id: None,
         file,
         target,
         function_ref,
         idempotency_key: None,
+        placed_locally: false,
     };
     let stored = match service.submit(submission).await {
         Ok((stored, _)) => stored,

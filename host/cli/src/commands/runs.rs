@@ -106,7 +106,7 @@ async fn local(command: RunsCommand, setup: &host::Setup) -> anyhow::Result<Exit
                 state: state.map(|state| parse_state(&state)).transpose()?,
                 ..RunFilter::default()
             };
-            let page = store.list_runs(&filter, limit, None).await?;
+            let page = store.list_runs(&filter, limit, None, 0).await?;
             let documents: Vec<Value> = page.runs.iter().map(runplane_api::run_document).collect();
             print_table(&documents);
         }

@@ -95,6 +95,7 @@ pub(crate) async fn execute(args: ServeArgs, setup: &Setup) -> anyhow::Result<Ex
     let api = ApiConfig {
         auth,
         local_target_for: config.local_target,
+        runs_without_cluster: config.runs_without_cluster,
         body_limit: config.body_limit.unwrap_or(DEFAULT_BODY_LIMIT),
     };
     let listener = tokio::net::TcpListener::bind(listen)

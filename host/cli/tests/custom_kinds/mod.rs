@@ -61,7 +61,7 @@ async fn create_widget_function(server: &Server, project: &str) {
         Some(json!({"name": "widget", "kind": "misbehaving", "spec": {}})),
     )
     .await;
-    assert!(status == 201 || status == 409, "function: {body}");
+    assert!(status == 201 || status == 400, "function: {body}");
 }
 
 /// Asks for a Kubernetes run of the `custom-kind` behaviour: its status and body.

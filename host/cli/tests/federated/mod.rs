@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::{Server, call, create_function_of, create_project, start_task, state, wait_in};
+use crate::{Server, call, create_function_of, create_project, logs, start_task, state, wait_in};
 
 /// The ServerApp: FedAvg over both SuperNodes for `num-server-rounds` rounds, the
 /// evaluation's `mse` averaged by the number of points.
@@ -177,13 +177,7 @@ async fn a_flower_app_trains_two_rounds_on_two_local_supernodes() {
     );
 
     // The ServerApp's log is the run's log.
-    let (_, logs) = call(
-        reqwest::Method::GET,
-        &server.url(&format!("/api/v1/-/{project}/runs/{id}/logs")),
-        None,
-    )
-    .await;
-    let text = logs.to_string();
+    let (_, text) = logs(&server, project, &id).await;
     assert!(
         text.contains("[ROUND 2]") && text.contains("Run finished 2 round(s)"),
         "{text}"
@@ -220,11 +214,10 @@ async fn a_stopped_training_leaves_no_process() {
     .await;
     // Stop once the SuperNodes train: every kind of process is then alive (the
     // SuperLink, its ServerApp, the SuperNodes and their ClientApps, `flwr log`).
-    let logs = server.url(&format!("/api/v1/-/{project}/runs/{id}/logs"));
     let started = std::time::Instant::now();
     loop {
-        let (_, text) = call(reqwest::Method::GET, &logs, None).await;
-        if text.to_string().contains("[ROUND 2]") {
+        let (_, text) = logs(&server, project, &id).await;
+        if text.contains("[ROUND 2]") {
             break;
         }
         let run = wait_in(&server, project, &id, |_| true).await;

@@ -10,7 +10,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::{
-    Server, call, create_function_of, create_project, get, kubectl, start_task, state, wait_in,
+    Server, call, create_function_of, create_project, get, kubectl, logs, start_task, state,
+    wait_in,
 };
 
 /// A three-step Hera DAG whose middle step's pod carries the kwok annotation
@@ -104,9 +105,9 @@ async fn built_function(
     })
     .await;
     assert_eq!(state(&run), "COMPLETED", "{run:#}");
-    let url = server.url(&format!("/api/v1/-/{project}/functions/{name}"));
+    let url = server.url(&format!("/api/v1/-/{project}/functions?name={name}"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while get(&url).await["spec"]["build"]["base64"]
+    while get(&url).await["content"][0]["spec"]["build"]["base64"]
         .as_str()
         .is_none()
     {
@@ -235,14 +236,8 @@ async fn a_hera_pipeline_built_locally_runs_every_step_on_argo() {
     );
     // Every step's log is the run's, each line naming its pod and container.
     let id = run["id"].as_str().unwrap();
-    let (status, logs) = call(
-        reqwest::Method::GET,
-        &server.url(&format!("/api/v1/-/{project}/runs/{id}/logs")),
-        None,
-    )
-    .await;
+    let (status, logs) = logs(&server, &project, id).await;
     assert_eq!(status, 200, "{logs}");
-    let logs = logs.as_str().unwrap_or_default();
     for step in ["extract", "transform", "load"] {
         let prefix = format!("[{id}-{step}-");
         assert!(

@@ -1,0 +1,157 @@
+//! The original platform's Python SDK (`digitalhub`, pinned in `tests/sdk`) drives a
+//! real `runplane serve`, unchanged: `tests/sdk/scenario.py` creates a project and
+//! functions, runs jobs to COMPLETED and ERROR with `wait=True`, reads logs, lists,
+//! versions, stops and resumes a serve run and deletes, once on the local target (a
+//! server without a cluster) and once on the test control plane; with a token, the
+//! right one works and a wrong one is the SDK's authentication error.
+//!
+//! The SDK lives in a virtualenv cached under `~/.cache/runplane/sdk-venv/<digest of the
+//! pins>`, built on first use with pip (PyPI).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::Server;
+
+/// `tests/sdk`, where the scenario and its pins are.
+fn sdk_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk")
+}
+
+/// The python of the SDK's virtualenv, built once per set of pins (a venv built halfway
+/// is never used: it is renamed into place when complete).
+fn sdk_python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let pins: Vec<u8> = ["requirements.txt", "constraints.txt"]
+                .iter()
+                .flat_map(|file| std::fs::read(sdk_dir().join(file)).expect("the pins"))
+                .collect();
+            let digest = hex::encode(&Sha256::digest(&pins)[..8]);
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache"));
+            let venv = cache.join("runplane/sdk-venv").join(digest);
+            let python = venv.join("bin/python");
+            if python.exists() {
+                return python;
+            }
+            let building = venv.with_extension(format!("building-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&building);
+            run(Command::new("python3").arg("-m").arg("venv").arg(&building));
+            run(Command::new(building.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                .arg(sdk_dir().join("requirements.txt"))
+                .arg("-c")
+                .arg(sdk_dir().join("constraints.txt")));
+            // Another test process may have finished first: either venv will do.
+            if std::fs::rename(&building, &venv).is_err() {
+                let _ = std::fs::remove_dir_all(&building);
+            }
+            python
+        })
+        .clone()
+}
+
+/// Runs `command`, which must succeed.
+fn run(command: &mut Command) {
+    let status = command.status().expect("the command starts");
+    assert!(status.success(), "{command:?}: {status}");
+}
+
+/// Runs the scenario against `server` for `project` with `args`, the SDK configured
+/// with `token`, and asserts it passed (its output, one line per step, is the message
+/// otherwise).
+fn scenario(server: &Server, project: &str, token: Option<&str>, args: &[&str]) {
+    let python = sdk_python();
+    let home = tempfile::tempdir().unwrap();
+    let mut command = Command::new(python);
+    command
+        .arg(sdk_dir().join("scenario.py"))
+        .args(["--project", project])
+        .args(args)
+        .current_dir(home.path())
+        .env("DHCORE_ENDPOINT", &server.base)
+        // Credentials in an SDK config file would win over the environment.
+        .env("DH_CONFIG", home.path().join(".dhcore.ini"))
+        .env("HOME", home.path())
+        .env_remove("DHCORE_ACCESS_TOKEN");
+    if let Some(token) = token {
+        command.env("DHCORE_ACCESS_TOKEN", token);
+    }
+    let output = command.output().expect("the scenario starts");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "the SDK scenario failed:\n{text}");
+    println!("{text}");
+}
+
+#[test]
+fn the_sdk_runs_functions_on_a_server_without_a_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    scenario(&server, "sdk-local", None, &["--target", "local"]);
+}
+
+#[test]
+fn the_sdk_runs_functions_on_the_cluster() {
+    let Some(kubeconfig) = runplane_test_support::control_plane::kubeconfig() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Some(&kubeconfig));
+    let project = format!("sdk-{}", std::process::id());
+    scenario(&server, &project, None, &["--target", "kubernetes"]);
+}
+
+#[test]
+fn the_sdk_authenticates_with_its_token() {
+    const TOKEN: &str = "sdk-editor-token";
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("runplane.toml");
+    let hash = hex::encode(Sha256::digest(TOKEN.as_bytes()));
+    std::fs::write(
+        &config,
+        format!(
+            "local_target = \"editors\"\n\n[[auth.tokens]]\nname = \"sdk\"\nsha256 = \"{hash}\"\n\
+             role = \"editor\"\nproject = \"sdk-auth\"\n\n[[auth.tokens]]\nname = \"admin\"\n\
+             sha256 = \"{}\"\nrole = \"admin\"\n",
+            hex::encode(Sha256::digest(b"sdk-admin-token"))
+        ),
+    )
+    .unwrap();
+    let server = Server::launch_with(
+        dir.path(),
+        None,
+        None,
+        &[("RUNPLANE_CONFIG", config.to_str().unwrap())],
+    );
+    // Only an admin creates projects: the editor's SDK then finds its project.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let created = runtime.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::new()
+            .post(server.url("/api/v1/projects"))
+            .bearer_auth("sdk-admin-token")
+            .json(&serde_json::json!({"name": "sdk-auth"}))
+            .send()
+            .await
+            .expect("the server answers")
+            .status()
+    });
+    assert_eq!(created.as_u16(), 201);
+    scenario(&server, "sdk-auth", Some(TOKEN), &["--target", "local"]);
+    scenario(
+        &server,
+        "sdk-auth",
+        Some("a-wrong-token"),
+        &["--target", "local", "--expect-unauthorized"],
+    );
+}

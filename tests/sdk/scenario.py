@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""End-to-end scenario: the real DigitalHub SDK (digitalhub==0.15.11 +
+digitalhub-runtime-python==0.15.2) driving a running server through its
+public API (`import digitalhub as dh`).
+
+Usage:
+    python scenario.py --project NAME --target local|kubernetes [--expect-unauthorized]
+
+Environment (set by the harness): DHCORE_ENDPOINT, DHCORE_ACCESS_TOKEN (when
+auth is on), DH_CONFIG (a temp ini file, so ~/.dhcore.ini is never read).
+
+Prints one line per step (`step: <what> ... ok|skipped (...)|FAILED`) and
+exits 0 only if every step passed. On failure it prints the step, the
+exception and the JSON of the entities involved, and exits 1.
+
+The project NAME must be fresh (the version-count checks assume it); the
+project is left in place so the harness can inspect the server state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+import traceback
+
+SCRIPT_DIR = os.path.dirname(os.path.abspath(__file__))
+
+# Entity names created by the scenario (the harness may look for them).
+FN_JOB = "sdk-job"        # from handlers.py, handler main; gets a 2nd version
+FN_INLINE = "sdk-inline"  # from inline code; deleted at the end
+FN_FAIL = "sdk-fail"      # from handlers.py, handler fail (local target only)
+FN_SERVE = "sdk-serve"    # from handlers.py, handler serve + init_function init
+
+PYTHON_VERSION = "PYTHON3_11"
+KWOK_LOG_LINE = "Hello from the kwok-simulated container log"
+INLINE_CODE = "def handler():\n    print('sdk-inline ran', flush=True)\n"
+
+TERMINAL = ("COMPLETED", "ERROR", "STOPPED")
+
+
+class StepTimeout(Exception):
+    pass
+
+
+class ScenarioFailure(Exception):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise StepTimeout("step timed out")
+
+
+def _dump(label, obj):
+    try:
+        data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+        text = json.dumps(data, indent=2, sort_keys=True, default=str)
+    except Exception as e:  # never let the dump hide the real failure
+        text = f"<could not serialize: {type(e).__name__}: {e}>"
+    print(f"entity {label}: {text}", flush=True)
+
+
+class Runner:
+    """Runs steps, prints one line per step, dumps entities on failure."""
+
+    def __init__(self):
+        self.watched = {}  # label -> entity (dumped on failure)
+        self.on_fail = []  # callables giving extra (label, entity) pairs
+
+    def watch(self, label, entity):
+        self.watched[label] = entity
+        return entity
+
+    @contextlib.contextmanager
+    def step(self, what, timeout=120):
+        self.on_fail = []
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.alarm(int(timeout))
+        try:
+            yield
+        except BaseException as e:
+            signal.alarm(0)
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            print(f"step: {what} ... FAILED", flush=True)
+            if isinstance(e, StepTimeout):
+                print(f"error: StepTimeout: step did not finish within {timeout} s", flush=True)
+            else:
+                print(f"error: {type(e).__module__}.{type(e).__name__}: {e}", flush=True)
+            traceback.print_exc(file=sys.stdout)
+            for label, ent in self.watched.items():
+                _dump(label, ent)
+            for fn in self.on_fail:
+                try:
+                    for label, ent in fn():
+                        _dump(label, ent)
+                except Exception as e2:
+                    print(f"(diagnostics failed: {type(e2).__name__}: {e2})", flush=True)
+            sys.stdout.flush()
+            sys.exit(1)
+        else:
+            signal.alarm(0)
+            print(f"step: {what} ... ok", flush=True)
+
+    @staticmethod
+    def skip(what, reason):
+        print(f"step: {what} ... skipped ({reason})", flush=True)
+
+
+def check(cond, msg):
+    if not cond:
+        raise ScenarioFailure(msg)
+
+
+@contextlib.contextmanager
+def in_script_dir():
+    """code_src='handlers.py' is read relative to the CWD at new_function time."""
+    old = os.getcwd()
+    os.chdir(SCRIPT_DIR)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def poll_state(run, wanted, timeout, fail_on_error=True):
+    """refresh() the run until status.state == wanted (every 2 s)."""
+    deadline = time.time() + timeout
+    seen = []
+    while True:
+        run.refresh()
+        state = run.status.state
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        if state == wanted:
+            return run
+        if fail_on_error and state == "ERROR" and wanted != "ERROR":
+            raise ScenarioFailure(f"run {run.id} went to ERROR while waiting for {wanted} "
+                                  f"(states seen: {seen}, message: {run.status.message!r})")
+        if time.time() > deadline:
+            raise ScenarioFailure(f"run {run.id} not {wanted} after {timeout} s (states seen: {seen})")
+        time.sleep(2)
+
+
+def log_text(run):
+    return "".join((lg.text or "") for lg in run.logs())
+
+
+def wait_for_log(run, needle, timeout):
+    """Logs may be collected a little after the run ends: retry for a while."""
+    deadline = time.time() + timeout
+    while True:
+        text = log_text(run)
+        if needle in text:
+            return text
+        if time.time() > deadline:
+            raise ScenarioFailure(f"run {run.id} logs do not contain {needle!r}; logs were: {text!r}")
+        time.sleep(3)
+
+
+def scenario_unauthorized(r, dh, project):
+    from digitalhub.utils.exceptions import ClientError, UnauthorizedError
+
+    with r.step(f"get_or_create_project({project!r}) is rejected as unauthorized", timeout=180):
+        try:
+            p = dh.get_or_create_project(project)
+        except (ClientError, UnauthorizedError) as e:
+            # With a wrong DHCORE_ACCESS_TOKEN the SDK does: GET project -> 401,
+            # GET /api/auth -> 401 (UnauthorizedError, swallowed by get_or_create),
+            # POST project -> 401 -> ClientError("Auth type access_token_only does
+            # not support refresh."). Without a token: ClientError("Auth type no_auth ...").
+            msg = str(e)
+            print(f"info: raised {type(e).__name__}: {msg}", flush=True)
+            check("auth" in msg.lower(), f"error message does not mention auth: {msg!r}")
+        else:
+            r.watch("project", p)
+            raise ScenarioFailure("get_or_create_project succeeded but an auth error was expected")
+
+
+def scenario_full(r, dh, project, target):
+    from digitalhub.utils.exceptions import EntityNotExistsError
+
+    kube = target == "kubernetes"
+
+    # ---------------------------------------------------------------- project
+    with r.step(f"get_or_create_project({project!r}) [first call]"):
+        p = r.watch("project", dh.get_or_create_project(project))
+        check(p.name == project, f"project name {p.name!r} != {project!r}")
+    with r.step(f"get_or_create_project({project!r}) [second call finds it]"):
+        p2 = r.watch("project", dh.get_or_create_project(project))
+        check(p2.name == project, f"project name {p2.name!r} != {project!r}")
+        p3 = dh.get_project(project)
+        check(p3.name == project, "get_project returned a different project")
+        c1, c2 = p.metadata.created, p2.metadata.created
+        check(c1 == c2, f"second call returned a different project (created {c1!r} vs {c2!r})")
+
+    # ------------------------------------------------- function from a file
+    with r.step(f"new_function {FN_JOB} (code_src=handlers.py, handler main)"):
+        with in_script_dir():
+            fn_job = r.watch("function job v1", dh.new_function(
+                project=project, name=FN_JOB, kind="python", code_src="handlers.py",
+                handler="main", python_version=PYTHON_VERSION))
+        check(fn_job.kind == "python", f"kind {fn_job.kind!r}")
+        check(fn_job.spec.source.get("handler") == "main", f"source {fn_job.spec.source!r}")
+        check(fn_job.spec.source.get("base64"), "function source base64 not echoed back")
+
+    def recent_runs():
+        return [(f"run (recent) {x.id}", x) for x in dh.list_runs(project)[:3]]
+
+    with r.step(f"run {FN_JOB} action=job parameters x=3 wait=True -> COMPLETED", timeout=420):
+        r.on_fail.append(recent_runs)
+        run_job = r.watch("run job", fn_job.run(action="job", wait=True, parameters={"x": 3}))
+        check(run_job.status.state == "COMPLETED",
+              f"state {run_job.status.state!r} (message {run_job.status.message!r})")
+
+    expected = KWOK_LOG_LINE if kube else "sdk-job x=3"
+    with r.step(f"run.logs() of the job contains {expected!r}", timeout=120):
+        text = wait_for_log(run_job, expected, timeout=90)
+        print(f"info: job log: {text.strip()[:300]!r}", flush=True)
+
+    # ------------------------------------------------ function from inline code
+    with r.step(f"new_function {FN_INLINE} (inline code)"):
+        fn_inline = r.watch("function inline", dh.new_function(
+            project=project, name=FN_INLINE, kind="python", code=INLINE_CODE,
+            handler="handler", python_version=PYTHON_VERSION))
+        check(fn_inline.spec.source.get("base64"), "inline source base64 not echoed back")
+    with r.step(f"run {FN_INLINE} action=job wait=True -> COMPLETED", timeout=420):
+        r.on_fail.append(recent_runs)
+        run_inline = r.watch("run inline", fn_inline.run(action="job", wait=True))
+        check(run_inline.status.state == "COMPLETED",
+              f"state {run_inline.status.state!r} (message {run_inline.status.message!r})")
+    if not kube:
+        with r.step("run.logs() of the inline job contains 'sdk-inline ran'", timeout=120):
+            wait_for_log(run_inline, "sdk-inline ran", timeout=90)
+
+    # ------------------------------------------------------- failing handler
+    run_fail = None
+    if kube:
+        # Pods are simulated by kwok and never execute code. The way to ask the
+        # server for a simulated failure would be a run-spec field such as
+        # annotations=[{"name": "runplane.io/simulate", "value": "fail"}], but
+        # the SDK validates run specs with pydantic extra="ignore" and drops it
+        # from the POSTed body (verified against a recording stub).
+        r.skip(f"run {FN_FAIL} -> ERROR",
+               "kubernetes/kwok executes no code and the SDK drops unknown run-spec "
+               "fields like 'annotations', so a failure cannot be requested")
+    else:
+        with r.step(f"new_function {FN_FAIL} (code_src=handlers.py, handler fail)"):
+            with in_script_dir():
+                fn_fail = r.watch("function fail", dh.new_function(
+                    project=project, name=FN_FAIL, kind="python", code_src="handlers.py",
+                    handler="fail", python_version=PYTHON_VERSION))
+        with r.step(f"run {FN_FAIL} action=job wait=True -> ERROR with status.message", timeout=420):
+            r.on_fail.append(recent_runs)
+            run_fail = r.watch("run fail", fn_fail.run(action="job", wait=True))
+            check(run_fail.status.state == "ERROR", f"state {run_fail.status.state!r}, expected ERROR")
+            check(isinstance(run_fail.status.message, str) and run_fail.status.message.strip(),
+                  f"ERROR run has empty status.message: {run_fail.status.message!r}")
+            print(f"info: failure message: {run_fail.status.message.strip()[:300]!r}", flush=True)
+
+    # ------------------------------------------------------------- listings
+    with r.step("list_functions contains the functions"):
+        fns = dh.list_functions(project)
+        names = {f.name for f in fns}
+        want = {FN_JOB, FN_INLINE} | (set() if kube else {FN_FAIL})
+        check(want <= names, f"list_functions names {sorted(names)} missing {sorted(want - names)}")
+        check(len([f for f in fns if f.name == FN_JOB]) == 1,
+              f"list_functions must return only the latest version of each name: {[f.id for f in fns]}")
+
+    with r.step(f"get_function({FN_JOB!r}) returns the latest"):
+        got = r.watch("function got", dh.get_function(FN_JOB, project=project))
+        check(got.id == fn_job.id, f"get_function id {got.id!r} != {fn_job.id!r}")
+
+    # ------------------------------------------------------------- versions
+    with r.step(f"new version of {FN_JOB} (with description)"):
+        with in_script_dir():
+            fn_job2 = r.watch("function job v2", dh.new_function(
+                project=project, name=FN_JOB, kind="python", code_src="handlers.py",
+                handler="main", python_version=PYTHON_VERSION,
+                description="second version of sdk-job"))
+        check(fn_job2.id != fn_job.id, "new version has the same id as the old one")
+    with r.step(f"get_function({FN_JOB!r}) returns the new version"):
+        got = r.watch("function got", dh.get_function(FN_JOB, project=project))
+        check(got.id == fn_job2.id, f"latest id {got.id!r}, expected new version {fn_job2.id!r}")
+    with r.step(f"get_function_versions({FN_JOB!r}) returns 2"):
+        vers = dh.get_function_versions(FN_JOB, project=project)
+        ids = [v.id for v in vers]
+        check(len(vers) == 2, f"expected 2 versions, got {ids}")
+        check(set(ids) == {fn_job.id, fn_job2.id}, f"versions {ids} != {{{fn_job.id}, {fn_job2.id}}}")
+    with r.step(f"get_function({FN_JOB!r}, entity_id=<old>) returns the old version"):
+        old = r.watch("function got", dh.get_function(FN_JOB, project=project, entity_id=fn_job.id))
+        check(old.id == fn_job.id, f"id {old.id!r} != {fn_job.id!r}")
+        check(old.spec.source.get("handler") == "main", f"source {old.spec.source!r}")
+    with r.step("get_function(<key>) by store key returns that version"):
+        byk = r.watch("function got", dh.get_function(fn_job.key))
+        check(byk.id == fn_job.id, f"id {byk.id!r} != {fn_job.id!r}")
+
+    # ------------------------------------------------------------------ runs
+    with r.step("list_runs contains the runs"):
+        runs = dh.list_runs(project)
+        run_ids = {x.id for x in runs}
+        want = {run_job.id, run_inline.id} | ({run_fail.id} if run_fail else set())
+        check(want <= run_ids, f"list_runs {sorted(run_ids)} missing {sorted(want - run_ids)}")
+    with r.step("get_run by id"):
+        got_run = r.watch("run got", dh.get_run(run_job.id, project=project))
+        check(got_run.id == run_job.id, f"id {got_run.id!r}")
+        check(got_run.status.state == "COMPLETED", f"state {got_run.status.state!r}")
+        check(got_run.spec.task == run_job.spec.task, f"task {got_run.spec.task!r} != {run_job.spec.task!r}")
+
+    # ----------------------------------------------------------------- serve
+    with r.step(f"new_function {FN_SERVE} (handler serve, init_function init)"):
+        with in_script_dir():
+            fn_serve = r.watch("function serve", dh.new_function(
+                project=project, name=FN_SERVE, kind="python", code_src="handlers.py",
+                handler="serve", init_function="init", python_version=PYTHON_VERSION))
+        check(fn_serve.spec.source.get("init_function") == "init", f"source {fn_serve.spec.source!r}")
+    with r.step(f"run {FN_SERVE} action=serve wait=False -> RUNNING", timeout=180):
+        r.on_fail.append(recent_runs)
+        run_serve = r.watch("run serve", fn_serve.run(action="serve", wait=False))
+        poll_state(run_serve, "RUNNING", timeout=120)
+        print(f"info: serve status.service: {getattr(run_serve.status, 'service', None)!r}", flush=True)
+    with r.step("serve run.stop() -> STOPPED", timeout=180):
+        run_serve.stop()
+        poll_state(run_serve, "STOPPED", timeout=120)
+    with r.step("serve run.resume() -> RUNNING", timeout=180):
+        run_serve.resume()
+        poll_state(run_serve, "RUNNING", timeout=120)
+    with r.step("serve run.stop() again -> STOPPED", timeout=180):
+        run_serve.stop()
+        poll_state(run_serve, "STOPPED", timeout=120)
+
+    # --------------------------------------------------------------- deletes
+    with r.step("delete_run of the completed job run", timeout=120):
+        dh.delete_run(run_job.id, project=project)
+        deadline = time.time() + 60
+        while True:
+            try:
+                gone = dh.get_run(run_job.id, project=project)
+            except EntityNotExistsError:
+                break
+            r.watch("run job (after delete)", gone)
+            if gone.status.state == "DELETED":
+                break
+            check(gone.status.state == "DELETING" and time.time() < deadline,
+                  f"after delete_run the run still exists in state {gone.status.state!r}")
+            time.sleep(2)
+    with r.step(f"delete_function {FN_INLINE} (entity_id)", timeout=120):
+        dh.delete_function(FN_INLINE, project=project, entity_id=fn_inline.id)
+        deadline = time.time() + 60
+        while True:
+            try:
+                gone = dh.get_function(FN_INLINE, project=project, entity_id=fn_inline.id)
+            except EntityNotExistsError:
+                break
+            r.watch("function inline (after delete)", gone)
+            check(time.time() < deadline, "function still readable 60 s after delete_function")
+            time.sleep(2)
+    # The project is intentionally left in place for the harness to inspect.
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--project", required=True)
+    ap.add_argument("--target", required=True, choices=["local", "kubernetes"])
+    ap.add_argument("--expect-unauthorized", action="store_true")
+    args = ap.parse_args(argv)
+
+    if not os.environ.get("DHCORE_ENDPOINT"):
+        print("error: DHCORE_ENDPOINT is not set", flush=True)
+        return 1
+    if not os.environ.get("DH_CONFIG"):
+        # Never fall back to ~/.dhcore.ini: its credentials would override env.
+        os.environ["DH_CONFIG"] = os.path.join(tempfile.mkdtemp(prefix="dh-sdk-"), ".dhcore.ini")
+        print(f"info: DH_CONFIG not set, using {os.environ['DH_CONFIG']}", flush=True)
+
+    r = Runner()
+    with r.step("import digitalhub"):
+        import digitalhub as dh  # noqa: makes no HTTP request
+        import digitalhub_runtime_python  # noqa: F401  (python runtime must be importable)
+
+    if args.expect_unauthorized:
+        scenario_unauthorized(r, dh, args.project)
+    else:
+        scenario_full(r, dh, args.project, args.target)
+    print("scenario: all steps passed", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
