@@ -34,7 +34,7 @@ SCRIPT_DIR = os.path.dirname(os.path.abspath(__file__))
 # Entity names created by the scenario (the harness may look for them).
 FN_JOB = "sdk-job"        # from handlers.py, handler main; gets a 2nd version
 FN_INLINE = "sdk-inline"  # from inline code; deleted at the end
-FN_FAIL = "sdk-fail"      # from handlers.py, handler fail (local target only)
+FN_FAIL = "sdk-fail"      # from handlers.py, handler fail (kwok fails it by its env)
 FN_SERVE = "sdk-serve"    # from handlers.py, handler serve + init_function init
 
 PYTHON_VERSION = "PYTHON3_11"
@@ -239,35 +239,29 @@ def scenario_full(r, dh, project, target):
             wait_for_log(run_inline, "sdk-inline ran", timeout=90)
 
     # ------------------------------------------------------- failing handler
-    run_fail = None
-    if kube:
-        # Pods are simulated by kwok and never execute code. The way to ask the
-        # server for a simulated failure would be a run-spec field such as
-        # annotations=[{"name": "runplane.io/simulate", "value": "fail"}], but
-        # the SDK validates run specs with pydantic extra="ignore" and drops it
-        # from the POSTed body (verified against a recording stub).
-        r.skip(f"run {FN_FAIL} -> ERROR",
-               "kubernetes/kwok executes no code and the SDK drops unknown run-spec "
-               "fields like 'annotations', so a failure cannot be requested")
-    else:
-        with r.step(f"new_function {FN_FAIL} (code_src=handlers.py, handler fail)"):
-            with in_script_dir():
-                fn_fail = r.watch("function fail", dh.new_function(
-                    project=project, name=FN_FAIL, kind="python", code_src="handlers.py",
-                    handler="fail", python_version=PYTHON_VERSION))
-        with r.step(f"run {FN_FAIL} action=job wait=True -> ERROR with status.message", timeout=420):
-            r.on_fail.append(recent_runs)
-            run_fail = r.watch("run fail", fn_fail.run(action="job", wait=True))
-            check(run_fail.status.state == "ERROR", f"state {run_fail.status.state!r}, expected ERROR")
-            check(isinstance(run_fail.status.message, str) and run_fail.status.message.strip(),
-                  f"ERROR run has empty status.message: {run_fail.status.message!r}")
-            print(f"info: failure message: {run_fail.status.message.strip()[:300]!r}", flush=True)
+    # Under kwok (--target kubernetes) pods execute no code: the control plane's kwok
+    # stages fail a pod whose container has RUNPLANE_SIMULATE=fail in its environment,
+    # which the run's `envs` (a field the SDK passes through) put there.
+    fail_envs = [{"name": "RUNPLANE_SIMULATE", "value": "fail"}] if kube else None
+    with r.step(f"new_function {FN_FAIL} (code_src=handlers.py, handler fail)"):
+        with in_script_dir():
+            fn_fail = r.watch("function fail", dh.new_function(
+                project=project, name=FN_FAIL, kind="python", code_src="handlers.py",
+                handler="fail", python_version=PYTHON_VERSION))
+    with r.step(f"run {FN_FAIL} action=job wait=True -> ERROR with status.message", timeout=420):
+        r.on_fail.append(recent_runs)
+        extra = {"envs": fail_envs} if fail_envs else {}
+        run_fail = r.watch("run fail", fn_fail.run(action="job", wait=True, **extra))
+        check(run_fail.status.state == "ERROR", f"state {run_fail.status.state!r}, expected ERROR")
+        check(isinstance(run_fail.status.message, str) and run_fail.status.message.strip(),
+              f"ERROR run has empty status.message: {run_fail.status.message!r}")
+        print(f"info: failure message: {run_fail.status.message.strip()[:300]!r}", flush=True)
 
     # ------------------------------------------------------------- listings
     with r.step("list_functions contains the functions"):
         fns = dh.list_functions(project)
         names = {f.name for f in fns}
-        want = {FN_JOB, FN_INLINE} | (set() if kube else {FN_FAIL})
+        want = {FN_JOB, FN_INLINE, FN_FAIL}
         check(want <= names, f"list_functions names {sorted(names)} missing {sorted(want - names)}")
         check(len([f for f in fns if f.name == FN_JOB]) == 1,
               f"list_functions must return only the latest version of each name: {[f.id for f in fns]}")
@@ -304,7 +298,7 @@ def scenario_full(r, dh, project, target):
     with r.step("list_runs contains the runs"):
         runs = dh.list_runs(project)
         run_ids = {x.id for x in runs}
-        want = {run_job.id, run_inline.id} | ({run_fail.id} if run_fail else set())
+        want = {run_job.id, run_inline.id, run_fail.id}
         check(want <= run_ids, f"list_runs {sorted(run_ids)} missing {sorted(want - run_ids)}")
     with r.step("get_run by id"):
         got_run = r.watch("run got", dh.get_run(run_job.id, project=project))

@@ -357,19 +357,15 @@ macro_rules! create_request {
             pub(crate) project: Option<String>,
             /// The key the client computed; ignored (the host computes its own).
             #[serde(default, rename = "key")]
-            #[schema(value_type = Option<String>)]
             _key: Option<Value>,
             /// The client's view of the status; ignored (an entity starts CREATED).
             #[serde(default, rename = "status")]
-            #[schema(value_type = Option<Object>)]
             _status: Option<Value>,
             /// Who the client says it is; ignored (the token says).
             #[serde(default, rename = "user")]
-            #[schema(value_type = Option<String>)]
             _user: Option<Value>,
             /// Run extensions; ignored (none are supported).
             #[serde(default, rename = "extensions")]
-            #[schema(value_type = Option<Vec<Object>>)]
             _extensions: Option<Value>,
             /// `name`, `project`, times, labels: ignored (the host answers its own),
             /// except a project's `description`.
@@ -399,7 +395,6 @@ create_request! {
         /// The project's spec as the original platform's SDK sends it (`source`,
         /// embedded entity lists): accepted and not kept.
         #[serde(default, rename = "spec")]
-        #[schema(value_type = Option<Object>)]
         _spec: Option<Value>,
     }
 }

@@ -12,14 +12,16 @@ use crate::problem::ApiError;
 const DEFAULT_SIZE: u32 = 100;
 /// Largest page.
 const MAX_SIZE: u32 = 1000;
+/// Largest page index (a million pages of a thousand: beyond any listing).
+const MAX_PAGE: u32 = 1_000_000;
 
 /// Which page of a listing, and in what order.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct Paging {
-    /// Page index, from 0.
-    #[param(minimum = 0)]
-    page: Option<u64>,
+    /// Page index, 0 to 1000000.
+    #[param(minimum = 0, maximum = 1_000_000)]
+    page: Option<u32>,
     /// Page size, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     size: Option<u32>,
@@ -32,6 +34,11 @@ impl Paging {
     /// The page index, the page size and whether the oldest come first; 400 for a size
     /// or an order this API does not offer.
     pub(crate) fn read(&self) -> Result<(u64, u32, bool), ApiError> {
+        let page = match self.page {
+            None => 0,
+            Some(page @ 0..=MAX_PAGE) => page,
+            Some(_) => return Err(ApiError::bad_request("page must be 0 to 1000000")),
+        };
         let size = match self.size {
             None => DEFAULT_SIZE,
             Some(size @ 1..=MAX_SIZE) => size,
@@ -46,7 +53,7 @@ impl Paging {
                 )));
             }
         };
-        Ok((self.page.unwrap_or(0), size, oldest_first))
+        Ok((u64::from(page), size, oldest_first))
     }
 
     /// Page `page` of `all` (newest first), reversed first when the client asked for the
@@ -136,7 +143,7 @@ mod tests {
 
     fn paging(page: u64, size: u32, sort: Option<&str>) -> Paging {
         Paging {
-            page: Some(page),
+            page: Some(u32::try_from(page).unwrap()),
             size: Some(size),
             sort: sort.map(str::to_string),
         }

@@ -118,6 +118,7 @@ struct EntityPath {
     )]
     project: String,
     /// The entity type.
+    #[param(inline)]
     entity: OtherEntity,
 }
 
@@ -132,6 +133,7 @@ struct OneEntityPath {
     )]
     project: String,
     /// The entity type.
+    #[param(inline)]
     entity: OtherEntity,
     /// The entity's id.
     #[expect(dead_code, reason = "no such entity exists; here for the document")]
