@@ -313,11 +313,16 @@ def scenario_full(r, dh, project, target):
                 project=project, name=FN_SERVE, kind="python", code_src="handlers.py",
                 handler="serve", init_function="init", python_version=PYTHON_VERSION))
         check(fn_serve.spec.source.get("init_function") == "init", f"source {fn_serve.spec.source!r}")
-    with r.step(f"run {FN_SERVE} action=serve wait=False -> RUNNING", timeout=180):
+    with r.step(f"run {FN_SERVE} action=serve wait=True -> RUNNING with status.service", timeout=360):
         r.on_fail.append(recent_runs)
-        run_serve = r.watch("run serve", fn_serve.run(action="serve", wait=False))
-        poll_state(run_serve, "RUNNING", timeout=120)
-        print(f"info: serve status.service: {getattr(run_serve.status, 'service', None)!r}", flush=True)
+        # The SDK's wait for a service returns once `status.service` is set (or after
+        # 300 s without raising): the state and the URL say it really came up.
+        started = time.monotonic()
+        run_serve = r.watch("run serve", fn_serve.run(action="serve", wait=True))
+        service = getattr(run_serve.status, "service", None) or {}
+        check(run_serve.status.state == "RUNNING", f"state {run_serve.status.state!r}")
+        check(bool(service.get("url")), f"status.service {service!r}")
+        print(f"info: serving at {service.get('url')} after {time.monotonic() - started:.0f} s", flush=True)
     with r.step("serve run.stop() -> STOPPED", timeout=180):
         run_serve.stop()
         poll_state(run_serve, "STOPPED", timeout=120)

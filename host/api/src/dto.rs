@@ -221,6 +221,11 @@ pub(crate) struct RunStatusDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub(crate) outputs: Option<Value>,
+    /// Where a running service serves: `url` (`host:port`, as the original platform's
+    /// clients read it) and `urls` (with the scheme); absent when it does not serve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) service: Option<Value>,
 }
 
 /// One step of a run's life.
@@ -300,6 +305,7 @@ impl From<StoredRun> for RunDto {
                 message,
                 transitions,
                 outputs: stored.status.get("outputs").cloned(),
+                service: stored.status.get("service").cloned(),
             },
         }
     }

@@ -244,6 +244,13 @@ impl Driver<'_> {
                         let _ = self.events.send(RunEvent::Outputs(status.outputs.clone()));
                     }
                     if moves {
+                        if let Some(url) = status
+                            .service_url
+                            .clone()
+                            .filter(|_| to == RunState::Running)
+                        {
+                            let _ = self.events.send(RunEvent::Serving(url));
+                        }
                         self.step(run, to, describe_status(&status))?;
                         pending_since = (to == RunState::Pending).then(Instant::now);
                         if matches!(to, RunState::Completed | RunState::Error) {

@@ -180,6 +180,7 @@ impl Control {
                         if !described.is_empty() {
                             let _ = events.send(RunEvent::Outputs(described));
                         }
+                        let _ = events.send(RunEvent::Serving(endpoint.url()));
                         step(run, RunState::Running, Some(format!("process {pid}; serving at {}", endpoint.url())))?;
                     }
                 }

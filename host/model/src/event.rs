@@ -21,6 +21,9 @@ pub enum RunEvent {
     },
     /// Named results the run produced; stored with the transition that follows.
     Outputs(Vec<(String, String)>),
+    /// Where a service run serves (`http://host:port`), reported before its RUNNING
+    /// transition and stored with it as `status.service`.
+    Serving(String),
     /// The runtime planned the run (or failed to), which the API's metrics time.
     Planned {
         /// How long the runtime's `plan` call took.

@@ -34,6 +34,8 @@ pub(crate) struct Recorder {
     version: i64,
     /// Outputs reported before the transition they belong to (COMPLETED).
     outputs: Option<Value>,
+    /// Where the service serves, reported before its RUNNING transition.
+    serving: Option<String>,
     events: broadcast::Sender<ServiceEvent>,
 }
 
@@ -50,6 +52,7 @@ impl Recorder {
             id,
             version,
             outputs: None,
+            serving: None,
             events,
         }
     }
@@ -81,6 +84,7 @@ impl Recorder {
                     self.outputs = Some(Value::Object(map));
                     unwritten_outputs = true;
                 }
+                RunEvent::Serving(url) => self.serving = Some(url),
                 RunEvent::Planned { took, failure } => {
                     let _ = self.events.send(ServiceEvent::Planned {
                         run: self.id.clone(),
@@ -125,6 +129,7 @@ impl Recorder {
         if let Some(outputs) = self.outputs.take() {
             status["outputs"] = outputs;
         }
+        status["service"] = service_status(self.serving.take());
         for attempt in 1..=WRITE_ATTEMPTS {
             match self
                 .store
@@ -199,5 +204,19 @@ impl Recorder {
     async fn wait_after(&self, attempt: u32, error: &runplane_store::Error) {
         tracing::warn!(run = %self.id, attempt, %error, "cannot write to the store; retrying");
         tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
+    }
+}
+
+/// `status.service` as the original platform's clients read it (its SDK waits for it
+/// before a serve run counts as up): `{"url": "host:port/path", "urls": [full URL]}`
+/// from where a service serves, reported just before this transition; `null` (the key
+/// removed) with any other transition, after which the run no longer serves there.
+fn service_status(serving: Option<String>) -> Value {
+    match serving {
+        Some(url) => {
+            let bare = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+            json!({ "url": bare, "urls": [url] })
+        }
+        None => Value::Null,
     }
 }
