@@ -287,14 +287,18 @@ impl RunService {
         cursor: Option<&str>,
         offset: u64,
     ) -> Result<RunPage> {
-        if let Some(project) = &filter.project {
-            self.inner.store.get_project(project).await?;
-        }
-        Ok(self
+        let page = self
             .inner
             .store
             .list_runs(filter, limit, cursor, offset)
-            .await?)
+            .await?;
+        // Only an empty page can hide a missing project (a poll costs one query).
+        if page.runs.is_empty()
+            && let Some(project) = &filter.project
+        {
+            self.inner.store.get_project(project).await?;
+        }
+        Ok(page)
     }
 
     /// How many runs are in each state, across every project (what the metrics report:

@@ -84,20 +84,25 @@ impl Store {
         Ok((self.get_run(&RunId::from(first)).await?, false))
     }
 
-    /// Run `id` with its history.
+    /// Run `id` with its history, in one query (clients poll runs: one round trip, not
+    /// two): a row per transition, the run's columns repeated (read from the first),
+    /// a transition recorded after the row was read left out (history length = version
+    /// - 1), so state and history always agree.
     pub async fn get_run(&self, id: &RunId) -> Result<StoredRun> {
-        let row = sqlx::query(concat!(
+        let rows = sqlx::query(concat!(
             "SELECT ",
             run_columns!(),
-            " FROM runs WHERE id = $1"
+            ", t.from_state, t.to_state, t.at, t.reason FROM runs \
+             LEFT JOIN transitions t ON t.run_id = runs.id AND t.seq < runs.version \
+             WHERE runs.id = $1 ORDER BY t.seq"
         ))
         .bind(id.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await
-        .map_err(database)?
-        .ok_or_else(|| not_found("run", id.as_str()))?;
-        let mut runs = self.with_histories(vec![stored_run(&row)?]).await?;
-        Ok(runs.remove(0))
+        .map_err(database)?;
+        with_transitions(&rows)?
+            .pop()
+            .ok_or_else(|| not_found("run", id.as_str()))
     }
 
     /// Runs matching `filter`, newest first (by creation, then id), `limit` a page (0:
@@ -127,35 +132,74 @@ impl Store {
                 (Some(created), Some(id))
             }
         };
-        // One more row than the page tells whether there is a next page.
-        let rows = sqlx::query(concat!(
+        // Only the filters given are in the statement, so the database can walk an
+        // index (`runs_by_created` for a project's runs) and stop after the page: an
+        // `($n IS NULL OR column = $n)` made SQLite sort every run of the table. One
+        // more run than the page tells whether there is a next page; each run comes with
+        // its transitions, a row each (one query, as in `get_run`).
+        let mut sql = String::from(concat!(
             "SELECT ",
             run_columns!(),
-            " FROM runs WHERE ($1 IS NULL OR project = $1) AND ($2 IS NULL OR function = $2) \
-             AND ($3 IS NULL OR state = $3) AND ($4 IS NULL OR function_kind = $4) \
-             AND ($5 IS NULL OR created >= $5) AND ($6 IS NULL OR created < $6) \
-             AND ($7 IS NULL OR created < $7 OR (created = $7 AND id < $8)) \
-             AND ($9 IS NULL OR function_ref = $9) AND ($10 IS NULL OR action = $10) \
-             AND ($11 IS NULL OR kind = $11) \
-             ORDER BY created DESC, id DESC LIMIT $12 OFFSET $13"
-        ))
-        .bind(filter.project.as_deref())
-        .bind(filter.function.as_deref())
-        .bind(filter.state.map(RunState::as_str))
-        .bind(filter.runtime.as_deref())
-        .bind(created_after)
-        .bind(created_before)
-        .bind(after_created)
-        .bind(after_id)
-        .bind(filter.function_ref.as_deref())
-        .bind(filter.action.as_deref())
-        .bind(filter.kind.as_deref())
-        .bind(i64::from(limit) + 1)
-        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(database)?;
-        let mut runs = rows.iter().map(stored_run).collect::<Result<Vec<_>>>()?;
+            ", t.from_state, t.to_state, t.at, t.reason FROM (SELECT ",
+            run_columns!(),
+            " FROM runs WHERE 1 = 1"
+        ));
+        // `$n` by hand: the Any driver's query builder writes `?`, which PostgreSQL
+        // refuses.
+        let mut binds: Vec<Bind> = Vec::new();
+        let mut condition = |sql: &mut String, text: &str, value: Bind| {
+            binds.push(value);
+            sql.push_str(&text.replace('$', &format!("${}", binds.len())));
+        };
+        let texts = [
+            ("project", filter.project.as_deref()),
+            ("function", filter.function.as_deref()),
+            ("state", filter.state.map(RunState::as_str)),
+            ("function_kind", filter.runtime.as_deref()),
+            ("function_ref", filter.function_ref.as_deref()),
+            ("action", filter.action.as_deref()),
+            ("kind", filter.kind.as_deref()),
+        ];
+        for (column, value) in texts {
+            if let Some(value) = value {
+                let text = format!(" AND {column} = $");
+                condition(&mut sql, &text, Bind::Text(value.to_string()));
+            }
+        }
+        if let Some(after) = created_after {
+            condition(&mut sql, " AND created >= $", Bind::Integer(after));
+        }
+        if let Some(before) = created_before {
+            condition(&mut sql, " AND created < $", Bind::Integer(before));
+        }
+        if let (Some(created), Some(id)) = (after_created, after_id) {
+            condition(&mut sql, " AND (created < $", Bind::Integer(created));
+            condition(&mut sql, " OR (created = $", Bind::Integer(created));
+            condition(&mut sql, " AND id < $))", Bind::Text(id.to_string()));
+        }
+        condition(
+            &mut sql,
+            " ORDER BY created DESC, id DESC LIMIT $",
+            Bind::Integer(i64::from(limit) + 1),
+        );
+        condition(
+            &mut sql,
+            " OFFSET $",
+            Bind::Integer(i64::try_from(offset).unwrap_or(i64::MAX)),
+        );
+        sql.push_str(
+            ") page LEFT JOIN transitions t ON t.run_id = page.id AND t.seq < page.version \
+             ORDER BY page.created DESC, page.id DESC, t.seq",
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for bind in binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text),
+                Bind::Integer(number) => query.bind(number),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(database)?;
+        let mut runs = with_transitions(&rows)?;
         let next = if runs.len() > limit as usize {
             runs.truncate(limit as usize);
             runs.last()
@@ -164,10 +208,7 @@ impl Store {
         } else {
             None
         };
-        Ok(RunPage {
-            runs: self.with_histories(runs).await?,
-            next,
-        })
+        Ok(RunPage { runs, next })
     }
 
     /// Every live run (not COMPLETED, ERROR, STOPPED or DELETED), oldest first: what a
@@ -488,6 +529,12 @@ impl Store {
     }
 }
 
+/// A value bound to a statement built at run time.
+enum Bind {
+    Text(String),
+    Integer(i64),
+}
+
 /// A run from its row, without its history.
 fn stored_run(row: &AnyRow) -> Result<StoredRun> {
     Ok(StoredRun {
@@ -511,6 +558,24 @@ fn stored_run(row: &AnyRow) -> Result<StoredRun> {
         updated: rows::timestamp(row, "updated")?,
         placed_locally: rows::integer(row, "placed_locally")? != 0,
     })
+}
+
+/// The runs of `rows` (a run's columns, then one of its transitions or NULLs, the rows
+/// of a run together and its transitions in order), each with its history.
+fn with_transitions(rows: &[AnyRow]) -> Result<Vec<StoredRun>> {
+    let mut runs: Vec<StoredRun> = Vec::new();
+    for row in rows {
+        let id = rows::text(row, "id")?;
+        if runs.last().is_none_or(|last| last.run.id.as_str() != id) {
+            runs.push(stored_run(row)?);
+        }
+        if rows::optional_text(row, "from_state")?.is_some()
+            && let Some(last) = runs.last_mut()
+        {
+            last.run.history.push(transition(row)?);
+        }
+    }
+    Ok(runs)
 }
 
 /// A transition from its row.

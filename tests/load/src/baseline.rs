@@ -13,9 +13,10 @@ use hyper::body::Bytes;
 use crate::Served;
 
 /// Serves the baseline on a new 127.0.0.1 port: `GET /api/v1/-/{project}/runs/{id}`
-/// answers `run` (200), `POST /api/v1/-/{project}/runs` parses the JSON body and
-/// answers `created` (201), like the API does.
-pub async fn start(run: Bytes, created: Bytes) -> anyhow::Result<Served> {
+/// answers `run` (200), `GET /api/v1/-/{project}/runs` answers `list` (200), `POST
+/// /api/v1/-/{project}/runs` parses the JSON body and answers `created` (201), like the
+/// API does.
+pub async fn start(run: Bytes, list: Bytes, created: Bytes) -> anyhow::Result<Served> {
     let router = Router::new()
         .route(
             "/api/v1/-/{project}/runs/{id}",
@@ -26,7 +27,11 @@ pub async fn start(run: Bytes, created: Bytes) -> anyhow::Result<Served> {
         )
         .route(
             "/api/v1/-/{project}/runs",
-            post(
+            get(move |Path(_project): Path<String>| {
+                let list = list.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], list) }
+            })
+            .post(
                 move |Path(_project): Path<String>, Json(_body): Json<serde_json::Value>| {
                     let created = created.clone();
                     async move {

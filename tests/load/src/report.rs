@@ -51,6 +51,11 @@ pub struct Backend {
     pub get: Figures,
     /// The same requests to the plain handler.
     pub get_baseline: Figures,
+    /// `GET /api/v1/-/bench/runs?state=COMPLETED&page=0&size=20` (a page of 20, as the
+    /// original platform's SDK lists runs) through the API.
+    pub list: Figures,
+    /// The same requests to the plain handler.
+    pub list_baseline: Figures,
     /// What became of the runs the create phase started.
     pub runs: Runs,
     /// API / baseline.
@@ -124,15 +129,18 @@ pub struct Ratios {
     pub get_p99: f64,
     /// GET throughput, API / baseline.
     pub get_throughput: f64,
+    /// List p99, API / baseline.
+    pub list_p99: f64,
+    /// List throughput, API / baseline.
+    pub list_throughput: f64,
 }
 
 impl Ratios {
-    /// The ratios of a backend's figures.
+    /// The ratios of a backend's figures, each phase's `(API, baseline)`.
     pub fn of(
-        create: &Figures,
-        create_baseline: &Figures,
-        get: &Figures,
-        get_baseline: &Figures,
+        (create, create_baseline): (&Figures, &Figures),
+        (get, get_baseline): (&Figures, &Figures),
+        (list, list_baseline): (&Figures, &Figures),
     ) -> Ratios {
         let ratio = |api: f64, baseline: f64| api / baseline.max(f64::MIN_POSITIVE);
         Ratios {
@@ -140,6 +148,8 @@ impl Ratios {
             create_throughput: ratio(create.per_second, create_baseline.per_second),
             get_p99: ratio(get.p99_us as f64, get_baseline.p99_us as f64),
             get_throughput: ratio(get.per_second, get_baseline.per_second),
+            list_p99: ratio(list.p99_us as f64, list_baseline.p99_us as f64),
+            list_throughput: ratio(list.per_second, list_baseline.per_second),
         }
     }
 }
@@ -164,6 +174,8 @@ impl Backend {
             ("create run (baseline)", &self.create_baseline),
             ("GET run (API)", &self.get),
             ("GET run (baseline)", &self.get_baseline),
+            ("list runs (API)", &self.list),
+            ("list runs (baseline)", &self.list_baseline),
         ] {
             table.add_row([
                 phase.to_string(),
@@ -180,11 +192,13 @@ impl Backend {
         let ratios = &self.ratios;
         text.push_str(&format!(
             "  API / baseline: create p99 {}, create throughput {}, GET p99 {}, GET \
-             throughput {}\n",
+             throughput {}, list p99 {}, list throughput {}\n",
             significant(ratios.create_p99),
             significant(ratios.create_throughput),
             significant(ratios.get_p99),
             significant(ratios.get_throughput),
+            significant(ratios.list_p99),
+            significant(ratios.list_throughput),
         ));
         let runs = &self.runs;
         text.push_str(&format!(

@@ -15,7 +15,9 @@
 //! 4. the same POSTs to the baseline, which parses the body and answers the captured
 //!    201 document;
 //! 5. GET runs: the clients GET the created runs for `--get-seconds`, through the API
-//!    and then through the baseline answering a captured run document.
+//!    and then through the baseline answering a captured run document;
+//! 6. list runs: the clients GET a page of 20 COMPLETED runs (as the original platform's
+//!    SDK lists them) for `--get-seconds`, through the API and the baseline.
 //!
 //! Client, servers, database and runs share this process's machine: the ratios to the
 //! baseline are the figures to compare across machines, not the absolute ones.
@@ -201,7 +203,12 @@ async fn measure(
     if status != StatusCode::OK {
         bail!("GET {}: {status}", paths[0]);
     }
-    let plain = baseline::start(document, create.bodies[0].clone()).await?;
+    let listing = format!("{RUNS}?state=COMPLETED&page=0&size=20");
+    let (status, page) = load::request(api, Method::GET, &listing, Bytes::new()).await?;
+    if status != StatusCode::OK {
+        bail!("GET {listing}: {status}");
+    }
+    let plain = baseline::start(document, page, create.bodies[0].clone()).await?;
 
     eprintln!("{name}: the same creates against the baseline…");
     let create_baseline = load::run(Phase {
@@ -211,32 +218,42 @@ async fn measure(
     .await?;
     failures(name, "create run baseline", &create_baseline);
     let seconds = Stop::Duration(Duration::from_secs_f64(args.get_seconds));
-    let mut get = Vec::new();
-    for (what, addr) in [("API", api), ("baseline", plain.addr)] {
-        eprintln!("{name}: GET runs for {} s ({what})…", args.get_seconds);
-        let measured = load::run(phase(
-            addr,
-            Method::GET,
-            paths.clone(),
-            "",
-            StatusCode::OK,
-            seconds,
-        ))
-        .await?;
-        failures(name, &format!("GET run {what}"), &measured);
-        get.push(measured);
+    let mut reads = Vec::new();
+    for (phase_name, paths) in [("GET run", paths), ("list runs", vec![listing])] {
+        for (what, addr) in [("API", api), ("baseline", plain.addr)] {
+            eprintln!("{name}: {phase_name} for {} s ({what})…", args.get_seconds);
+            let measured = load::run(phase(
+                addr,
+                Method::GET,
+                paths.clone(),
+                "",
+                StatusCode::OK,
+                seconds,
+            ))
+            .await?;
+            failures(name, &format!("{phase_name} {what}"), &measured);
+            reads.push(Figures::from(&measured));
+        }
     }
     stop(plain, host).await?;
 
     let (create, create_baseline) = (Figures::from(&create), Figures::from(&create_baseline));
-    let (get, get_baseline) = (Figures::from(&get[0]), Figures::from(&get[1]));
+    let [get, get_baseline, list, list_baseline]: [Figures; 4] = reads
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("four read phases"))?;
     Ok(Backend {
         name: name.into(),
-        ratios: Ratios::of(&create, &create_baseline, &get, &get_baseline),
+        ratios: Ratios::of(
+            (&create, &create_baseline),
+            (&get, &get_baseline),
+            (&list, &list_baseline),
+        ),
         create,
         create_baseline,
         get,
         get_baseline,
+        list,
+        list_baseline,
         runs: Runs {
             created: ids.len(),
             over_when_creation_ended: over,
