@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::get;
 use hyper::body::Bytes;
 
 use crate::Served;
