@@ -56,13 +56,13 @@ async fn a_completed_build_becomes_the_functions_image_and_the_next_job_runs_it(
     assert_eq!(image, format!("{REGISTRY}/{project}-jq:{short_id}"));
 
     // The write-back follows the COMPLETED transition: wait for the new version.
-    let latest = wait_for_image(&server, &format!("{functions}/jq"), &image).await;
+    let latest = wait_for_image(&server, &format!("{functions}?name=jq"), &image).await;
     assert_ne!(latest["id"], first["id"], "a new version");
     assert_eq!(
         latest["spec"]["source"], first["spec"]["source"],
         "{latest:#}"
     );
-    let versions = get(&format!("{functions}/jq/versions")).await;
+    let versions = get(&format!("{functions}?name=jq&versions=all")).await;
     assert_eq!(
         versions["content"].as_array().map(Vec::len),
         Some(2),
@@ -108,11 +108,11 @@ async fn post_run(server: &Server, project: &str, task: &str, spec: Value) -> St
     .await
 }
 
-/// The function at `url` once its latest version names `image` (within a minute).
+/// The latest version listed at `url` once it names `image` (within a minute).
 async fn wait_for_image(server: &Server, url: &str, image: &str) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let latest = get(url).await;
+        let latest = get(url).await["content"][0].clone();
         if latest["spec"]["image"] == image {
             return latest;
         }
