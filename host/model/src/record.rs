@@ -41,7 +41,7 @@ pub struct StoredRun {
 }
 
 /// Filters of a run listing; `None` means any.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RunFilter {
     /// Only runs of this project.
     pub project: Option<String>,

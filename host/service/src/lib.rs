@@ -45,6 +45,7 @@ pub use catalog::{Catalog, check_id};
 pub use logs::LogStream;
 pub use preview::{Preview, preview};
 pub use request::RunRequest;
+pub use runplane_store::{RunListing, Shared};
 pub use runs::{RunService, STOP_WAIT, ServiceEvent, Submission};
 pub use runtimes::Runtimes;
 pub use versions::{LoadCounts, Upload};

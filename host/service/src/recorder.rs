@@ -145,7 +145,7 @@ impl Recorder {
                     return Recorded::Stored;
                 }
                 Err(runplane_store::Error::Conflict { .. }) => {
-                    match self.store.get_run(&self.id).await {
+                    match self.store.reread_run(&self.id).await {
                         Ok(fresh) if fresh.run.state == transition.from => {
                             self.version = fresh.version
                         }

@@ -15,7 +15,7 @@ use runplane_model::{
     FieldError, LogLine, NotFound, Run, RunFilter, RunId, RunPage, RunState, SpecFile, StoredRun,
     Target, Transition,
 };
-use runplane_store::{NewRun, Store};
+use runplane_store::{NewRun, RunListing, Shared, Store};
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 
@@ -266,10 +266,15 @@ impl RunService {
     }
 
     /// Run `id`, when it belongs to `project`: another project's run is not found
-    /// there, so a caller scoped to one project learns nothing of the others.
-    pub async fn find(&self, project: &str, id: &str) -> Result<StoredRun> {
-        let stored = self.get(&RunId::from(id.to_string())).await?;
-        if stored.run.project != project {
+    /// there, so a caller scoped to one project learns nothing of the others. Shared
+    /// with the other readers of this version of the run (see [`Shared`]).
+    pub async fn find(&self, project: &str, id: &str) -> Result<Arc<Shared<StoredRun>>> {
+        let stored = self
+            .inner
+            .store
+            .get_run_shared(&RunId::from(id.to_string()))
+            .await?;
+        if stored.get().run.project != project {
             return Err(Error::NotFound(NotFound {
                 entity: "run",
                 name: format!("{id} in project {project}"),
@@ -278,23 +283,14 @@ impl RunService {
         Ok(stored)
     }
 
-    /// The runs of `filter`'s project (which must exist), newest first, `limit` a page
-    /// (0: 100; at most 1000), from `cursor` (the `next` of the previous page).
-    pub async fn list(
-        &self,
-        filter: &RunFilter,
-        limit: u32,
-        cursor: Option<&str>,
-        offset: u64,
-    ) -> Result<RunPage> {
-        let page = self
-            .inner
-            .store
-            .list_runs(filter, limit, cursor, offset)
-            .await?;
+    /// The runs of the listing's project (which must exist), newest first, a page at a
+    /// time. Shared with the other readers of this version of the page (see
+    /// [`Shared`]).
+    pub async fn list(&self, listing: &RunListing) -> Result<Arc<Shared<RunPage>>> {
+        let page = self.inner.store.list_runs_shared(listing).await?;
         // Only an empty page can hide a missing project (a poll costs one query).
-        if page.runs.is_empty()
-            && let Some(project) = &filter.project
+        if page.get().runs.is_empty()
+            && let Some(project) = &listing.filter.project
         {
             self.inner.store.get_project(project).await?;
         }

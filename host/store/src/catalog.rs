@@ -102,8 +102,10 @@ impl Store {
                 .bind(name)
                 .bind(force)
                 .execute(&self.writer)
-                .await
-                .map_err(database)?;
+                .await;
+            // Its runs went with it (or may have, when the answer was lost).
+            self.cache.clear();
+            let deleted = deleted.map_err(database)?;
             if deleted.rows_affected() > 0 {
                 return Ok(());
             }

@@ -1,10 +1,13 @@
 //! Opening a store: URL → backend, pool settings per backend, migrations.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 
+use crate::cache::ReadCache;
+use crate::changes::Watcher;
 use crate::{Backend, Error, Result, Store};
 
 /// Schema of a SQLite store.
@@ -113,11 +116,20 @@ impl Store {
             .run(&writer)
             .await
             .map_err(|e| failed(&format!("migration failed: {e}")))?;
+        // Nobody else can write a private in-memory database: the cache hears all.
+        let cache = Arc::new(ReadCache::new(matches!(location, Location::SqliteMemory)));
+        let watcher = match &location {
+            Location::SqliteMemory => Watcher::none(),
+            Location::SqliteFile { url, .. } => Watcher::sqlite(url, Arc::downgrade(&cache)),
+            Location::Postgres => Watcher::postgres(url, Arc::downgrade(&cache)),
+        };
         tracing::debug!(url = %redact(url), ?backend, "store opened");
         Ok(Store {
             pool,
             writer,
             backend,
+            cache,
+            watcher: Arc::new(watcher),
         })
     }
 
@@ -129,6 +141,8 @@ impl Store {
     /// Closes every connection, waiting for calls in flight; later calls fail. For a
     /// SQLite file this also checkpoints the WAL into the main file.
     pub async fn close(&self) {
+        self.watcher.stop();
+        self.cache.hear(false);
         self.pool.close().await;
         self.writer.close().await;
     }

@@ -30,12 +30,15 @@
 //! # }
 //! ```
 
+mod cache;
 mod catalog;
+mod changes;
 mod connect;
 mod rows;
 mod runs;
 mod runtimes;
 
+pub use cache::{RunListing, Shared};
 use runplane_model::{AlreadyExists, LiveRuns, NotFound, RunId, SpecFile, Target, VersionInUse};
 use time::OffsetDateTime;
 
@@ -135,4 +138,8 @@ pub struct Store {
     /// handler, unfairly, and some would time out ("database is locked") under load.
     writer: sqlx::AnyPool,
     backend: Backend,
+    /// Runs and pages of runs as last read (see `cache`).
+    cache: std::sync::Arc<cache::ReadCache>,
+    /// Hears other writers' changes for `cache` while any clone of the store lives.
+    watcher: std::sync::Arc<changes::Watcher>,
 }

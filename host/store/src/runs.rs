@@ -1,7 +1,7 @@
 //! Runs, their transitions and their logs.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use runplane_model::{
     ALL_STATES, LogLine, OutputStream, Run, RunFilter, RunId, RunPage, RunState, StoredRun,
@@ -11,6 +11,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
+use crate::cache::{RunListing, Shared};
 use crate::rows::{
     self, FINAL_STATES, database, exists, insert_error, nanos, not_found, placeholders,
 };
@@ -72,6 +73,7 @@ impl Store {
             )
         })?;
         if inserted.rows_affected() > 0 {
+            self.cache.run_changed(&run.id);
             return Ok((self.get_run(&run.id).await?, true));
         }
         let first: String =
@@ -84,11 +86,30 @@ impl Store {
         Ok((self.get_run(&RunId::from(first)).await?, false))
     }
 
-    /// Run `id` with its history, in one query (clients poll runs: one round trip, not
-    /// two): a row per transition, the run's columns repeated (read from the first),
-    /// a transition recorded after the row was read left out (history length = version
-    /// - 1), so state and history always agree.
+    /// Run `id` with its history: from the read cache when it holds it (clients poll
+    /// runs), else from the database, kept for the next read. This host's own writes
+    /// show at once; another host's as soon as its change is heard (`changes`).
     pub async fn get_run(&self, id: &RunId) -> Result<StoredRun> {
+        Ok(self.get_run_shared(id).await?.get().clone())
+    }
+
+    /// Run `id` as [`Store::get_run`] reads it, shared with every other reader of this
+    /// version of the run, with its rendering.
+    pub async fn get_run_shared(&self, id: &RunId) -> Result<Arc<Shared<StoredRun>>> {
+        if let Some(run) = self.cache.run(id) {
+            return Ok(run);
+        }
+        let ticket = self.cache.ticket();
+        let run = self.reread_run(id).await?;
+        Ok(self.cache.fill_run(ticket, run))
+    }
+
+    /// Run `id` as the database has it now, past the read cache: for a writer that lost
+    /// a race and must see the write that won, which another host may have made an
+    /// instant ago. One query: a row per transition, the run's columns repeated (read
+    /// from the first), a transition recorded after the row was read left out (history
+    /// length = version - 1), so state and history always agree.
+    pub async fn reread_run(&self, id: &RunId) -> Result<StoredRun> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             run_columns!(),
@@ -109,6 +130,8 @@ impl Store {
     /// 100; at most 1000), after skipping `offset` runs. `cursor` is the `next` of the
     /// previous page (`<created>.<id>` of its last run): the page after it, stable while
     /// new runs arrive, which an offset is not.
+    ///
+    /// Pages come from the read cache when it holds them, as runs do ([`Store::get_run`]).
     pub async fn list_runs(
         &self,
         filter: &RunFilter,
@@ -116,7 +139,36 @@ impl Store {
         cursor: Option<&str>,
         offset: u64,
     ) -> Result<RunPage> {
-        let limit = match limit {
+        let listing = RunListing {
+            filter: filter.clone(),
+            limit,
+            cursor: cursor.map(str::to_string),
+            offset,
+        };
+        Ok(self.list_runs_shared(&listing).await?.get().clone())
+    }
+
+    /// A page of runs as [`Store::list_runs`] reads it, shared with every other reader of
+    /// this version of the page, with its rendering.
+    pub async fn list_runs_shared(&self, listing: &RunListing) -> Result<Arc<Shared<RunPage>>> {
+        if let Some(page) = self.cache.page(listing) {
+            return Ok(page);
+        }
+        let ticket = self.cache.ticket();
+        let page = self.query_runs(listing).await?;
+        Ok(self.cache.fill_page(ticket, listing.clone(), page))
+    }
+
+    /// A page of runs from the database (see [`Store::list_runs`]).
+    async fn query_runs(&self, listing: &RunListing) -> Result<RunPage> {
+        let RunListing {
+            filter,
+            limit,
+            cursor,
+            offset,
+        } = listing;
+        let (cursor, offset) = (cursor.as_deref(), *offset);
+        let limit = match *limit {
             0 => DEFAULT_PAGE,
             n => n.min(MAX_PAGE),
         };
@@ -331,7 +383,9 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(database)?;
-        tx.commit().await.map_err(database)?;
+        let committed = tx.commit().await;
+        self.cache.run_changed(id);
+        committed.map_err(database)?;
         Ok(expected_version + 1)
     }
 
@@ -367,7 +421,9 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(database)?;
-        tx.commit().await.map_err(database)?;
+        let committed = tx.commit().await;
+        self.cache.run_changed(id);
+        committed.map_err(database)?;
         Ok(updated.rows_affected() == 1)
     }
 
@@ -461,8 +517,9 @@ impl Store {
         let deleted = sqlx::query("DELETE FROM runs WHERE id = $1")
             .bind(id.as_str())
             .execute(&self.writer)
-            .await
-            .map_err(database)?;
+            .await;
+        self.cache.run_changed(id);
+        let deleted = deleted.map_err(database)?;
         if deleted.rows_affected() == 0 {
             return Err(not_found("run", id.as_str()));
         }

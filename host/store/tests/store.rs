@@ -1325,6 +1325,109 @@ async fn postgres_survives_restart() {
     }
 }
 
+/// Waits (up to 10 s) until `read` returns `want`; fails with the last value read.
+async fn eventually<F, Fut>(want: RunState, mut read: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = RunState>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let state = read().await;
+        if state == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {state}, not {want}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Two hosts on one database, each store with its read cache: each reads its own writes
+/// at once and the other's once it hears of them, runs and pages alike.
+async fn hosts_share_a_database(url: &str) -> (Store, Store, RunId) {
+    let a = Store::open(url).await.unwrap();
+    let b = Store::open(url).await.unwrap();
+    a.create_project("shared", None).await.unwrap();
+    let id = insert(&a, "shared", "f").await.run.id;
+    let filter = RunFilter {
+        project: Some("shared".to_string()),
+        ..RunFilter::default()
+    };
+    let listed = |store: &Store| {
+        let (store, filter) = (store.clone(), filter.clone());
+        async move {
+            store.list_runs(&filter, 20, None, 0).await.unwrap().runs[0]
+                .run
+                .state
+        }
+    };
+    let read = |store: &Store| {
+        let (store, id) = (store.clone(), id.clone());
+        async move { store.get_run(&id).await.unwrap().run.state }
+    };
+    // Both read (and keep) the run and a page of runs.
+    eventually(RunState::Created, || read(&b)).await;
+    eventually(RunState::Created, || listed(&b)).await;
+    eventually(RunState::Created, || read(&a)).await;
+
+    a.record_transition(&id, 1, &step(RunState::Created, RunState::Built), None)
+        .await
+        .unwrap();
+    assert_eq!(read(&a).await, RunState::Built, "a host reads its writes");
+    assert_eq!(listed(&a).await, RunState::Built);
+    eventually(RunState::Built, || read(&b)).await;
+    eventually(RunState::Built, || listed(&b)).await;
+
+    b.record_transition(&id, 2, &step(RunState::Built, RunState::Ready), None)
+        .await
+        .unwrap();
+    eventually(RunState::Ready, || read(&a)).await;
+    eventually(RunState::Ready, || listed(&a)).await;
+    (a, b, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_processes_share_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, _) = hosts_share_a_database(&sqlite_url(&dir)).await;
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replicas_share_a_database() {
+    let Some(url) = runplane_test_support::postgres::database() else {
+        return;
+    };
+    let (a, b, id) = hosts_share_a_database(&url).await;
+    // The network drops both change listeners (the server ends their sessions): what
+    // is written meanwhile is still read, from the database until they are back.
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(cut, [true, true], "both listeners were cut");
+    b.record_transition(&id, 3, &step(RunState::Ready, RunState::Running), None)
+        .await
+        .unwrap();
+    let read = || {
+        let (a, id) = (a.clone(), id.clone());
+        async move { a.get_run(&id).await.unwrap().run.state }
+    };
+    eventually(RunState::Running, read).await;
+    a.close().await;
+    b.close().await;
+}
+
 #[tokio::test]
 async fn bad_urls_are_named_without_passwords() {
     for (url, shown) in [

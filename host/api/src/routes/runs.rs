@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{KeepAlive, Sse};
@@ -19,7 +19,7 @@ use axum::{Extension, Json as JsonBody};
 use base64::Engine as _;
 use futures::StreamExt;
 use runplane_model::{RunFilter, RunId, RunState, Target};
-use runplane_service::RunRequest;
+use runplane_service::{RunListing, RunRequest};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use utoipa::IntoParams;
@@ -201,7 +201,7 @@ async fn list_runs(
     State(state): State<AppState>,
     Query(query): Query<ListRuns>,
     Query(paging): Query<Paging>,
-) -> Result<JsonBody<Page<RunDto>>, ApiError> {
+) -> Result<Response, ApiError> {
     let (page, size, oldest_first) = paging.read()?;
     if oldest_first {
         return Err(ApiError::bad_request("runs are listed newest first only"));
@@ -230,12 +230,25 @@ async fn list_runs(
         Some(_) => (0, 0),
         None => (page, page.saturating_mul(u64::from(size))),
     };
-    let listed = state
-        .runs
-        .list(&filter, size, query.cursor.as_deref(), offset)
-        .await?;
-    let runs = listed.runs.into_iter().map(RunDto::from).collect();
-    Ok(JsonBody(Page::new(runs, page, size, None, listed.next)))
+    let listing = RunListing {
+        filter,
+        limit: size,
+        cursor: query.cursor,
+        offset,
+    };
+    let listed = state.runs.list(&listing).await?;
+    // Rendered once per version of the page, for every poller: page number and size
+    // follow from the listing that keyed it (its limit, its offset or cursor).
+    Ok(json_response(listed.rendered(|listed| {
+        let runs = listed.runs.iter().cloned().map(RunDto::from).collect();
+        json_bytes(&Page::<RunDto>::new(
+            runs,
+            page,
+            size,
+            None,
+            listed.next.clone(),
+        ))
+    })))
 }
 
 /// `at`, moved into the range the store keeps times in (nanoseconds since 1970 in 64
@@ -263,9 +276,12 @@ async fn get_run(
     reader: ProjectReader,
     State(state): State<AppState>,
     Path(path): Path<RunPath>,
-) -> Result<JsonBody<RunDto>, ApiError> {
+) -> Result<Response, ApiError> {
     let stored = state.runs.find(&reader.project, &path.id).await?;
-    Ok(JsonBody(stored.into()))
+    // Rendered once per version of the run, for every poller.
+    Ok(json_response(
+        stored.rendered(|run| json_bytes(&RunDto::from(run.clone()))),
+    ))
 }
 
 /// Stops a live run and waits (up to a minute) until it has stopped.
@@ -285,7 +301,8 @@ async fn stop_run(
     State(state): State<AppState>,
     Path(path): Path<RunPath>,
 ) -> Result<JsonBody<RunDto>, ApiError> {
-    let stored = state.runs.find(&editor.project, &path.id).await?;
+    let found = state.runs.find(&editor.project, &path.id).await?;
+    let stored = found.get();
     Ok(JsonBody(state.runs.stop(&stored.run.id).await?.into()))
 }
 
@@ -306,7 +323,8 @@ async fn resume_run(
     State(state): State<AppState>,
     Path(path): Path<RunPath>,
 ) -> Result<JsonBody<RunDto>, ApiError> {
-    let stored = state.runs.find(&editor.project, &path.id).await?;
+    let found = state.runs.find(&editor.project, &path.id).await?;
+    let stored = found.get();
     Ok(JsonBody(state.runs.resume(&stored.run.id).await?.into()))
 }
 
@@ -327,7 +345,8 @@ async fn delete_run(
     State(state): State<AppState>,
     Path(path): Path<RunPath>,
 ) -> Result<JsonBody<RunDto>, ApiError> {
-    let stored = state.runs.find(&editor.project, &path.id).await?;
+    let found = state.runs.find(&editor.project, &path.id).await?;
+    let stored = found.get();
     Ok(JsonBody(state.runs.delete(&stored.run.id).await?.into()))
 }
 
@@ -373,7 +392,8 @@ async fn run_logs(
     headers: HeaderMap,
     draining: Option<Extension<Draining>>,
 ) -> Result<Response, ApiError> {
-    let stored = state.runs.find(&reader.project, &path.id).await?;
+    let found = state.runs.find(&reader.project, &path.id).await?;
+    let stored = found.get();
     let lines = state.runs.logs(&stored.run.id, query.follow).await?;
     let id = stored.run.id.clone();
     let lines = lines
@@ -397,7 +417,7 @@ async fn run_logs(
         let logs = if text.is_empty() {
             Vec::new()
         } else {
-            vec![log_entity(&stored, &text)]
+            vec![log_entity(stored, &text)]
         };
         return Ok(JsonBody(logs).into_response());
     }
@@ -456,10 +476,11 @@ async fn run_events(
     // end between two of these steps is in the subscription.
     let subscription = state.runs.subscribe();
     let driving = state.runs.is_driving(&RunId::from(path.id.clone()));
-    let stored = state.runs.find(&reader.project, &path.id).await?;
+    let found = state.runs.find(&reader.project, &path.id).await?;
+    let stored = found.get();
     let stream = events::follow(
         state.runs.clone(),
-        stored,
+        stored.clone(),
         subscription,
         driving,
         draining.map(|Extension(draining)| draining),
@@ -467,4 +488,22 @@ async fn run_events(
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// `value` as a JSON document.
+fn json_bytes(value: &impl serde::Serialize) -> Bytes {
+    // A DTO always serializes: string keys, no failing `Serialize`.
+    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// A 200 answer of JSON `body`, as `Json` would have made it.
+fn json_response(body: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
