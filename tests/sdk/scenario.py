@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""End-to-end scenario: the real DigitalHub SDK (digitalhub==0.15.11 +
-digitalhub-runtime-python==0.15.2) driving a running server through its
-public API (`import digitalhub as dh`).
+"""End-to-end scenario: the real DigitalHub SDK (digitalhub==0.15.11,
+digitalhub-runtime-python==0.15.2 and digitalhub-runtime-container==0.15.3)
+driving a running server through its public API (`import digitalhub as dh`).
 
 Usage:
     python scenario.py --project NAME --target local|kubernetes [--expect-unauthorized]
@@ -36,6 +36,7 @@ FN_JOB = "sdk-job"        # from handlers.py, handler main; gets a 2nd version
 FN_INLINE = "sdk-inline"  # from inline code; deleted at the end
 FN_FAIL = "sdk-fail"      # from handlers.py, handler fail (kwok fails it by its env)
 FN_SERVE = "sdk-serve"    # from handlers.py, handler serve + init_function init
+FN_CONTAINER = "sdk-container"  # an image and a command (digitalhub-runtime-container)
 
 PYTHON_VERSION = "PYTHON3_11"
 KWOK_LOG_LINE = "Hello from the kwok-simulated container log"
@@ -362,6 +363,52 @@ def scenario_full(r, dh, project, target):
     # The project is intentionally left in place for the harness to inspect.
 
 
+def scenario_container(r, dh, project, target):
+    """The container runtime's package: an image and a command run as a job on the
+    cluster (kwok completes it, or fails it by its env), as a user the host's Pod
+    Security level admits; a host without a cluster refuses such a run saying why."""
+    from digitalhub.utils.exceptions import BackendError
+
+    kube = target == "kubernetes"
+    with r.step(f"new_function {FN_CONTAINER} (kind container, image, command)"):
+        fn = r.watch("function container", dh.new_function(
+            project=project, name=FN_CONTAINER, kind="container",
+            image="busybox:1.36", command="echo"))
+        check(fn.kind == "container", f"kind {fn.kind!r}")
+        check(fn.spec.image == "busybox:1.36", f"image {fn.spec.image!r}")
+
+    def refused(what, needle, **run_args):
+        with r.step(f"run {FN_CONTAINER} action=job {what} -> refused", timeout=180):
+            try:
+                run = fn.run(action="job", wait=True, **run_args)
+            except BackendError as e:
+                message = str(e)
+                print(f"info: refused: {message[:300]!r}", flush=True)
+                check(needle in message, f"the refusal does not say {needle!r}: {message!r}")
+            else:
+                r.watch("run container (not refused)", run)
+                raise ScenarioFailure("the run was accepted")
+
+    if not kube:
+        refused("without a cluster", "no Kubernetes cluster", args=["hello"])
+        return
+    # The image's own user may be root, which the host's "restricted" level refuses
+    # until the run says whom to run as.
+    refused("as the image's user", "runAsNonRoot", args=["hello"])
+    with r.step(f"run {FN_CONTAINER} action=job args=[hello] run_as_user=1000 -> COMPLETED",
+                timeout=420):
+        run = r.watch("run container", fn.run(
+            action="job", args=["hello"], run_as_user=1000, wait=True))
+        check(run.status.state == "COMPLETED",
+              f"state {run.status.state!r} (message {run.status.message!r})")
+        check(run.spec.to_dict().get("args") == ["hello"], f"args {run.spec.to_dict().get('args')!r}")
+    with r.step(f"run {FN_CONTAINER} action=job failing -> ERROR", timeout=420):
+        envs = [{"name": "RUNPLANE_SIMULATE", "value": "fail"}]
+        run = r.watch("run container fail", fn.run(
+            action="job", envs=envs, run_as_user=1000, wait=True))
+        check(run.status.state == "ERROR", f"state {run.status.state!r}, expected ERROR")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--project", required=True)
@@ -381,11 +428,13 @@ def main(argv=None):
     with r.step("import digitalhub"):
         import digitalhub as dh  # noqa: makes no HTTP request
         import digitalhub_runtime_python  # noqa: F401  (python runtime must be importable)
+        import digitalhub_runtime_container  # noqa: F401
 
     if args.expect_unauthorized:
         scenario_unauthorized(r, dh, args.project)
     else:
         scenario_full(r, dh, args.project, args.target)
+        scenario_container(r, dh, args.project, args.target)
     print("scenario: all steps passed", flush=True)
     return 0
 

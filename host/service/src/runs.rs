@@ -177,18 +177,30 @@ impl RunService {
         request: RunRequest,
         idempotency_key: Option<String>,
     ) -> Result<(StoredRun, bool)> {
-        let (submission, runtime) = self.inner.catalog.resolve(request, idempotency_key).await?;
-        self.accept(submission, runtime)
-            .await
-            .map_err(|error| match error {
-                Error::Invalid(fields) => {
-                    Error::Invalid(fields.into_iter().map(request_path).collect())
-                }
-                Error::NoCluster => {
-                    Error::field("spec.local_execution", Error::NoCluster.to_string())
-                }
-                other => other,
-            })
+        let placed_locally = request.placed_locally;
+        let resolved = self.inner.catalog.resolve(request, idempotency_key).await;
+        let accepted = match resolved {
+            Ok((submission, runtime)) => self.accept(submission, runtime).await,
+            Err(error) => Err(error),
+        };
+        accepted.map_err(|error| match error {
+            Error::Invalid(fields) => {
+                Error::Invalid(fields.into_iter().map(request_path).collect())
+            }
+            Error::NoCluster => Error::field("spec.local_execution", Error::NoCluster.to_string()),
+            // The client asked for the cluster; the host has none and put the run on
+            // its own machine, where this action cannot run.
+            Error::UnsupportedTarget {
+                runtime, action, ..
+            } if placed_locally => Error::field(
+                "spec.local_execution",
+                format!(
+                    "this host has no Kubernetes cluster, and action {action} of runtime \
+                     {runtime} runs only on one (give the host a kubeconfig)"
+                ),
+            ),
+            other => other,
+        })
     }
 
     /// Validates the run with the runtime owning its kind, stores it (CREATED) with

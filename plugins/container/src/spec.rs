@@ -103,7 +103,9 @@ impl FunctionSpec {
     /// Checks what the schema cannot: one usable form of the source, valid base64, a
     /// file name a ConfigMap can hold, and a Dockerfile made of allowed instructions.
     pub fn check(&self) -> Vec<FieldError> {
-        let Some(source) = &self.source else {
+        // The original's SDK sends `source: {}` (or only a handler and a language) for
+        // an image without files: that is no source, not a source without its text.
+        let Some(source) = self.source.as_ref().filter(|source| source.has_text()) else {
             return Vec::new();
         };
         let mut errors = source.text.check("source");
@@ -152,6 +154,12 @@ impl FunctionSpec {
 }
 
 impl Source {
+    /// Whether it gives any text, inline or by reference.
+    fn has_text(&self) -> bool {
+        let text = &self.text;
+        text.code.is_some() || text.base64.is_some() || text.source.is_some()
+    }
+
     /// The file's name in the pod: the last part of `source`, else `source.<extension
     /// of lang>` (`source.txt` without a language).
     pub fn file_name(&self) -> Option<String> {
@@ -303,5 +311,20 @@ mod tests {
             dockerfile_lines(text),
             ["FROM alpine:3.20", "RUN apk add  jq", "CMD [\"jq\"]"]
         );
+    }
+
+    #[test]
+    fn a_source_without_text_is_no_source() {
+        for source in [
+            serde_json::json!({}),
+            serde_json::json!({"handler": "main"}),
+        ] {
+            let spec: FunctionSpec = serde_json::from_value(
+                serde_json::json!({"image": "busybox:1.36", "source": source}),
+            )
+            .unwrap();
+            assert!(spec.check().is_empty(), "{source}");
+            assert!(spec.file().is_none());
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! The original platform's Python SDK (`digitalhub`, pinned in `tests/sdk`) drives a
 //! real `runplane serve`, unchanged: `tests/sdk/scenario.py` creates a project and
 //! functions, runs jobs to COMPLETED and ERROR with `wait=True`, reads logs, lists,
-//! versions, stops and resumes a serve run and deletes, once on the local target (a
-//! server without a cluster) and once on the test control plane; with a token, the
-//! right one works and a wrong one is the SDK's authentication error.
+//! versions, stops and resumes a serve run and deletes, then runs a container function
+//! (`digitalhub-runtime-container`: refused without a cluster, refused as a root-capable
+//! image at Pod Security "restricted", COMPLETED and ERROR as user 1000), once on the
+//! local target (a server without a cluster) and once on the test control plane; with a
+//! token, the right one works and a wrong one is the SDK's authentication error.
 //!
 //! The SDK lives in a virtualenv cached under `~/.cache/runplane/sdk-venv/<digest of the
 //! pins>`, built on first use with pip (PyPI).
