@@ -6,8 +6,9 @@ driving a running server through its public API (`import digitalhub as dh`).
 Usage:
     python scenario.py --project NAME --target local|kubernetes [--expect-unauthorized]
 
-Environment (set by the harness): DHCORE_ENDPOINT, DHCORE_ACCESS_TOKEN (when
-auth is on), DH_CONFIG (a temp ini file, so ~/.dhcore.ini is never read).
+Environment (set by the harness): DHCORE_ENDPOINT, DHCORE_ACCESS_TOKEN or
+DHCORE_PERSONAL_ACCESS_TOKEN with DHCORE_ISSUER and DHCORE_CLIENT_ID (when auth
+is on), DH_CONFIG (a temp ini file, so ~/.dhcore.ini is never read).
 
 Prints one line per step (`step: <what> ... ok|skipped (...)|FAILED`) and
 exits 0 only if every step passed. On failure it prints the step, the
@@ -166,10 +167,17 @@ def wait_for_log(run, needle, timeout):
 
 def scenario_unauthorized(r, dh, project):
     from digitalhub.utils.exceptions import ClientError, UnauthorizedError
+    from requests.exceptions import HTTPError
 
     with r.step(f"get_or_create_project({project!r}) is rejected as unauthorized", timeout=180):
         try:
             p = dh.get_or_create_project(project)
+        except HTTPError as e:
+            # A wrong DHCORE_PERSONAL_ACCESS_TOKEN: the token endpoint refuses to
+            # exchange it (400 invalid_grant), which the SDK raises as is.
+            print(f"info: raised {type(e).__name__}: {e}", flush=True)
+            error = e.response.json().get("error") if e.response is not None else None
+            check(error == "invalid_grant", f"the token endpoint said {error!r}, not invalid_grant")
         except (ClientError, UnauthorizedError) as e:
             # With a wrong DHCORE_ACCESS_TOKEN the SDK does: GET project -> 401,
             # GET /api/auth -> 401 (UnauthorizedError, swallowed by get_or_create),

@@ -23,7 +23,10 @@ use axum::http::{HeaderMap, header};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use std::time::SystemTime;
+
 use crate::AppState;
+use crate::access::AccessTokens;
 use crate::config::{AuthConfig, LocalPolicy, Role};
 use crate::problem::ApiError;
 
@@ -33,6 +36,8 @@ pub(crate) struct Authenticator {
     insecure: bool,
     /// The usable entries of the configuration, hashes decoded once.
     tokens: Vec<Known>,
+    /// Access tokens exchanged for configured ones (`access`).
+    access: AccessTokens,
 }
 
 /// One configured token, ready to compare: the raw 32 bytes of its SHA-256, so a
@@ -69,6 +74,7 @@ impl Authenticator {
         Authenticator {
             insecure: config.insecure,
             tokens,
+            access: AccessTokens::new(config.exchange_key.as_deref()),
         }
     }
 
@@ -78,8 +84,8 @@ impl Authenticator {
         !self.insecure
     }
 
-    /// The caller presenting `headers`. Every configured hash is compared, in constant
-    /// time, even after a match: the time taken depends on the number of entries only.
+    /// The caller presenting `headers`: a configured token, or an access token minted
+    /// for one that is still configured.
     ///
     /// # Errors
     ///
@@ -93,14 +99,14 @@ impl Authenticator {
             });
         }
         let token = bearer(headers)?;
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let mut found = None;
-        for known in &self.tokens {
-            let equal: bool = known.hash.ct_eq(&digest).into();
-            if equal && found.is_none() {
-                found = Some(known);
-            }
-        }
+        let found = if AccessTokens::is_access_token(token) {
+            // The entry as configured now: removing it revokes its access tokens.
+            self.access
+                .verify(token, SystemTime::now())
+                .and_then(|name| self.tokens.iter().find(|known| known.name == name))
+        } else {
+            self.configured(token)
+        };
         found
             .map(|known| Caller {
                 name: known.name.clone(),
@@ -112,6 +118,27 @@ impl Authenticator {
                     "Bearer error=\"invalid_token\"",
                 )
             })
+    }
+
+    /// The configured entry of `token`. Every configured hash is compared, in constant
+    /// time, even after a match: the time taken depends on the number of entries only.
+    fn configured(&self, token: &str) -> Option<&Known> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let mut found = None;
+        for known in &self.tokens {
+            let equal: bool = known.hash.ct_eq(&digest).into();
+            if equal && found.is_none() {
+                found = Some(known);
+            }
+        }
+        found
+    }
+
+    /// An access token for configured token `personal` (a personal access token), good
+    /// from `now` for [`crate::access::LIFETIME`]; `None` when it is not configured.
+    pub(crate) fn exchange(&self, personal: &str, now: SystemTime) -> Option<String> {
+        self.configured(personal)
+            .map(|known| self.access.mint(&known.name, now))
     }
 }
 
@@ -310,6 +337,7 @@ mod tests {
     fn authenticator() -> Authenticator {
         Authenticator::new(&AuthConfig {
             insecure: false,
+            exchange_key: None,
             tokens: vec![TokenEntry {
                 name: "ci".into(),
                 sha256: hash_token("s3cret"),

@@ -16,6 +16,10 @@
 //! project = "demo"                 # editor: required; viewer: omit for every project
 //! ```
 //!
+//! `exchange_key = "<32 characters or more>"` in `[auth]` signs the access tokens that
+//! `POST /auth/token` gives for a configured token (the DigitalHub SDK's personal access
+//! token): set the same on every replica.
+//!
 //! Tokens are never stored, only their SHA-256 ([`hash_token`] computes it: `printf %s
 //! "$TOKEN" | sha256sum` gives the same). A leaked config file thus leaks no token, as
 //! long as tokens are long random strings: an unsalted hash does not protect a
@@ -30,6 +34,9 @@ use std::net::SocketAddr;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+
+/// Shortest `[auth] exchange_key` accepted.
+const MIN_EXCHANGE_KEY: usize = 32;
 
 /// Largest request body accepted by default (a function with inline source is the
 /// biggest thing a client sends).
@@ -59,6 +66,11 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The exchange key is too short to be a secret.
+    #[error(
+        "[auth] exchange_key must be at least {MIN_EXCHANGE_KEY} characters (a long random string)"
+    )]
+    ShortExchangeKey,
     /// Two token entries share a name or a hash.
     #[error("token {name:?} is configured twice (same name or same sha256)")]
     DuplicateToken {
@@ -133,6 +145,10 @@ pub struct AuthConfig {
     /// The `[[auth.tokens]]` entries: a request is accepted when its token hashes to one
     /// of them, with that entry's role.
     pub tokens: Vec<TokenEntry>,
+    /// The key access tokens are signed with (`POST /auth/token` exchanges a configured
+    /// token for one): the same on every replica, so that each accepts the others'. At
+    /// least 32 characters; without it each process draws its own.
+    pub exchange_key: Option<String>,
 }
 
 /// One `[[auth.tokens]]` entry: a token's hash, the name it is known by and its role.
@@ -171,6 +187,11 @@ impl AuthConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.insecure && !self.tokens.is_empty() {
             return Err(ConfigError::InsecureWithTokens);
+        }
+        if let Some(key) = &self.exchange_key
+            && key.chars().count() < MIN_EXCHANGE_KEY
+        {
+            return Err(ConfigError::ShortExchangeKey);
         }
         let mut names = HashSet::new();
         let mut hashes = HashSet::new();
@@ -237,6 +258,8 @@ struct RawAuthConfig {
     insecure: bool,
     #[serde(default)]
     tokens: Vec<TokenEntry>,
+    #[serde(default)]
+    exchange_key: Option<String>,
 }
 
 impl TryFrom<RawAuthConfig> for AuthConfig {
@@ -246,6 +269,7 @@ impl TryFrom<RawAuthConfig> for AuthConfig {
         let config = AuthConfig {
             insecure: raw.insecure,
             tokens: raw.tokens,
+            exchange_key: raw.exchange_key,
         };
         config.validate()?;
         Ok(config)
@@ -421,7 +445,7 @@ color = "red""#
     fn insecure_mode_listens_only_on_loopback() {
         let insecure = AuthConfig {
             insecure: true,
-            tokens: Vec::new(),
+            ..AuthConfig::default()
         };
         assert!(check_listen("127.0.0.1:8080".parse().unwrap(), &insecure).is_ok());
         assert!(check_listen("[::1]:8080".parse().unwrap(), &insecure).is_ok());

@@ -43,7 +43,7 @@
 //! use runplane_api::{ApiConfig, AuthConfig};
 //!
 //! let config = ApiConfig {
-//!     auth: AuthConfig { insecure: true, tokens: Vec::new() },
+//!     auth: AuthConfig { insecure: true, ..AuthConfig::default() },
 //!     ..ApiConfig::default()
 //! };
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
@@ -53,6 +53,7 @@
 //! # }
 //! ```
 
+mod access;
 mod auth;
 mod config;
 mod dto;

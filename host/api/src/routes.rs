@@ -16,6 +16,7 @@ mod projects;
 mod runs;
 mod runtimes;
 mod tasks;
+mod token;
 
 use axum::http::{Method, StatusCode, Uri};
 use serde::Deserialize;
@@ -43,6 +44,7 @@ pub(crate) fn all(upload_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(compat::router())
+        .merge(token::router())
         .nest("/api/v1", v1)
 }
 

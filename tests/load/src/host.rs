@@ -84,7 +84,7 @@ impl Host {
         let config = ApiConfig {
             auth: AuthConfig {
                 insecure: true,
-                tokens: Vec::new(),
+                ..AuthConfig::default()
             },
             local_target_for: LocalPolicy::Admins,
             ..ApiConfig::default()

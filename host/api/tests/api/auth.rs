@@ -115,6 +115,13 @@ async fn every_route_checks_its_callers() {
         ),
         (Method::GET, "/api/v1/-/demo/artifacts".into(), None, READ),
         (Method::GET, "/api/auth".into(), None, ANY_TOKEN),
+        (
+            Method::GET,
+            "/.well-known/openid-configuration".into(),
+            None,
+            OPEN,
+        ),
+        (Method::POST, "/auth/token".into(), None, OPEN),
         (Method::GET, runs.into(), None, READ),
         (Method::POST, runs.into(), Some(kubernetes_run), EDIT),
         (Method::GET, format!("{runs}/{run}"), None, READ),
@@ -237,4 +244,127 @@ async fn viewers_see_only_their_projects() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["demo"]);
+}
+
+/// `POST /auth/token` with `form` (URL-encoded pairs), as the SDK sends it.
+async fn exchange(host: &Host, form: &[(&str, &str)]) -> crate::support::Answer {
+    let body = form
+        .iter()
+        .map(|(key, value)| format!("{key}={}", value.replace(':', "%3A")))
+        .collect::<Vec<_>>()
+        .join("&");
+    host.raw(
+        axum::http::Request::post("/auth/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+/// The SDK's token exchange of a personal access token.
+fn pat(token: &str) -> [(&str, &str); 5] {
+    [
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
+        ("subject_token", token),
+        ("subject_token_type", "urn:ietf:params:oauth:token-type:pat"),
+        ("client_id", "any"),
+        ("scope", "credentials"),
+    ]
+}
+
+#[tokio::test]
+async fn a_personal_access_token_is_exchanged_for_an_access_token_with_its_role() {
+    let host = Host::with_demo(secured()).await;
+    let discovery = host
+        .raw(
+            axum::http::Request::get("/.well-known/openid-configuration")
+                .header("host", "runplane.example:8080")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        discovery.ok(200)["token_endpoint"],
+        "http://runplane.example:8080/auth/token"
+    );
+
+    let issued = exchange(&host, &pat(EDITOR)).await;
+    let issued = issued.ok(200);
+    assert_eq!(
+        (&issued["token_type"], &issued["expires_in"]),
+        (&json!("Bearer"), &json!(3600))
+    );
+    let access = issued["access_token"].as_str().unwrap().to_string();
+    assert_ne!(access, EDITOR);
+    // The editor's role: demo, not another project's runs.
+    host.get("/api/v1/-/demo/runs", Some(&access)).await.ok(200);
+    host.get("/api/v1/-/other/runs", Some(&access))
+        .await
+        .problem(403);
+    assert_eq!(
+        host.get("/api/auth", Some(&access)).await.ok(200)["name"],
+        "editor"
+    );
+
+    // Another replica with the same key takes it; one with another key does not.
+    host.beside(secured())
+        .await
+        .get("/api/v1/-/demo/runs", Some(&access))
+        .await
+        .ok(200);
+    let mut other_key = secured();
+    other_key.auth.exchange_key = Some("another key of at least thirty-two chars".into());
+    host.beside(other_key)
+        .await
+        .get("/api/v1/-/demo/runs", Some(&access))
+        .await
+        .problem(401);
+    // Removing the entry revokes what was minted from it.
+    let mut revoked = secured();
+    revoked.auth.tokens.retain(|entry| entry.name != "editor");
+    host.beside(revoked)
+        .await
+        .get("/api/v1/-/demo/runs", Some(&access))
+        .await
+        .problem(401);
+    // A tampered token is nobody's.
+    let tampered = format!("{access}x");
+    host.get("/api/v1/-/demo/runs", Some(&tampered))
+        .await
+        .problem(401);
+}
+
+#[tokio::test]
+async fn a_token_exchange_refuses_what_it_cannot_trade() {
+    let host = Host::start(secured()).await;
+    let unknown = exchange(&host, &pat("guess")).await;
+    assert_eq!(
+        (unknown.status.as_u16(), &unknown.body["error"]),
+        (400, &json!("invalid_grant"))
+    );
+    let mut password = pat(EDITOR);
+    password[0] = ("grant_type", "password");
+    let unsupported = exchange(&host, &password).await;
+    assert_eq!(
+        (unsupported.status.as_u16(), &unsupported.body["error"]),
+        (400, &json!("unsupported_grant_type"))
+    );
+    let missing = exchange(&host, &[("subject_token", EDITOR)]).await;
+    assert_eq!(
+        (missing.status.as_u16(), &missing.body["error"]),
+        (400, &json!("invalid_request"))
+    );
+    // An access token is not a personal access token: it cannot be exchanged again.
+    let access = exchange(&host, &pat(EDITOR)).await.ok(200)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(exchange(&host, &pat(&access)).await.status.as_u16(), 400);
+    // Without authentication there is nothing to exchange.
+    let insecure = Host::start(crate::support::insecure()).await;
+    assert_eq!(exchange(&insecure, &pat(EDITOR)).await.status.as_u16(), 400);
 }

@@ -23,6 +23,8 @@ pub(crate) const ADMIN: &str = "admin-token";
 pub(crate) const EDITOR: &str = "editor-token";
 pub(crate) const OTHER_EDITOR: &str = "other-editor-token";
 pub(crate) const VIEWER: &str = "viewer-token";
+/// The key access tokens are signed with, the same on every host of a test.
+pub(crate) const EXCHANGE_KEY: &str = "a key every replica of the tests shares";
 
 /// A handler that prints its argument.
 pub(crate) const HELLO: &str =
@@ -70,6 +72,7 @@ pub(crate) fn secured() -> ApiConfig {
                     },
                 ),
             ],
+            exchange_key: Some(EXCHANGE_KEY.into()),
         },
         ..ApiConfig::default()
     }
@@ -80,7 +83,7 @@ pub(crate) fn insecure() -> ApiConfig {
     ApiConfig {
         auth: AuthConfig {
             insecure: true,
-            tokens: Vec::new(),
+            ..AuthConfig::default()
         },
         local_target_for: LocalPolicy::Admins,
         ..ApiConfig::default()

@@ -5,7 +5,8 @@
 //! (`digitalhub-runtime-container`: refused without a cluster, refused as a root-capable
 //! image at Pod Security "restricted", COMPLETED and ERROR as user 1000), once on the
 //! local target (a server without a cluster) and once on the test control plane; with a
-//! token, the right one works and a wrong one is the SDK's authentication error.
+//! token or a personal access token (exchanged at the host's token endpoint), the right
+//! one works and a wrong one is the SDK's authentication error.
 //!
 //! The SDK lives in a virtualenv cached under `~/.cache/runplane/sdk-venv/<digest of the
 //! pins>`, built on first use with pip (PyPI).
@@ -66,9 +67,9 @@ fn run(command: &mut Command) {
 }
 
 /// Runs the scenario against `server` for `project` with `args`, the SDK configured
-/// with `token`, and asserts it passed (its output, one line per step, is the message
-/// otherwise).
-fn scenario(server: &Server, project: &str, token: Option<&str>, args: &[&str]) {
+/// with `credentials` (`DHCORE_*` variables), and asserts it passed (its output, one
+/// line per step, is the message otherwise).
+fn scenario(server: &Server, project: &str, credentials: &[(&str, &str)], args: &[&str]) {
     let python = sdk_python();
     let home = tempfile::tempdir().unwrap();
     let mut command = Command::new(python);
@@ -81,10 +82,9 @@ fn scenario(server: &Server, project: &str, token: Option<&str>, args: &[&str]) 
         // Credentials in an SDK config file would win over the environment.
         .env("DH_CONFIG", home.path().join(".dhcore.ini"))
         .env("HOME", home.path())
-        .env_remove("DHCORE_ACCESS_TOKEN");
-    if let Some(token) = token {
-        command.env("DHCORE_ACCESS_TOKEN", token);
-    }
+        .env_remove("DHCORE_ACCESS_TOKEN")
+        .env_remove("DHCORE_PERSONAL_ACCESS_TOKEN")
+        .envs(credentials.iter().copied());
     let output = command.output().expect("the scenario starts");
     let text = format!(
         "{}{}",
@@ -99,7 +99,7 @@ fn scenario(server: &Server, project: &str, token: Option<&str>, args: &[&str]) 
 fn the_sdk_runs_functions_on_a_server_without_a_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), None);
-    scenario(&server, "sdk-local", None, &["--target", "local"]);
+    scenario(&server, "sdk-local", &[], &["--target", "local"]);
 }
 
 #[test]
@@ -110,12 +110,13 @@ fn the_sdk_runs_functions_on_the_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), Some(&kubeconfig));
     let project = format!("sdk-{}", std::process::id());
-    scenario(&server, &project, None, &["--target", "kubernetes"]);
+    scenario(&server, &project, &[], &["--target", "kubernetes"]);
 }
 
 #[test]
-fn the_sdk_authenticates_with_its_token() {
+fn the_sdk_authenticates_with_its_token_or_its_personal_access_token() {
     const TOKEN: &str = "sdk-editor-token";
+    const PERSONAL: &str = "sdk-personal-access-token";
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("runplane.toml");
     let hash = hex::encode(Sha256::digest(TOKEN.as_bytes()));
@@ -123,8 +124,10 @@ fn the_sdk_authenticates_with_its_token() {
         &config,
         format!(
             "local_target = \"editors\"\n\n[[auth.tokens]]\nname = \"sdk\"\nsha256 = \"{hash}\"\n\
-             role = \"editor\"\nproject = \"sdk-auth\"\n\n[[auth.tokens]]\nname = \"admin\"\n\
-             sha256 = \"{}\"\nrole = \"admin\"\n",
+             role = \"editor\"\nproject = \"sdk-auth\"\n\n[[auth.tokens]]\nname = \"pat\"\n\
+             sha256 = \"{}\"\nrole = \"editor\"\nproject = \"sdk-pat\"\n\n[[auth.tokens]]\n\
+             name = \"admin\"\nsha256 = \"{}\"\nrole = \"admin\"\n",
+            hex::encode(Sha256::digest(PERSONAL.as_bytes())),
             hex::encode(Sha256::digest(b"sdk-admin-token"))
         ),
     )
@@ -135,25 +138,41 @@ fn the_sdk_authenticates_with_its_token() {
         None,
         &[("RUNPLANE_CONFIG", config.to_str().unwrap())],
     );
-    // Only an admin creates projects: the editor's SDK then finds its project.
+    // Only an admin creates projects: the editors' SDK then finds its project.
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let created = runtime.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::new()
-            .post(server.url("/api/v1/projects"))
-            .bearer_auth("sdk-admin-token")
-            .json(&serde_json::json!({"name": "sdk-auth"}))
-            .send()
-            .await
-            .expect("the server answers")
-            .status()
-    });
-    assert_eq!(created.as_u16(), 201);
-    scenario(&server, "sdk-auth", Some(TOKEN), &["--target", "local"]);
+    for project in ["sdk-auth", "sdk-pat"] {
+        let created = runtime.block_on(async {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::new()
+                .post(server.url("/api/v1/projects"))
+                .bearer_auth("sdk-admin-token")
+                .json(&serde_json::json!({"name": project}))
+                .send()
+                .await
+                .expect("the server answers")
+                .status()
+        });
+        assert_eq!(created.as_u16(), 201);
+    }
+    let local = ["--target", "local"];
+    let refused = ["--target", "local", "--expect-unauthorized"];
     scenario(
         &server,
         "sdk-auth",
-        Some("a-wrong-token"),
-        &["--target", "local", "--expect-unauthorized"],
+        &[("DHCORE_ACCESS_TOKEN", TOKEN)],
+        &local,
     );
+    let wrong = [("DHCORE_ACCESS_TOKEN", "a-wrong-token")];
+    scenario(&server, "sdk-auth", &wrong, &refused);
+    // A personal access token, exchanged at the host's token endpoint for an access
+    // token (the SDK finds the endpoint from its issuer, this host).
+    let personal = |token| {
+        [
+            ("DHCORE_PERSONAL_ACCESS_TOKEN", token),
+            ("DHCORE_ISSUER", server.base.as_str()),
+            ("DHCORE_CLIENT_ID", "runplane"),
+        ]
+    };
+    scenario(&server, "sdk-pat", &personal(PERSONAL), &local);
+    scenario(&server, "sdk-pat", &personal("a-wrong-pat"), &refused);
 }
