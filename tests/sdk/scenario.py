@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end scenario: the real DigitalHub SDK (digitalhub==0.15.11,
-digitalhub-runtime-python==0.15.2 and digitalhub-runtime-container==0.15.3)
+digitalhub-runtime-python==0.15.2, digitalhub-runtime-container==0.15.3 and
+digitalhub-runtime-modelserve==0.15.0)
 driving a running server through its public API (`import digitalhub as dh`).
 
 Usage:
@@ -38,6 +39,21 @@ FN_INLINE = "sdk-inline"  # from inline code; deleted at the end
 FN_FAIL = "sdk-fail"      # from handlers.py, handler fail (kwok fails it by its env)
 FN_SERVE = "sdk-serve"    # from handlers.py, handler serve + init_function init
 FN_CONTAINER = "sdk-container"  # an image and a command (digitalhub-runtime-container)
+FN_TRAIN = "sdk-train"    # inline code with requirements: trains and saves a model
+FN_MODEL = "sdk-model"    # sklearnserve of that model (digitalhub-runtime-modelserve)
+
+# The scikit-learn the serving environment pins, so the pickled model loads there.
+SCIKIT_LEARN = "scikit-learn==1.5.2"
+TRAIN_CODE = """\
+import joblib
+from sklearn.linear_model import LogisticRegression
+
+def main(path):
+    x = [[0, 0], [0, 1], [1, 0], [1, 1], [0, 0.5], [1, 0.5]]
+    y = [0, 0, 1, 1, 0, 1]
+    joblib.dump(LogisticRegression().fit(x, y), path)
+    print(f"saved {path}", flush=True)
+"""
 
 PYTHON_VERSION = "PYTHON3_11"
 KWOK_LOG_LINE = "Hello from the kwok-simulated container log"
@@ -417,6 +433,54 @@ def scenario_container(r, dh, project, target):
         check(run.status.state == "ERROR", f"state {run.status.state!r}, expected ERROR")
 
 
+def scenario_modelserve(r, dh, project, target):
+    """The modelserve package: on the local target a model trained by a python job
+    (inline code with requirements) is served by an sklearnserve run on MLServer and
+    answers an Open Inference Protocol request until stopped; on the cluster the
+    serve run of a model at a URL comes up (kwok) and stops."""
+    import urllib.request
+
+    kube = target == "kubernetes"
+    if kube:
+        path = "https://models.example/tiny.joblib"
+    else:
+        path = os.path.join(tempfile.mkdtemp(prefix="sdk-model-"), "tiny.joblib")
+        with r.step(f"run {FN_TRAIN} (inline code, requirements) -> COMPLETED", timeout=900):
+            train = r.watch("function train", dh.new_function(
+                project=project, name=FN_TRAIN, kind="python", code=TRAIN_CODE,
+                handler="main", python_version=PYTHON_VERSION, requirements=[SCIKIT_LEARN]))
+            run = r.watch("run train", train.run(
+                action="job", parameters={"path": path}, wait=True))
+            check(run.status.state == "COMPLETED",
+                  f"state {run.status.state!r} (message {run.status.message!r})")
+            check(os.path.exists(path), f"no model at {path}")
+    with r.step(f"new_function {FN_MODEL} (kind sklearnserve, path, model_name)"):
+        model = r.watch("function model", dh.new_function(
+            project=project, name=FN_MODEL, kind="sklearnserve", path=path, model_name="tiny"))
+        check(model.spec.path == path, f"path {model.spec.path!r}")
+    with r.step(f"run {FN_MODEL} action=serve wait=True -> RUNNING with status.service",
+                timeout=900):
+        served = r.watch("run model", model.run(action="serve", wait=True))
+        service = getattr(served.status, "service", None) or {}
+        check(served.status.state == "RUNNING",
+              f"state {served.status.state!r} (message {served.status.message!r})")
+        check(bool(service.get("url")), f"status.service {service!r}")
+    if not kube:
+        with r.step("the served model answers a V2 inference request", timeout=120):
+            url = (service.get("urls") or ["http://" + service["url"]])[0]
+            request = {"inputs": [{"name": "input-0", "shape": [2, 2], "datatype": "FP64",
+                                   "data": [[1.0, 0.0], [0.0, 1.0]]}]}
+            req = urllib.request.Request(
+                f"{url}/v2/models/tiny/infer", data=json.dumps(request).encode(),
+                headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=60) as answer:
+                body = json.load(answer)
+            check(body["outputs"][0]["data"] == [1, 0], f"predicted {body!r}")
+    with r.step(f"{FN_MODEL} run.stop() -> STOPPED", timeout=180):
+        served.stop()
+        poll_state(served, "STOPPED", timeout=120)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--project", required=True)
@@ -437,12 +501,14 @@ def main(argv=None):
         import digitalhub as dh  # noqa: makes no HTTP request
         import digitalhub_runtime_python  # noqa: F401  (python runtime must be importable)
         import digitalhub_runtime_container  # noqa: F401
+        import digitalhub_runtime_modelserve  # noqa: F401
 
     if args.expect_unauthorized:
         scenario_unauthorized(r, dh, args.project)
     else:
         scenario_full(r, dh, args.project, args.target)
         scenario_container(r, dh, args.project, args.target)
+        scenario_modelserve(r, dh, args.project, args.target)
     print("scenario: all steps passed", flush=True)
     return 0
 
