@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end scenario: the real DigitalHub SDK (digitalhub==0.15.11,
-digitalhub-runtime-python==0.15.2, digitalhub-runtime-container==0.15.3 and
-digitalhub-runtime-modelserve==0.15.0)
+digitalhub-runtime-python==0.15.2, digitalhub-runtime-container==0.15.3,
+digitalhub-runtime-modelserve==0.15.0 and digitalhub-runtime-flower==0.15.1)
 driving a running server through its public API (`import digitalhub as dh`).
 
 Usage:
@@ -41,6 +41,10 @@ FN_SERVE = "sdk-serve"    # from handlers.py, handler serve + init_function init
 FN_CONTAINER = "sdk-container"  # an image and a command (digitalhub-runtime-container)
 FN_TRAIN = "sdk-train"    # inline code with requirements: trains and saves a model
 FN_MODEL = "sdk-model"    # sklearnserve of that model (digitalhub-runtime-modelserve)
+FN_FLOWER = "sdk-flower"  # a federated regression (digitalhub-runtime-flower)
+
+# The Flower app of host/cli/tests/federated: a ServerApp and a ClientApp named `app`.
+FLOWER_APP = os.path.join(SCRIPT_DIR, "..", "apps", "flower")
 
 # The scikit-learn the serving environment pins, so the pickled model loads there.
 SCIKIT_LEARN = "scikit-learn==1.5.2"
@@ -481,6 +485,35 @@ def scenario_modelserve(r, dh, project, target):
         poll_state(served, "STOPPED", timeout=120)
 
 
+def scenario_flower(r, dh, project, target):
+    """The flower package: a flower-app from client and server code trains two rounds
+    on a federation the run starts on the local target (real Flower) and reports them
+    in its outputs; on the cluster it trains against a named SuperLink (kwok)."""
+    kube = target == "kubernetes"
+
+    def code(name):
+        with open(os.path.join(FLOWER_APP, name)) as source:
+            return source.read()
+
+    with r.step(f"new_function {FN_FLOWER} (kind flower-app, client and server code)"):
+        app = r.watch("function flower", dh.new_function(
+            project=project, name=FN_FLOWER, kind="flower-app",
+            client_code=code("client.py"), server_code=code("server.py"),
+            client_app="app", server_app="app"))
+        check(app.spec.fab_source.get("clientbase64"), f"fab_source {app.spec.fab_source!r}")
+    extra = {"superlink": "sdk-superlink:9093"} if kube else {}
+    with r.step(f"run {FN_FLOWER} action=train wait=True -> COMPLETED", timeout=900):
+        run = r.watch("run flower", app.run(
+            action="train", parameters={"num-server-rounds": 2, "learning-rate": 0.1},
+            wait=True, **extra))
+        check(run.status.state == "COMPLETED",
+              f"state {run.status.state!r} (message {run.status.message!r})")
+        if not kube:
+            outputs = run.status.to_dict().get("outputs") or {}
+            rounds = outputs.get("rounds")
+            check(str(rounds) == "2", f"outputs {outputs!r}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--project", required=True)
@@ -502,6 +535,7 @@ def main(argv=None):
         import digitalhub_runtime_python  # noqa: F401  (python runtime must be importable)
         import digitalhub_runtime_container  # noqa: F401
         import digitalhub_runtime_modelserve  # noqa: F401
+        import digitalhub_runtime_flower  # noqa: F401
 
     if args.expect_unauthorized:
         scenario_unauthorized(r, dh, args.project)
@@ -509,6 +543,7 @@ def main(argv=None):
         scenario_full(r, dh, args.project, args.target)
         scenario_container(r, dh, args.project, args.target)
         scenario_modelserve(r, dh, args.project, args.target)
+        scenario_flower(r, dh, args.project, args.target)
     print("scenario: all steps passed", flush=True)
     return 0
 

@@ -18,69 +18,10 @@ use crate::{Server, call, create_function_of, create_project, logs, start_task, 
 
 /// The ServerApp: FedAvg over both SuperNodes for `num-server-rounds` rounds, the
 /// evaluation's `mse` averaged by the number of points.
-const SERVER: &str = r#"
-from flwr.common import Context, ndarrays_to_parameters
-from flwr.server import ServerApp, ServerAppComponents, ServerConfig
-from flwr.server.strategy import FedAvg
-import numpy as np
-
-
-def weighted_average(metrics):
-    total = sum(count for count, _ in metrics)
-    return {"mse": sum(count * m["mse"] for count, m in metrics) / total}
-
-
-def server_fn(context: Context):
-    if context.run_config.get("fail"):
-        raise ValueError("the run asked this ServerApp to fail")
-    strategy = FedAvg(
-        fraction_fit=1.0,
-        fraction_evaluate=1.0,
-        min_available_clients=2,
-        initial_parameters=ndarrays_to_parameters([np.zeros(2)]),
-        evaluate_metrics_aggregation_fn=weighted_average,
-    )
-    rounds = int(context.run_config["num-server-rounds"])
-    return ServerAppComponents(strategy=strategy, config=ServerConfig(num_rounds=rounds))
-
-
-app = ServerApp(server_fn=server_fn)
-"#;
+const SERVER: &str = include_str!("../../../../tests/apps/flower/server.py");
 
 /// The ClientApp: gradient descent on this SuperNode's partition.
-const CLIENT: &str = r#"
-from flwr.client import ClientApp, NumPyClient
-from flwr.common import Context
-import numpy as np
-
-
-class Regression(NumPyClient):
-    def __init__(self, x, y, rate):
-        self.x, self.y, self.rate = x, y, rate
-
-    def fit(self, parameters, config):
-        a, b = parameters[0]
-        for _ in range(20):
-            error = a * self.x + b - self.y
-            a -= self.rate * 2 * np.mean(error * self.x)
-            b -= self.rate * 2 * np.mean(error)
-        return [np.array([a, b])], len(self.x), {}
-
-    def evaluate(self, parameters, config):
-        a, b = parameters[0]
-        mse = float(np.mean((a * self.x + b - self.y) ** 2))
-        return mse, len(self.x), {"mse": mse}
-
-
-def client_fn(context: Context):
-    rng = np.random.default_rng(int(context.node_config["partition-id"]))
-    x = rng.uniform(-1, 1, 50)
-    y = 3.0 * x + 0.5 + rng.normal(0, 0.05, 50)
-    return Regression(x, y, float(context.run_config["learning-rate"])).to_client()
-
-
-app = ClientApp(client_fn=client_fn)
-"#;
+const CLIENT: &str = include_str!("../../../../tests/apps/flower/client.py");
 
 /// Creates `project`'s flower-app `regression` and starts a local train run of it with
 /// `parameters` on a federation of its own; its id.
