@@ -61,8 +61,21 @@ impl Watcher {
     }
 }
 
+/// Leaves the cache deaf when the watcher task ends, however it ends (stopped, or
+/// dropped with the runtime it ran on while the store lives on).
+struct Deafen(Weak<ReadCache>);
+
+impl Drop for Deafen {
+    fn drop(&mut self) {
+        if let Some(cache) = self.0.upgrade() {
+            cache.hear(false);
+        }
+    }
+}
+
 /// Listens on [`CHANNEL`] until stopped, connecting again after every loss.
 async fn listen(url: String, cache: Weak<ReadCache>, mut stopped: oneshot::Receiver<()>) {
+    let _deafen = Deafen(cache.clone());
     loop {
         let connected = tokio::select! {
             _ = &mut stopped => return,
@@ -115,6 +128,7 @@ async fn subscribe(url: &str) -> sqlx::Result<PgListener> {
 /// Reads `data_version` every [`SQLITE_POLL`] until stopped; the cache hears while it
 /// can read it.
 async fn poll(url: String, cache: Weak<ReadCache>, mut stopped: oneshot::Receiver<()>) {
+    let _deafen = Deafen(cache.clone());
     let mut connection: Option<sqlx::AnyConnection> = None;
     let mut seen: Option<i64> = None;
     let mut tick = tokio::time::interval(SQLITE_POLL);

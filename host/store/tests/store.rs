@@ -1397,6 +1397,36 @@ async fn sqlite_processes_share_a_file() {
     b.close().await;
 }
 
+#[test]
+fn a_store_outliving_the_runtime_of_its_watcher_reads_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let (store, id) = first.block_on(async {
+        let store = Store::open(&url).await.unwrap();
+        store.create_project("outlived", None).await.unwrap();
+        let id = insert(&store, "outlived", "f").await.run.id;
+        // Heard, then kept.
+        eventually(RunState::Created, || {
+            let (store, id) = (store.clone(), id.clone());
+            async move { store.get_run(&id).await.unwrap().run.state }
+        })
+        .await;
+        (store, id)
+    });
+    // The watcher task goes with its runtime; the store lives on.
+    drop(first);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let other = Store::open(&url).await.unwrap();
+        other
+            .record_transition(&id, 1, &step(RunState::Created, RunState::Built), None)
+            .await
+            .unwrap();
+        assert_eq!(store.get_run(&id).await.unwrap().run.state, RunState::Built);
+        other.close().await;
+    });
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_replicas_share_a_database() {
     let Some(url) = runplane_test_support::postgres::database() else {
