@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """End-to-end scenario: the real DigitalHub SDK (digitalhub==0.15.11,
 digitalhub-runtime-python==0.15.2, digitalhub-runtime-container==0.15.3,
-digitalhub-runtime-modelserve==0.15.0 and digitalhub-runtime-flower==0.15.1)
+digitalhub-runtime-modelserve==0.15.0, digitalhub-runtime-flower==0.15.1 and
+digitalhub-runtime-dbt==0.15.2)
 driving a running server through its public API (`import digitalhub as dh`).
 
 Usage:
@@ -42,6 +43,7 @@ FN_CONTAINER = "sdk-container"  # an image and a command (digitalhub-runtime-con
 FN_TRAIN = "sdk-train"    # inline code with requirements: trains and saves a model
 FN_MODEL = "sdk-model"    # sklearnserve of that model (digitalhub-runtime-modelserve)
 FN_FLOWER = "sdk-flower"  # a federated regression (digitalhub-runtime-flower)
+FN_DBT = "sdk-dbt"        # a SQL model without inputs (digitalhub-runtime-dbt)
 
 # The Flower app of host/cli/tests/federated: a ServerApp and a ClientApp named `app`.
 FLOWER_APP = os.path.join(SCRIPT_DIR, "..", "apps", "flower")
@@ -514,6 +516,27 @@ def scenario_flower(r, dh, project, target):
             check(str(rounds) == "2", f"outputs {outputs!r}")
 
 
+def scenario_dbt(r, dh, project, target):
+    """The dbt package: a SQL model (no inputs: the SDK fetches inputs as data items,
+    which Runplane does not keep) transformed into a table, with dbt and DuckDB on the
+    local target, as a Job on the cluster (kwok)."""
+    with r.step(f"new_function {FN_DBT} (kind dbt, SQL code)"):
+        fn = r.watch("function dbt", dh.new_function(
+            project=project, name=FN_DBT, kind="dbt",
+            code="select 42 as answer union all select 7 as answer"))
+        check(fn.spec.source.get("base64"), f"source {fn.spec.source!r}")
+    with r.step(f"run {FN_DBT} action=transform wait=True -> COMPLETED", timeout=900):
+        run = r.watch("run dbt", fn.run(
+            action="transform", outputs={"output_table": "answers"}, wait=True))
+        check(run.status.state == "COMPLETED",
+              f"state {run.status.state!r} (message {run.status.message!r})")
+        if target != "kubernetes":
+            table = (run.status.to_dict().get("outputs") or {}).get("output_table")
+            table = json.loads(table) if isinstance(table, str) else (table or {})
+            names = [column.get("name") for column in table.get("columns", [])]
+            check(names == ["answer"], f"output_table {table!r}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--project", required=True)
@@ -536,6 +559,7 @@ def main(argv=None):
         import digitalhub_runtime_container  # noqa: F401
         import digitalhub_runtime_modelserve  # noqa: F401
         import digitalhub_runtime_flower  # noqa: F401
+        import digitalhub_runtime_dbt  # noqa: F401
 
     if args.expect_unauthorized:
         scenario_unauthorized(r, dh, args.project)
@@ -544,6 +568,7 @@ def main(argv=None):
         scenario_container(r, dh, args.project, args.target)
         scenario_modelserve(r, dh, args.project, args.target)
         scenario_flower(r, dh, args.project, args.target)
+        scenario_dbt(r, dh, args.project, args.target)
     print("scenario: all steps passed", flush=True)
     return 0
 

@@ -5,7 +5,8 @@
 //! (`digitalhub-runtime-container`: refused without a cluster, refused as a root-capable
 //! image at Pod Security "restricted", COMPLETED and ERROR as user 1000) and serves a
 //! model (`digitalhub-runtime-modelserve`: trained by a job, answering V2 inference
-//! locally) and trains a Flower app (`digitalhub-runtime-flower`), once on the
+//! locally), trains a Flower app (`digitalhub-runtime-flower`) and transforms a dbt model
+//! (`digitalhub-runtime-dbt`), once on the
 //! local target (a server without a cluster) and once on the test control plane; with a
 //! token or a personal access token (exchanged at the host's token endpoint), the right
 //! one works and a wrong one is the SDK's authentication error.
