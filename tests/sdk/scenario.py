@@ -45,21 +45,13 @@ FN_MODEL = "sdk-model"    # sklearnserve of that model (digitalhub-runtime-model
 FN_FLOWER = "sdk-flower"  # a federated regression (digitalhub-runtime-flower)
 FN_DBT = "sdk-dbt"        # a SQL model without inputs (digitalhub-runtime-dbt)
 
+# User code shared with the Rust end-to-end tests (tests/apps).
+APPS = os.path.join(SCRIPT_DIR, "..", "apps")
 # The Flower app of host/cli/tests/federated: a ServerApp and a ClientApp named `app`.
-FLOWER_APP = os.path.join(SCRIPT_DIR, "..", "apps", "flower")
+FLOWER_APP = os.path.join(APPS, "flower")
 
 # The scikit-learn the serving environment pins, so the pickled model loads there.
 SCIKIT_LEARN = "scikit-learn==1.5.2"
-TRAIN_CODE = """\
-import joblib
-from sklearn.linear_model import LogisticRegression
-
-def main(path):
-    x = [[0, 0], [0, 1], [1, 0], [1, 1], [0, 0.5], [1, 0.5]]
-    y = [0, 0, 1, 1, 0, 1]
-    joblib.dump(LogisticRegression().fit(x, y), path)
-    print(f"saved {path}", flush=True)
-"""
 
 PYTHON_VERSION = "PYTHON3_11"
 KWOK_LOG_LINE = "Hello from the kwok-simulated container log"
@@ -451,9 +443,11 @@ def scenario_modelserve(r, dh, project, target):
         path = "https://models.example/tiny.joblib"
     else:
         path = os.path.join(tempfile.mkdtemp(prefix="sdk-model-"), "tiny.joblib")
+        with open(os.path.join(APPS, "sklearn", "train.py")) as source:
+            train_code = source.read()
         with r.step(f"run {FN_TRAIN} (inline code, requirements) -> COMPLETED", timeout=900):
             train = r.watch("function train", dh.new_function(
-                project=project, name=FN_TRAIN, kind="python", code=TRAIN_CODE,
+                project=project, name=FN_TRAIN, kind="python", code=train_code,
                 handler="main", python_version=PYTHON_VERSION, requirements=[SCIKIT_LEARN]))
             run = r.watch("run train", train.run(
                 action="job", parameters={"path": path}, wait=True))

@@ -498,12 +498,5 @@ fn json_bytes(value: &impl serde::Serialize) -> Bytes {
 
 /// A 200 answer of JSON `body`, as `Json` would have made it.
 fn json_response(body: Bytes) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

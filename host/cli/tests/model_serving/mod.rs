@@ -15,16 +15,7 @@ use crate::{
 const SCIKIT_LEARN: &str = "scikit-learn==1.5.2";
 
 /// Learns `y = x0` on a few points and saves the model at `path`.
-const TRAIN: &str = "\
-import joblib
-from sklearn.linear_model import LogisticRegression
-
-def main(path):
-    x = [[0, 0], [0, 1], [1, 0], [1, 1], [0, 0.5], [1, 0.5]]
-    y = [0, 0, 1, 1, 0, 1]
-    joblib.dump(LogisticRegression().fit(x, y), path)
-    print(f'saved {path}', flush=True)
-";
+const TRAIN: &str = include_str!("../../../../tests/apps/sklearn/train.py");
 
 /// A handler that sums its two parameters.
 const ADD: &str = "def add(a, b):\n    return a + b\n";
