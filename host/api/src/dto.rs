@@ -10,8 +10,8 @@
 
 use runplane_model::reference::{self, FunctionRef};
 use runplane_model::{
-    Capabilities, FunctionVersion, Project, RunState, RuntimeVersion, StoredRun, StoredVersion,
-    Target, Task, Transition,
+    Capabilities, Executable, FunctionVersion, Project, RunState, RuntimeVersion, StoredRun,
+    StoredVersion, Target, Task, Transition,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -144,14 +144,15 @@ pub(crate) struct FunctionDto {
     pub(crate) status: EntityStatus,
 }
 
-impl From<FunctionVersion> for FunctionDto {
-    fn from(version: FunctionVersion) -> Self {
+impl FunctionDto {
+    /// The document of `version` of a function (or a workflow, as `executable` says).
+    pub(crate) fn new(version: FunctionVersion, executable: Executable) -> Self {
         let mut identity = Identity::new(
             &version.id,
             &version.name,
             &version.kind,
             Some(&version.project),
-            FunctionRef::of(&version).key(),
+            FunctionRef::of(&version).key(executable),
             (version.created, version.created),
         );
         identity.metadata.version = Some(version.id);
@@ -171,15 +172,17 @@ pub(crate) struct TaskDto {
     /// Task id (also its name), kind, project, key and times.
     #[serde(flatten)]
     pub(crate) identity: Identity,
-    /// The task spec, with `function` the function reference.
+    /// The task spec, with `function` the function reference (`workflow` for a
+    /// workflow's task).
     #[schema(value_type = Object)]
     pub(crate) spec: Value,
 }
 
-impl From<Task> for TaskDto {
-    fn from(task: Task) -> Self {
+impl TaskDto {
+    /// The document of `task` of a function (or a workflow, as `executable` says).
+    pub(crate) fn new(task: Task, executable: Executable) -> Self {
         let mut spec = object(task.spec);
-        spec.insert("function".into(), Value::String(task.function));
+        spec.insert(executable.as_str().into(), Value::String(task.function));
         TaskDto {
             identity: Identity::new(
                 &task.id,
@@ -251,8 +254,10 @@ impl From<&Transition> for TransitionDto {
     }
 }
 
-impl From<StoredRun> for RunDto {
-    fn from(stored: StoredRun) -> Self {
+impl RunDto {
+    /// The document of run `stored` of a function (or a workflow, as `executable` says:
+    /// its spec names it as `function` or `workflow`).
+    pub(crate) fn new(stored: &StoredRun, executable: Executable) -> Self {
         let run = &stored.run;
         let file = &stored.spec;
         let task = if file.task.name.is_empty() {
@@ -262,7 +267,7 @@ impl From<StoredRun> for RunDto {
         };
         let mut spec = Map::new();
         spec.insert(
-            "function".into(),
+            executable.as_str().into(),
             Value::String(stored.function_ref.clone()),
         );
         spec.insert("task".into(), Value::String(task));
@@ -275,7 +280,7 @@ impl From<StoredRun> for RunDto {
         let relationships = FunctionRef::parse(&stored.function_ref)
             .map(|function| Relationship {
                 kind: "run_of".into(),
-                dest: function.key(),
+                dest: function.key(executable),
             })
             .into_iter()
             .collect();

@@ -72,7 +72,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware;
-use runplane_model::StoredRun;
+use runplane_model::{Executable, StoredRun, Task};
 use runplane_service::{Catalog, RunService, Runtimes};
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -107,10 +107,28 @@ pub(crate) struct AppState {
     pub(crate) openapi: Arc<str>,
 }
 
+impl AppState {
+    /// The document of run `stored`, naming its function as a function or a workflow.
+    pub(crate) fn run_dto(&self, stored: &StoredRun) -> dto::RunDto {
+        let executable = self.runtimes.executable(&stored.spec.function.kind);
+        dto::RunDto::new(stored, executable)
+    }
+
+    /// The document of `task`, naming its function as a function or a workflow.
+    pub(crate) fn task_dto(&self, task: Task) -> dto::TaskDto {
+        let function_kind = task.kind.split_once('+').map_or("", |(kind, _)| kind);
+        let executable = self.runtimes.executable(function_kind);
+        dto::TaskDto::new(task, executable)
+    }
+}
+
 /// The JSON document of a stored run, exactly as `GET /api/v1/-/{project}/runs/{id}`
-/// answers it (the CLI prints local runs with it, so both look the same).
+/// answers it (the CLI prints local runs with it, so both look the same). The local
+/// store's runs are printed, not read by the original platform's SDK: without the
+/// runtimes at hand, every one names its function as `function`.
 pub fn run_document(run: &StoredRun) -> serde_json::Value {
-    serde_json::to_value(dto::RunDto::from(run.clone())).expect("a run document serializes")
+    serde_json::to_value(dto::RunDto::new(run, Executable::Function))
+        .expect("a run document serializes")
 }
 
 /// The JSON document of a runtime with its versions, the kinds the host policy refuses

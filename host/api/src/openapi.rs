@@ -34,6 +34,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
     tags(
         (name = "projects", description = "Namespaces of functions and runs"),
         (name = "functions", description = "Versioned function specs, validated by their runtime"),
+        (name = "workflows", description = "Versioned workflow specs (Hera, KFP): functions whose runtime drives several steps"),
         (name = "tasks", description = "Actions on functions with their execution settings"),
         (name = "runs", description = "Executions: create, follow, stop, resume, delete"),
         (name = "runtimes", description = "Loaded runtimes, their capabilities and spec schemas"),

@@ -236,13 +236,19 @@ async fn create_project(server: &Server, project: &str) {
 
 /// Creates a function of `project` from its JSON (`name`, `kind`, `spec`).
 async fn create_function_of(server: &Server, project: &str, function: Value) {
+    create_version_in(server, project, "functions", function).await;
+}
+
+/// Creates a version of `project`'s function or workflow (`collection`: `functions`,
+/// `workflows`) from its document.
+async fn create_version_in(server: &Server, project: &str, collection: &str, version: Value) {
     let (status, body) = call(
         reqwest::Method::POST,
-        &server.url(&format!("/api/v1/-/{project}/functions")),
-        Some(function),
+        &server.url(&format!("/api/v1/-/{project}/{collection}")),
+        Some(version),
     )
     .await;
-    assert_eq!(status, 201, "function: {body}");
+    assert_eq!(status, 201, "{collection}: {body}");
 }
 
 /// Creates `project` (unless it exists) and a python function `name` from `code`.

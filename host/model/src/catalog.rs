@@ -56,6 +56,29 @@ pub struct Task {
     pub created: OffsetDateTime,
 }
 
+/// What a function kind is to the original platform's API: a function, or a workflow (a
+/// kind whose runtime drives several steps: Hera, KFP). Both are versioned alike and kept
+/// in one catalog; the API serves each under its own collection, and tasks and runs name
+/// them by their own field (`function`, `workflow`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Executable {
+    /// Runs as one job, service or build (`python`, `dbt`).
+    Function,
+    /// Drives several steps (`hera`, `kfp`).
+    Workflow,
+}
+
+impl Executable {
+    /// The entity's name in keys, in the field of tasks and runs that names it, and in
+    /// errors: `function`, `workflow`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Executable::Function => "function",
+            Executable::Workflow => "workflow",
+        }
+    }
+}
+
 /// Filters of a function listing; `None` means any.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FunctionFilter {

@@ -45,7 +45,8 @@ mod state;
 pub mod text;
 
 pub use catalog::{
-    AlreadyExists, FunctionFilter, FunctionVersion, LiveRuns, NotFound, Project, Task, TaskFilter,
+    AlreadyExists, Executable, FunctionFilter, FunctionVersion, LiveRuns, NotFound, Project, Task,
+    TaskFilter,
 };
 pub use event::RunEvent;
 pub use field::FieldError;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::catalog::FunctionVersion;
+use crate::catalog::{Executable, FunctionVersion};
 
 /// A function reference, `<kind>://<project>/<name>[:<version>]`; no version means the
 /// latest.
@@ -59,11 +59,13 @@ impl FunctionRef {
         }
     }
 
-    /// The function's key, `store://<project>/function/<kind>/<name>:<version>`.
-    pub fn key(&self) -> String {
+    /// The key of the function (or workflow, as `executable` says),
+    /// `store://<project>/function/<kind>/<name>:<version>`.
+    pub fn key(&self, executable: Executable) -> String {
         format!(
-            "store://{}/function/{}/{}:{}",
+            "store://{}/{}/{}/{}:{}",
             self.project,
+            executable.as_str(),
             self.kind,
             self.name,
             self.version.as_deref().unwrap_or("latest")
@@ -169,7 +171,10 @@ mod tests {
         let pinned = FunctionRef::parse("python://demo/hello:0197").unwrap();
         assert_eq!(pinned.version.as_deref(), Some("0197"));
         assert_eq!(pinned.to_string(), "python://demo/hello:0197");
-        assert_eq!(pinned.key(), "store://demo/function/python/hello:0197");
+        assert_eq!(
+            pinned.key(Executable::Function),
+            "store://demo/function/python/hello:0197"
+        );
         let latest = FunctionRef::parse("python://demo/hello:latest").unwrap();
         assert_eq!(latest.version, None);
         assert_eq!(latest.to_string(), "python://demo/hello");

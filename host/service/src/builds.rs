@@ -1,16 +1,18 @@
-//! A completed build writes what it built back into its function, as the original does:
-//! a new version of the function whose spec names the built `image` (so the function's
-//! next job runs it) or holds the compiled workflow as `build` (so its next pipeline runs
-//! it).
+//! A completed build writes what it built back into the version it built, as the
+//! original does: its spec then names the built `image` (so the function's next job runs
+//! it) or holds the compiled workflow as `build` (so its next pipeline runs it), whether
+//! that run names the version by id (the SDK does) or as `latest`. A spec file's
+//! function that was run without being stored (`runplane run -f` without a server)
+//! gets the built spec as its latest version instead.
 //!
 //! The runtime tells the host through its outputs (docs/decisions.md, entries 42 and 49):
 //! a run of an action of category `build` that completes with output `image` (a JSON
 //! string) has built that image; with output `build` (a JSON object), it compiled that.
-//! The new version is the run's own function spec with those fields set, validated by the
-//! runtime like any new version; a failure is logged and leaves the function as it was
-//! (the run stays COMPLETED: the build happened).
+//! The completed spec is the version's with those fields set, validated by the runtime
+//! like any version; a failure is logged and leaves the function as it was (the run
+//! stays COMPLETED: the build happened). Runs keep the copy of the spec they took.
 
-use runplane_model::{Category, RunId, RunState, StoredRun};
+use runplane_model::{Category, FunctionRef, RunId, RunState, StoredRun};
 use serde_json::{Map, Value};
 
 use crate::runs::Inner;
@@ -45,26 +47,47 @@ pub(crate) async fn write_back(inner: &Inner, id: &RunId) {
         }
     }
     let function = &stored.spec.function;
-    let mut spec = function.spec.as_object().cloned().unwrap_or_default();
     let fields = built.keys().cloned().collect::<Vec<_>>().join(", ");
-    spec.extend(built);
-    match inner
-        .catalog
-        .create_function(
-            &stored.run.project,
-            None,
-            &function.name,
-            &function.kind,
-            spec,
-        )
-        .await
-    {
+    let project = &stored.run.project;
+    let written = async {
+        match FunctionRef::parse(&stored.function_ref).and_then(|named| named.version) {
+            // A stored version (as the SDK and the API name it): the build completes it.
+            Some(version) => {
+                let version = inner
+                    .catalog
+                    .function(project, &function.name, Some(&version))
+                    .await?;
+                inner.catalog.complete_build(&version, built).await?;
+                Ok::<_, crate::Error>(version.id)
+            }
+            // A spec file's function, run without being stored: what was built makes
+            // it the function's latest version.
+            None => {
+                let mut spec = function.spec.as_object().cloned().unwrap_or_default();
+                spec.extend(built);
+                let executable = inner.runtimes.executable(&function.kind);
+                let version = inner
+                    .catalog
+                    .create_function(
+                        executable,
+                        project,
+                        None,
+                        &function.name,
+                        &function.kind,
+                        spec,
+                    )
+                    .await?;
+                Ok(version.id)
+            }
+        }
+    };
+    match written.await {
         Ok(version) => tracing::info!(
             run = %id,
             function = function.name,
-            version = %version.id,
+            %version,
             fields,
-            "what the build made is the function's new version"
+            "what the build made is written into the function"
         ),
         Err(error) => tracing::warn!(
             run = %id,

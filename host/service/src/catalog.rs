@@ -11,7 +11,8 @@ use std::sync::Arc;
 use runplane_engine::LoadedRuntime;
 use runplane_model::reference::{self, FunctionRef, TaskRef};
 use runplane_model::{
-    Action, Entity, FunctionFilter, FunctionVersion, Project, RunId, SpecFile, Task, TaskFilter,
+    Action, Entity, Executable, FunctionFilter, FunctionVersion, NotFound, Project, RunId,
+    SpecFile, Task, TaskFilter,
 };
 use runplane_store::Store;
 use serde_json::{Map, Value};
@@ -111,11 +112,13 @@ impl Catalog {
         Ok(self.store.delete_project(name, force).await?)
     }
 
-    /// Creates function `name` of kind `kind` in `project`, or a new version of it,
-    /// once the runtime owning `kind` accepts `spec`; its id is `id` when the client
-    /// chose one (see [`check_id`]), a new UUIDv7 otherwise.
+    /// Creates function (or workflow, as `executable` says) `name` of kind `kind` in
+    /// `project`, or a new version of it, once the runtime owning `kind` accepts `spec`;
+    /// its id is `id` when the client chose one (see [`check_id`]), a new UUIDv7
+    /// otherwise. A kind of the other entity is refused naming `kind`.
     pub async fn create_function(
         &self,
+        executable: Executable,
         project: &str,
         id: Option<&str>,
         name: &str,
@@ -131,6 +134,17 @@ impl Catalog {
         }
         self.store.get_project(project).await?;
         let runtime = self.runtimes.owner(kind)?;
+        let is = self.runtimes.executable(kind);
+        if is != executable {
+            return Err(Error::field(
+                "kind",
+                format!(
+                    "{kind:?} is a {} kind, not a {} kind",
+                    is.as_str(),
+                    executable.as_str()
+                ),
+            ));
+        }
         let spec = Value::Object(spec);
         Runtimes::check(runtime, project, kind, spec.clone(), "spec").await?;
         Ok(self
@@ -149,19 +163,28 @@ impl Catalog {
         Ok(self.store.get_function(project, name, version).await?)
     }
 
-    /// Function version `id` of `project`.
-    pub async fn function_by_id(&self, project: &str, id: &str) -> Result<FunctionVersion> {
-        Ok(self.store.get_function_by_id(project, id).await?)
+    /// Version `id` of a function (or workflow, as `executable` says) of `project`.
+    pub async fn function_by_id(
+        &self,
+        executable: Executable,
+        project: &str,
+        id: &str,
+    ) -> Result<FunctionVersion> {
+        let version = self.store.get_function_by_id(project, id).await?;
+        self.expect(executable, version, id)
     }
 
-    /// The function versions of `project` that `filter` lets through (the latest of each
-    /// name unless it asks for all), newest first.
+    /// The function (or workflow) versions of `project` that `filter` lets through (the
+    /// latest of each name unless it asks for all), newest first.
     pub async fn functions(
         &self,
+        executable: Executable,
         project: &str,
         filter: &FunctionFilter,
     ) -> Result<Vec<FunctionVersion>> {
-        Ok(self.store.list_functions(project, filter).await?)
+        let mut versions = self.store.list_functions(project, filter).await?;
+        versions.retain(|version| self.runtimes.executable(&version.kind) == executable);
+        Ok(versions)
     }
 
     /// Every version of function `name`, newest first.
@@ -169,15 +192,73 @@ impl Catalog {
         Ok(self.store.list_function_versions(project, name).await?)
     }
 
-    /// Deletes every version of function `name`; runs keep their copy of the spec.
-    pub async fn delete_function(&self, project: &str, name: &str) -> Result<()> {
+    /// Deletes every version of function (or workflow) `name`; runs keep their copy of
+    /// the spec.
+    pub async fn delete_function(
+        &self,
+        executable: Executable,
+        project: &str,
+        name: &str,
+    ) -> Result<()> {
+        let latest = self.store.get_function(project, name, None).await?;
+        self.expect(executable, latest, name)?;
         self.store.delete_function(project, name).await?;
         Ok(())
     }
 
-    /// Deletes function version `id`; runs keep their copy of its spec.
-    pub async fn delete_function_version(&self, project: &str, id: &str) -> Result<()> {
+    /// Deletes function (or workflow) version `id`; runs keep their copy of its spec.
+    pub async fn delete_function_version(
+        &self,
+        executable: Executable,
+        project: &str,
+        id: &str,
+    ) -> Result<()> {
+        self.function_by_id(executable, project, id).await?;
         Ok(self.store.delete_function_version(project, id).await?)
+    }
+
+    /// Writes what a build made (`image`, `build`) into the version it built, as the
+    /// original platform does: the version's next run uses it, whoever holds its id.
+    /// The runtime checks the completed spec like any version.
+    pub(crate) async fn complete_build(
+        &self,
+        version: &FunctionVersion,
+        built: Map<String, Value>,
+    ) -> Result<()> {
+        let mut spec = version.spec.as_object().cloned().unwrap_or_default();
+        spec.extend(built);
+        let spec = Value::Object(spec);
+        let runtime = self.runtimes.owner(&version.kind)?;
+        Runtimes::check(
+            runtime,
+            &version.project,
+            &version.kind,
+            spec.clone(),
+            "spec",
+        )
+        .await?;
+        Ok(self
+            .store
+            .update_function_spec(&version.project, &version.id, &spec)
+            .await?)
+    }
+
+    /// `version` if it is of the `executable` entity; a [`NotFound`] naming `name`
+    /// otherwise (a workflow is no function, and the other way round).
+    fn expect(
+        &self,
+        executable: Executable,
+        version: FunctionVersion,
+        name: &str,
+    ) -> Result<FunctionVersion> {
+        if self.runtimes.executable(&version.kind) == executable {
+            Ok(version)
+        } else {
+            Err(Error::NotFound(NotFound {
+                entity: executable.as_str(),
+                name: format!("{}/{name}", version.project),
+            }))
+        }
     }
 
     /// Creates a task of kind `kind` (`<function kind>+<action>`) in `project`; `spec`
@@ -200,11 +281,14 @@ impl Catalog {
                     format!("{kind:?} is not `<function kind>+<action>` (e.g. python+job)"),
                 )
             })?;
-        let Some(Value::String(function)) = spec.remove("function") else {
+        // A workflow's task names it as `workflow`, a function's as `function`.
+        let executable = self.runtimes.executable(function_kind).as_str();
+        let field = format!("spec.{executable}");
+        let Some(Value::String(function)) = spec.remove(executable) else {
             return Err(Error::field(
-                "spec.function",
+                field,
                 format!(
-                    "is required: the function reference `{function_kind}://{project}/<name>[:<version>]`"
+                    "is required: the {executable} reference `{function_kind}://{project}/<name>[:<version>]`"
                 ),
             ));
         };
@@ -212,15 +296,15 @@ impl Catalog {
             .filter(|named| named.project == project && named.kind == function_kind)
             .ok_or_else(|| {
                 Error::field(
-                    "spec.function",
-                    format!("{function:?} is not a reference to a {function_kind} function of project {project}"),
+                    field.as_str(),
+                    format!("{function:?} is not a reference to a {function_kind} {executable} of project {project}"),
                 )
             })?;
         self.store.get_project(project).await?;
         self.store
             .get_function(project, &named.name, named.version.as_deref())
             .await
-            .map_err(|error| Error::from(error).at_reference("spec.function"))?;
+            .map_err(|error| Error::from(error).at_reference(&field))?;
         let runtime = self.runtimes.for_action(function_kind, action, None)?;
         let spec = Value::Object(spec);
         Runtimes::check(runtime, project, kind, spec.clone(), "spec").await?;
@@ -359,28 +443,30 @@ impl Catalog {
         task_function: Option<String>,
     ) -> Result<FunctionVersion> {
         let (project, function_kind) = (&request.project, &request.function_kind);
+        let executable = self.runtimes.executable(function_kind).as_str();
+        let field = format!("spec.{executable}");
         let reference = request.function.clone().or(task_function).ok_or_else(|| {
             Error::field(
-                "spec.function",
+                field.as_str(),
                 format!(
-                    "is required: the function to run, `{function_kind}://{project}/<name>[:<version>]`"
+                    "is required: the {executable} to run, `{function_kind}://{project}/<name>[:<version>]`"
                 ),
             )
         })?;
         let function = FunctionRef::parse(&reference).ok_or_else(|| {
             Error::field(
-                "spec.function",
+                field.as_str(),
                 format!(
-                    "{reference:?} is not a function reference `<kind>://<project>/<name>[:<version>]`"
+                    "{reference:?} is not a {executable} reference `<kind>://<project>/<name>[:<version>]`"
                 ),
             )
         })?;
-        same_project(&function.project, project, "spec.function")?;
+        same_project(&function.project, project, &field)?;
         if function.kind != *function_kind {
             return Err(Error::field(
-                "spec.function",
+                field.as_str(),
                 format!(
-                    "{reference:?} is a {} function but the run kind {:?} is for {function_kind}",
+                    "{reference:?} is a {} {executable} but the run kind {:?} is for {function_kind}",
                     function.kind, request.kind
                 ),
             ));
@@ -388,7 +474,7 @@ impl Catalog {
         self.store
             .get_function(project, &function.name, function.version.as_deref())
             .await
-            .map_err(|error| Error::from(error).at_reference("spec.function"))
+            .map_err(|error| Error::from(error).at_reference(&field))
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::{Error, Result};
 
 /// Keys of a run request's spec that are references and switches, not spec fields.
-const ENVELOPE: [&str; 3] = ["function", "task", "local_execution"];
+const ENVELOPE: [&str; 4] = ["function", "workflow", "task", "local_execution"];
 
 /// A run request, its envelope read: the rest of `spec` is task and run fields.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,7 +29,7 @@ pub struct RunRequest {
     /// It asked for the cluster and runs locally because the host has none
     /// ([`RunRequest::place_locally`]).
     pub placed_locally: bool,
-    /// `function`: a function reference, when given.
+    /// `function` (or `workflow`): a function reference, when given.
     pub function: Option<String>,
     /// `task`: a task kind or a task reference, when given.
     pub task: Option<String>,
@@ -59,7 +59,8 @@ impl RunRequest {
                 ));
             }
         };
-        let function = text_field(&spec, "function")?;
+        // A workflow's run names it as `workflow`.
+        let function = text_field(&spec, "function")?.or(text_field(&spec, "workflow")?);
         let task = text_field(&spec, "task")?;
         for key in ENVELOPE {
             spec.remove(key);

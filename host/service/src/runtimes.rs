@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use runplane_engine::{LoadedRuntime, Registry};
-use runplane_model::{NotFound, RuntimeVersion, Target};
+use runplane_model::{Category, Executable, NotFound, RuntimeVersion, Target};
 use runplane_store::Store;
 use serde_json::Value;
 
@@ -69,6 +69,25 @@ impl Runtimes {
                 kind: kind.to_string(),
                 known: self.registry.kinds().join(", "),
             })
+    }
+
+    /// Whether function kind `kind` is a function or a workflow: a workflow when its
+    /// runtime offers an action of category `workflow` (Hera's and KFP's `pipeline`), so
+    /// a third party's workflow runtime is served as one too. An unknown kind is a
+    /// function.
+    pub fn executable(&self, kind: &str) -> Executable {
+        let drives_steps = self.registry.for_kind(kind).is_some_and(|runtime| {
+            runtime
+                .info()
+                .actions
+                .iter()
+                .any(|action| action.category == Category::Workflow)
+        });
+        if drives_steps {
+            Executable::Workflow
+        } else {
+            Executable::Function
+        }
     }
 
     /// The runtime owning function kind `kind`, checked to offer `action` (and to run it

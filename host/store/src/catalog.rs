@@ -281,6 +281,29 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the spec of function version `id`: only a build's write-back does it
+    /// (what the build made completes the version, as in the original platform); runs
+    /// keep the copy they took. [`Error::NotFound`] when the version is gone.
+    pub async fn update_function_spec(
+        &self,
+        project: &str,
+        id: &str,
+        spec: &serde_json::Value,
+    ) -> Result<()> {
+        let updated = sqlx::query("UPDATE functions SET spec = $1 WHERE project = $2 AND id = $3")
+            .bind(rows::to_json(spec)?)
+            .bind(project)
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(database)?
+            .rows_affected();
+        if updated == 0 {
+            return Err(not_found("function", &format!("{project}/{id}")));
+        }
+        Ok(())
+    }
+
     /// Deletes every version of function `name` and says how many there were. Runs keep
     /// their copy of the spec.
     pub async fn delete_function(&self, project: &str, name: &str) -> Result<u64> {

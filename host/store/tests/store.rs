@@ -371,6 +371,21 @@ async fn function_versions(store: &Store) {
             .is_empty()
     );
     assert_eq!(store.get_function_by_id("demo", &v1.id).await.unwrap(), v1);
+    // A build's write-back completes the version it built, in place.
+    let built = json!({"handler": "one", "image": "registry.example.com/hello:1"});
+    store
+        .update_function_spec("demo", &v1.id, &built)
+        .await
+        .unwrap();
+    let v1 = store.get_function_by_id("demo", &v1.id).await.unwrap();
+    assert_eq!(v1.spec, built);
+    assert!(matches!(
+        store.update_function_spec("demo", "gone", &built).await,
+        Err(Error::NotFound(NotFound {
+            entity: "function",
+            ..
+        }))
+    ));
     // A version the client named: its id, not a newer one's, and the latest all the same.
     let chosen = store
         .create_function_with_id(

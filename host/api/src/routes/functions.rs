@@ -1,16 +1,21 @@
-//! `/api/v1/-/{project}/functions`: versioned functions, as the original platform's API
-//! has them. Every create is a new version, validated by the runtime owning the kind
-//! before it is stored; a version is addressed by its id, a function by `?name=`.
+//! `/api/v1/-/{project}/functions` and `/api/v1/-/{project}/workflows`: versioned
+//! functions and workflows, as the original platform's API has them. A workflow is a
+//! function whose runtime drives several steps (Hera, KFP: see
+//! `runplane_model::Executable`); both are kept in one catalog, so the two collections
+//! are the same routes over a different kind of entity, and each refuses the other's
+//! kinds. Every create is a new version, validated by the runtime owning the kind before
+//! it is stored; a version is addressed by its id, a function by `?name=`.
 //!
-//! Versions are never changed in place: a run names the version it used (or `latest`,
-//! resolved when it is accepted), and keeps a copy of its spec, so deleting a function
-//! never alters what a past run did. An unknown `kind` is blamed on the body's `kind`
-//! field ([`blame_kind`]), so a client's form can point at it.
+//! A run names the version it used (or `latest`, resolved when it is accepted), and
+//! keeps a copy of its spec, so deleting a version never alters what a past run did.
+//! The only change a version sees is its build's write-back (`image`, `build`). An
+//! unknown `kind` is blamed on the body's `kind` field ([`blame_kind`]), so a client's
+//! form can point at it.
 
 use axum::Json as JsonBody;
 use axum::extract::State;
 use axum::http::StatusCode;
-use runplane_model::FunctionFilter;
+use runplane_model::{Executable, FunctionFilter};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,39 +29,32 @@ use crate::paging::{Page, Paging};
 use crate::problem::{ApiError, Problem, blame_kind};
 use crate::routes::{ProjectPath, body_project};
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_functions, create_function, delete_functions))
-        .routes(routes!(get_function, delete_function))
-}
-
-/// A version of a function of a project.
+/// A version of a function or a workflow of a project.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
-struct FunctionPath {
+struct VersionPath {
     /// The version's `id`, as creating it answered.
     id: String,
 }
 
-/// Filters of a function listing.
+/// Filters of a listing.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct ListFunctions {
-    /// Only the function of this name.
+struct ListVersions {
+    /// Only the function (workflow) of this name.
     name: Option<String>,
-    /// Only functions of this kind (`python`).
+    /// Only this kind (`python`, `hera`).
     kind: Option<String>,
-    /// `latest` (the default): the latest version of each function; `all`: every
-    /// version.
+    /// `latest` (the default): the latest version of each name; `all`: every version.
     #[param(pattern = "^(latest|all)$")]
     versions: Option<String>,
 }
 
-/// Which function to delete every version of.
+/// Which function (workflow) to delete every version of.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct DeleteFunctions {
-    /// The function's name.
+struct DeleteByName {
+    /// Its name.
     name: String,
     /// Accepted for the original platform's clients; runs are never deleted with their
     /// function (they keep a copy of its spec).
@@ -76,131 +74,209 @@ struct DeleteVersion {
     cascade: Option<bool>,
 }
 
-/// Creates a function, or a new version of it.
-#[utoipa::path(
-    post,
-    path = "/-/{project}/functions",
-    tag = "functions",
-    params(ProjectPath),
-    request_body = CreateFunction,
-    responses(
-        (status = 201, description = "The new version", body = FunctionDto),
-        (status = 502, description = "The runtime failed (trap, budget, memory)", body = Problem,
-         content_type = "application/problem+json"),
-    )
-)]
-async fn create_function(
-    editor: ProjectEditor,
-    State(state): State<AppState>,
-    Json(request): Json<CreateFunction>,
-) -> Result<(StatusCode, JsonBody<FunctionDto>), ApiError> {
-    let project = editor.project;
-    body_project(request.project.as_deref(), &project)?;
-    let version = state
-        .catalog
-        .create_function(
-            &project,
-            request.id.as_deref(),
-            &request.name,
-            &request.kind,
-            request.spec,
-        )
-        .await
-        .map_err(blame_kind)?;
-    Ok((StatusCode::CREATED, JsonBody(version.into())))
+impl ListVersions {
+    /// The filter this listing asks for; `versions` other than `latest` or `all` is a 400.
+    fn filter(self) -> Result<FunctionFilter, ApiError> {
+        let all_versions = match self.versions.as_deref() {
+            None | Some("latest") => false,
+            Some("all") => true,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "versions must be latest or all, not {other:?}"
+                )));
+            }
+        };
+        Ok(FunctionFilter {
+            name: self.name,
+            kind: self.kind,
+            all_versions,
+        })
+    }
 }
 
-/// Lists functions: the latest version of each (or every version with
-/// `versions=all`), newest first, a page at a time.
-#[utoipa::path(
-    get,
-    path = "/-/{project}/functions",
-    tag = "functions",
-    params(ProjectPath, ListFunctions, Paging),
-    responses((status = 200, description = "A page of function versions", body = Page<FunctionDto>))
-)]
-async fn list_functions(
-    reader: ProjectReader,
-    State(state): State<AppState>,
-    Query(query): Query<ListFunctions>,
-    Query(paging): Query<Paging>,
-) -> Result<JsonBody<Page<FunctionDto>>, ApiError> {
-    let all_versions = match query.versions.as_deref() {
-        None | Some("latest") => false,
-        Some("all") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "versions must be latest or all, not {other:?}"
-            )));
+/// The routes of one collection: `$executable` entities at `$collection` (tag `$tag`),
+/// with explicit operation ids (the handlers' names repeat between collections).
+macro_rules! versioned_routes {
+    (
+        $module:ident, $executable:expr, tag = $tag:tt,
+        collection = $collection:tt, version = $version:tt,
+        ids = [$create:tt, $list:tt, $get:tt, $delete_version:tt, $delete_all:tt]
+    ) => {
+        pub(super) mod $module {
+            use super::*;
+
+            pub(in crate::routes) fn router() -> OpenApiRouter<AppState> {
+                OpenApiRouter::new()
+                    .routes(routes!(list, create, delete_all))
+                    .routes(routes!(get, delete_version))
+            }
+
+            /// Creates one, or a new version of it (the same `name`).
+            #[utoipa::path(
+                post,
+                path = $collection,
+                tag = $tag,
+                operation_id = $create,
+                params(ProjectPath),
+                request_body = CreateFunction,
+                responses(
+                    (status = 201, description = "The new version", body = FunctionDto),
+                    (status = 502, description = "The runtime failed (trap, budget, memory)",
+                     body = Problem, content_type = "application/problem+json"),
+                )
+            )]
+            async fn create(
+                editor: ProjectEditor,
+                State(state): State<AppState>,
+                Json(request): Json<CreateFunction>,
+            ) -> Result<(StatusCode, JsonBody<FunctionDto>), ApiError> {
+                let project = editor.project;
+                body_project(request.project.as_deref(), &project)?;
+                let version = state
+                    .catalog
+                    .create_function(
+                        $executable,
+                        &project,
+                        request.id.as_deref(),
+                        &request.name,
+                        &request.kind,
+                        request.spec,
+                    )
+                    .await
+                    .map_err(blame_kind)?;
+                Ok((
+                    StatusCode::CREATED,
+                    JsonBody(FunctionDto::new(version, $executable)),
+                ))
+            }
+
+            /// Lists the latest version of each (every version with `versions=all`),
+            /// newest first, a page at a time.
+            #[utoipa::path(
+                get,
+                path = $collection,
+                tag = $tag,
+                operation_id = $list,
+                params(ProjectPath, ListVersions, Paging),
+                responses((status = 200, description = "A page of versions",
+                           body = Page<FunctionDto>))
+            )]
+            async fn list(
+                reader: ProjectReader,
+                State(state): State<AppState>,
+                Query(query): Query<ListVersions>,
+                Query(paging): Query<Paging>,
+            ) -> Result<JsonBody<Page<FunctionDto>>, ApiError> {
+                let filter = query.filter()?;
+                let versions = state
+                    .catalog
+                    .functions($executable, &reader.project, &filter)
+                    .await?;
+                let versions = versions
+                    .into_iter()
+                    .map(|version| FunctionDto::new(version, $executable))
+                    .collect();
+                Ok(JsonBody(paging.slice(versions)?))
+            }
+
+            /// Reads a version.
+            #[utoipa::path(
+                get,
+                path = $version,
+                tag = $tag,
+                operation_id = $get,
+                params(ProjectPath, VersionPath),
+                responses((status = 200, description = "The version", body = FunctionDto))
+            )]
+            async fn get(
+                reader: ProjectReader,
+                State(state): State<AppState>,
+                Path(path): Path<VersionPath>,
+            ) -> Result<JsonBody<FunctionDto>, ApiError> {
+                let version = state
+                    .catalog
+                    .function_by_id($executable, &reader.project, &path.id)
+                    .await?;
+                Ok(JsonBody(FunctionDto::new(version, $executable)))
+            }
+
+            /// Deletes a version; runs keep their copy of its spec.
+            #[utoipa::path(
+                delete,
+                path = $version,
+                tag = $tag,
+                operation_id = $delete_version,
+                params(ProjectPath, VersionPath, DeleteVersion),
+                responses((status = 204, description = "Deleted"))
+            )]
+            async fn delete_version(
+                editor: ProjectEditor,
+                State(state): State<AppState>,
+                Path(path): Path<VersionPath>,
+                Query(_options): Query<DeleteVersion>,
+            ) -> Result<StatusCode, ApiError> {
+                state
+                    .catalog
+                    .delete_function_version($executable, &editor.project, &path.id)
+                    .await?;
+                Ok(StatusCode::NO_CONTENT)
+            }
+
+            /// Deletes every version of one (`?name=`); runs keep their copy of the spec.
+            #[utoipa::path(
+                delete,
+                path = $collection,
+                tag = $tag,
+                operation_id = $delete_all,
+                params(ProjectPath, DeleteByName),
+                responses((status = 204, description = "Deleted"))
+            )]
+            async fn delete_all(
+                editor: ProjectEditor,
+                State(state): State<AppState>,
+                Query(query): Query<DeleteByName>,
+            ) -> Result<StatusCode, ApiError> {
+                state
+                    .catalog
+                    .delete_function($executable, &editor.project, &query.name)
+                    .await?;
+                Ok(StatusCode::NO_CONTENT)
+            }
         }
     };
-    let filter = FunctionFilter {
-        name: query.name,
-        kind: query.kind,
-        all_versions,
-    };
-    let functions = state.catalog.functions(&reader.project, &filter).await?;
-    let functions = functions.into_iter().map(FunctionDto::from).collect();
-    Ok(JsonBody(paging.slice(functions)?))
 }
 
-/// Reads a version of a function.
-#[utoipa::path(
-    get,
-    path = "/-/{project}/functions/{id}",
+versioned_routes!(
+    functions,
+    Executable::Function,
     tag = "functions",
-    params(ProjectPath, FunctionPath),
-    responses((status = 200, description = "The version", body = FunctionDto))
-)]
-async fn get_function(
-    reader: ProjectReader,
-    State(state): State<AppState>,
-    Path(path): Path<FunctionPath>,
-) -> Result<JsonBody<FunctionDto>, ApiError> {
-    let version = state
-        .catalog
-        .function_by_id(&reader.project, &path.id)
-        .await?;
-    Ok(JsonBody(version.into()))
-}
+    collection = "/-/{project}/functions",
+    version = "/-/{project}/functions/{id}",
+    ids = [
+        "create_function",
+        "list_functions",
+        "get_function",
+        "delete_function",
+        "delete_functions"
+    ]
+);
 
-/// Deletes a version of a function; runs keep their copy of its spec.
-#[utoipa::path(
-    delete,
-    path = "/-/{project}/functions/{id}",
-    tag = "functions",
-    params(ProjectPath, FunctionPath, DeleteVersion),
-    responses((status = 204, description = "Deleted"))
-)]
-async fn delete_function(
-    editor: ProjectEditor,
-    State(state): State<AppState>,
-    Path(path): Path<FunctionPath>,
-    Query(_options): Query<DeleteVersion>,
-) -> Result<StatusCode, ApiError> {
-    state
-        .catalog
-        .delete_function_version(&editor.project, &path.id)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
+versioned_routes!(
+    workflows,
+    Executable::Workflow,
+    tag = "workflows",
+    collection = "/-/{project}/workflows",
+    version = "/-/{project}/workflows/{id}",
+    ids = [
+        "create_workflow",
+        "list_workflows",
+        "get_workflow",
+        "delete_workflow",
+        "delete_workflows"
+    ]
+);
 
-/// Deletes every version of a function (`?name=`); runs keep their copy of the spec.
-#[utoipa::path(
-    delete,
-    path = "/-/{project}/functions",
-    tag = "functions",
-    params(ProjectPath, DeleteFunctions),
-    responses((status = 204, description = "Deleted"))
-)]
-async fn delete_functions(
-    editor: ProjectEditor,
-    State(state): State<AppState>,
-    Query(query): Query<DeleteFunctions>,
-) -> Result<StatusCode, ApiError> {
-    state
-        .catalog
-        .delete_function(&editor.project, &query.name)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+/// The routes of both collections.
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    functions::router().merge(workflows::router())
 }

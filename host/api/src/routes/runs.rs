@@ -130,7 +130,7 @@ async fn create_run(
         StatusCode::OK
     };
     let location = format!("/api/v1/-/{project}/runs/{}", stored.run.id);
-    let mut response = (status, JsonBody(RunDto::from(stored))).into_response();
+    let mut response = (status, JsonBody(state.run_dto(&stored))).into_response();
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -240,7 +240,7 @@ async fn list_runs(
     // Rendered once per version of the page, for every poller: page number and size
     // follow from the listing that keyed it (its limit, its offset or cursor).
     Ok(json_response(listed.rendered(|listed| {
-        let runs = listed.runs.iter().cloned().map(RunDto::from).collect();
+        let runs = listed.runs.iter().map(|run| state.run_dto(run)).collect();
         json_bytes(&Page::<RunDto>::new(
             runs,
             page,
@@ -280,7 +280,7 @@ async fn get_run(
     let stored = state.runs.find(&reader.project, &path.id).await?;
     // Rendered once per version of the run, for every poller.
     Ok(json_response(
-        stored.rendered(|run| json_bytes(&RunDto::from(run.clone()))),
+        stored.rendered(|run| json_bytes(&state.run_dto(run))),
     ))
 }
 
@@ -303,7 +303,9 @@ async fn stop_run(
 ) -> Result<JsonBody<RunDto>, ApiError> {
     let found = state.runs.find(&editor.project, &path.id).await?;
     let stored = found.get();
-    Ok(JsonBody(state.runs.stop(&stored.run.id).await?.into()))
+    Ok(JsonBody(
+        state.run_dto(&state.runs.stop(&stored.run.id).await?),
+    ))
 }
 
 /// Resumes a STOPPED run: it is planned and executed again.
@@ -325,7 +327,9 @@ async fn resume_run(
 ) -> Result<JsonBody<RunDto>, ApiError> {
     let found = state.runs.find(&editor.project, &path.id).await?;
     let stored = found.get();
-    Ok(JsonBody(state.runs.resume(&stored.run.id).await?.into()))
+    Ok(JsonBody(
+        state.run_dto(&state.runs.resume(&stored.run.id).await?),
+    ))
 }
 
 /// Deletes a run: stops it when live, removes its workload; the record stays, DELETED.
@@ -347,7 +351,9 @@ async fn delete_run(
 ) -> Result<JsonBody<RunDto>, ApiError> {
     let found = state.runs.find(&editor.project, &path.id).await?;
     let stored = found.get();
-    Ok(JsonBody(state.runs.delete(&stored.run.id).await?.into()))
+    Ok(JsonBody(
+        state.run_dto(&state.runs.delete(&stored.run.id).await?),
+    ))
 }
 
 /// How to read logs.

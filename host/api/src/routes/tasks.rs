@@ -1,5 +1,6 @@
-//! `/api/v1/-/{project}/tasks`: an action on a function with its execution settings,
-//! which runs can name instead of repeating them (`task: python+job://demo/<id>`).
+//! `/api/v1/-/{project}/tasks`: an action on a function (or a workflow) with its
+//! execution settings, which runs can name instead of repeating them
+//! (`task: python+job://demo/<id>`).
 
 use axum::Json as JsonBody;
 use axum::extract::State;
@@ -60,7 +61,7 @@ async fn create_task(
         .create_task(&project, request.id.as_deref(), &request.kind, request.spec)
         .await
         .map_err(blame_kind)?;
-    Ok((StatusCode::CREATED, JsonBody(task.into())))
+    Ok((StatusCode::CREATED, JsonBody(state.task_dto(task))))
 }
 
 /// Filters of a task listing.
@@ -72,6 +73,8 @@ struct ListTasks {
     /// Only tasks of this function reference, exactly as the task names it
     /// (`python://demo/hello:<id>`).
     function: Option<String>,
+    /// Only tasks of this workflow reference (`hera://demo/etl:<id>`).
+    workflow: Option<String>,
 }
 
 /// Lists the project's tasks, newest first, a page at a time.
@@ -93,12 +96,12 @@ async fn list_tasks(
 ) -> Result<JsonBody<Page<TaskDto>>, ApiError> {
     let filter = TaskFilter {
         kind: query.kind,
-        function: query.function,
+        function: query.function.or(query.workflow),
     };
     let tasks = state.catalog.tasks(&reader.project, &filter).await?;
-    Ok(JsonBody(
-        paging.slice(tasks.into_iter().map(TaskDto::from).collect())?,
-    ))
+    Ok(JsonBody(paging.slice(
+        tasks.into_iter().map(|task| state.task_dto(task)).collect(),
+    )?))
 }
 
 /// Reads a task.
@@ -115,7 +118,7 @@ async fn get_task(
     Path(path): Path<TaskPath>,
 ) -> Result<JsonBody<TaskDto>, ApiError> {
     let task = state.catalog.task(&reader.project, &path.id).await?;
-    Ok(JsonBody(task.into()))
+    Ok(JsonBody(state.task_dto(task)))
 }
 
 /// Deletes a task; runs keep their copy of its spec.

@@ -14,3 +14,4 @@ mod runs;
 mod runtimes;
 mod support;
 mod tasks;
+mod workflows;

@@ -238,10 +238,11 @@ pub(crate) async fn execute_remote(
             "kind": file.function.kind,
             "spec": file.function.spec,
         });
+        let collection = collection_of(client, &file.function.kind).await?;
         let version = client
             .json(
                 Method::POST,
-                &format!("/api/v1/-/{project}/functions"),
+                &format!("/api/v1/-/{project}/{collection}"),
                 Some(&body),
             )
             .await?;
@@ -309,6 +310,34 @@ pub(crate) async fn execute_remote(
             );
             ExitCode::from(EXIT_RUN_FAILED)
         }
+    })
+}
+
+/// The API collection that keeps functions of `kind`: `workflows` when the runtime
+/// owning it (as `/api/v1/runtimes` lists it) has an action of category `workflow`,
+/// `functions` otherwise (an unknown kind then gets the server's error naming it).
+async fn collection_of(client: &Client, kind: &str) -> anyhow::Result<&'static str> {
+    let runtimes = client.json(Method::GET, "/api/v1/runtimes", None).await?;
+    let owner = runtimes["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|runtime| {
+            runtime["kinds"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|owned| owned == kind))
+        });
+    let drives_steps = owner
+        .and_then(|runtime| runtime["actions"].as_array())
+        .is_some_and(|actions| {
+            actions
+                .iter()
+                .any(|action| action["category"] == "workflow")
+        });
+    Ok(if drives_steps {
+        "workflows"
+    } else {
+        "functions"
     })
 }
 

@@ -1,7 +1,8 @@
 //! Issue 13 (build runs) end to end on the local control plane: a `container+build` run
 //! under a policy that lets kaniko run as root completes (kwok plays the kaniko pod),
-//! reports the image it pushed, and the host writes it back into the function as a new
-//! version; the function's next job runs that image.
+//! reports the image it pushed, and the host writes it into the version it built, as the
+//! original platform does; the next job of that version (named by its id, as the SDK
+//! names it) runs that image.
 
 use serde_json::{Value, json};
 
@@ -40,7 +41,8 @@ async fn a_completed_build_becomes_the_functions_image_and_the_next_job_runs_it(
     .await;
     assert_eq!(status, 201, "{first}");
 
-    let build = post_run(&server, &project, "container+build", json!({})).await;
+    let version = first["id"].as_str().expect("the version has an id");
+    let build = post_run(&server, &project, version, "container+build", json!({})).await;
     let run = wait_in(&server, &project, &build, |run| {
         matches!(state(run), "COMPLETED" | "ERROR")
     })
@@ -55,9 +57,9 @@ async fn a_completed_build_becomes_the_functions_image_and_the_next_job_runs_it(
     let short_id: String = build.chars().filter(|c| *c != '-').take(8).collect();
     assert_eq!(image, format!("{REGISTRY}/{project}-jq:{short_id}"));
 
-    // The write-back follows the COMPLETED transition: wait for the new version.
+    // The write-back follows the COMPLETED transition: wait for it.
     let latest = wait_for_image(&server, &format!("{functions}?name=jq"), &image).await;
-    assert_ne!(latest["id"], first["id"], "a new version");
+    assert_eq!(latest["id"], first["id"], "the version it built");
     assert_eq!(
         latest["spec"]["source"], first["spec"]["source"],
         "{latest:#}"
@@ -65,13 +67,14 @@ async fn a_completed_build_becomes_the_functions_image_and_the_next_job_runs_it(
     let versions = get(&format!("{functions}?name=jq&versions=all")).await;
     assert_eq!(
         versions["content"].as_array().map(Vec::len),
-        Some(2),
+        Some(1),
         "{versions:#}"
     );
 
     let job = post_run(
         &server,
         &project,
+        version,
         "container+job",
         json!({"run_as_user": 1000, "args": ["--version"]}),
     )
@@ -93,15 +96,21 @@ async fn a_completed_build_becomes_the_functions_image_and_the_next_job_runs_it(
     assert_eq!(images.trim(), image, "the next job runs the built image");
 }
 
-/// Starts a run of task `task` of `project`'s function `jq` (its latest version) with the
-/// extra run `spec` fields; returns the run id.
-async fn post_run(server: &Server, project: &str, task: &str, spec: Value) -> String {
+/// Starts a run of task `task` of version `version` of `project`'s function `jq` with
+/// the extra run `spec` fields; returns the run id.
+async fn post_run(
+    server: &Server,
+    project: &str,
+    version: &str,
+    task: &str,
+    spec: Value,
+) -> String {
     let mut spec = spec;
     spec["local_execution"] = json!(false);
     start_task(
         server,
         project,
-        &format!("container://{project}/jq"),
+        &format!("container://{project}/jq:{version}"),
         task,
         spec,
     )

@@ -10,8 +10,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::{
-    Server, call, create_function_of, create_project, get, kubectl, logs, start_task, state,
-    wait_in,
+    Server, call, create_project, create_version_in, get, kubectl, logs, start_task, state, wait_in,
 };
 
 /// A three-step Hera DAG whose middle step's pod carries the kwok annotation
@@ -72,9 +71,9 @@ async fn simulated_pipeline(server: &Server, project: &str, simulate: &str) -> S
     start_pipeline(server, project, function, json!({})).await
 }
 
-/// Creates `project`'s function `name` of `kind` (`hera`, `kfp`) from `code`, builds it
-/// locally with `build` parameters and waits until the compiled workflow is the
-/// function's latest version.
+/// Creates `project`'s workflow `name` of `kind` (`hera`, `kfp`) from `code`, builds it
+/// locally with `build` parameters and waits until the compiled workflow is written into
+/// that version.
 async fn built_function(
     server: &Server,
     project: &str,
@@ -84,9 +83,10 @@ async fn built_function(
 ) {
     create_project(server, project).await;
     let source = base64::engine::general_purpose::STANDARD.encode(code);
-    create_function_of(
+    create_version_in(
         server,
         project,
+        "workflows",
         json!({"name": name, "kind": kind, "spec": {
             "source": {"base64": source, "handler": "pipeline", "lang": "python"}}}),
     )
@@ -105,7 +105,7 @@ async fn built_function(
     })
     .await;
     assert_eq!(state(&run), "COMPLETED", "{run:#}");
-    let url = server.url(&format!("/api/v1/-/{project}/functions?name={name}"));
+    let url = server.url(&format!("/api/v1/-/{project}/workflows?name={name}"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while get(&url).await["content"][0]["spec"]["build"]["base64"]
         .as_str()
@@ -118,6 +118,12 @@ async fn built_function(
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    let versions = get(&format!("{url}&versions=all")).await;
+    assert_eq!(
+        versions["content"].as_array().map(Vec::len),
+        Some(1),
+        "the build is written into the version it built: {versions:#}"
+    );
 }
 
 /// Starts a pipeline run of `project`'s function `name` of `kind` on the cluster.
