@@ -44,11 +44,13 @@ FN_TRAIN = "sdk-train"    # inline code with requirements: trains and saves a mo
 FN_MODEL = "sdk-model"    # sklearnserve of that model (digitalhub-runtime-modelserve)
 FN_FLOWER = "sdk-flower"  # a federated regression (digitalhub-runtime-flower)
 FN_DBT = "sdk-dbt"        # a SQL model without inputs (digitalhub-runtime-dbt)
+WF_HERA = "sdk-hera"      # a three-step Hera pipeline (digitalhub-runtime-hera)
 
 # User code shared with the Rust end-to-end tests (tests/apps).
 APPS = os.path.join(SCRIPT_DIR, "..", "apps")
 # The Flower app of host/cli/tests/federated: a ServerApp and a ClientApp named `app`.
 FLOWER_APP = os.path.join(APPS, "flower")
+HERA_PIPELINE = os.path.join(SCRIPT_DIR, "..", "..", "examples", "hera", "pipeline.py")
 
 # The scikit-learn the serving environment pins, so the pickled model loads there.
 SCIKIT_LEARN = "scikit-learn==1.5.2"
@@ -531,6 +533,88 @@ def scenario_dbt(r, dh, project, target):
             check(names == ["answer"], f"output_table {table!r}")
 
 
+def scenario_hera(r, dh, project, target):
+    """The hera package: a workflow from Hera code is built (compiled by the real Hera)
+    into its own version, then runs as a pipeline on Argo on the cluster, every step
+    Succeeded. A host without a cluster builds it and refuses the pipeline saying why.
+    The SDK runs workflows remotely only, so on the cluster (where kwok plays the build's
+    pod and nothing compiles) the compiled spec comes from a build on the host machine,
+    asked through Runplane's API."""
+    from digitalhub.utils.exceptions import BackendError
+
+    kube = target == "kubernetes"
+    with open(HERA_PIPELINE) as source:
+        code = source.read()
+    with r.step(f"new_workflow {WF_HERA} (kind hera, handler pipeline)"):
+        wf = r.watch("workflow hera", dh.new_workflow(
+            project=project, name=WF_HERA, kind="hera", code=code, handler="pipeline"))
+        check(wf.key == f"store://{project}/workflow/hera/{WF_HERA}:{wf.id}", f"key {wf.key!r}")
+    with r.step("list_workflows has it, list_functions does not"):
+        check([w.name for w in dh.list_workflows(project)] == [WF_HERA],
+              f"list_workflows {[w.name for w in dh.list_workflows(project)]}")
+        check(WF_HERA not in {f.name for f in dh.list_functions(project)}, "listed as a function")
+    with r.step(f"run {WF_HERA} action=build wait=True -> COMPLETED", timeout=900):
+        run = r.watch("run hera build", wf.run(action="build", wait=True))
+        check(run.status.state == "COMPLETED",
+              f"state {run.status.state!r} (message {run.status.message!r})")
+        check(run.spec.to_dict().get("workflow") == f"hera://{project}/{WF_HERA}:{wf.id}",
+              f"run spec {run.spec.to_dict()!r}")
+    if kube:
+        with r.step(f"build {WF_HERA} on the host machine (Runplane's API)", timeout=900):
+            build_on_host(project, f"hera://{project}/{WF_HERA}:{wf.id}", "hera+build")
+    with r.step(f"the build is written into {WF_HERA}'s version"):
+        deadline = time.time() + 60
+        while not (wf.spec.build or {}).get("base64"):
+            check(time.time() < deadline, f"no build in {wf.spec.to_dict()!r}")
+            time.sleep(1)
+            wf.refresh()
+        check(len(dh.get_workflow_versions(WF_HERA, project=project)) == 1, "a new version")
+    if not kube:
+        with r.step(f"run {WF_HERA} action=pipeline without a cluster -> refused", timeout=180):
+            try:
+                run = wf.run(action="pipeline", wait=True)
+            except BackendError as e:
+                check("no Kubernetes cluster" in str(e), f"the refusal says {str(e)!r}")
+            else:
+                r.watch("run hera pipeline (not refused)", run)
+                raise ScenarioFailure("the pipeline was accepted")
+        return
+    with r.step(f"run {WF_HERA} action=pipeline parameters message=sdk wait=True -> COMPLETED",
+                timeout=420):
+        run = r.watch("run hera pipeline", wf.run(
+            action="pipeline", parameters={"message": "sdk"}, wait=True))
+        check(run.status.state == "COMPLETED",
+              f"state {run.status.state!r} (message {run.status.message!r})")
+        nodes = json.loads((run.status.to_dict().get("outputs") or {}).get("nodes") or "[]")
+        steps = {node.get("display_name"): node.get("state") for node in nodes
+                 if node.get("type") == "Pod"}
+        check(steps == {"extract": "Succeeded", "transform": "Succeeded", "load": "Succeeded"},
+              f"nodes {nodes!r}")
+
+
+def build_on_host(project, workflow, task):
+    """Builds `workflow` on the host machine through Runplane's own API (the SDK asks
+    the cluster for every workflow run) and waits until it is COMPLETED."""
+    import requests
+
+    endpoint = os.environ["DHCORE_ENDPOINT"].rstrip("/")
+    token = os.environ.get("DHCORE_ACCESS_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    created = requests.post(
+        f"{endpoint}/api/v1/-/{project}/runs", headers=headers, timeout=30,
+        json={"kind": f"{task}:run",
+              "spec": {"workflow": workflow, "task": task, "local_execution": True}})
+    check(created.status_code == 201, f"{created.status_code} {created.text}")
+    run = created.json()
+    deadline = time.time() + 850
+    while run["status"]["state"] not in TERMINAL:
+        check(time.time() < deadline, f"the build is {run['status']['state']} after 850 s")
+        time.sleep(1)
+        run = requests.get(f"{endpoint}/api/v1/-/{project}/runs/{run['id']}",
+                           headers=headers, timeout=30).json()
+    check(run["status"]["state"] == "COMPLETED", f"the build ended {run['status']!r}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--project", required=True)
@@ -554,6 +638,7 @@ def main(argv=None):
         import digitalhub_runtime_modelserve  # noqa: F401
         import digitalhub_runtime_flower  # noqa: F401
         import digitalhub_runtime_dbt  # noqa: F401
+        import digitalhub_runtime_hera  # noqa: F401
 
     if args.expect_unauthorized:
         scenario_unauthorized(r, dh, args.project)
@@ -563,6 +648,7 @@ def main(argv=None):
         scenario_modelserve(r, dh, args.project, args.target)
         scenario_flower(r, dh, args.project, args.target)
         scenario_dbt(r, dh, args.project, args.target)
+        scenario_hera(r, dh, args.project, args.target)
     print("scenario: all steps passed", flush=True)
     return 0
 
