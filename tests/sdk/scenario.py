@@ -45,12 +45,13 @@ FN_MODEL = "sdk-model"    # sklearnserve of that model (digitalhub-runtime-model
 FN_FLOWER = "sdk-flower"  # a federated regression (digitalhub-runtime-flower)
 FN_DBT = "sdk-dbt"        # a SQL model without inputs (digitalhub-runtime-dbt)
 WF_HERA = "sdk-hera"      # a three-step Hera pipeline (digitalhub-runtime-hera)
+WF_KFP = "sdk-kfp"        # a two-component KFP pipeline (digitalhub-runtime-kfp, SDK 0.14)
 
 # User code shared with the Rust end-to-end tests (tests/apps).
 APPS = os.path.join(SCRIPT_DIR, "..", "apps")
 # The Flower app of host/cli/tests/federated: a ServerApp and a ClientApp named `app`.
 FLOWER_APP = os.path.join(APPS, "flower")
-HERA_PIPELINE = os.path.join(SCRIPT_DIR, "..", "..", "examples", "hera", "pipeline.py")
+EXAMPLES = os.path.join(SCRIPT_DIR, "..", "..", "examples")
 
 # The scikit-learn the serving environment pins, so the pickled model loads there.
 SCIKIT_LEARN = "scikit-learn==1.5.2"
@@ -534,62 +535,75 @@ def scenario_dbt(r, dh, project, target):
 
 
 def scenario_hera(r, dh, project, target):
-    """The hera package: a workflow from Hera code is built (compiled by the real Hera)
-    into its own version, then runs as a pipeline on Argo on the cluster, every step
-    Succeeded. A host without a cluster builds it and refuses the pipeline saying why.
-    The SDK runs workflows remotely only, so on the cluster (where kwok plays the build's
-    pod and nothing compiles) the compiled spec comes from a build on the host machine,
-    asked through Runplane's API."""
+    """The hera package: a three-step Hera pipeline (examples/hera)."""
+    scenario_workflow(r, dh, project, target, kind="hera", name=WF_HERA,
+                      path=os.path.join(EXAMPLES, "hera", "pipeline.py"),
+                      parameters={"message": "sdk"}, steps=["extract", "transform", "load"])
+
+
+def scenario_kfp(r, dh, project, target):
+    """The kfp package (SDK 0.14): a two-component KFP pipeline (examples/kfp)."""
+    scenario_workflow(r, dh, project, target, kind="kfp", name=WF_KFP,
+                      path=os.path.join(EXAMPLES, "kfp", "pipeline.py"),
+                      parameters={"rows": 10}, steps=["check-data", "train"])
+
+
+def scenario_workflow(r, dh, project, target, kind, name, path, parameters, steps):
+    """A workflow of `kind` from the pipeline code at `path` is built (compiled by the
+    real library) into its own version, then runs as a pipeline on Argo on the cluster
+    with `parameters`, every one of `steps` Succeeded. A host without a cluster builds
+    it and refuses the pipeline saying why. The SDK runs workflows remotely only, so on
+    the cluster (where kwok plays the build's pod and nothing compiles) the compiled
+    spec comes from a build on the host machine, asked through Runplane's API."""
     from digitalhub.utils.exceptions import BackendError
 
     kube = target == "kubernetes"
-    with open(HERA_PIPELINE) as source:
+    with open(path) as source:
         code = source.read()
-    with r.step(f"new_workflow {WF_HERA} (kind hera, handler pipeline)"):
-        wf = r.watch("workflow hera", dh.new_workflow(
-            project=project, name=WF_HERA, kind="hera", code=code, handler="pipeline"))
-        check(wf.key == f"store://{project}/workflow/hera/{WF_HERA}:{wf.id}", f"key {wf.key!r}")
+    with r.step(f"new_workflow {name} (kind {kind}, handler pipeline)"):
+        wf = r.watch(f"workflow {kind}", dh.new_workflow(
+            project=project, name=name, kind=kind, code=code, handler="pipeline"))
+        check(wf.key == f"store://{project}/workflow/{kind}/{name}:{wf.id}", f"key {wf.key!r}")
     with r.step("list_workflows has it, list_functions does not"):
-        check([w.name for w in dh.list_workflows(project)] == [WF_HERA],
-              f"list_workflows {[w.name for w in dh.list_workflows(project)]}")
-        check(WF_HERA not in {f.name for f in dh.list_functions(project)}, "listed as a function")
-    with r.step(f"run {WF_HERA} action=build wait=True -> COMPLETED", timeout=900):
-        run = r.watch("run hera build", wf.run(action="build", wait=True))
+        listed = [w.name for w in dh.list_workflows(project)]
+        check(name in listed, f"list_workflows {listed}")
+        check(name not in {f.name for f in dh.list_functions(project)}, "listed as a function")
+    reference = f"{kind}://{project}/{name}:{wf.id}"
+    with r.step(f"run {name} action=build wait=True -> COMPLETED", timeout=900):
+        run = r.watch(f"run {kind} build", wf.run(action="build", wait=True))
         check(run.status.state == "COMPLETED",
               f"state {run.status.state!r} (message {run.status.message!r})")
-        check(run.spec.to_dict().get("workflow") == f"hera://{project}/{WF_HERA}:{wf.id}",
-              f"run spec {run.spec.to_dict()!r}")
+        check(run.spec.to_dict().get("workflow") == reference, f"run spec {run.spec.to_dict()!r}")
     if kube:
-        with r.step(f"build {WF_HERA} on the host machine (Runplane's API)", timeout=900):
-            build_on_host(project, f"hera://{project}/{WF_HERA}:{wf.id}", "hera+build")
-    with r.step(f"the build is written into {WF_HERA}'s version"):
+        with r.step(f"build {name} on the host machine (Runplane's API)", timeout=900):
+            build_on_host(project, reference, f"{kind}+build")
+    with r.step(f"the build is written into {name}'s version"):
         deadline = time.time() + 60
         while not (wf.spec.build or {}).get("base64"):
             check(time.time() < deadline, f"no build in {wf.spec.to_dict()!r}")
             time.sleep(1)
             wf.refresh()
-        check(len(dh.get_workflow_versions(WF_HERA, project=project)) == 1, "a new version")
+        check(len(dh.get_workflow_versions(name, project=project)) == 1, "a new version")
     if not kube:
-        with r.step(f"run {WF_HERA} action=pipeline without a cluster -> refused", timeout=180):
+        with r.step(f"run {name} action=pipeline without a cluster -> refused", timeout=180):
             try:
                 run = wf.run(action="pipeline", wait=True)
             except BackendError as e:
                 check("no Kubernetes cluster" in str(e), f"the refusal says {str(e)!r}")
             else:
-                r.watch("run hera pipeline (not refused)", run)
+                r.watch(f"run {kind} pipeline (not refused)", run)
                 raise ScenarioFailure("the pipeline was accepted")
         return
-    with r.step(f"run {WF_HERA} action=pipeline parameters message=sdk wait=True -> COMPLETED",
+    with r.step(f"run {name} action=pipeline parameters={parameters} wait=True -> COMPLETED",
                 timeout=420):
-        run = r.watch("run hera pipeline", wf.run(
-            action="pipeline", parameters={"message": "sdk"}, wait=True))
+        run = r.watch(f"run {kind} pipeline", wf.run(
+            action="pipeline", parameters=parameters, wait=True))
         check(run.status.state == "COMPLETED",
               f"state {run.status.state!r} (message {run.status.message!r})")
         nodes = json.loads((run.status.to_dict().get("outputs") or {}).get("nodes") or "[]")
-        steps = {node.get("display_name"): node.get("state") for node in nodes
-                 if node.get("type") == "Pod"}
-        check(steps == {"extract": "Succeeded", "transform": "Succeeded", "load": "Succeeded"},
-              f"nodes {nodes!r}")
+        ran = {node.get("display_name"): node.get("state") for node in nodes
+               if node.get("type") == "Pod"}
+        check(ran == {step: "Succeeded" for step in steps}, f"nodes {nodes!r}")
 
 
 def build_on_host(project, workflow, task):
@@ -620,6 +634,9 @@ def main(argv=None):
     ap.add_argument("--project", required=True)
     ap.add_argument("--target", required=True, choices=["local", "kubernetes"])
     ap.add_argument("--expect-unauthorized", action="store_true")
+    ap.add_argument("--packages", choices=["0.15", "kfp"], default="0.15",
+                    help="0.15: the SDK 0.15 and its runtime packages (requirements.txt); "
+                         "kfp: the SDK 0.14 and the kfp package (kfp/requirements.txt)")
     args = ap.parse_args(argv)
 
     if not os.environ.get("DHCORE_ENDPOINT"):
@@ -631,6 +648,16 @@ def main(argv=None):
         print(f"info: DH_CONFIG not set, using {os.environ['DH_CONFIG']}", flush=True)
 
     r = Runner()
+    if args.packages == "kfp":
+        # The kfp package has no 0.15 release: it drives the server with the SDK 0.14.
+        with r.step("import digitalhub (0.14) and digitalhub_runtime_kfp"):
+            import digitalhub as dh  # noqa: makes no HTTP request
+            import digitalhub_runtime_kfp  # noqa: F401
+        with r.step(f"get_or_create_project({args.project!r})"):
+            r.watch("project", dh.get_or_create_project(args.project))
+        scenario_kfp(r, dh, args.project, args.target)
+        print("scenario: all steps passed", flush=True)
+        return 0
     with r.step("import digitalhub"):
         import digitalhub as dh  # noqa: makes no HTTP request
         import digitalhub_runtime_python  # noqa: F401  (python runtime must be importable)

@@ -43,6 +43,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stop_run))
         .routes(routes!(resume_run))
         .routes(routes!(run_logs))
+        .routes(routes!(run_metrics))
         .routes(routes!(run_events))
 }
 
@@ -282,6 +283,26 @@ async fn get_run(
     Ok(json_response(
         stored.rendered(|run| json_bytes(&state.run_dto(run))),
     ))
+}
+
+/// A run's metrics: none (an empty object). The original platform keeps the values a
+/// run logs by name; Runplane keeps none, and its SDK 0.14 reads them after every read
+/// of a run.
+#[utoipa::path(
+    get,
+    path = "/-/{project}/runs/{id}/metrics",
+    tag = "runs",
+    params(ProjectPath, RunPath),
+    responses((status = 200, description = "The run's metrics by name: none",
+               body = Object, example = json!({})))
+)]
+async fn run_metrics(
+    reader: ProjectReader,
+    State(state): State<AppState>,
+    Path(path): Path<RunPath>,
+) -> Result<JsonBody<serde_json::Map<String, serde_json::Value>>, ApiError> {
+    state.runs.find(&reader.project, &path.id).await?;
+    Ok(JsonBody(serde_json::Map::new()))
 }
 
 /// Stops a live run and waits (up to a minute) until it has stopped.

@@ -90,6 +90,15 @@ async fn the_readme_exchange_completes_and_keeps_its_logs() {
     let logs = host.raw(request).await;
     assert_eq!(logs.content_type(), "text/plain");
     assert!(logs.ok(200).as_str().unwrap().contains("hello Runplane\n"));
+
+    // No metrics are kept: an empty object, which the SDK 0.14 reads after each read.
+    let metrics = host
+        .get(&format!("/api/v1/-/demo/runs/{id}/metrics"), Some(ADMIN))
+        .await;
+    assert_eq!(metrics.ok(200), &json!({}));
+    host.get("/api/v1/-/demo/runs/nope/metrics", Some(ADMIN))
+        .await
+        .problem(404);
 }
 
 #[tokio::test]

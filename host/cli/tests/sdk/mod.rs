@@ -6,17 +6,19 @@
 //! image at Pod Security "restricted", COMPLETED and ERROR as user 1000) and serves a
 //! model (`digitalhub-runtime-modelserve`: trained by a job, answering V2 inference
 //! locally), trains a Flower app (`digitalhub-runtime-flower`) and transforms a dbt model
-//! (`digitalhub-runtime-dbt`), once on the
-//! local target (a server without a cluster) and once on the test control plane; with a
-//! token or a personal access token (exchanged at the host's token endpoint), the right
-//! one works and a wrong one is the SDK's authentication error.
+//! (`digitalhub-runtime-dbt`) and builds and runs a Hera workflow
+//! (`digitalhub-runtime-hera`), once on the local target (a server without a cluster)
+//! and once on the test control plane; with a token or a personal access token
+//! (exchanged at the host's token endpoint), the right one works and a wrong one is the
+//! SDK's authentication error. The kfp package, which exists only for the SDK 0.14, builds
+//! and runs a KFP workflow with that SDK (pinned in `tests/sdk/kfp`).
 //!
 //! The SDK lives in a virtualenv cached under `~/.cache/runplane/sdk-venv/<digest of the
 //! pins>`, built on first use with pip (PyPI).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use sha2::{Digest as _, Sha256};
 
@@ -27,40 +29,41 @@ fn sdk_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sdk")
 }
 
-/// The python of the SDK's virtualenv, built once per set of pins (a venv built halfway
-/// is never used: it is renamed into place when complete).
-fn sdk_python() -> PathBuf {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| {
-            let pins: Vec<u8> = ["requirements.txt", "constraints.txt"]
-                .iter()
-                .flat_map(|file| std::fs::read(sdk_dir().join(file)).expect("the pins"))
-                .collect();
-            let digest = hex::encode(&Sha256::digest(&pins)[..8]);
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache"));
-            let venv = cache.join("runplane/sdk-venv").join(digest);
-            let python = venv.join("bin/python");
-            if python.exists() {
-                return python;
-            }
-            let building = venv.with_extension(format!("building-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&building);
-            run(Command::new("python3").arg("-m").arg("venv").arg(&building));
-            run(Command::new(building.join("bin/pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-                .arg(sdk_dir().join("requirements.txt"))
-                .arg("-c")
-                .arg(sdk_dir().join("constraints.txt")));
-            // Another test process may have finished first: either venv will do.
-            if std::fs::rename(&building, &venv).is_err() {
-                let _ = std::fs::remove_dir_all(&building);
-            }
-            python
-        })
-        .clone()
+/// The python of the SDK's virtualenv for the pins in `pins` (`tests/sdk` or
+/// `tests/sdk/kfp`: `requirements.txt`, `constraints.txt`), built once per set of pins
+/// (a venv built halfway is never used: it is renamed into place when complete; the
+/// tests of this process build one at a time).
+fn sdk_python(pins: &Path) -> PathBuf {
+    static BUILDING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = BUILDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let files: Vec<u8> = ["requirements.txt", "constraints.txt"]
+        .iter()
+        .flat_map(|file| std::fs::read(pins.join(file)).expect("the pins"))
+        .collect();
+    let digest = hex::encode(&Sha256::digest(&files)[..8]);
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache"));
+    let venv = cache.join("runplane/sdk-venv").join(digest);
+    let python = venv.join("bin/python");
+    if python.exists() {
+        return python;
+    }
+    let building = venv.with_extension(format!("building-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&building);
+    run(Command::new("python3").arg("-m").arg("venv").arg(&building));
+    run(Command::new(building.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(pins.join("requirements.txt"))
+        .arg("-c")
+        .arg(pins.join("constraints.txt")));
+    // Another test process may have finished first: either venv will do.
+    if std::fs::rename(&building, &venv).is_err() {
+        let _ = std::fs::remove_dir_all(&building);
+    }
+    python
 }
 
 /// Runs `command`, which must succeed.
@@ -71,9 +74,15 @@ fn run(command: &mut Command) {
 
 /// Runs the scenario against `server` for `project` with `args`, the SDK configured
 /// with `credentials` (`DHCORE_*` variables), and asserts it passed (its output, one
-/// line per step, is the message otherwise).
+/// line per step, is the message otherwise). `--packages kfp` runs it with the SDK 0.14
+/// and the kfp package (`tests/sdk/kfp`), anything else with the SDK 0.15 (`tests/sdk`).
 fn scenario(server: &Server, project: &str, credentials: &[(&str, &str)], args: &[&str]) {
-    let python = sdk_python();
+    let pins = if args.windows(2).any(|pair| pair == ["--packages", "kfp"]) {
+        sdk_dir().join("kfp")
+    } else {
+        sdk_dir()
+    };
+    let python = sdk_python(&pins);
     let home = tempfile::tempdir().unwrap();
     let mut command = Command::new(python);
     command
@@ -114,6 +123,25 @@ fn the_sdk_runs_functions_on_the_cluster() {
     let server = Server::start(dir.path(), Some(&kubeconfig));
     let project = format!("sdk-{}", std::process::id());
     scenario(&server, &project, &[], &["--target", "kubernetes"]);
+}
+
+/// The kfp package has no release for the SDK 0.15 (`digitalhub-runtime-kfp` 0.14.2 pins
+/// `digitalhub<0.15`): the SDK 0.14 with it builds a KFP pipeline on a server without a
+/// cluster, which refuses its pipeline, and runs it on Argo on the control plane.
+#[test]
+fn the_sdk_0_14_builds_and_runs_kfp_pipelines() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    let local = ["--target", "local", "--packages", "kfp"];
+    scenario(&server, "sdk-kfp-local", &[], &local);
+    let Some(kubeconfig) = runplane_test_support::control_plane::kubeconfig() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Some(&kubeconfig));
+    let project = format!("sdk-kfp-{}", std::process::id());
+    let cluster = ["--target", "kubernetes", "--packages", "kfp"];
+    scenario(&server, &project, &[], &cluster);
 }
 
 #[test]
