@@ -1,6 +1,6 @@
 # The commands CI and developers share; .ci/run calls `make test`.
 
-.PHONY: test fmt-check lint unit skipped doc bench bench-api bench-kube bench-swap plugins control-plane api-fuzz
+.PHONY: test fmt-check lint unit skipped doc bench bench-api bench-kube bench-swap plugins control-plane api-fuzz sdk-package
 
 ## The skip log: a test that cannot run here (no Go, no PostgreSQL, no python3) appends
 ## one line to it (tests/support/src/skip.rs); under CI a skip is a failure instead. In
@@ -12,7 +12,7 @@ export RUNPLANE_TEST_SKIPS := $(SKIPS)
 ## Everything CI checks: formatting, lints (warnings are errors), the API docs (broken
 ## links are errors), every test, and the HTTP API fuzzed by Schemathesis against its
 ## OpenAPI document; then how many tests skipped. The exit status is the tests'.
-test: fmt-check lint doc
+test: fmt-check lint doc sdk-package
 	@status=0; $(MAKE) --no-print-directory unit api-fuzz || status=$$?; \
 	  $(MAKE) --no-print-directory skipped; exit $$status
 
@@ -37,6 +37,10 @@ skipped:
 
 doc:
 	RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --workspace
+
+## The guest SDK builds on its own, as a third party gets it (with its `wit/`).
+sdk-package:
+	cargo package -p runplane-sdk --allow-dirty --quiet
 
 ## Fuzz the HTTP API with Schemathesis against a real `runplane serve`, insecure and then
 ## with a bearer token (every check;

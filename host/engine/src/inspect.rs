@@ -90,6 +90,9 @@ fn too_large(origin: &str, size: u64, max_bytes: usize) -> LoadError {
     }
 }
 
+/// The first four bytes of every WebAssembly module and component.
+const WASM_MAGIC: &[u8] = b"\0asm";
+
 /// Checks `bytes` without compiling them: size, exports, imports and the cost of its
 /// code. `max_bytes` is [`Limits::component_bytes`](crate::Limits::component_bytes).
 pub(crate) fn inspect(bytes: &[u8], origin: &str, max_bytes: usize) -> Result<(), LoadError> {
@@ -105,6 +108,19 @@ pub(crate) fn inspect(bytes: &[u8], origin: &str, max_bytes: usize) -> Result<()
         origin: origin.to_string(),
         message: bounded_line(error.to_string(), MAX_MESSAGE_BYTES),
     };
+    if !bytes.starts_with(WASM_MAGIC) {
+        // wasmparser would print the two magics as Debug lists of bytes.
+        let start = &bytes[..bytes.len().min(WASM_MAGIC.len())];
+        let hex: Vec<String> = start.iter().map(|byte| format!("{byte:02x}")).collect();
+        return Err(LoadError::Compile {
+            origin: origin.to_string(),
+            message: format!(
+                "not WebAssembly: it starts with bytes [{}] ({:?}), not the magic \\0asm",
+                hex.join(" "),
+                String::from_utf8_lossy(start)
+            ),
+        });
+    }
     let mut depth = 0_usize;
     let mut is_component = false;
     let mut exports = Vec::new();
@@ -194,6 +210,26 @@ mod tests {
             assert!(
                 most_locals * 4 < MAX_FUNCTION_LOCALS,
                 "{name}: most locals {most_locals}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_webassembly_is_one_line_naming_its_first_bytes() {
+        for (bytes, shown) in [
+            (&b"hello world"[..], r#"[68 65 6c 6c] ("hell")"#),
+            (&b"\x7fELF\x02"[..], r#"[7f 45 4c 46] ("\u{7f}ELF")"#),
+            (&b""[..], r#"[] ("")"#),
+        ] {
+            let error = inspect(bytes, "bad.wasm", usize::MAX)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                error,
+                format!(
+                    "bad.wasm is not a valid WebAssembly component: not WebAssembly: it starts \
+                     with bytes {shown}, not the magic \\0asm"
+                )
             );
         }
     }

@@ -52,28 +52,15 @@ pub fn observe(context: &RunContext, objects: &[ObservedObject]) -> RunStatus {
 
 #[cfg(test)]
 mod tests {
-    use runplane_sdk::{HostSettings, Target};
+    use runplane_sdk::testing;
     use serde_json::json;
 
     use super::*;
 
     fn context() -> RunContext {
-        RunContext {
-            run_id: "0190f3c2-7a41-7c3e-9d2b-5e8f1a2b3f01".to_string(),
-            project: "demo".to_string(),
-            namespace: "runplane-demo".to_string(),
-            function_name: "regression".to_string(),
-            function_kind: "flower-app".to_string(),
-            action: "train".to_string(),
-            function_spec: "{}".to_string(),
-            task_spec: "{}".to_string(),
-            run_spec: "{}".to_string(),
-            target: Target::Kubernetes,
-            settings: HostSettings {
-                image_registry: None,
-                default_images: Vec::new(),
-            },
-        }
+        testing::context("flower-app", "train")
+            .function_name("regression")
+            .build()
     }
 
     fn object(kind: &str, value: &Value) -> ObservedObject {

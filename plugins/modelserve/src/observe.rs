@@ -89,47 +89,25 @@ impl InferenceV2 {
 
 #[cfg(test)]
 mod tests {
-    use runplane_sdk::{HostSettings, Target};
+    use runplane_sdk::testing;
     use serde_json::{Value, json};
 
     use super::*;
 
     fn context(action: &str, function_spec: &Value, task_spec: &Value) -> RunContext {
-        RunContext {
-            run_id: "0190f3c2-7a41-7c3e-9d2b-5e8f1a2b3e01".to_string(),
-            project: "demo".to_string(),
-            namespace: "runplane-demo".to_string(),
-            function_name: "iris".to_string(),
-            function_kind: "sklearnserve".to_string(),
-            action: action.to_string(),
-            function_spec: function_spec.to_string(),
-            task_spec: task_spec.to_string(),
-            run_spec: "{}".to_string(),
-            target: Target::Kubernetes,
-            settings: HostSettings {
-                image_registry: Some("registry.example.com/team".to_string()),
-                default_images: Vec::new(),
-            },
-        }
+        testing::context("sklearnserve", action)
+            .function_name("iris")
+            .function_spec(function_spec)
+            .task_spec(task_spec)
+            .image_registry("registry.example.com/team")
+            .build()
     }
 
     /// The run's Deployment wanting one replica, `ready` of them ready, as the API
     /// server shows it.
     fn deployment(ready: i32) -> ObservedObject {
-        let name = "d-sklearnserveserve-0190f3c2-7a41-7c3e-9d2b-5e8f1a2b3e01";
-        let object = json!({
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name},
-            "spec": {"replicas": 1, "selector": {}, "template": {}},
-            "status": {"replicas": 1, "readyReplicas": ready},
-        });
-        ObservedObject {
-            api_version: "apps/v1".to_string(),
-            kind: "Deployment".to_string(),
-            name: name.to_string(),
-            object: object.to_string(),
-        }
+        let name = "d-sklearnserveserve-01900000-0000-7000-8000-000000000000";
+        testing::observed(&testing::deployment(name, 1, ready))
     }
 
     fn output(status: &RunStatus, name: &str) -> Option<Value> {
@@ -151,18 +129,18 @@ mod tests {
         assert_eq!(status.state, ObservedState::Running);
         assert_eq!(
             status.service_url.as_deref(),
-            Some("http://iris-api.runplane-demo.svc.cluster.local:8080")
+            Some("http://iris-api.demo.svc.cluster.local:8080")
         );
         assert_eq!(
             output(&status, INFERENCE_V2_OUTPUT),
             Some(json!({
-                "baseUrl": "iris-api.runplane-demo:8080",
+                "baseUrl": "iris-api.demo:8080",
                 "model": "iris",
-                "inferenceUrl": "iris-api.runplane-demo:8080/v2/models/iris/infer",
-                "modelMetadataUrl": "iris-api.runplane-demo:8080/v2/models/iris",
-                "modelReadinessUrl": "iris-api.runplane-demo:8080/v2/models/iris/ready",
-                "readinessUrl": "iris-api.runplane-demo:8080/v2/health/ready",
-                "livenessUrl": "iris-api.runplane-demo:8080/v2/health/live",
+                "inferenceUrl": "iris-api.demo:8080/v2/models/iris/infer",
+                "modelMetadataUrl": "iris-api.demo:8080/v2/models/iris",
+                "modelReadinessUrl": "iris-api.demo:8080/v2/models/iris/ready",
+                "readinessUrl": "iris-api.demo:8080/v2/health/ready",
+                "livenessUrl": "iris-api.demo:8080/v2/health/live",
             }))
         );
     }
@@ -171,23 +149,11 @@ mod tests {
     fn a_completed_build_reports_an_image_its_function_accepts_back() {
         let mut context = context("build", &json!({"path": "s3://models/wine/"}), &json!({}));
         context.function_kind = "mlflowserve".to_string();
-        let job = json!({
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {"name": "j-mlflowservebuild-0190f3c2"},
-            "spec": {"template": {}},
-            "status": {"conditions": [{"type": "Complete", "status": "True"}]},
-        });
-        let completed = ObservedObject {
-            api_version: "batch/v1".to_string(),
-            kind: "Job".to_string(),
-            name: "j-mlflowservebuild-0190f3c2".to_string(),
-            object: job.to_string(),
-        };
+        let completed = testing::observed(&testing::job("j-mlflowservebuild-01900000").succeeded());
         let status = observe(&context, &[completed]);
         assert_eq!(status.state, ObservedState::Completed);
         let image = output(&status, "image").expect("the pushed image");
-        assert_eq!(image, "registry.example.com/team/demo-iris:0190f3c2");
+        assert_eq!(image, "registry.example.com/team/demo-iris:01900000");
         // The host writes it into a new version of the function, which it validates.
         let written_back = json!({"path": "s3://models/wine/", "image": image});
         let errors = crate::spec::validate("mlflowserve", &written_back.to_string());
@@ -212,7 +178,7 @@ mod tests {
         let endpoints = output(&running, INFERENCE_V2_OUTPUT).expect("endpoints");
         assert_eq!(
             endpoints["inferenceUrl"],
-            "s-sklearnserveserve-0190f3c2-7a41-7c3e-9d2b-5e8f1a2b3e01.runplane-demo:8080/v2/models/model/infer"
+            "s-sklearnserveserve-01900000-0000-7000-8000-000000000000.demo:8080/v2/models/model/infer"
         );
     }
 }

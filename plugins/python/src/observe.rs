@@ -32,64 +32,26 @@ pub fn observe(context: &RunContext, objects: &[ObservedObject]) -> RunStatus {
 
 #[cfg(test)]
 mod tests {
-    use runplane_sdk::k8s_openapi::api::apps::v1::{
-        Deployment, DeploymentCondition, DeploymentSpec, DeploymentStatus,
-    };
+    use runplane_sdk::ObservedState;
+    use runplane_sdk::k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition};
     use runplane_sdk::k8s_openapi::api::batch::v1::{Job, JobCondition, JobSpec, JobStatus};
     use runplane_sdk::k8s_openapi::api::core::v1::{
         ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, Pod,
         PodCondition, PodStatus,
     };
-    use runplane_sdk::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    use runplane_sdk::k8s_openapi::{Metadata, Resource};
-    use runplane_sdk::{HostSettings, ObservedState, Target};
-    use serde::Serialize;
+    use runplane_sdk::testing::{self, job_condition, metadata, observed};
 
     use super::*;
 
-    const RUN_ID: &str = "0190f3c2-7a41-7c3e-9d2b-5e8f1a2b3c4d";
-    const NAMESPACE: &str = "runplane-demo";
-
     /// A Kubernetes run of `action` with an image registry and an empty task spec.
     fn context(action: &str) -> RunContext {
-        RunContext {
-            run_id: RUN_ID.to_string(),
-            project: "demo".to_string(),
-            namespace: NAMESPACE.to_string(),
-            function_name: "fetch".to_string(),
-            function_kind: "python".to_string(),
-            action: action.to_string(),
-            function_spec: r#"{"source":{"code":"def main(): pass","handler":"main"}}"#.to_string(),
-            task_spec: "{}".to_string(),
-            run_spec: "{}".to_string(),
-            target: Target::Kubernetes,
-            settings: HostSettings {
-                image_registry: Some("registry.example.com/team".to_string()),
-                default_images: Vec::new(),
-            },
-        }
-    }
-
-    /// A live object as the host hands it to `observe`.
-    fn observed<T>(object: &T) -> ObservedObject
-    where
-        T: Resource + Metadata<Ty = ObjectMeta> + Serialize,
-    {
-        ObservedObject {
-            api_version: T::API_VERSION.to_string(),
-            kind: T::KIND.to_string(),
-            name: object.metadata().name.clone().unwrap_or_default(),
-            object: serde_json::to_string(object).expect("k8s objects serialize"),
-        }
-    }
-
-    /// Metadata as the API server returns it: named, in the run's namespace.
-    fn metadata(name: &str) -> ObjectMeta {
-        ObjectMeta {
-            name: Some(name.to_string()),
-            namespace: Some(NAMESPACE.to_string()),
-            ..ObjectMeta::default()
-        }
+        testing::context("python", action)
+            .function_name("fetch")
+            .function_spec(
+                &serde_json::json!({"source": {"code": "def main(): pass", "handler": "main"}}),
+            )
+            .image_registry("registry.example.com/team")
+            .build()
     }
 
     /// A Job with `active` pods and `conditions`, as the Job controller reports it; no
@@ -103,17 +65,6 @@ mod tests {
                 ..JobStatus::default()
             }),
             ..Job::default()
-        }
-    }
-
-    /// A Job condition that holds (`status: "True"`).
-    fn job_condition(type_: &str, reason: &str, message: &str) -> JobCondition {
-        JobCondition {
-            type_: type_.to_string(),
-            status: "True".to_string(),
-            reason: Some(reason.to_string()),
-            message: Some(message.to_string()),
-            ..JobCondition::default()
         }
     }
 
@@ -168,22 +119,10 @@ mod tests {
         )
     }
 
-    /// A Deployment that wants `replicas` pods, `ready` of which pass their readiness
-    /// probe.
-    fn deployment(replicas: i32, ready: i32, conditions: Vec<DeploymentCondition>) -> Deployment {
-        Deployment {
-            metadata: metadata("d-pythonserve-run"),
-            spec: DeploymentSpec {
-                replicas: Some(replicas),
-                ..DeploymentSpec::default()
-            },
-            status: Some(DeploymentStatus {
-                replicas: Some(replicas),
-                ready_replicas: Some(ready),
-                conditions: Some(conditions),
-                ..DeploymentStatus::default()
-            }),
-        }
+    /// The run's Deployment that wants `replicas` pods, `ready` of which pass their
+    /// readiness probe.
+    fn deployment(replicas: i32, ready: i32) -> Deployment {
+        testing::deployment("d-pythonserve-run", replicas, ready)
     }
 
     #[test]
@@ -325,13 +264,13 @@ mod tests {
 
     #[test]
     fn ready_deployment_is_running_with_the_service_url() {
-        let objects = [observed(&deployment(2, 2, vec![]))];
+        let objects = [observed(&deployment(2, 2))];
         let status = observe(&context("serve"), &objects);
         assert_eq!(status.state, ObservedState::Running);
         assert_eq!(
             status.service_url.as_deref(),
             Some(
-                "http://s-pythonserve-0190f3c2-7a41-7c3e-9d2b-5e8f1a2b3c4d.runplane-demo\
+                "http://s-pythonserve-01900000-0000-7000-8000-000000000000.demo\
                  .svc.cluster.local:8080"
             )
         );
@@ -343,13 +282,13 @@ mod tests {
         let status = observe(&named, &objects);
         assert_eq!(
             status.service_url.as_deref(),
-            Some("http://predict-api.runplane-demo.svc.cluster.local:8080")
+            Some("http://predict-api.demo.svc.cluster.local:8080")
         );
     }
 
     #[test]
     fn deployment_not_ready_yet_is_pending() {
-        let objects = [observed(&deployment(2, 1, vec![]))];
+        let objects = [observed(&deployment(2, 1))];
         let status = observe(&context("serve"), &objects);
         assert_eq!(status.state, ObservedState::Pending);
         assert_eq!(status.message.as_deref(), Some("1/2 replicas ready"));
@@ -365,7 +304,9 @@ mod tests {
             message: Some("ReplicaSet has timed out progressing.".to_string()),
             ..DeploymentCondition::default()
         };
-        let objects = [observed(&deployment(1, 0, vec![stalled]))];
+        let mut stalling = deployment(1, 0);
+        stalling.status.as_mut().expect("a status").conditions = Some(vec![stalled]);
+        let objects = [observed(&stalling)];
         let status = observe(&context("serve"), &objects);
         assert_eq!(status.state, ObservedState::Error);
         assert_eq!(status.reason.as_deref(), Some("ProgressDeadlineExceeded"));
@@ -388,7 +329,7 @@ mod tests {
             status.outputs,
             [(
                 "image".to_string(),
-                r#""registry.example.com/team/demo-fetch:0190f3c2""#.to_string()
+                r#""registry.example.com/team/demo-fetch:01900000""#.to_string()
             )]
         );
     }

@@ -149,6 +149,54 @@ pub fn run_labels(
     labels
 }
 
+/// An object of a kind `k8s-openapi` has no type for (a custom resource: an Argo
+/// `Workflow`, a KServe `InferenceService`), built as typed as the others: its
+/// `apiVersion` and `kind`, metadata from [`meta`], and a spec of any serializable type
+/// (a struct of your own, or a `serde_json::Value`). The kind must be in the runtime's
+/// [`RuntimeInfo::allowed_kinds`](crate::RuntimeInfo::allowed_kinds) and allowed by the
+/// host; the guard checks any pod template in its spec like a Job's.
+///
+/// ```
+/// use runplane_sdk::k8s::{CustomObject, Manifests, meta};
+///
+/// let labels = Default::default();
+/// let workflow = CustomObject::new("argoproj.io/v1alpha1", "Workflow", meta("etl", &labels))
+///     .with_spec(serde_json::json!({"entrypoint": "main", "templates": []}));
+/// let mut manifests = Manifests::new();
+/// manifests.push_custom(&workflow).unwrap();
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomObject<S = serde_json::Value> {
+    /// `<group>/<version>` (`argoproj.io/v1alpha1`), or `v1` for the core group.
+    pub api_version: String,
+    /// The kind (`Workflow`).
+    pub kind: String,
+    /// Name and labels; the host sets the namespace and its own labels.
+    pub metadata: ObjectMeta,
+    /// The spec, left out when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spec: Option<S>,
+}
+
+impl<S: Serialize> CustomObject<S> {
+    /// An object of `kind` in `api_version` with `metadata` and no spec yet.
+    pub fn new(api_version: &str, kind: &str, metadata: ObjectMeta) -> Self {
+        CustomObject {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            metadata,
+            spec: None,
+        }
+    }
+
+    /// This object with `spec`.
+    pub fn with_spec(mut self, spec: S) -> Self {
+        self.spec = Some(spec);
+        self
+    }
+}
+
 /// The Kubernetes objects of a plan, serialized in the order they are pushed.
 #[derive(Debug, Default)]
 pub struct Manifests {
@@ -172,6 +220,26 @@ impl Manifests {
         Ok(())
     }
 
+    /// Appends an object of a kind `k8s-openapi` has no type for; a plan error when its
+    /// `apiVersion`, `kind` or name is missing, or its spec does not serialize.
+    pub fn push_custom<S: Serialize>(&mut self, object: &CustomObject<S>) -> Result<(), PlanError> {
+        let named = object
+            .metadata
+            .name
+            .as_deref()
+            .is_some_and(|name| !name.is_empty());
+        if object.api_version.is_empty() || object.kind.is_empty() || !named {
+            return Err(PlanError::message(format!(
+                "a custom object needs an apiVersion, a kind and a name: {:?} {:?} {:?}",
+                object.api_version, object.kind, object.metadata.name
+            )));
+        }
+        let json = serde_json::to_string(object)
+            .map_err(|e| PlanError::message(format!("cannot serialize {}: {e}", object.kind)))?;
+        self.objects.push(json);
+        Ok(())
+    }
+
     /// A list of one typed object.
     pub fn of<T: Serialize + k8s_openapi::Resource>(object: &T) -> Result<Self, PlanError> {
         let mut manifests = Self::new();
@@ -187,5 +255,39 @@ impl Manifests {
     /// The plan that applies these objects.
     pub fn into_plan(self) -> Plan {
         Plan::Kubernetes(self.objects)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_custom_object_without_a_name_is_refused_and_one_with_is_pushed() {
+        let labels = BTreeMap::new();
+        let mut manifests = Manifests::new();
+        let unnamed = CustomObject::<serde_json::Value>::new(
+            "kserve.io/v1beta1",
+            "InferenceService",
+            ObjectMeta::default(),
+        );
+        let refused = manifests.push_custom(&unnamed).unwrap_err();
+        assert!(refused.message.contains("a name"), "{}", refused.message);
+        let named = CustomObject::new(
+            "kserve.io/v1beta1",
+            "InferenceService",
+            meta("iris", &labels),
+        )
+        .with_spec(serde_json::json!({"predictor": {}}));
+        manifests.push_custom(&named).unwrap();
+        let Plan::Kubernetes(objects) = manifests.into_plan() else {
+            panic!("a kubernetes plan")
+        };
+        assert_eq!(
+            objects,
+            [
+                r#"{"apiVersion":"kserve.io/v1beta1","kind":"InferenceService","metadata":{"labels":{},"name":"iris"},"spec":{"predictor":{}}}"#
+            ]
+        );
     }
 }
