@@ -78,6 +78,9 @@ pub(crate) enum Command {
     /// Inspect and change runs: in the local store, or on --server.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Tools for runtime authors: check a component before it ships.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Compile one runtime component from stdin to stdout: the host runs itself so to
     /// hold a compilation to its memory and time budget (not for users).
     #[command(name = COMPILE_WORKER, hide = true)]
@@ -85,6 +88,26 @@ pub(crate) enum Command {
         /// Baseline (Winch) code rather than optimized (Cranelift) code.
         #[arg(long = runplane_engine::BASELINE_FLAG.trim_start_matches("--"))]
         baseline: bool,
+    },
+}
+
+/// What `runplane plugin` does.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PluginCommand {
+    /// Load a runtime component as this host would (contract version, size, `info`,
+    /// schemas), then run each spec file of --samples through validate, plan, the guard
+    /// and observe on every target its action offers, timing each call against the
+    /// host's limits; exit 0 only when everything passed.
+    Check {
+        /// The component (`*.wasm`).
+        component: PathBuf,
+        /// A directory of spec files (`*.yaml`, as `runplane run -f` reads them) for
+        /// the runtime's kinds.
+        #[arg(long)]
+        samples: Option<PathBuf>,
+        /// Print the report as JSON (for CI).
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand; [`dispatch`] maps the parsed arguments to them.
 
 mod plan;
+mod plugin;
 mod run;
 mod runs;
 mod runtimes;
@@ -8,7 +9,7 @@ pub(crate) mod serve;
 
 use std::process::ExitCode;
 
-use crate::cli::{Args, Command, RuntimesCommand};
+use crate::cli::{Args, Command, PluginCommand, RuntimesCommand};
 use crate::client::Client;
 use crate::config::Config;
 use crate::host::Setup;
@@ -62,6 +63,14 @@ pub(crate) async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
         }
         (Command::Serve(serve), _) => serve::execute(serve, setup).await,
         (Command::Runs(command), server) => runs::execute(command, server, setup).await,
+        (
+            Command::Plugin(PluginCommand::Check {
+                component,
+                samples,
+                json,
+            }),
+            _,
+        ) => plugin::check(&component, samples.as_deref(), json, setup).await,
         (Command::CompileWorker { .. }, _) => {
             unreachable!("main runs the compile worker before any host starts")
         }

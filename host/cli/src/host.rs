@@ -120,19 +120,26 @@ pub(crate) async fn watched_runtimes(
 /// whether components missing from the precompiled cache start on baseline code (a
 /// long-lived host) or wait for optimized code (a one-shot command, whose next run
 /// then finds it in the cache).
+/// The plugin engine of this host: its limits, its compiled-component cache, its
+/// compiler worker.
+pub(crate) fn engine(tiering: Tiering) -> anyhow::Result<PluginEngine> {
+    let paths = Paths::from_env();
+    PluginEngine::with_compiler(
+        limits()?,
+        Some(&paths.cache.join("compiled")),
+        compile_worker()?,
+        tiering,
+    )
+    .context("cannot start the plugin engine")
+}
+
 async fn load_runtimes(
     plugins: Option<&Path>,
     store: &Store,
     tiering: Tiering,
 ) -> anyhow::Result<(Runtimes, Option<PathBuf>)> {
     let paths = Paths::from_env();
-    let engine = PluginEngine::with_compiler(
-        limits()?,
-        Some(&paths.cache.join("compiled")),
-        compile_worker()?,
-        tiering,
-    )
-    .context("cannot start the plugin engine")?;
+    let engine = engine(tiering)?;
     let registry = Registry::with_builtins(&engine, runplane_builtins::COMPONENTS)
         .await
         .context("a built-in runtime does not load")?;

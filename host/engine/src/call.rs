@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -128,6 +128,8 @@ pub(crate) struct Site {
     pub(crate) runtime: Arc<str>,
     /// The runtime's call slots, shared among its callers.
     pub(crate) slots: Arc<Slots>,
+    /// The most linear memory one of its calls has had, in bytes (kept across tiers).
+    pub(crate) peak_memory: Arc<AtomicUsize>,
 }
 
 /// The caller of the host's own calls (`info` at load), which no project name can be.
@@ -241,6 +243,7 @@ async fn run<E: Export>(site: &Site, export: E) -> Result<E::Output, CallError> 
         memory: MemoryCap {
             limit: limits.memory,
             exceeded: false,
+            peak: 0,
         },
         runtime: runtime.clone(),
         call: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
@@ -268,6 +271,8 @@ async fn run<E: Export>(site: &Site, export: E) -> Result<E::Output, CallError> 
     let result = export
         .invoke(instance.runplane_runtime_runtime(), &mut store)
         .await;
+    site.peak_memory
+        .fetch_max(store.data().memory.peak, Ordering::Relaxed);
     let stderr = stderr.contents();
     let stderr = String::from_utf8_lossy(&stderr);
     // One line: a newline in it must not forge a host log line.

@@ -299,6 +299,7 @@ impl PluginEngine {
             limits: shared.limits,
             runtime: Arc::from(origin),
             slots: Arc::new(Slots::new(&shared.limits)),
+            peak_memory: Arc::default(),
         })
     }
 
@@ -325,6 +326,7 @@ impl PluginEngine {
                 let optimized = Site {
                     runtime: current.runtime.clone(),
                     slots: current.slots.clone(),
+                    peak_memory: current.peak_memory.clone(),
                     ..engine.site(&component, Tier::Optimized, &name)?
                 };
                 cell.store(Arc::new(optimized));

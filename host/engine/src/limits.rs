@@ -79,6 +79,8 @@ impl Default for Limits {
 pub(crate) struct MemoryCap {
     pub(crate) limit: usize,
     pub(crate) exceeded: bool,
+    /// The most linear memory the instance has had (its growths within the limit).
+    pub(crate) peak: usize,
 }
 
 impl wasmtime::ResourceLimiter for MemoryCap {
@@ -92,6 +94,7 @@ impl wasmtime::ResourceLimiter for MemoryCap {
             self.exceeded = true;
             return Ok(false);
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 

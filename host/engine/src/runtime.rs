@@ -76,6 +76,15 @@ impl LoadedRuntime {
         Arc::downgrade(&self.site)
     }
 
+    /// The most linear memory one of its calls has had, in bytes: how close it runs to
+    /// [`Limits::memory`](crate::Limits::memory) (`runplane plugin check` reports it).
+    pub fn peak_memory(&self) -> usize {
+        self.site
+            .load()
+            .peak_memory
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Which compiler made the code that new calls run on.
     pub fn tier(&self) -> Tier {
         self.site.load().tier

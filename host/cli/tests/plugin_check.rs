@@ -1,0 +1,148 @@
+//! `runplane plugin check` (issue 12): a component judged as the host would judge it.
+//! The misbehaving fixture, with one sample per misbehaviour, fails each with the
+//! host's precise reason; its well-behaved sample passes every call on both targets; a
+//! file that is no component, or a component of another contract major, fails the load
+//! in one line.
+
+use std::path::Path;
+use std::process::Command;
+
+use runplane_test_support::{MISBEHAVING_RUNTIME, WRONG_MAJOR_WAT, component};
+use serde_json::Value;
+
+/// `runplane plugin check <component> [--samples DIR] --json`: its exit code and report.
+fn check(component: &Path, samples: Option<&Path>) -> (i32, Value) {
+    let home = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runplane"));
+    command
+        .args(["plugin", "check", "--json"])
+        .arg(component)
+        .env("RUNPLANE_HOME", home.path())
+        .env(
+            "XDG_CACHE_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache"),
+        )
+        .env_remove("RUNPLANE_PLUGINS");
+    if let Some(samples) = samples {
+        command.arg("--samples").arg(samples);
+    }
+    let output = command.output().expect("runplane starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a JSON report ({e}):\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status.code().unwrap_or(-1), report)
+}
+
+/// A sample run of the fixture whose `plan` does `behaviour`.
+fn write_sample(dir: &Path, behaviour: &str) {
+    let sample = format!(
+        "function:\n  name: sample\n  kind: misbehaving\n  spec: {{}}\ntask:\n  kind: \
+         misbehaving+job\nrun:\n  spec:\n    parameters:\n      behaviour: {behaviour}\n"
+    );
+    std::fs::write(dir.join(format!("{behaviour}.yaml")), sample).unwrap();
+}
+
+/// The calls of `report` made for the sample of `behaviour`.
+fn calls<'a>(report: &'a Value, behaviour: &str) -> Vec<&'a Value> {
+    let file = format!("{behaviour}.yaml");
+    let calls = report["calls"].as_array().unwrap().iter();
+    calls
+        .filter(|call| call["sample"].as_str().is_some_and(|s| s.ends_with(&file)))
+        .collect()
+}
+
+#[test]
+fn each_misbehaviour_fails_with_the_hosts_reason_and_a_good_sample_passes() {
+    let samples = tempfile::tempdir().unwrap();
+    let expected = [
+        ("loop", "plan", "exceeded its 2s budget in plan"),
+        ("memory", "plan", "exceeded its 64 MiB memory limit in plan"),
+        ("trap", "plan", "trapped in plan"),
+        ("huge-output", "plan", "over the 4194304 byte limit"),
+        ("privileged-pod", "guard", "Pod Security restricted"),
+    ];
+    for (behaviour, _, _) in expected {
+        write_sample(samples.path(), behaviour);
+    }
+    write_sample(samples.path(), "ok");
+    let fixture = Path::new(MISBEHAVING_RUNTIME);
+    let (code, report) = check(fixture, Some(samples.path()));
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["load"]["passed"], true, "{report:#}");
+    assert_eq!(report["runtime"]["name"], "misbehaving");
+    assert_eq!(
+        report["runtime"]["contract"],
+        "runplane:runtime/runtime@0.1.0"
+    );
+    for (behaviour, call, reason) in expected {
+        let failed: Vec<_> = calls(&report, behaviour)
+            .into_iter()
+            .filter(|step| step["passed"] == false)
+            .collect();
+        assert!(!failed.is_empty(), "{behaviour} did not fail: {report:#}");
+        for step in failed {
+            assert_eq!(step["call"], call, "{behaviour}: {step:#}");
+            let message = step["message"].as_str().unwrap();
+            assert!(message.contains(reason), "{behaviour}: {message}");
+            assert!(!message.contains('\n'), "{behaviour}: {message:?}");
+        }
+    }
+    let ok = calls(&report, "ok");
+    let done: Vec<(&str, &str)> = ok
+        .iter()
+        .map(|step| {
+            (
+                step["target"].as_str().unwrap(),
+                step["call"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    for target in ["local", "kubernetes"] {
+        for call in ["validate", "plan", "guard", "observe"] {
+            assert!(done.contains(&(target, call)), "{target} {call}: {done:?}");
+        }
+    }
+    assert!(ok.iter().all(|step| step["passed"] == true), "{ok:#?}");
+    let limits = &report["limits"];
+    assert_eq!(limits["memory_bytes"], 64 << 20);
+    assert!(
+        limits["peak_memory_bytes"].as_u64().unwrap() > 32 << 20,
+        "{limits}"
+    );
+    assert!(limits["slowest_call_milliseconds"].as_f64().unwrap() >= 2000.0);
+
+    // With only the good sample, everything passes.
+    let good = tempfile::tempdir().unwrap();
+    write_sample(good.path(), "ok");
+    let (code, report) = check(fixture, Some(good.path()));
+    assert_eq!(
+        (code, &report["passed"]),
+        (0, &Value::Bool(true)),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_file_that_is_no_component_of_this_contract_fails_the_load_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let wrong_major = dir.path().join("wrong-major.wasm");
+    std::fs::write(&wrong_major, component(WRONG_MAJOR_WAT)).unwrap();
+    let text = dir.path().join("notes.wasm");
+    std::fs::write(&text, "hello, this is not a component").unwrap();
+    for (file, reason) in [
+        (&text, "not WebAssembly: it starts with bytes [68 65 6c 6c]"),
+        (&wrong_major, "0.1"),
+    ] {
+        let (code, report) = check(file, None);
+        assert_eq!(code, 1, "{report:#}");
+        let message = report["load"]["message"].as_str().unwrap();
+        assert!(message.contains(reason), "{message}");
+        assert!(!message.contains('\n'), "{message:?}");
+        assert!(report.get("runtime").is_none(), "{report:#}");
+    }
+}
