@@ -2,7 +2,8 @@
 //! The misbehaving fixture, with one sample per misbehaviour, fails each with the
 //! host's precise reason; its well-behaved sample passes every call on both targets; a
 //! file that is no component, or a component of another contract major, fails the load
-//! in one line.
+//! in one line. The third-party example `examples/runtimes/hello` is built outside the
+//! workspace, checked and run as its README says.
 
 use std::path::Path;
 use std::process::Command;
@@ -145,4 +146,73 @@ fn a_file_that_is_no_component_of_this_contract_fails_the_load_in_one_line() {
         assert!(!message.contains('\n'), "{message:?}");
         assert!(report.get("runtime").is_none(), "{report:#}");
     }
+}
+
+/// `examples/runtimes/hello`, built as its README says (its own workspace, its own
+/// `.cargo/config.toml`), into a target directory kept between runs.
+fn build_example() -> std::path::PathBuf {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runtimes/hello");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("example-runtimes");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet"])
+        .current_dir(&example)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .status()
+        .expect("cargo starts");
+    assert!(status.success(), "the example does not build: {status}");
+    target.join("wasm32-wasip2/release")
+}
+
+#[test]
+fn the_example_runtime_builds_passes_its_check_and_runs_on_both_targets() {
+    let built = build_example();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runtimes/hello");
+    let component = built.join("hello_runtime.wasm");
+    let home = tempfile::tempdir().unwrap();
+    let runplane = |args: &[&str], kubeconfig: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_runplane"));
+        command
+            .args(args)
+            .current_dir(&example)
+            .env("RUNPLANE_HOME", home.path())
+            .env("RUNPLANE_LOCAL_RUNTIMES", "hello")
+            .env(
+                "XDG_CACHE_HOME",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache"),
+            )
+            .env_remove("RUNPLANE_PLUGINS")
+            .env_remove("RUNPLANE_SERVER");
+        if let Some(kubeconfig) = kubeconfig {
+            command.env("KUBECONFIG", kubeconfig);
+        }
+        let output = command.output().expect("runplane starts");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "runplane {args:?}:\n{stdout}{stderr}"
+        );
+        stdout
+    };
+    let (component, plugins) = (component.to_str().unwrap(), built.to_str().unwrap());
+    let report = runplane(
+        &["plugin", "check", component, "--samples", "samples"],
+        None,
+    );
+    for line in ["local guard", "kubernetes guard", "kubernetes observe"] {
+        assert!(report.contains(line), "{line}: {report}");
+    }
+    let run = ["run", "-f", "samples/job.yaml", "--plugins", plugins];
+    let local = runplane(&run, None);
+    assert!(
+        local.contains("Hello from a third-party runtime"),
+        "{local}"
+    );
+    let Some(kubeconfig) = runplane_test_support::control_plane::kubeconfig() else {
+        return;
+    };
+    let on_cluster = [&run[..], &["--target", "kubernetes"]].concat();
+    let cluster = runplane(&on_cluster, Some(&kubeconfig));
+    assert!(cluster.contains("COMPLETED"), "{cluster}");
 }

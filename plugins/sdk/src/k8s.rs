@@ -48,6 +48,28 @@ pub fn default_image(settings: &HostSettings, role: &str, image: &str) -> String
         .map_or_else(|| image.to_string(), |(_, image)| image.clone())
 }
 
+/// The main container of a run: `name` running `command` in `image` with `env`. A
+/// task's settings add to it ([`TaskSettings::apply`]).
+pub fn container(
+    name: &str,
+    image: &str,
+    command: &[&str],
+    env: &[(&str, &str)],
+) -> k8s_openapi::api::core::v1::Container {
+    let env = env.iter().map(|(name, value)| k8s_openapi::api::core::v1::EnvVar {
+        name: name.to_string(),
+        value: Some(value.to_string()),
+        ..Default::default()
+    });
+    k8s_openapi::api::core::v1::Container {
+        name: name.to_string(),
+        image: Some(image.to_string()),
+        command: Some(command.iter().map(ToString::to_string).collect()),
+        env: Some(env.collect()),
+        ..Default::default()
+    }
+}
+
 /// A volume mount; `readOnly` is left out rather than `false`, so that the manifest
 /// shows only what differs from Kubernetes' defaults.
 pub fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {

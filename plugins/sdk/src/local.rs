@@ -16,6 +16,23 @@
 //!   the run's outputs: where a service with more than one port serves, for example.
 //!
 //! A stop terminates the process group, as for a job, and the run ends STOPPED.
+//! [`process`] builds the plain plan of a job.
+
+use crate::LocalProcess;
+
+/// A local process running `argv` with `env`, no files and no language environment: the
+/// plan of a job that runs what the host machine has (`python3`, as the host allows).
+pub fn process(argv: &[&str], env: &[(&str, &str)]) -> LocalProcess {
+    LocalProcess {
+        argv: argv.iter().map(ToString::to_string).collect(),
+        env: env
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect(),
+        files: Vec::new(),
+        environment: None,
+    }
+}
 
 /// Variable in which the host passes the port a local service must listen on.
 pub const PORT_VARIABLE: &str = "PORT";

@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{
+    Container, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::{DeployTask, JobTask, meta, run_object_name};
-use crate::RunContext;
+use super::{DeployTask, JobTask, Manifests, meta, run_object_name};
+use crate::{Plan, PlanError, RunContext};
 
 /// The kinds a runtime planning these workloads creates (with a ConfigMap of its files),
 /// for its `info`'s `allowed_kinds`.
@@ -76,6 +78,22 @@ pub fn run_job(
         pod,
         task.backoff_limit.unwrap_or(0),
     )
+}
+
+/// The plan of a job or build run of `runtime` whose pod is `container`: the task's
+/// settings applied to the pod and the container (resources, envs, security, …), the
+/// run's labels, one Job ([`run_job`]).
+pub fn job_plan(
+    runtime: &str,
+    context: &RunContext,
+    task: &JobTask,
+    mut container: Container,
+) -> Result<Plan, PlanError> {
+    let mut pod = PodSpec::default();
+    task.settings.apply(&mut pod, &mut container);
+    pod.containers = vec![container];
+    let labels = super::run_labels(runtime, context, &task.settings);
+    Ok(Manifests::of(&run_job(context, &labels, task, pod))?.into_plan())
 }
 
 /// The selector of a run's pods: its run id alone. A Deployment's selector cannot change
