@@ -94,6 +94,23 @@ pub(crate) enum Command {
 /// What `runplane plugin` does.
 #[derive(Debug, Subcommand)]
 pub(crate) enum PluginCommand {
+    /// Write a new runtime project NAME: a kind NAME with a `job` action on both targets,
+    /// the build settings (`cargo build --release` makes the component), a sample for
+    /// `plugin check` and a README with the steps.
+    New {
+        /// The runtime's name, also its function kind (`[a-z][a-z0-9-]*`).
+        name: String,
+        /// Where to write it (default: ./NAME); it must not exist or be empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The guest SDK as a path dependency (default: this build's checkout when it
+        /// is on this machine, else `runplane-sdk` from crates.io).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+        /// The language of the runtime.
+        #[arg(long, value_enum, default_value_t = PluginLang::Rust)]
+        lang: PluginLang,
+    },
     /// Load a runtime component as this host would (contract version, size, `info`,
     /// schemas), then run each spec file of --samples through validate, plan, the guard
     /// and observe on every target its action offers, timing each call against the
@@ -109,6 +126,13 @@ pub(crate) enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Languages `runplane plugin new` writes runtimes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PluginLang {
+    /// Rust with the guest SDK (`runplane-sdk`).
+    Rust,
 }
 
 /// The hidden subcommand of [`Command::CompileWorker`].

@@ -5,6 +5,7 @@ mod plugin;
 mod run;
 mod runs;
 mod runtimes;
+mod scaffold;
 pub(crate) mod serve;
 
 use std::process::ExitCode;
@@ -71,6 +72,9 @@ pub(crate) async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
             }),
             _,
         ) => plugin::check(&component, samples.as_deref(), json, setup).await,
+        (Command::Plugin(PluginCommand::New { name, dir, sdk, .. }), _) => {
+            scaffold::write(&name, dir.as_deref(), sdk.as_deref())
+        }
         (Command::CompileWorker { .. }, _) => {
             unreachable!("main runs the compile worker before any host starts")
         }

@@ -148,71 +148,116 @@ fn a_file_that_is_no_component_of_this_contract_fails_the_load_in_one_line() {
     }
 }
 
-/// `examples/runtimes/hello`, built as its README says (its own workspace, its own
-/// `.cargo/config.toml`), into a target directory kept between runs.
-fn build_example() -> std::path::PathBuf {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runtimes/hello");
+/// The runtime project in `project`, built as its README says (its own workspace, its
+/// own `.cargo/config.toml`), into a target directory kept between runs and shared by
+/// the projects (they pin the same dependencies); the folder of its component.
+fn build(project: &Path) -> std::path::PathBuf {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("example-runtimes");
     let status = Command::new(env!("CARGO"))
         .args(["build", "--release", "--quiet"])
-        .current_dir(&example)
+        .current_dir(project)
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTFLAGS")
         .status()
         .expect("cargo starts");
-    assert!(status.success(), "the example does not build: {status}");
+    assert!(
+        status.success(),
+        "{} does not build: {status}",
+        project.display()
+    );
     target.join("wasm32-wasip2/release")
 }
 
-#[test]
-fn the_example_runtime_builds_passes_its_check_and_runs_on_both_targets() {
-    let built = build_example();
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runtimes/hello");
-    let component = built.join("hello_runtime.wasm");
+/// `runplane args…` in `dir`, with local processes allowed to the plugins `hello` and
+/// `greeter` and the cluster of `kubeconfig`; asserts it succeeded, returns its stdout.
+fn runplane_in(dir: &Path, args: &[&str], kubeconfig: Option<&Path>) -> String {
     let home = tempfile::tempdir().unwrap();
-    let runplane = |args: &[&str], kubeconfig: Option<&Path>| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_runplane"));
-        command
-            .args(args)
-            .current_dir(&example)
-            .env("RUNPLANE_HOME", home.path())
-            .env("RUNPLANE_LOCAL_RUNTIMES", "hello")
-            .env(
-                "XDG_CACHE_HOME",
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache"),
-            )
-            .env_remove("RUNPLANE_PLUGINS")
-            .env_remove("RUNPLANE_SERVER");
-        if let Some(kubeconfig) = kubeconfig {
-            command.env("KUBECONFIG", kubeconfig);
-        }
-        let output = command.output().expect("runplane starts");
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success(),
-            "runplane {args:?}:\n{stdout}{stderr}"
-        );
-        stdout
-    };
-    let (component, plugins) = (component.to_str().unwrap(), built.to_str().unwrap());
-    let report = runplane(
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runplane"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("RUNPLANE_HOME", home.path())
+        .env("RUNPLANE_LOCAL_RUNTIMES", "hello,greeter")
+        .env(
+            "XDG_CACHE_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache"),
+        )
+        .env_remove("RUNPLANE_PLUGINS")
+        .env_remove("RUNPLANE_SERVER");
+    if let Some(kubeconfig) = kubeconfig {
+        command.env("KUBECONFIG", kubeconfig);
+    }
+    let output = command.output().expect("runplane starts");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "runplane {args:?}:\n{stdout}{stderr}"
+    );
+    stdout
+}
+
+/// Checks the component `name` built in `built` with the samples of `project`, then runs
+/// its sample job locally; returns the `run` arguments.
+fn check_and_run_locally(project: &Path, built: &Path, name: &str) -> Vec<String> {
+    let component = built.join(format!("{name}_runtime.wasm"));
+    let component = component.to_str().unwrap();
+    let report = runplane_in(
+        project,
         &["plugin", "check", component, "--samples", "samples"],
         None,
     );
     for line in ["local guard", "kubernetes guard", "kubernetes observe"] {
         assert!(report.contains(line), "{line}: {report}");
     }
-    let run = ["run", "-f", "samples/job.yaml", "--plugins", plugins];
-    let local = runplane(&run, None);
+    let plugins = built.to_str().unwrap();
+    let run = ["run", "-f", "samples/job.yaml", "--plugins", plugins].map(String::from);
+    let args: Vec<&str> = run.iter().map(String::as_str).collect();
+    let local = runplane_in(project, &args, None);
     assert!(
         local.contains("Hello from a third-party runtime"),
         "{local}"
     );
+    run.to_vec()
+}
+
+#[test]
+fn the_example_runtime_builds_passes_its_check_and_runs_on_both_targets() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runtimes/hello");
+    let built = build(&example);
+    let mut run = check_and_run_locally(&example, &built, "hello");
     let Some(kubeconfig) = runplane_test_support::control_plane::kubeconfig() else {
         return;
     };
-    let on_cluster = [&run[..], &["--target", "kubernetes"]].concat();
-    let cluster = runplane(&on_cluster, Some(&kubeconfig));
+    run.extend(["--target".to_string(), "kubernetes".to_string()]);
+    let args: Vec<&str> = run.iter().map(String::as_str).collect();
+    let cluster = runplane_in(&example, &args, Some(&kubeconfig));
     assert!(cluster.contains("COMPLETED"), "{cluster}");
+}
+
+#[test]
+fn a_new_project_outside_the_checkout_builds_passes_its_check_and_runs() {
+    let outside = tempfile::tempdir().unwrap();
+    let wrote = runplane_in(outside.path(), &["plugin", "new", "greeter"], None);
+    assert!(wrote.contains("wrote runtime greeter"), "{wrote}");
+    let project = outside.path().join("greeter");
+    let built = build(&project);
+    check_and_run_locally(&project, &built, "greeter");
+    let sample = std::fs::read_to_string(project.join("samples/job.yaml")).unwrap();
+    assert!(sample.contains("kind: greeter+job"), "{sample}");
+
+    // A name that is no runtime name, or a folder in use, is refused.
+    for (args, words) in [
+        (["plugin", "new", "Greeter"], "is not a runtime name"),
+        (["plugin", "new", "greeter"], "exists and is not empty"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_runplane"))
+            .args(args)
+            .current_dir(outside.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(words), "{stderr}");
+    }
 }

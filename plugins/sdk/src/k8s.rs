@@ -56,11 +56,13 @@ pub fn container(
     command: &[&str],
     env: &[(&str, &str)],
 ) -> k8s_openapi::api::core::v1::Container {
-    let env = env.iter().map(|(name, value)| k8s_openapi::api::core::v1::EnvVar {
-        name: name.to_string(),
-        value: Some(value.to_string()),
-        ..Default::default()
-    });
+    let env = env
+        .iter()
+        .map(|(name, value)| k8s_openapi::api::core::v1::EnvVar {
+            name: name.to_string(),
+            value: Some(value.to_string()),
+            ..Default::default()
+        });
     k8s_openapi::api::core::v1::Container {
         name: name.to_string(),
         image: Some(image.to_string()),

@@ -11,19 +11,22 @@ use runplane_sdk::{RunContext, RunStatus, Runtime, RuntimeInfo, Target, info, sc
 #[derive(Deserialize, JsonSchema)]
 #[serde(crate = "runplane_sdk::serde", deny_unknown_fields)]
 #[schemars(crate = "runplane_sdk::schemars")]
-pub struct Hello {
+pub struct FunctionSpec {
     /// The message.
     pub message: String,
 }
 
 const PRINT: &str = "import os; print(os.environ['MESSAGE'], flush=True)";
 
-pub struct HelloRuntime;
+pub struct Plugin;
 
-impl Runtime for HelloRuntime {
+impl Runtime for Plugin {
     fn info() -> RuntimeInfo {
         let mut info = info::runtime("hello", "0.1.0", "Prints a message");
-        info.function_kinds = vec![info::function_kind("hello", schema::text_of::<Hello>())];
+        info.function_kinds = vec![info::function_kind(
+            "hello",
+            schema::text_of::<FunctionSpec>(),
+        )];
         let (task, run) = (schema::text_of::<JobTask>(), "{}".to_string());
         let targets = [Target::Local, Target::Kubernetes];
         info.actions = vec![info::action("job", Category::Job, &targets, task, run)];
@@ -35,17 +38,17 @@ impl Runtime for HelloRuntime {
 
     fn validate(kind: String, json: String) -> Result<(), Vec<FieldError>> {
         match kind.as_str() {
-            "hello" => spec::validate::<Hello>(&json).map(drop),
+            "hello" => spec::validate::<FunctionSpec>(&json).map(drop),
             "hello+job" => spec::validate::<JobTask>(&json).map(drop),
             _ => Ok(()),
         }
     }
 
     fn plan(context: RunContext) -> Result<Plan, PlanError> {
-        let hello: Hello = spec::decode(&context.function_spec, "function spec")?;
+        let function: FunctionSpec = spec::decode(&context.function_spec, "function spec")?;
         let (argv, env) = (
             ["python3", "-c", PRINT],
-            [("MESSAGE", hello.message.as_str())],
+            [("MESSAGE", function.message.as_str())],
         );
         if context.target == Target::Local {
             return Ok(Plan::Local(local::process(&argv, &env)));
@@ -60,4 +63,4 @@ impl Runtime for HelloRuntime {
     }
 }
 
-runplane_sdk::export_runtime!(HelloRuntime);
+runplane_sdk::export_runtime!(Plugin);
