@@ -241,7 +241,9 @@ fn invalid_schema(info: &RuntimeInfo) -> Option<String> {
     None
 }
 
-fn is_name(name: &str) -> bool {
+/// Whether `name` is a runtime or kind name: a lowercase letter, then lowercase letters,
+/// digits and '-', at most [`MAX_NAME_BYTES`] bytes.
+pub fn is_name(name: &str) -> bool {
     name.len() <= MAX_NAME_BYTES
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name

@@ -48,12 +48,7 @@ pub(crate) fn write(
     dir: Option<&Path>,
     sdk: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
-    let is_name = name.len() <= 63
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !is_name {
+    if !runplane_engine::boundary::is_name(name) {
         bail!(
             "{name:?} is not a runtime name: a lowercase letter, then lowercase letters, digits and '-' (at most 63)"
         );
