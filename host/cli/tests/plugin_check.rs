@@ -148,23 +148,30 @@ fn a_file_that_is_no_component_of_this_contract_fails_the_load_in_one_line() {
     }
 }
 
-/// The runtime project in `project`, built as its README says (its own workspace, its
-/// own `.cargo/config.toml`), into a target directory kept between runs and shared by
-/// the projects (they pin the same dependencies); the folder of its component.
+/// The runtime project in `project`, tested and built as its README says (its own
+/// workspace, its own `.cargo/config.toml`: `cargo test-native`, then `cargo build
+/// --release`), into a target directory kept between runs and shared by the projects
+/// (they pin the same dependencies); the folder of its component.
 fn build(project: &Path) -> std::path::PathBuf {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("example-runtimes");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet"])
-        .current_dir(project)
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
-        .status()
-        .expect("cargo starts");
-    assert!(
-        status.success(),
-        "{} does not build: {status}",
-        project.display()
-    );
+    for step in [
+        &["test-native", "--quiet"][..],
+        &["build", "--release", "--quiet"],
+    ] {
+        let status = Command::new(env!("CARGO"))
+            .args(step)
+            .current_dir(project)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS")
+            .env_remove("BLESS")
+            .status()
+            .expect("cargo starts");
+        assert!(
+            status.success(),
+            "cargo {step:?} fails in {}: {status}",
+            project.display()
+        );
+    }
     target.join("wasm32-wasip2/release")
 }
 

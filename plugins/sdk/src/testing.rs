@@ -3,6 +3,8 @@
 //!
 //! - [`context`]: a [`RunContext`] with defaults for everything a test does not care
 //!   about (run id, project, namespace, specs `{}`, target `kubernetes`).
+//! - `golden` (feature `golden`): a folder of runs with the plan or error each must
+//!   give, checked by `cargo test`, rewritten by `BLESS=1 cargo test`.
 //! - [`observed`]: any `k8s-openapi` object as `observe` receives it; [`job`], [`pod`]
 //!   and [`deployment`] build the usual states (active, succeeded, failed with a reason;
 //!   pending for a reason, running, exited with a code; replicas ready or not), as the
@@ -26,6 +28,9 @@
 //! assert_eq!(status.exit_code, Some(3));
 //! # let _ = PodPhase::Running;
 //! ```
+
+#[cfg(feature = "golden")]
+pub mod golden;
 
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentCondition, DeploymentSpec, DeploymentStatus,

@@ -5,7 +5,7 @@
 //! third set of types; these are the SDK's.
 
 use runplane_model::{
-    FieldError, LocalEnvironment, LocalFile, LocalProcess, PlanError, RunContext, RunPlan, Target,
+    FieldError, HostSettings, LocalEnvironment, PlanError, RunContext, RunPlan, Target,
 };
 
 /// The host's run context as a runtime's rlib takes it (the SDK's generated record).
@@ -31,37 +31,63 @@ pub fn context(context: &RunContext) -> runplane_sdk::RunContext {
     }
 }
 
-/// A field error of the SDK as the host's.
-pub fn field_error(error: runplane_sdk::FieldError) -> FieldError {
-    FieldError::new(error.path, error.message)
-}
-
-/// A plan error of the SDK as the host's.
-pub fn plan_error(error: runplane_sdk::PlanError) -> PlanError {
-    PlanError {
-        message: error.message,
-        fields: error.fields.into_iter().map(field_error).collect(),
+/// The SDK's run context (a golden case's) as the host tells it to the engine.
+pub fn host_context(context: &runplane_sdk::RunContext) -> RunContext {
+    RunContext {
+        run_id: context.run_id.clone(),
+        project: context.project.clone(),
+        namespace: context.namespace.clone(),
+        function_name: context.function_name.clone(),
+        function_kind: context.function_kind.clone(),
+        action: context.action.clone(),
+        function_spec: context.function_spec.clone(),
+        task_spec: context.task_spec.clone(),
+        run_spec: context.run_spec.clone(),
+        target: match context.target {
+            runplane_sdk::Target::Local => Target::Local,
+            runplane_sdk::Target::Kubernetes => Target::Kubernetes,
+        },
+        settings: HostSettings {
+            image_registry: context.settings.image_registry.clone(),
+            default_images: context.settings.default_images.clone(),
+        },
     }
 }
 
-/// A plan of the SDK as the host's.
-pub fn plan(plan: runplane_sdk::Plan) -> RunPlan {
+/// A field error the engine returned, as the SDK's.
+pub fn sdk_field_error(error: FieldError) -> runplane_sdk::FieldError {
+    runplane_sdk::FieldError {
+        path: error.path,
+        message: error.message,
+    }
+}
+
+/// A plan error the engine returned, as the SDK's.
+pub fn sdk_plan_error(error: PlanError) -> runplane_sdk::PlanError {
+    runplane_sdk::PlanError {
+        message: error.message,
+        fields: error.fields.into_iter().map(sdk_field_error).collect(),
+    }
+}
+
+/// A plan the engine returned, as the SDK's.
+pub fn sdk_plan(plan: RunPlan) -> runplane_sdk::Plan {
     match plan {
-        runplane_sdk::Plan::Kubernetes(manifests) => RunPlan::Kubernetes(manifests),
-        runplane_sdk::Plan::Local(process) => RunPlan::Local(LocalProcess {
+        RunPlan::Kubernetes(manifests) => runplane_sdk::Plan::Kubernetes(manifests),
+        RunPlan::Local(process) => runplane_sdk::Plan::Local(runplane_sdk::LocalProcess {
             argv: process.argv,
             env: process.env,
             files: process
                 .files
                 .into_iter()
-                .map(|file| LocalFile {
+                .map(|file| runplane_sdk::LocalFile {
                     path: file.path,
                     contents: file.contents,
                 })
                 .collect(),
             environment: process.environment.map(|environment| match environment {
-                runplane_sdk::LocalEnvironment::PythonVenv(requirements) => {
-                    LocalEnvironment::PythonVenv(requirements)
+                LocalEnvironment::PythonVenv(requirements) => {
+                    runplane_sdk::LocalEnvironment::PythonVenv(requirements)
                 }
             }),
         }),
