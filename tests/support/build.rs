@@ -12,6 +12,11 @@ const COMPONENTS: &[(&str, &str, &str)] = &[
         "The misbehaving runtime (tests/fixtures/misbehaving): plan loops, leaks, panics or returns too much on request.",
     ),
     (
+        "CONTRACT_0_1_RUNTIME",
+        "runplane-fixture-contract-0-1",
+        "A runtime built against the frozen 0.1.0 contract (tests/fixtures/contract-0-1), without the SDK.",
+    ),
+    (
         "PYTHON_RUNTIME",
         "runplane-runtime-python",
         "The Python runtime (plugins/python), as shipped.",
