@@ -22,6 +22,8 @@
 //!   is printed and recorded in the skip log that `make test` sums up; under CI
 //!   ([`under_ci`]) it is a failure. The control plane and PostgreSQL above skip through
 //!   it.
+//! - Python tools from PyPI: [`venv::cached`] gives a pinned virtualenv, built once and
+//!   kept under `~/.cache/runplane` (the DigitalHub SDK, componentize-py).
 //! - With feature `host`, an in-process host (module `host`): the registry of the built-in
 //!   runtimes (plus fixtures), a control on the local target, the run service.
 //! - With feature `sdk`, module `native`: a runtime's rlib called through the guest
@@ -56,6 +58,7 @@ pub mod host;
 pub mod native;
 pub mod postgres;
 pub mod skip;
+pub mod venv;
 
 pub use costly::costly_component;
 pub use skip::{skip, under_ci};

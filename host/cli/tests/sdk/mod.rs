@@ -18,7 +18,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
 use sha2::{Digest as _, Sha256};
 
@@ -30,46 +29,12 @@ fn sdk_dir() -> PathBuf {
 }
 
 /// The python of the SDK's virtualenv for the pins in `pins` (`tests/sdk` or
-/// `tests/sdk/kfp`: `requirements.txt`, `constraints.txt`), built once per set of pins
-/// (a venv built halfway is never used: it is renamed into place when complete; the
-/// tests of this process build one at a time).
+/// `tests/sdk/kfp`: `requirements.txt`, `constraints.txt`).
 fn sdk_python(pins: &Path) -> PathBuf {
-    static BUILDING: Mutex<()> = Mutex::new(());
-    let _one_at_a_time = BUILDING
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let files: Vec<u8> = ["requirements.txt", "constraints.txt"]
-        .iter()
-        .flat_map(|file| std::fs::read(pins.join(file)).expect("the pins"))
-        .collect();
-    let digest = hex::encode(&Sha256::digest(&files)[..8]);
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache"));
-    let venv = cache.join("runplane/sdk-venv").join(digest);
-    let python = venv.join("bin/python");
-    if python.exists() {
-        return python;
-    }
-    let building = venv.with_extension(format!("building-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&building);
-    run(Command::new("python3").arg("-m").arg("venv").arg(&building));
-    run(Command::new(building.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(pins.join("requirements.txt"))
-        .arg("-c")
-        .arg(pins.join("constraints.txt")));
-    // Another test process may have finished first: either venv will do.
-    if std::fs::rename(&building, &venv).is_err() {
-        let _ = std::fs::remove_dir_all(&building);
-    }
-    python
-}
-
-/// Runs `command`, which must succeed.
-fn run(command: &mut Command) {
-    let status = command.status().expect("the command starts");
-    assert!(status.success(), "{command:?}: {status}");
+    let requirements = pins.join("requirements.txt");
+    let constraints = pins.join("constraints.txt");
+    runplane_test_support::venv::cached("sdk-venv", &requirements, Some(&constraints))
+        .join("bin/python")
 }
 
 /// Runs the scenario against `server` for `project` with `args`, the SDK configured
