@@ -95,8 +95,9 @@ pub(crate) enum Command {
 #[derive(Debug, Subcommand)]
 pub(crate) enum PluginCommand {
     /// Write a new runtime project NAME: a kind NAME with a `job` action on both targets,
-    /// the build settings (`cargo build --release` makes the component), a sample for
-    /// `plugin check` and a README with the steps.
+    /// the build settings (`cargo build --release` makes the component; in Python, the
+    /// componentize-py command of its README), a sample for `plugin check` and a README
+    /// with the steps.
     New {
         /// The runtime's name, also its function kind (`[a-z][a-z0-9-]*`).
         name: String,
@@ -104,7 +105,7 @@ pub(crate) enum PluginCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
         /// The guest SDK as a path dependency (default: this build's checkout when it
-        /// is on this machine, else `runplane-sdk` from crates.io).
+        /// is on this machine, else `runplane-sdk` from crates.io); Rust only.
         #[arg(long)]
         sdk: Option<PathBuf>,
         /// The language of the runtime.
@@ -133,6 +134,8 @@ pub(crate) enum PluginCommand {
 pub(crate) enum PluginLang {
     /// Rust with the guest SDK (`runplane-sdk`).
     Rust,
+    /// Python, built into a component by componentize-py.
+    Python,
 }
 
 /// The hidden subcommand of [`Command::CompileWorker`].

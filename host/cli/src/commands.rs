@@ -72,9 +72,15 @@ pub(crate) async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
             }),
             _,
         ) => plugin::check(&component, samples.as_deref(), json, setup).await,
-        (Command::Plugin(PluginCommand::New { name, dir, sdk, .. }), _) => {
-            scaffold::write(&name, dir.as_deref(), sdk.as_deref())
-        }
+        (
+            Command::Plugin(PluginCommand::New {
+                name,
+                dir,
+                sdk,
+                lang,
+            }),
+            _,
+        ) => scaffold::write(&name, dir.as_deref(), sdk.as_deref(), lang),
         (Command::CompileWorker { .. }, _) => {
             unreachable!("main runs the compile worker before any host starts")
         }

@@ -2,10 +2,12 @@
 //! The misbehaving fixture, with one sample per misbehaviour, fails each with the
 //! host's precise reason; its well-behaved sample passes every call on both targets; a
 //! file that is no component, or a component of another contract major, fails the load
-//! in one line. The third-party example `examples/runtimes/hello` is built outside the
-//! workspace, checked and run as its README says.
+//! in one line. The third-party examples `examples/runtimes/hello` (Rust, built outside
+//! the workspace) and `examples/runtimes/hello-python` (built with componentize-py) are
+//! built, checked and run as their READMEs say, and so are the projects `plugin new`
+//! writes in each language, outside the checkout.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use runplane_test_support::{MISBEHAVING_RUNTIME, WRONG_MAJOR_WAT, component};
@@ -175,8 +177,36 @@ fn build(project: &Path) -> std::path::PathBuf {
     target.join("wasm32-wasip2/release")
 }
 
-/// `runplane args…` in `dir`, with local processes allowed to the plugins `hello` and
-/// `greeter` and the cluster of `kubeconfig`; asserts it succeeded, returns its stdout.
+/// The Python runtime project in `project`, built as its README says (componentize-py
+/// pinned by its `requirements.txt`, from a cached virtualenv) into a folder of its own
+/// under the target directory; the component, named after the runtime.
+fn build_python(project: &Path, name: &str) -> PathBuf {
+    let requirements = project.join("requirements.txt");
+    let venv = runplane_test_support::venv::cached("componentize-py", &requirements, None);
+    let built = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("python-runtimes")
+        .join(name);
+    std::fs::create_dir_all(&built).unwrap();
+    let component = built.join(format!("{name}.wasm"));
+    let status = runplane_test_support::venv::script(&venv, "componentize-py")
+        .args(["-q", "-d", "wit", "-w", "plugin", "componentize"])
+        .args(["--stub-wasi", "app", "-o"])
+        .arg(&component)
+        .current_dir(project)
+        .env_remove("VIRTUAL_ENV")
+        .status()
+        .expect("componentize-py starts");
+    assert!(
+        status.success(),
+        "componentize-py fails in {}: {status}",
+        project.display()
+    );
+    component
+}
+
+/// `runplane args…` in `dir`, with local processes allowed to the plugins of the tests
+/// (`hello`, `greeter`, `hello-python`, `snake`) and the cluster of `kubeconfig`;
+/// asserts it succeeded, returns its stdout.
 fn runplane_in(dir: &Path, args: &[&str], kubeconfig: Option<&Path>) -> String {
     let home = tempfile::tempdir().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_runplane"));
@@ -184,7 +214,10 @@ fn runplane_in(dir: &Path, args: &[&str], kubeconfig: Option<&Path>) -> String {
         .args(args)
         .current_dir(dir)
         .env("RUNPLANE_HOME", home.path())
-        .env("RUNPLANE_LOCAL_RUNTIMES", "hello,greeter")
+        .env(
+            "RUNPLANE_LOCAL_RUNTIMES",
+            "hello,greeter,hello-python,snake",
+        )
         .env(
             "XDG_CACHE_HOME",
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache"),
@@ -204,10 +237,10 @@ fn runplane_in(dir: &Path, args: &[&str], kubeconfig: Option<&Path>) -> String {
     stdout
 }
 
-/// Checks the component `name` built in `built` with the samples of `project`, then runs
-/// its sample job locally; returns the `run` arguments.
-fn check_and_run_locally(project: &Path, built: &Path, name: &str) -> Vec<String> {
-    let component = built.join(format!("{name}_runtime.wasm"));
+/// Checks `component` with the samples of `project`, then runs its sample job locally,
+/// the component's folder as the plugin directory; returns the `run` arguments.
+fn check_and_run_locally(project: &Path, component: &Path) -> Vec<String> {
+    let built = component.parent().unwrap();
     let component = component.to_str().unwrap();
     let report = runplane_in(
         project,
@@ -228,18 +261,37 @@ fn check_and_run_locally(project: &Path, built: &Path, name: &str) -> Vec<String
     run.to_vec()
 }
 
-#[test]
-fn the_example_runtime_builds_passes_its_check_and_runs_on_both_targets() {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runtimes/hello");
-    let built = build(&example);
-    let mut run = check_and_run_locally(&example, &built, "hello");
+/// [`check_and_run_locally`], then the same run on the test control plane.
+fn check_and_run_on_both_targets(project: &Path, component: &Path) {
+    let mut run = check_and_run_locally(project, component);
     let Some(kubeconfig) = runplane_test_support::control_plane::kubeconfig() else {
         return;
     };
     run.extend(["--target".to_string(), "kubernetes".to_string()]);
     let args: Vec<&str> = run.iter().map(String::as_str).collect();
-    let cluster = runplane_in(&example, &args, Some(&kubeconfig));
+    let cluster = runplane_in(project, &args, Some(&kubeconfig));
     assert!(cluster.contains("COMPLETED"), "{cluster}");
+}
+
+/// The third-party example `name` of `examples/runtimes`.
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/runtimes")
+        .join(name)
+}
+
+#[test]
+fn the_example_runtime_builds_passes_its_check_and_runs_on_both_targets() {
+    let example = example("hello");
+    let built = build(&example);
+    check_and_run_on_both_targets(&example, &built.join("hello_runtime.wasm"));
+}
+
+#[test]
+fn the_python_example_runtime_builds_passes_its_check_and_runs_on_both_targets() {
+    let example = example("hello-python");
+    let component = build_python(&example, "hello-python");
+    check_and_run_on_both_targets(&example, &component);
 }
 
 #[test]
@@ -249,7 +301,7 @@ fn a_new_project_outside_the_checkout_builds_passes_its_check_and_runs() {
     assert!(wrote.contains("wrote runtime greeter"), "{wrote}");
     let project = outside.path().join("greeter");
     let built = build(&project);
-    check_and_run_locally(&project, &built, "greeter");
+    check_and_run_locally(&project, &built.join("greeter_runtime.wasm"));
     let sample = std::fs::read_to_string(project.join("samples/job.yaml")).unwrap();
     assert!(sample.contains("kind: greeter+job"), "{sample}");
 
@@ -267,4 +319,28 @@ fn a_new_project_outside_the_checkout_builds_passes_its_check_and_runs() {
         assert_eq!(output.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(words), "{stderr}");
     }
+}
+
+#[test]
+fn a_new_python_project_outside_the_checkout_builds_passes_its_check_and_runs() {
+    let outside = tempfile::tempdir().unwrap();
+    let new = ["plugin", "new", "snake", "--lang", "python"];
+    let wrote = runplane_in(outside.path(), &new, None);
+    assert!(wrote.contains("wrote runtime snake"), "{wrote}");
+    assert!(wrote.contains("-o snake.wasm"), "{wrote}");
+    let project = outside.path().join("snake");
+    let component = build_python(&project, "snake");
+    check_and_run_locally(&project, &component);
+    let sample = std::fs::read_to_string(project.join("samples/job.yaml")).unwrap();
+    assert!(sample.contains("kind: snake+job"), "{sample}");
+
+    // The Rust guest SDK is no option of a Python project.
+    let output = Command::new(env!("CARGO_BIN_EXE_runplane"))
+        .args(["plugin", "new", "other", "--lang", "python", "--sdk", "."])
+        .current_dir(outside.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("a Python runtime has none"), "{stderr}");
 }

@@ -6,6 +6,7 @@ mod custom_kinds;
 mod federated;
 mod hostile;
 mod model_serving;
+mod oci;
 mod pipelines;
 mod sdk;
 mod transforms;
@@ -345,6 +346,31 @@ async fn a_killed_server_loses_no_run_and_no_transition() {
     let orphan = wait_for(&server, &live, |run| state(run) == "ERROR").await;
     let message = orphan["status"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("host restarted"), "{orphan:#}");
+}
+
+/// SQLite has one host per file: a second server on the same file is refused naming the
+/// first (which keeps serving), and the first one's SIGKILL frees the file (the test
+/// above restarts on it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_sqlite_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), None);
+    let second = Command::new(env!("CARGO_BIN_EXE_runplane"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-kubernetes"])
+        .current_dir(dir.path())
+        .env("RUNPLANE_HOME", dir.path().join("home"))
+        .env_remove("RUNPLANE_PLUGINS")
+        .output()
+        .expect("runplane starts");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    let holder = format!(
+        "runplane.db is served by another runplane host (pid {})",
+        server.child.id()
+    );
+    assert!(stderr.contains(&holder), "{stderr}");
+    let (status, _) = call(reqwest::Method::GET, &server.url("/api/v1/projects"), None).await;
+    assert_eq!(status, 200, "the first server still serves");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

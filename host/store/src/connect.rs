@@ -124,12 +124,17 @@ impl Store {
             Location::Postgres => Watcher::postgres(url, Arc::downgrade(&cache)),
         };
         tracing::debug!(url = %redact(url), ?backend, "store opened");
+        let sqlite_file = match location {
+            Location::SqliteFile { path, .. } => Some(path.into()),
+            Location::SqliteMemory | Location::Postgres => None,
+        };
         Ok(Store {
             pool,
             writer,
             backend,
             cache,
             watcher: Arc::new(watcher),
+            sqlite_file,
         })
     }
 

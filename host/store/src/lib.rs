@@ -37,9 +37,11 @@ mod connect;
 mod rows;
 mod runs;
 mod runtimes;
+mod single_host;
 
 pub use cache::{RunListing, Shared};
 use runplane_model::{AlreadyExists, LiveRuns, NotFound, RunId, SpecFile, Target, VersionInUse};
+pub use single_host::HostClaim;
 use time::OffsetDateTime;
 
 /// Why a store call failed.
@@ -142,4 +144,6 @@ pub struct Store {
     cache: std::sync::Arc<cache::ReadCache>,
     /// Hears other writers' changes for `cache` while any clone of the store lives.
     watcher: std::sync::Arc<changes::Watcher>,
+    /// The file of a SQLite store, which one host may serve at a time (`single_host`).
+    sqlite_file: Option<std::path::PathBuf>,
 }

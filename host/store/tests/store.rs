@@ -1623,3 +1623,30 @@ async fn runtime_versions(store: &Store) {
     ));
     assert_eq!(store.runtime_versions(None).await.unwrap().len(), 2);
 }
+
+/// A SQLite file has one host: a second claim is refused naming the file and the holder,
+/// and the file is free again once the first claim ends. Other stores need no claim.
+#[tokio::test]
+async fn a_sqlite_file_is_claimed_by_one_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let first = Store::open(&url).await.unwrap();
+    let second = Store::open(&url).await.unwrap();
+    let claim = first
+        .claim_single_host()
+        .unwrap()
+        .expect("a file is claimed");
+    let refused = second.claim_single_host().expect_err("one host per file");
+    let message = refused.to_string();
+    for part in [
+        "runplane.db is served by another runplane host",
+        &format!("(pid {})", std::process::id()),
+        "PostgreSQL",
+    ] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    drop(claim);
+    assert!(second.claim_single_host().unwrap().is_some(), "free again");
+    let memory = Store::open("sqlite::memory:").await.unwrap();
+    assert!(memory.claim_single_host().unwrap().is_none());
+}

@@ -1,58 +1,116 @@
-//! `runplane plugin new NAME`: a runtime project to start from, written from the
-//! third-party example `examples/runtimes/hello` (compiled into the binary, so what the
-//! scaffold writes is what CI builds, checks and runs), with `hello` renamed NAME and the
-//! guest SDK as a dependency this machine can build.
+//! `runplane plugin new NAME [--lang rust|python]`: a runtime project to start from,
+//! written from a third-party example (compiled into the binary, so what the scaffold
+//! writes is what CI builds, checks and runs) with the example's name replaced by NAME:
+//! `examples/runtimes/hello` (Rust, the guest SDK as a dependency this machine can
+//! build) or `examples/runtimes/hello-python` (Python, with its own copy of `wit/`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
+use crate::cli::PluginLang;
 use crate::output::outln;
 
-/// The example's files, by path in the project.
-const TEMPLATE: [(&str, &str); 5] = [
-    (
-        "Cargo.toml",
-        include_str!("../../../../examples/runtimes/hello/Cargo.toml"),
-    ),
-    (
-        "Cargo.lock",
-        include_str!("../../../../examples/runtimes/hello/Cargo.lock"),
-    ),
-    (
-        ".cargo/config.toml",
-        include_str!("../../../../examples/runtimes/hello/.cargo/config.toml"),
-    ),
-    (
-        "src/lib.rs",
-        include_str!("../../../../examples/runtimes/hello/src/lib.rs"),
-    ),
-    (
-        "samples/job.yaml",
-        include_str!("../../../../examples/runtimes/hello/samples/job.yaml"),
-    ),
-];
+/// An example written as a new project.
+struct Template {
+    /// Its files, by path in the project.
+    files: &'static [(&'static str, &'static str)],
+    /// Its runtime's name, replaced by the new runtime's in every file.
+    name: &'static str,
+    /// The command that builds the component, `{name}` standing for the new runtime's.
+    build: &'static str,
+}
 
-/// The example's name, replaced by the new runtime's in every file.
-const EXAMPLE_NAME: &str = "hello";
+/// The Rust example; the README and `.gitignore` are written by [`write`].
+const RUST: Template = Template {
+    files: &[
+        (
+            "Cargo.toml",
+            include_str!("../../../../examples/runtimes/hello/Cargo.toml"),
+        ),
+        (
+            "Cargo.lock",
+            include_str!("../../../../examples/runtimes/hello/Cargo.lock"),
+        ),
+        (
+            ".cargo/config.toml",
+            include_str!("../../../../examples/runtimes/hello/.cargo/config.toml"),
+        ),
+        (
+            "src/lib.rs",
+            include_str!("../../../../examples/runtimes/hello/src/lib.rs"),
+        ),
+        (
+            "samples/job.yaml",
+            include_str!("../../../../examples/runtimes/hello/samples/job.yaml"),
+        ),
+    ],
+    name: "hello",
+    build: "cargo build --release",
+};
+
+/// The Python example, with the contract it is built against (the example links the
+/// checkout's `wit/`; a project elsewhere needs the files).
+const PYTHON: Template = Template {
+    files: &[
+        (
+            "app.py",
+            include_str!("../../../../examples/runtimes/hello-python/app.py"),
+        ),
+        (
+            "requirements.txt",
+            include_str!("../../../../examples/runtimes/hello-python/requirements.txt"),
+        ),
+        (
+            ".gitignore",
+            include_str!("../../../../examples/runtimes/hello-python/.gitignore"),
+        ),
+        (
+            "README.md",
+            include_str!("../../../../examples/runtimes/hello-python/README.md"),
+        ),
+        (
+            "samples/job.yaml",
+            include_str!("../../../../examples/runtimes/hello-python/samples/job.yaml"),
+        ),
+        ("wit/world.wit", include_str!("../../../../wit/world.wit")),
+        (
+            "wit/runtime.wit",
+            include_str!("../../../../wit/runtime.wit"),
+        ),
+        ("wit/types.wit", include_str!("../../../../wit/types.wit")),
+        ("wit/log.wit", include_str!("../../../../wit/log.wit")),
+    ],
+    name: "hello-python",
+    build: "componentize-py -d wit -w plugin componentize --stub-wasi app -o {name}.wasm",
+};
+
 /// The example's dependency on the SDK (a path inside the checkout).
 const EXAMPLE_SDK: &str = r#"runplane-sdk = { path = "../../../plugins/sdk" }"#;
 /// Where this build's checkout keeps the SDK.
 const CHECKOUT_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugins/sdk");
 
-/// Writes the project of runtime `name` into `dir` (`./<name>` by default), the SDK a
-/// path dependency on `sdk` when given.
+/// Writes the project of runtime `name` in `lang` into `dir` (`./<name>` by default); a
+/// Rust project's SDK is a path dependency on `sdk` when given.
 pub(crate) fn write(
     name: &str,
     dir: Option<&Path>,
     sdk: Option<&Path>,
+    lang: PluginLang,
 ) -> anyhow::Result<ExitCode> {
     if !runplane_engine::boundary::is_name(name) {
         bail!(
             "{name:?} is not a runtime name: a lowercase letter, then lowercase letters, digits and '-' (at most 63)"
         );
     }
+    let template = match lang {
+        PluginLang::Rust => &RUST,
+        PluginLang::Python if sdk.is_some() => {
+            bail!("--sdk names the Rust guest SDK; a Python runtime has none")
+        }
+        PluginLang::Python => &PYTHON,
+    };
     let dir = dir.map_or_else(|| PathBuf::from(name), Path::to_path_buf);
     if dir.exists()
         && dir
@@ -61,11 +119,20 @@ pub(crate) fn write(
     {
         bail!("{} exists and is not empty", dir.display());
     }
-    let dependency = sdk_dependency(sdk)?;
-    for (path, text) in TEMPLATE {
-        let text = text
-            .replace(EXAMPLE_SDK, &dependency)
-            .replace(EXAMPLE_NAME, name);
+    let mut files: Vec<(&str, String)> = template
+        .files
+        .iter()
+        .map(|(path, text)| (*path, text.replace(template.name, name)))
+        .collect();
+    if lang == PluginLang::Rust {
+        let dependency = sdk_dependency(sdk)?;
+        for (_, text) in &mut files {
+            *text = text.replace(EXAMPLE_SDK, &dependency);
+        }
+        files.push((".gitignore", "/target\n".to_string()));
+        files.push(("README.md", readme(name)));
+    }
+    for (path, text) in files {
         let path = dir.join(path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -73,12 +140,11 @@ pub(crate) fn write(
         }
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    std::fs::write(dir.join(".gitignore"), "/target\n")?;
-    std::fs::write(dir.join("README.md"), readme(name))?;
     outln!("wrote runtime {name} in {}", dir.display());
     outln!(
-        "next: cd {} && cargo build --release (see README.md)",
-        dir.display()
+        "next: cd {} && {} (see README.md)",
+        dir.display(),
+        template.build.replace("{name}", name)
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -102,16 +168,20 @@ fn sdk_dependency(sdk: Option<&Path>) -> anyhow::Result<String> {
     })
 }
 
+/// The library crate of runtime `name` (`my_tool_runtime`), also the component's file
+/// stem.
+fn library(name: &str) -> String {
+    format!("{}_runtime", name.replace('-', "_"))
+}
+
 /// The project's README: the steps from a fresh project to a completed run.
 fn readme(name: &str) -> String {
-    let component = format!(
-        "target/wasm32-wasip2/release/{}_runtime.wasm",
-        name.replace('-', "_")
-    );
+    let component = format!("target/wasm32-wasip2/release/{}.wasm", library(name));
     format!(
         "# {name}\n\nA Runplane runtime: function kind `{name}`, action `job` (a local process or a \
          Kubernetes Job). `src/lib.rs` is the runtime; the guest SDK's documentation is the \
          guide (`cargo doc --open -p runplane-sdk`).\n\n```sh\nrustup target add wasm32-wasip2\n\
+         cargo test-native   # the golden files of tests/golden (BLESS=1 rewrites them)\n\
          cargo build --release\nRUNPLANE_LOCAL_RUNTIMES={name} runplane plugin check {component} \
          --samples samples\nRUNPLANE_LOCAL_RUNTIMES={name} runplane run -f samples/job.yaml \
          --plugins target/wasm32-wasip2/release\n```\n\n`RUNPLANE_LOCAL_RUNTIMES` lets this \

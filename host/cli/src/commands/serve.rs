@@ -84,6 +84,8 @@ pub(crate) async fn execute(args: ServeArgs, setup: &Setup) -> anyhow::Result<Ex
         .or(config.database.clone())
         .unwrap_or_else(|| "sqlite://runplane.db".to_string());
     let store = host::open_store(Some(&database)).await?;
+    // Held until the server ends: a SQLite file has one host (PostgreSQL needs none).
+    let _claim = store.claim_single_host()?;
     // Held until the server ends: the plugin directory is watched as long as it serves.
     let (runtimes, _watch) = host::watched_runtimes(setup, &store).await?;
     let _follower = follow_store(runtimes.clone());
