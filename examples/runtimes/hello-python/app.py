@@ -109,7 +109,10 @@ def job(context: RunContext, task: JobTask, argv: list[str], env: dict[str, str]
         "image": "python:3.11-slim",
         "command": argv,
         "env": [{"name": k, "value": v} for k, v in env.items()],
-        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}},
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"memory": "256Mi"},
+        },
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
@@ -131,8 +134,12 @@ def job(context: RunContext, task: JobTask, argv: list[str], env: dict[str, str]
     return json.dumps({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": spec})
 
 
-def status(state: ObservedState, reason: str | None = None, message: str | None = None,
-           exit_code: int | None = None) -> RunStatus:
+def status(
+    state: ObservedState,
+    reason: str | None = None,
+    message: str | None = None,
+    exit_code: int | None = None,
+) -> RunStatus:
     """A run status without outputs or service URL."""
     return RunStatus(state, reason, message, exit_code, [], None)
 
@@ -154,8 +161,9 @@ class Runtime(exports.Runtime):
         action = Action("job", Category.JOB, targets, schema(JobTask), "{}")
         capabilities = Capabilities(True, True, False, False, False, False)
         kind = FunctionKind(NAME, schema(FunctionSpec))
-        return RuntimeInfo(NAME, "0.1.0", "Prints a message", "", [kind], [action],
-                           capabilities, ["batch/v1/Job"])
+        return RuntimeInfo(
+            NAME, "0.1.0", "Prints a message", "", [kind], [action], capabilities, ["batch/v1/Job"]
+        )
 
     def validate(self, kind: str, spec: str) -> None:
         specs = {NAME: FunctionSpec, f"{NAME}+job": JobTask}
@@ -175,15 +183,22 @@ class Runtime(exports.Runtime):
         pods = [json.loads(o.object) for o in objects if o.kind == "Pod"]
         if not jobs:
             return status(ObservedState.PENDING, "Waiting", "the job has not been created yet")
-        conditions = {c["type"]: c for c in jobs[0].get("status", {}).get("conditions", [])
-                      if c.get("status") == "True"}
+        conditions = {
+            c["type"]: c
+            for c in jobs[0].get("status", {}).get("conditions", [])
+            if c.get("status") == "True"
+        }
         phases = [pod.get("status", {}).get("phase") for pod in pods]
         if "Complete" in conditions or "Succeeded" in phases:
             return status(ObservedState.COMPLETED, exit_code=0)
         if failed := conditions.get("Failed"):
             codes = [code for pod in pods if (code := main_exit_code(pod))]
-            return status(ObservedState.ERROR, failed.get("reason", "Failed"),
-                          failed.get("message"), codes[0] if codes else None)
+            return status(
+                ObservedState.ERROR,
+                failed.get("reason", "Failed"),
+                failed.get("message"),
+                codes[0] if codes else None,
+            )
         if "Running" in phases:
             return status(ObservedState.RUNNING)
         return status(ObservedState.PENDING)
