@@ -38,30 +38,43 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
-/// A WebAssembly component as a request body (`Content-Type: application/wasm`),
-/// checked like [`Json`]: the media type before reading, then the route's body limit.
+/// A body that is either a WebAssembly component (`application/wasm`) or a JSON `T`
+/// saying where to get one (`application/json`), told apart by the media type before
+/// anything is read.
 #[derive(Debug)]
-pub(crate) struct Wasm(pub(crate) Bytes);
+pub(crate) enum WasmOrJson<T> {
+    /// The component's bytes.
+    Wasm(Bytes),
+    /// The JSON document.
+    Json(T),
+}
 
-impl<S: Send + Sync> FromRequest<S> for Wasm {
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for WasmOrJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let media = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .map(|media| media.trim().to_ascii_lowercase());
-        if media.as_deref() != Some("application/wasm") {
-            return Err(ApiError::new(
+        // Checked before reading anything, then the route's body limit applies.
+        if is_json(request.headers()) {
+            parse(&body(request, state).await?).map(WasmOrJson::Json)
+        } else if is_wasm(request.headers()) {
+            body(request, state).await.map(WasmOrJson::Wasm)
+        } else {
+            Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
-                "the body must be a WebAssembly component: send Content-Type: application/wasm",
-            ));
+                "send the component as Content-Type: application/wasm, or where to get it as Content-Type: application/json",
+            ))
         }
-        body(request, state).await.map(Wasm)
     }
+}
+
+/// Whether the request says its body is a WebAssembly binary.
+fn is_wasm(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/wasm"))
 }
 
 /// The whole body, within the router's (or the route's) limit: 413 beyond it.

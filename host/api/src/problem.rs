@@ -261,6 +261,22 @@ impl From<ServiceError> for ApiError {
                 status(StatusCode::BAD_GATEWAY, "runtime-failed", &error).with_plugin_failure(kind)
             }
             ServiceError::Kubernetes(_) => status(StatusCode::BAD_GATEWAY, "cluster", &error),
+            ServiceError::Distribution(ref fetch) => {
+                use runplane_service::DistributionError as Fetch;
+                match fetch {
+                    Fetch::Reference { .. } => unprocessable("invalid-reference", &error),
+                    Fetch::NotFound { .. } => unprocessable("not-in-registry", &error),
+                    Fetch::NotAComponent { .. } => unprocessable("invalid-component", &error),
+                    Fetch::Refused { .. } => unprocessable("signature-refused", &error),
+                    Fetch::TooLarge { .. } => {
+                        status(StatusCode::PAYLOAD_TOO_LARGE, "too-large", &error)
+                    }
+                    Fetch::Unreachable { .. } | Fetch::Registry { .. } | Fetch::Corrupt { .. } => {
+                        status(StatusCode::BAD_GATEWAY, "registry", &error)
+                    }
+                    _ => ApiError::internal(&error),
+                }
+            }
             ServiceError::Busy(_) => {
                 tracing::warn!(%error, "store busy");
                 ApiError::new(

@@ -78,7 +78,7 @@ pub(crate) enum Command {
     /// Inspect and change runs: in the local store, or on --server.
     #[command(subcommand)]
     Runs(RunsCommand),
-    /// Tools for runtime authors: check a component before it ships.
+    /// Tools for runtime authors: check a component before it ships, publish it.
     #[command(subcommand)]
     Plugin(PluginCommand),
     /// Compile one runtime component from stdin to stdout: the host runs itself so to
@@ -111,6 +111,18 @@ pub(crate) enum PluginCommand {
         /// The language of the runtime.
         #[arg(long, value_enum, default_value_t = PluginLang::Rust)]
         lang: PluginLang,
+    },
+    /// Publish a component to an OCI registry as a Wasm artifact (config
+    /// `application/vnd.wasm.config.v0+json`, one `application/wasm` layer) and print
+    /// the reference pinned to the manifest's digest, the one to sign with cosign.
+    Push {
+        /// The component (`*.wasm`).
+        component: PathBuf,
+        /// Where: `oci://registry/repository:tag`.
+        reference: String,
+        /// Speak plain HTTP to the registry (a registry on loopback).
+        #[arg(long)]
+        plain_http: bool,
     },
     /// Load a runtime component as this host would (contract version, size, `info`,
     /// schemas), then run each spec file of --samples through validate, plan, the guard
@@ -211,8 +223,11 @@ pub(crate) enum RuntimesCommand {
     List,
     /// Load a runtime component (`*.wasm`) as a new version of the runtime it names,
     /// and make it active: new runs use it, runs keep the version they were pinned to.
+    /// An `oci://registry/repository:tag` (or `@sha256:…`) is pulled by the host (the
+    /// server, with --server), its signature checked against the config's
+    /// `[oci] verify_keys`, and recorded pinned to its digest.
     Load {
-        /// The component file.
+        /// The component file, or an `oci://` reference.
         file: PathBuf,
         /// Let it take the name of a runtime loaded from elsewhere (a built-in, a
         /// plugin file), as a new version of that runtime.

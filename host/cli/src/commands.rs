@@ -2,6 +2,7 @@
 
 mod plan;
 mod plugin;
+mod push;
 mod run;
 mod runs;
 mod runtimes;
@@ -72,6 +73,14 @@ pub(crate) async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
             }),
             _,
         ) => plugin::check(&component, samples.as_deref(), json, setup).await,
+        (
+            Command::Plugin(PluginCommand::Push {
+                component,
+                reference,
+                plain_http,
+            }),
+            _,
+        ) => push::execute(&component, &reference, plain_http).await,
         (
             Command::Plugin(PluginCommand::New {
                 name,

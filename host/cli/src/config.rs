@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use runplane_api::{AuthConfig, LocalPolicy, WithoutCluster};
+use runplane_oci::{Distribution, Settings, VerifyKey};
 use runplane_target_kubernetes::policy::HostPolicy;
 use serde::Deserialize;
 
@@ -39,6 +40,62 @@ pub(crate) struct Config {
     /// Pod Security level per runtime and action.
     #[serde(default)]
     pub(crate) policy: HostPolicy,
+    /// How runtimes are fetched from OCI registries, and the keys they must be signed
+    /// with.
+    #[serde(default)]
+    pub(crate) oci: OciConfig,
+}
+
+/// The `[oci]` table: `runplane runtimes load oci://…` (and `POST /api/v1/runtimes`
+/// with a `source`). Registry credentials come from the environment
+/// ([`OCI_USERNAME_VAR`], [`OCI_PASSWORD_VAR`]), never from this file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OciConfig {
+    /// Registries (`host:port`) spoken to over plain HTTP (a registry on loopback, in
+    /// a test); every other one over HTTPS.
+    #[serde(default)]
+    pub(crate) insecure_registries: Vec<String>,
+    /// Public keys (`cosign.pub`, PEM); when any is named, every component loaded from
+    /// a registry must carry a cosign signature by one of them, or it is refused.
+    /// Relative paths are relative to the config file.
+    #[serde(default)]
+    pub(crate) verify_keys: Vec<PathBuf>,
+}
+
+/// Basic-auth user for every registry (anonymous when unset).
+pub(crate) const OCI_USERNAME_VAR: &str = "RUNPLANE_OCI_USERNAME";
+/// Its password.
+pub(crate) const OCI_PASSWORD_VAR: &str = "RUNPLANE_OCI_PASSWORD";
+
+impl OciConfig {
+    /// The registries' client these settings describe, its keys read now (a key that
+    /// cannot be read fails the start, not the first load).
+    pub(crate) fn distribution(&self) -> anyhow::Result<Distribution> {
+        let verify_keys = self
+            .verify_keys
+            .iter()
+            .map(|path| VerifyKey::read(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        // rustls needs a process-wide crypto provider before the first TLS connection;
+        // installing fails harmlessly when one already is.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Ok(Distribution::new(Settings {
+            insecure_registries: self.insecure_registries.clone(),
+            credentials: registry_credentials()?,
+            verify_keys,
+        }))
+    }
+}
+
+/// The registry user and password of the environment, when the user is set.
+pub(crate) fn registry_credentials() -> anyhow::Result<Option<(String, String)>> {
+    let Ok(user) = std::env::var(OCI_USERNAME_VAR) else {
+        return Ok(None);
+    };
+    let password = std::env::var(OCI_PASSWORD_VAR)
+        .with_context(|| format!("{OCI_USERNAME_VAR} is set, so {OCI_PASSWORD_VAR} must be"))?;
+    Ok(Some((user, password)))
 }
 
 /// The `[kubernetes]` table: whether and where Kubernetes runs go.
@@ -72,8 +129,12 @@ impl Config {
         };
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let config: Config =
+        let mut config: Config =
             toml::from_str(&text).with_context(|| format!("{}: invalid config", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        for key in &mut config.oci.verify_keys {
+            *key = base.join(&*key);
+        }
         config
             .policy
             .check()

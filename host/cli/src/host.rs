@@ -77,7 +77,8 @@ impl Paths {
 /// never takes the host down. A named `--plugins` directory that does not exist is an
 /// error; the default one is only read when it exists.
 pub(crate) async fn runtimes(setup: &Setup, store: &Store) -> anyhow::Result<Runtimes> {
-    Ok(load_runtimes(setup.plugins(), store, Tiering::Off).await?.0)
+    let (runtimes, _) = load_runtimes(setup.plugins(), store, Tiering::Off).await?;
+    Ok(runtimes.with_distribution(setup.config.oci.distribution()?))
 }
 
 /// [`runtimes`], with its plugin directory watched (`runplane serve`): a component copied
@@ -87,6 +88,7 @@ pub(crate) async fn watched_runtimes(
     store: &Store,
 ) -> anyhow::Result<(Runtimes, Option<DirectoryWatch>)> {
     let (runtimes, dir) = load_runtimes(setup.plugins(), store, Tiering::Background).await?;
+    let runtimes = runtimes.with_distribution(setup.config.oci.distribution()?);
     let watch = match dir {
         Some(dir) => {
             let loader = runtimes.clone();

@@ -31,6 +31,7 @@ mod builds;
 mod catalog;
 mod driver;
 mod logs;
+mod oci;
 mod preview;
 mod recorder;
 mod request;
@@ -45,6 +46,7 @@ pub use catalog::{Catalog, check_id};
 pub use logs::LogStream;
 pub use preview::{Preview, preview};
 pub use request::RunRequest;
+pub use runplane_oci::Error as DistributionError;
 pub use runplane_store::{RunListing, Shared};
 pub use runs::{RunService, STOP_WAIT, ServiceEvent, Submission};
 pub use runtimes::Runtimes;
@@ -104,6 +106,10 @@ pub enum Error {
     /// it does not compile, its `info` fails or is refused): nothing was kept.
     #[error("{0}")]
     Component(String),
+    /// A runtime asked for by an `oci://` reference could not be fetched, or its
+    /// signature does not pass the configured keys: nothing was loaded.
+    #[error(transparent)]
+    Distribution(#[from] runplane_oci::Error),
     /// The engine could not judge a component (its compiler worker failed).
     #[error("{0}")]
     Engine(String),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use runplane_engine::{LoadedRuntime, Registry};
 use runplane_model::{Category, Executable, NotFound, RuntimeVersion, Target};
+use runplane_oci::Distribution;
 use runplane_store::Store;
 use serde_json::Value;
 
@@ -19,6 +20,9 @@ pub struct Runtimes {
     pub(crate) registry: Arc<Registry>,
     pub(crate) store: Store,
     pub(crate) counts: Arc<LoadCounts>,
+    /// The registries' client of `oci://` loads (`oci.rs`); `None` until the host sets
+    /// one, when loads use HTTPS, anonymous, unverified.
+    pub(crate) distribution: Option<Distribution>,
 }
 
 impl Runtimes {
@@ -28,6 +32,16 @@ impl Runtimes {
             registry,
             store,
             counts: Arc::default(),
+            distribution: None,
+        }
+    }
+
+    /// These runtimes, loading `oci://` references through `distribution` (its
+    /// registries, credentials and the keys their signatures must verify with).
+    pub fn with_distribution(self, distribution: Distribution) -> Self {
+        Runtimes {
+            distribution: Some(distribution),
+            ..self
         }
     }
 

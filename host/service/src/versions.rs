@@ -123,8 +123,19 @@ impl Runtimes {
     /// refused with the reason and nothing is stored; one whose name or kinds belong
     /// to another runtime is recorded `failed`, with the reason.
     pub async fn upload(&self, component: &[u8], upload: Upload<'_>) -> Result<StoredVersion> {
+        self.upload_from(component, UPLOAD, upload).await
+    }
+
+    /// [`Self::upload`] of a component that came from `origin` (a pinned `oci://`
+    /// reference), which the version records.
+    pub(crate) async fn upload_from(
+        &self,
+        component: &[u8],
+        origin: &str,
+        upload: Upload<'_>,
+    ) -> Result<StoredVersion> {
         let started = Instant::now();
-        let runtime = match self.registry.engine().load(component, UPLOAD).await {
+        let runtime = match self.registry.engine().load(component, origin).await {
             Ok(runtime) => runtime,
             Err(error) => return Err(self.failed_load(error)),
         };

@@ -24,6 +24,9 @@
 //!   it.
 //! - Python tools from PyPI: [`venv::cached`] gives a pinned virtualenv, built once and
 //!   kept under `~/.cache/runplane` (the DigitalHub SDK, componentize-py).
+//! - A real OCI registry and signer: [`oci::tools`] builds CNCF distribution's `registry`
+//!   and `cosign` from their Go modules once (cached), [`oci::Registry`] runs one on a
+//!   loopback port for a test.
 //! - With feature `host`, an in-process host (module `host`): the registry of the built-in
 //!   runtimes (plus fixtures), a control on the local target, the run service.
 //! - With feature `sdk`, module `native`: a runtime's rlib called through the guest
@@ -56,6 +59,7 @@ pub mod golden;
 pub mod host;
 #[cfg(feature = "sdk")]
 pub mod native;
+pub mod oci;
 pub mod postgres;
 pub mod skip;
 pub mod venv;

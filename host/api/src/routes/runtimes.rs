@@ -1,13 +1,14 @@
 //! `/api/v1/runtimes`: the loaded runtimes, their versions, their capability matrix and
 //! the JSON Schemas of their specs (so clients can build forms), readable by every
-//! caller; and runtime management, for admins: upload a component as a new version,
-//! activate a version (also the rollback), delete an inactive one.
+//! caller; and runtime management, for admins: upload a component as a new version (its
+//! bytes, or an `oci://` reference the host pulls and checks), activate a version (also
+//! the rollback), delete an inactive one.
 
 use axum::Json as JsonBody;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -17,7 +18,7 @@ use runplane_service::Upload;
 use crate::AppState;
 use crate::auth::{Admin, Caller};
 use crate::dto::{self, RuntimeDto, SchemaDto, SchemaEntity, VersionDto};
-use crate::extract::{Path, Query, Wasm};
+use crate::extract::{Path, Query, WasmOrJson};
 use crate::paging::Page;
 use crate::problem::{ApiError, Problem};
 
@@ -70,29 +71,51 @@ fn yes() -> bool {
     true
 }
 
+/// Where the host fetches an uploaded component from.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SourceDto {
+    /// An OCI reference to a Wasm component artifact: `oci://registry/repository:tag`
+    /// or `oci://registry/repository@sha256:<hex>`.
+    #[schema(example = "oci://localhost:5000/runtimes/hello:1.0")]
+    source: String,
+}
+
 /// Uploads a runtime component as a new version.
 ///
-/// Admins only. The body is the component (`Content-Type: application/wasm`). It is
-/// compiled off the request path, its contract version, `info` and schemas checked,
-/// its name and function kinds checked against the other runtimes, then recorded and
-/// (unless `activate=false`) made the active version of its runtime in one swap: new
-/// runs use it, runs in flight keep the version they were pinned to. A component that
-/// does not load is a 422 saying why and nothing is kept; one whose name or kinds
-/// belong to another runtime is a 409 naming it (and recorded as a failed version).
+/// Admins only. The body is the component (`Content-Type: application/wasm`), or where
+/// to fetch it (`Content-Type: application/json`, `{"source": "oci://…"}`): the host
+/// resolves the reference to its manifest digest, checks the artifact is one Wasm
+/// component no larger than it loads, verifies its cosign signature when the host
+/// config names keys (`[oci] verify_keys`), fetches it, and records the reference
+/// pinned to that digest as the version's `origin`. An unsigned or wrongly signed
+/// component is a 422 naming the reference, the digest and why; nothing is loaded.
+///
+/// The component is compiled off the request path, its contract version, `info` and
+/// schemas checked, its name and function kinds checked against the other runtimes,
+/// then recorded and (unless `activate=false`) made the active version of its runtime
+/// in one swap: new runs use it, runs in flight keep the version they were pinned to.
+/// A component that does not load is a 422 saying why and nothing is kept; one whose
+/// name or kinds belong to another runtime is a 409 naming it (and recorded as a
+/// failed version).
 #[utoipa::path(
     post,
     path = "/runtimes",
     tag = "runtimes",
     params(UploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/wasm",
-                 description = "The runtime component"),
+    request_body(description = "The runtime component, or where to fetch it",
+                 content((Vec<u8> = "application/wasm"), (SourceDto = "application/json"))),
     responses(
         (status = 201, description = "Loaded (and active, unless activate=false)", body = VersionDto),
         (status = 409, description = "Its name or a kind belongs to another runtime", body = Problem,
          content_type = "application/problem+json"),
         (status = 413, description = "Larger than the largest component the host loads", body = Problem,
          content_type = "application/problem+json"),
-        (status = 415, description = "Not sent as application/wasm", body = Problem,
+        (status = 415, description = "Neither application/wasm nor application/json", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 422, description = "Not a component that loads; a reference that is invalid, not in its registry, not a Wasm artifact, or whose signature does not pass", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 502, description = "The registry is unreachable or failed", body = Problem,
          content_type = "application/problem+json"),
     )
 )]
@@ -100,14 +123,17 @@ async fn upload_runtime(
     Admin(caller): Admin,
     State(state): State<AppState>,
     Query(query): Query<UploadQuery>,
-    Wasm(component): Wasm,
+    body: WasmOrJson<SourceDto>,
 ) -> Result<(StatusCode, JsonBody<VersionDto>), ApiError> {
     let upload = Upload {
         loaded_by: &caller,
         replace: query.replace,
         activate: query.activate,
     };
-    let version = state.runtimes.upload(&component, upload).await?;
+    let version = match body {
+        WasmOrJson::Wasm(component) => state.runtimes.upload(&component, upload).await?,
+        WasmOrJson::Json(SourceDto { source }) => state.runtimes.load_oci(&source, upload).await?,
+    };
     Ok((StatusCode::CREATED, JsonBody(VersionDto::from(&version))))
 }
 

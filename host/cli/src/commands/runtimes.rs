@@ -51,9 +51,15 @@ async fn remote(command: RuntimesCommand, client: &Client) -> anyhow::Result<Exi
             replace,
             inactive,
         } => {
-            let component = read(&file)?;
             let path = format!("/api/v1/runtimes?replace={replace}&activate={}", !inactive);
-            print_loaded(&client.upload(&path, component).await?);
+            let loaded = match oci_source(&file) {
+                Some(source) => {
+                    let body = serde_json::json!({ "source": source });
+                    client.json(Method::POST, &path, Some(&body)).await?
+                }
+                None => client.upload(&path, read(&file)?).await?,
+            };
+            print_loaded(&loaded);
         }
         RuntimesCommand::Versions { name } => {
             let path = format!("/api/v1/runtimes/{name}/versions");
@@ -105,7 +111,10 @@ async fn local(
                 replace,
                 activate: !inactive,
             };
-            let version = runtimes.upload(&read(&file)?, upload).await?;
+            let version = match oci_source(&file) {
+                Some(source) => runtimes.load_oci(source, upload).await?,
+                None => runtimes.upload(&read(&file)?, upload).await?,
+            };
             print_loaded(&runplane_api::version_document(&version));
         }
         RuntimesCommand::Versions { name } => {
@@ -123,6 +132,12 @@ async fn local(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `file` as an `oci://` reference, when it is one.
+fn oci_source(file: &Path) -> Option<&str> {
+    file.to_str()
+        .filter(|text| text.starts_with(runplane_oci::SCHEME))
 }
 
 /// The component at `file`, refused early when it is not a readable file.
