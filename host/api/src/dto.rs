@@ -535,7 +535,8 @@ pub(crate) struct VersionDto {
     pub(crate) state: String,
     /// Why it failed, when it did.
     pub(crate) reason: Option<String>,
-    /// Where the bytes came from (`upload`, a plugin file, `built-in python`).
+    /// Where the bytes came from (`upload`, a plugin file, `built-in python`, or the
+    /// `oci://registry/repo@sha256:…` reference it was pulled from, pinned).
     pub(crate) origin: String,
     /// Who loaded it (a token's name, `host`, `plugin directory`).
     pub(crate) loaded_by: String,
