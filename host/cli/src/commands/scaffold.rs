@@ -86,8 +86,9 @@ const PYTHON: Template = Template {
     build: "componentize-py -d wit -w plugin componentize --stub-wasi app -o {name}.wasm",
 };
 
-/// The example's dependency on the SDK (a path inside the checkout).
-const EXAMPLE_SDK: &str = r#"runplane-sdk = { path = "../../../plugins/sdk" }"#;
+/// Where the example's dependencies on the SDK (normal and dev, with features) find it:
+/// a path inside the checkout.
+const EXAMPLE_SDK: &str = r#"path = "../../../plugins/sdk""#;
 /// Where this build's checkout keeps the SDK.
 const CHECKOUT_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugins/sdk");
 
@@ -149,8 +150,9 @@ pub(crate) fn write(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `runplane-sdk` dependency line: `sdk` as a path, else this build's checkout when
-/// it is on this machine, else the release of the SDK this binary was built with.
+/// Where the project's `runplane-sdk` dependencies find it: `sdk` as a path, else this
+/// build's checkout when it is on this machine, else the release of the SDK this binary
+/// was built with. Every one of them gets the same source, which Cargo requires.
 fn sdk_dependency(sdk: Option<&Path>) -> anyhow::Result<String> {
     let path = match sdk {
         Some(sdk) => Some(
@@ -160,11 +162,8 @@ fn sdk_dependency(sdk: Option<&Path>) -> anyhow::Result<String> {
         None => Path::new(CHECKOUT_SDK).canonicalize().ok(),
     };
     Ok(match path {
-        Some(path) => format!(
-            "runplane-sdk = {{ path = {:?} }}",
-            path.display().to_string()
-        ),
-        None => format!("runplane-sdk = \"{}\"", env!("CARGO_PKG_VERSION")),
+        Some(path) => format!("path = {:?}", path.display().to_string()),
+        None => format!("version = \"{}\"", env!("CARGO_PKG_VERSION")),
     })
 }
 
