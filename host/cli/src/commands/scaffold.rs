@@ -22,7 +22,7 @@ struct Template {
     build: &'static str,
 }
 
-/// The Rust example; the README and `.gitignore` are written by [`write`].
+/// The Rust example; the README and `.gitignore` are written by [`write()`].
 const RUST: Template = Template {
     files: &[
         (
