@@ -328,14 +328,18 @@ fn print_report(report: &Report) {
     let mark = |passed: bool| if passed { "ok  " } else { "FAIL" };
     let load = &report.load;
     match &report.runtime {
+        // A component built without the Rust SDK (componentize-py's) names none.
         Some(runtime) => outln!(
-            "{} load {} ({:.0} ms): {} {} (sdk {}), contract {}, kinds {}, actions {}",
+            "{} load {} ({:.0} ms): {} {} ({}), contract {}, kinds {}, actions {}",
             mark(load.passed),
             line(&report.component),
             load.milliseconds,
             line(&runtime.name),
             line(&runtime.version),
-            line(&runtime.sdk_version),
+            match runtime.sdk_version.as_str() {
+                "" => "no SDK".to_string(),
+                version => format!("sdk {}", line(version)),
+            },
             runtime.contract,
             line(&runtime.kinds.join(", ")),
             line(&runtime.actions.join(", ")),
