@@ -76,8 +76,8 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 struct SourceDto {
     /// An OCI reference to a Wasm component artifact: `oci://registry/repository:tag`
-    /// or `oci://registry/repository@sha256:<hex>`.
-    #[schema(example = "oci://localhost:5000/runtimes/hello:1.0")]
+    /// or `oci://registry/repository@sha256:<hex>`. No example in the document: a
+    /// client (or a fuzzer) trying one would make the host call that registry.
     source: String,
 }
 
