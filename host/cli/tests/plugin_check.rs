@@ -177,9 +177,10 @@ fn build(project: &Path) -> std::path::PathBuf {
     target.join("wasm32-wasip2/release")
 }
 
-/// The Python runtime project in `project`, built as its README says (componentize-py
-/// pinned by its `requirements.txt`, from a cached virtualenv) into a folder of its own
-/// under the target directory; the component, named after the runtime.
+/// The Python runtime project in `project`, tested and built as its README says
+/// (componentize-py pinned by its `requirements.txt`, from a cached virtualenv: its
+/// unit tests against the bindings, then the component) into a folder of its own under
+/// the target directory; the component, named after the runtime.
 fn build_python(project: &Path, name: &str) -> PathBuf {
     let requirements = project.join("requirements.txt");
     let venv = runplane_test_support::venv::cached("componentize-py", &requirements, None);
@@ -187,21 +188,38 @@ fn build_python(project: &Path, name: &str) -> PathBuf {
         .join("python-runtimes")
         .join(name);
     std::fs::create_dir_all(&built).unwrap();
+    let bindings = built.join("bindings");
     let component = built.join(format!("{name}.wasm"));
-    let status = runplane_test_support::venv::script(&venv, "componentize-py")
-        .args(["-q", "-d", "wit", "-w", "plugin", "componentize"])
-        .args(["--stub-wasi", "app", "-o"])
-        .arg(&component)
-        .current_dir(project)
-        .env_remove("VIRTUAL_ENV")
-        .status()
-        .expect("componentize-py starts");
-    assert!(
-        status.success(),
-        "componentize-py fails in {}: {status}",
-        project.display()
+    let componentize = || {
+        let mut command = runplane_test_support::venv::script(&venv, "componentize-py");
+        command
+            .args(["-q", "-d", "wit", "-w", "plugin"])
+            .current_dir(project)
+            .env_remove("VIRTUAL_ENV");
+        command
+    };
+    succeed(componentize().arg("bindings").arg(&bindings));
+    succeed(
+        Command::new(venv.join("bin/python"))
+            .args(["-m", "unittest", "--quiet"])
+            .current_dir(project)
+            .env("PYTHONPATH", &bindings)
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+    );
+    succeed(
+        componentize()
+            .args(["componentize", "--stub-wasi", "app", "-o"])
+            .arg(&component),
     );
     component
+}
+
+/// Runs `command`, which must succeed.
+fn succeed(command: &mut Command) {
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(status.success(), "{command:?}: {status}");
 }
 
 /// `runplane args…` in `dir`, with local processes allowed to the plugins of the tests

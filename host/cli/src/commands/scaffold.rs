@@ -59,6 +59,10 @@ const PYTHON: Template = Template {
             include_str!("../../../../examples/runtimes/hello-python/app.py"),
         ),
         (
+            "test_app.py",
+            include_str!("../../../../examples/runtimes/hello-python/test_app.py"),
+        ),
+        (
             "requirements.txt",
             include_str!("../../../../examples/runtimes/hello-python/requirements.txt"),
         ),
