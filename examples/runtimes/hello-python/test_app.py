@@ -1,5 +1,5 @@
 """The runtime's calls, natively (no wasm), against the bindings componentize-py writes:
-`componentize-py -d wit -w plugin bindings .bindings`, then
+`componentize-py -d wit -w plugin bindings .bindings` (into a new folder), then
 `PYTHONPATH=.bindings python3 -m unittest`.
 """
 

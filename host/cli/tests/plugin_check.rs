@@ -198,6 +198,8 @@ fn build_python(project: &Path, name: &str) -> PathBuf {
             .env_remove("VIRTUAL_ENV");
         command
     };
+    // componentize-py writes bindings into a new folder only.
+    let _ = std::fs::remove_dir_all(&bindings);
     succeed(componentize().arg("bindings").arg(&bindings));
     succeed(
         Command::new(venv.join("bin/python"))
