@@ -225,7 +225,7 @@ fn succeed(command: &mut Command) {
 }
 
 /// `runplane args…` in `dir`, with local processes allowed to the plugins of the tests
-/// (`hello`, `greeter`, `hello-python`, `snake`) and the cluster of `kubeconfig`;
+/// (`hello`, `greet-er`, `hello-python`, `snake`) and the cluster of `kubeconfig`;
 /// asserts it succeeded, returns its stdout.
 fn runplane_in(dir: &Path, args: &[&str], kubeconfig: Option<&Path>) -> String {
     let home = tempfile::tempdir().unwrap();
@@ -236,7 +236,7 @@ fn runplane_in(dir: &Path, args: &[&str], kubeconfig: Option<&Path>) -> String {
         .env("RUNPLANE_HOME", home.path())
         .env(
             "RUNPLANE_LOCAL_RUNTIMES",
-            "hello,greeter,hello-python,snake",
+            "hello,greet-er,hello-python,snake",
         )
         .env(
             "XDG_CACHE_HOME",
@@ -317,18 +317,22 @@ fn the_python_example_runtime_builds_passes_its_check_and_runs_on_both_targets()
 #[test]
 fn a_new_project_outside_the_checkout_builds_passes_its_check_and_runs() {
     let outside = tempfile::tempdir().unwrap();
-    let wrote = runplane_in(outside.path(), &["plugin", "new", "greeter"], None);
-    assert!(wrote.contains("wrote runtime greeter"), "{wrote}");
-    let project = outside.path().join("greeter");
+    let wrote = runplane_in(outside.path(), &["plugin", "new", "greet-er"], None);
+    assert!(wrote.contains("wrote runtime greet-er"), "{wrote}");
+    let project = outside.path().join("greet-er");
     let built = build(&project);
-    check_and_run_locally(&project, &built.join("greeter_runtime.wasm"));
+    check_and_run_locally(&project, &built.join("greet_er_runtime.wasm"));
     let sample = std::fs::read_to_string(project.join("samples/job.yaml")).unwrap();
-    assert!(sample.contains("kind: greeter+job"), "{sample}");
+    assert!(sample.contains("kind: greet-er+job"), "{sample}");
+    // Its golden files (run by `build`'s `cargo test-native`) are the example's, renamed.
+    let plan = project.join("tests/golden/job-kubernetes/plan.yaml");
+    let plan = std::fs::read_to_string(plan).unwrap();
+    assert!(plan.contains("app.kubernetes.io/name: greet-er"), "{plan}");
 
     // A name that is no runtime name, or a folder in use, is refused.
     for (args, words) in [
         (["plugin", "new", "Greeter"], "is not a runtime name"),
-        (["plugin", "new", "greeter"], "exists and is not empty"),
+        (["plugin", "new", "greet-er"], "exists and is not empty"),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_runplane"))
             .args(args)

@@ -22,30 +22,32 @@ struct Template {
     build: &'static str,
 }
 
+/// `(path, contents)` of files of an example under `examples/runtimes/`.
+macro_rules! example_files {
+    ($example:literal: $($path:literal),* $(,)?) => {
+        &[$((
+            $path,
+            include_str!(concat!("../../../../examples/runtimes/", $example, "/", $path)),
+        )),*]
+    };
+}
+
 /// The Rust example; the README and `.gitignore` are written by [`write()`].
 const RUST: Template = Template {
-    files: &[
-        (
-            "Cargo.toml",
-            include_str!("../../../../examples/runtimes/hello/Cargo.toml"),
-        ),
-        (
-            "Cargo.lock",
-            include_str!("../../../../examples/runtimes/hello/Cargo.lock"),
-        ),
-        (
-            ".cargo/config.toml",
-            include_str!("../../../../examples/runtimes/hello/.cargo/config.toml"),
-        ),
-        (
-            "src/lib.rs",
-            include_str!("../../../../examples/runtimes/hello/src/lib.rs"),
-        ),
-        (
-            "samples/job.yaml",
-            include_str!("../../../../examples/runtimes/hello/samples/job.yaml"),
-        ),
-    ],
+    files: example_files!("hello":
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+        "src/lib.rs",
+        "samples/job.yaml",
+        "tests/golden.rs",
+        "tests/golden/job-kubernetes/input.yaml",
+        "tests/golden/job-kubernetes/plan.yaml",
+        "tests/golden/job-local/input.yaml",
+        "tests/golden/job-local/plan.yaml",
+        "tests/golden/missing-message/error.txt",
+        "tests/golden/missing-message/input.yaml",
+    ),
     name: "hello",
     build: "cargo build --release",
 };
@@ -53,39 +55,18 @@ const RUST: Template = Template {
 /// The Python example, with the contract it is built against (the example links the
 /// checkout's `wit/`; a project elsewhere needs the files).
 const PYTHON: Template = Template {
-    files: &[
-        (
-            "app.py",
-            include_str!("../../../../examples/runtimes/hello-python/app.py"),
-        ),
-        (
-            "test_app.py",
-            include_str!("../../../../examples/runtimes/hello-python/test_app.py"),
-        ),
-        (
-            "requirements.txt",
-            include_str!("../../../../examples/runtimes/hello-python/requirements.txt"),
-        ),
-        (
-            ".gitignore",
-            include_str!("../../../../examples/runtimes/hello-python/.gitignore"),
-        ),
-        (
-            "README.md",
-            include_str!("../../../../examples/runtimes/hello-python/README.md"),
-        ),
-        (
-            "samples/job.yaml",
-            include_str!("../../../../examples/runtimes/hello-python/samples/job.yaml"),
-        ),
-        ("wit/world.wit", include_str!("../../../../wit/world.wit")),
-        (
-            "wit/runtime.wit",
-            include_str!("../../../../wit/runtime.wit"),
-        ),
-        ("wit/types.wit", include_str!("../../../../wit/types.wit")),
-        ("wit/log.wit", include_str!("../../../../wit/log.wit")),
-    ],
+    files: example_files!("hello-python":
+        "app.py",
+        "test_app.py",
+        "requirements.txt",
+        ".gitignore",
+        "README.md",
+        "samples/job.yaml",
+        "wit/world.wit",
+        "wit/runtime.wit",
+        "wit/types.wit",
+        "wit/log.wit",
+    ),
     name: "hello-python",
     build: "componentize-py -d wit -w plugin componentize --stub-wasi app -o {name}.wasm",
 };
@@ -127,7 +108,12 @@ pub(crate) fn write(
     let mut files: Vec<(&str, String)> = template
         .files
         .iter()
-        .map(|(path, text)| (*path, text.replace(template.name, name)))
+        .map(|(path, text)| {
+            let text = text
+                .replace(&library(template.name), &library(name))
+                .replace(template.name, name);
+            (*path, text)
+        })
         .collect();
     if lang == PluginLang::Rust {
         let dependency = sdk_dependency(sdk)?;
