@@ -28,7 +28,7 @@ pub fn start(dir: Option<&Path>) -> Option<PathBuf> {
 
 /// [`start`], with why the plane cannot be built here as the error instead of a skip.
 fn start_or_why_not(dir: Option<&Path>) -> Result<PathBuf, String> {
-    if !under_ci() && !go_installed() {
+    if !under_ci() && !crate::go_tools::go_installed() {
         return Err("Go is not installed, so the test control plane cannot be built".to_string());
     }
     let stdout = up_with_retries(dir);
@@ -37,14 +37,6 @@ fn start_or_why_not(dir: Option<&Path>) -> Result<PathBuf, String> {
         .strip_prefix("KUBECONFIG=")
         .unwrap_or_else(|| panic!("last line of up is not KUBECONFIG=: {line:?}"));
     Ok(PathBuf::from(path))
-}
-
-/// Whether `tests/control-plane/build.sh` finds a Go toolchain: `RUNPLANE_GO`, `go` on
-/// `PATH` or `/usr/local/go/bin/go`.
-fn go_installed() -> bool {
-    std::env::var_os("RUNPLANE_GO").is_some()
-        || Command::new("go").arg("version").output().is_ok()
-        || Path::new("/usr/local/go/bin/go").exists()
 }
 
 /// How often `up` is tried: a component killed while it started (by a machine cleaning

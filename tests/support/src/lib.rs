@@ -26,7 +26,8 @@
 //!   kept under `~/.cache/runplane` (the DigitalHub SDK, componentize-py).
 //! - A real OCI registry and signer: [`oci::tools`] builds CNCF distribution's `registry`
 //!   and `cosign` from their Go modules once (cached), [`oci::Registry`] runs one on a
-//!   loopback port for a test.
+//!   loopback port for a test. [`go_tools::built`] builds any such tool (`helm` for the
+//!   deploy test).
 //! - With feature `host`, an in-process host (module `host`): the registry of the built-in
 //!   runtimes (plus fixtures), a control on the local target, the run service.
 //! - With feature `sdk`, module `native`: a runtime's rlib called through the guest
@@ -53,6 +54,7 @@ use runplane_model::{HostSettings, RunContext, Target};
 
 pub mod control_plane;
 mod costly;
+pub mod go_tools;
 #[cfg(feature = "golden")]
 pub mod golden;
 #[cfg(feature = "host")]

@@ -1,8 +1,7 @@
 //! A real OCI registry and a real signer for the distribution tests: CNCF distribution's
 //! `registry` and sigstore's `cosign`, each built from its Go module at a pinned version
-//! (`go install module@version`, so the module's own `go.sum` pins what it builds
-//! from) once per machine and cached under `~/.cache/runplane/oci-tools` with the version
-//! in the file name. A [`Registry`] runs on a free loopback port with its storage in a
+//! ([`go_tools::built`]) once per machine and cached under
+//! `~/.cache/runplane/oci-tools` with the version in the file name. A [`Registry`] runs on a free loopback port with its storage in a
 //! directory of its own, both gone when it is dropped.
 //!
 //! Without Go the caller is skipped ([`skip`](crate::skip())), except under CI, where
@@ -14,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::under_ci;
+use crate::{go_tools, under_ci};
 
 /// The registry's module and the version built.
 pub const REGISTRY: (&str, &str) = (
@@ -23,6 +22,8 @@ pub const REGISTRY: (&str, &str) = (
 );
 /// cosign's module and the version built (v2: signatures under `sha256-….sig` tags).
 pub const COSIGN: (&str, &str) = ("github.com/sigstore/cosign/v2/cmd/cosign", "v2.6.5");
+/// The folder of the tools' cache, under `~/.cache/runplane`.
+const CACHE: &str = "oci-tools";
 /// How long the registry may take to listen.
 const STARTUP: Duration = Duration::from_secs(30);
 /// The password of the keys made by [`Cosign::generate_key_pair`].
@@ -41,73 +42,16 @@ pub struct Tools {
 /// Panics when a build fails.
 #[track_caller]
 pub fn tools() -> Option<Tools> {
-    if !under_ci() && Command::new("go").arg("version").output().is_err() {
+    if !under_ci() && !go_tools::go_installed() {
         crate::skip("Go is not installed, so the test registry and cosign cannot be built");
         return None;
     }
     Some(Tools {
-        registry: built(REGISTRY),
-        cosign: Cosign { bin: built(COSIGN) },
+        registry: go_tools::built(CACHE, REGISTRY),
+        cosign: Cosign {
+            bin: go_tools::built(CACHE, COSIGN),
+        },
     })
-}
-
-/// The cache directory of the tools.
-fn cache() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache")
-        });
-    base.join("runplane/oci-tools")
-}
-
-/// The binary of `(module, version)`, built into the cache unless it is there. Builds
-/// are serialised by a lock file, so parallel test binaries build once.
-fn built((module, version): (&str, &str)) -> PathBuf {
-    let dir = cache();
-    let name = module
-        .rsplit('/')
-        .next()
-        .expect("a module path has a last part");
-    let bin = dir.join(format!("{name}-{version}"));
-    if bin.exists() {
-        return bin;
-    }
-    std::fs::create_dir_all(&dir).expect("the cache directory can be made");
-    let lock = File::create(dir.join(".build.lock")).expect("the lock file opens");
-    lock.lock().expect("the build lock is taken");
-    if bin.exists() {
-        return bin;
-    }
-    let staging = dir.join(format!(".build-{}", std::process::id()));
-    let started = Instant::now();
-    eprintln!(
-        "building {module}@{version} (cached in {}) …",
-        dir.display()
-    );
-    let output = Command::new("go")
-        .args([
-            "install",
-            "-trimpath",
-            "-ldflags=-s -w",
-            &format!("{module}@{version}"),
-        ])
-        .env("GOBIN", &staging)
-        .env("CGO_ENABLED", "0")
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-buildvcs=false")
-        .output()
-        .expect("go runs");
-    assert!(
-        output.status.success(),
-        "go install {module}@{version} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    std::fs::rename(staging.join(name), &bin).expect("the built binary moves into the cache");
-    let _ = std::fs::remove_dir_all(&staging);
-    eprintln!("built {name} {version} in {:.0?}", started.elapsed());
-    bin
 }
 
 /// A `registry` serving on a loopback port, its storage in a directory of its own;
