@@ -107,6 +107,10 @@ pub(crate) struct KubernetesConfig {
     pub(crate) enabled: Option<bool>,
     /// Kubeconfig context; `--context` wins over it.
     pub(crate) context: Option<String>,
+    /// The only namespaces runs may go to, which must exist: watched each apart and
+    /// never created, so a Role in each is all the host needs (`deploy/helm/runplane`).
+    /// Absent: every namespace, watched cluster-wide and created when missing.
+    pub(crate) namespaces: Option<Vec<String>>,
 }
 
 /// The `[local_plans]` table: the runtimes, by name, that may plan local processes

@@ -248,7 +248,8 @@ fn local_plan_policy() -> LocalPlanPolicy {
 /// Names the runtimes besides the built-in ones that may plan local processes.
 pub(crate) const LOCAL_RUNTIMES_VAR: &str = "RUNPLANE_LOCAL_RUNTIMES";
 
-/// The cluster of kubeconfig context `context` (default: the current one). The
+/// The cluster of kubeconfig context `context` (default: the current one), limited to
+/// the config's `[kubernetes] namespaces` when it names any. The
 /// namespaces it creates enforce the loosest Pod Security level the host policy gives
 /// any run, so the API server never refuses what the guard let through; the guard
 /// holds each run to its own level.
@@ -256,8 +257,13 @@ pub(crate) async fn connect(
     setup: &Setup,
     context: Option<String>,
 ) -> anyhow::Result<KubernetesTarget> {
-    let cluster = KubernetesTarget::connect(context).await?;
-    Ok(cluster.with_pod_security(setup.config.policy.loosest_pod_security()))
+    let mut cluster = KubernetesTarget::connect(context)
+        .await?
+        .with_pod_security(setup.config.policy.loosest_pod_security());
+    if let Some(namespaces) = &setup.config.kubernetes.namespaces {
+        cluster = cluster.with_namespaces(namespaces.iter().cloned());
+    }
+    Ok(cluster)
 }
 
 /// The run service of an in-process host: the runtimes, the local store and, for

@@ -111,6 +111,8 @@ impl KubernetesTarget {
             .collect::<Result<Vec<_>>>()?;
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let (owner, identity) = owner_object(run_id, labels, &applied);
+        // A target limited to some namespaces refuses others before reading anything.
+        self.tracking(namespace)?;
         // A forced apply takes every field it sets from whoever held it: before any, each
         // object's live owner must be this run (or the object must not exist yet).
         for object in std::iter::once(&identity).chain(&applied) {
@@ -251,7 +253,7 @@ impl KubernetesTarget {
             })?;
         tracing::debug!(namespace, kind, name, dry_run = params.dry_run, "applied");
         if !params.dry_run {
-            self.tracking.record(&resource, &applied);
+            self.tracking(namespace)?.record(&resource, &applied);
         }
         Ok(applied)
     }

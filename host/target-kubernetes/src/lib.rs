@@ -31,6 +31,12 @@
 //!
 //! Waits are bounded by [`KubernetesTarget::removal_timeout`]; how long a run may stay
 //! pending is [`KubernetesTarget::pending_timeout`].
+//!
+//! By default the target works in every namespace: its watchers watch the whole
+//! cluster and it creates a run's namespace when missing. A host deployed with
+//! namespaced permissions only ([`KubernetesTarget::with_namespaces`]: a Role per
+//! namespace, `deploy/helm/runplane`) watches each of its namespaces apart, creates
+//! none, and refuses runs in any other ([`Error::Unmanaged`]).
 
 mod apply;
 mod logs;
@@ -42,7 +48,7 @@ pub use apply::{AppliedObject, missing_workload};
 pub use removal::{Deletion, Stopped};
 pub use tracking::{RESYNC, RunTracker, watched_kinds};
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -106,6 +112,18 @@ pub enum Error {
         api_version: String,
         /// The object's `kind`.
         kind: String,
+    },
+    /// The host manages a fixed set of namespaces
+    /// ([`KubernetesTarget::with_namespaces`]) and a run's is not one of them.
+    #[error(
+        "namespace {namespace} is not one this host manages ([kubernetes] namespaces: {})",
+        .managed.join(", ")
+    )]
+    Unmanaged {
+        /// The run's namespace.
+        namespace: String,
+        /// The namespaces the host manages.
+        managed: Vec<String>,
     },
     /// The namespace could not be read or created.
     #[error("namespace {namespace}: {source}")]
@@ -253,7 +271,7 @@ pub struct KubernetesTarget {
     kinds: Arc<Mutex<HashMap<GroupVersionKind, ApiResource>>>,
     /// Namespaces this target saw exist: not asked for again before every apply.
     namespaces: Arc<Mutex<HashSet<String>>>,
-    tracking: Arc<Tracking>,
+    tracking: Scope,
     pending_timeout: Duration,
     removal_timeout: Duration,
     /// The Pod Security level labelled on the namespaces this target creates, so that
@@ -310,7 +328,7 @@ impl KubernetesTarget {
             client,
             kinds: Arc::default(),
             namespaces: Arc::default(),
-            tracking: Arc::new(Tracking::new()),
+            tracking: Scope::Cluster(Arc::new(Tracking::new(None))),
             pending_timeout: DEFAULT_PENDING_TIMEOUT,
             removal_timeout: DEFAULT_REMOVAL_TIMEOUT,
             pod_security: PodSecurity::default(),
@@ -325,6 +343,34 @@ impl KubernetesTarget {
     pub fn with_pod_security(mut self, level: PodSecurity) -> Self {
         self.pod_security = level;
         self
+    }
+
+    /// The same target, working in `namespaces` only, which must exist: one set of
+    /// watchers per namespace (so that the host needs no permission outside them: a
+    /// Role in each is enough), no namespace created, and a run in any other namespace
+    /// refused with [`Error::Unmanaged`]. Call it before the first run is tracked: the
+    /// watchers of the previous scope are not shared.
+    pub fn with_namespaces(mut self, namespaces: impl IntoIterator<Item = String>) -> Self {
+        let scoped = namespaces
+            .into_iter()
+            .map(|namespace| {
+                let tracking = Tracking::new(Some(namespace.clone()));
+                (namespace, tracking)
+            })
+            .collect();
+        self.tracking = Scope::Namespaces(Arc::new(scoped));
+        self
+    }
+
+    /// The watchers of `namespace`, unless the target is limited to other namespaces.
+    fn tracking(&self, namespace: &str) -> Result<&Tracking> {
+        match &self.tracking {
+            Scope::Cluster(tracking) => Ok(tracking),
+            Scope::Namespaces(scoped) => scoped.get(namespace).ok_or_else(|| Error::Unmanaged {
+                namespace: namespace.to_string(),
+                managed: scoped.keys().cloned().collect(),
+            }),
+        }
     }
 
     /// The same target (sharing its watchers), ending runs that stay pending longer than
@@ -361,7 +407,13 @@ impl KubernetesTarget {
     /// labelled `pod-security.kubernetes.io/enforce` with this target's level
     /// ([`with_pod_security`](Self::with_pod_security)): the API server then refuses
     /// any pod the guard should have refused and did not.
+    ///
+    /// A target limited to some namespaces ([`with_namespaces`](Self::with_namespaces))
+    /// only checks that `namespace` is one of them: they are the cluster admin's.
     pub async fn ensure_namespace(&self, namespace: &str) -> Result<()> {
+        if let Scope::Namespaces(_) = self.tracking {
+            return self.tracking(namespace).map(drop);
+        }
         if self
             .namespaces
             .lock()
@@ -448,6 +500,7 @@ impl KubernetesTarget {
     /// run's trackers learn them too.
     pub async fn observe_run(&self, tracker: &RunTracker) -> Result<Vec<ObservedObject>> {
         let (namespace, run_id) = (tracker.namespace(), tracker.run_id());
+        let tracking = self.tracking(namespace)?;
         let mut objects = Vec::new();
         for resource in tracker.kinds() {
             let api: Api<DynamicObject> =
@@ -464,7 +517,7 @@ impl KubernetesTarget {
             objects.extend(
                 list.items
                     .iter()
-                    .filter_map(|item| self.tracking.record(resource, item)),
+                    .filter_map(|item| tracking.record(resource, item)),
             );
         }
         Ok(objects)
@@ -477,8 +530,16 @@ impl KubernetesTarget {
     /// Objects that existed before and do not change are only known after an
     /// [`observe_run`](Self::observe_run). A kind the API server does not serve (its
     /// CustomResourceDefinition is not installed) or keeps outside namespaces is not
-    /// watched, with a warning: applying an object of it fails, naming it.
+    /// watched, with a warning: applying an object of it fails, naming it. A run in a
+    /// namespace the target does not manage is tracked in no kind (applying fails).
     pub async fn track(&self, namespace: &str, run_id: &str, declared: &[String]) -> RunTracker {
+        let tracking = match self.tracking(namespace) {
+            Ok(tracking) => tracking,
+            Err(error) => {
+                tracing::warn!(run = run_id, %error, "not watching the run");
+                return Tracking::new(None).track(&self.client, namespace, run_id, Vec::new());
+            }
+        };
         let mut kinds = Vec::new();
         for key in watched_kinds(declared) {
             let Some((api_version, kind)) = key.rsplit_once('/') else {
@@ -489,13 +550,28 @@ impl KubernetesTarget {
                 Err(error) => tracing::warn!(run = run_id, %error, "not watching {key}"),
             }
         }
-        self.tracking.track(&self.client, namespace, run_id, kinds)
+        tracking.track(&self.client, namespace, run_id, kinds)
     }
 
-    /// The kinds watched now (`batch/v1/Job`), sorted: those the tracked runs need.
+    /// The kinds watched now (`batch/v1/Job`), sorted: those the tracked runs need (in
+    /// any of the target's namespaces).
     pub fn watched(&self) -> Vec<String> {
-        self.tracking.watched()
+        match &self.tracking {
+            Scope::Cluster(tracking) => tracking.watched(),
+            Scope::Namespaces(scoped) => {
+                let kinds: BTreeSet<String> = scoped.values().flat_map(Tracking::watched).collect();
+                kinds.into_iter().collect()
+            }
+        }
     }
+}
+
+/// Where a target's watchers watch: the whole cluster, or each managed namespace apart
+/// (each with its own watchers and cache).
+#[derive(Clone)]
+enum Scope {
+    Cluster(Arc<Tracking>),
+    Namespaces(Arc<BTreeMap<String, Tracking>>),
 }
 
 /// The resource of a namespaced kind k8s-openapi knows, without asking discovery (so a

@@ -220,13 +220,17 @@ impl Drop for Watchers {
 pub(crate) struct Tracking {
     cache: Arc<Mutex<Cache>>,
     watchers: Arc<Mutex<Watchers>>,
+    /// The one namespace the watchers watch; every namespace when `None`. A host with
+    /// a Role per namespace (no cluster-wide list or watch) has one `Tracking` each.
+    namespace: Option<String>,
 }
 
 impl Tracking {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(namespace: Option<String>) -> Self {
         Tracking {
             cache: Arc::default(),
             watchers: Arc::default(),
+            namespace,
         }
     }
 
@@ -249,7 +253,12 @@ impl Tracking {
                 let watcher = watchers.by_kind.entry(key).or_insert_with(|| {
                     tracing::info!(kind = %kind_key(resource), "watching a kind");
                     Watcher {
-                        task: spawn_watcher(client, resource, &self.cache),
+                        task: spawn_watcher(
+                            client,
+                            self.namespace.as_deref(),
+                            resource,
+                            &self.cache,
+                        ),
                         users: 0,
                     }
                 });
@@ -410,14 +419,18 @@ impl Drop for RunTracker {
     }
 }
 
-/// One watcher over every managed object of kind `resource`, in all namespaces,
-/// recording those of followed runs into `cache`.
+/// One watcher over every managed object of kind `resource`, in `namespace` (all
+/// namespaces when `None`), recording those of followed runs into `cache`.
 fn spawn_watcher(
     client: &Client,
+    namespace: Option<&str>,
     resource: &ApiResource,
     cache: &Arc<Mutex<Cache>>,
 ) -> JoinHandle<()> {
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
+    let api: Api<DynamicObject> = match namespace {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, resource),
+        None => Api::all_with(client.clone(), resource),
+    };
     let (cache, resource) = (cache.clone(), resource.clone());
     tokio::spawn(async move {
         let config = watcher::Config::default().labels(MANAGED_SELECTOR);
