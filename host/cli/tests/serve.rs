@@ -3,6 +3,7 @@
 
 mod builds;
 mod custom_kinds;
+mod deploy;
 mod federated;
 mod hostile;
 mod model_serving;
@@ -392,9 +393,14 @@ async fn a_graceful_shutdown_leaves_local_runs_resumable() {
     .await;
     assert!(status < 300, "resume: {status} {body}");
     wait_for(&server, &id, |run| state(run) == "RUNNING").await;
+    delete_run(&server, "demo", &id).await;
+}
+
+/// Deletes run `id` of `project`, which must end DELETED.
+async fn delete_run(server: &Server, project: &str, id: &str) {
     let (status, body) = call(
         reqwest::Method::DELETE,
-        &server.url(&format!("/api/v1/-/demo/runs/{id}")),
+        &server.url(&format!("/api/v1/-/{project}/runs/{id}")),
         None,
     )
     .await;
@@ -513,19 +519,25 @@ fn example(name: &str) -> PathBuf {
 
 /// Runs the plane's kubectl for `kubeconfig` with `args`; its standard output.
 fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
-    let plane = runplane_test_support::control_plane::plane_dir(kubeconfig);
-    let output = Command::new(plane.join("bin/kubectl"))
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .output()
-        .expect("kubectl runs");
+    let output = kubectl_output(kubeconfig, kubeconfig, args);
     assert!(
         output.status.success(),
         "kubectl {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs the kubectl of the plane of `plane` (a kubeconfig of it) as the user of
+/// `kubeconfig` with `args`, whatever its exit status.
+fn kubectl_output(plane: &Path, kubeconfig: &Path, args: &[&str]) -> std::process::Output {
+    let plane = runplane_test_support::control_plane::plane_dir(plane);
+    Command::new(plane.join("bin/kubectl"))
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .expect("kubectl runs")
 }
 
 /// The names of the Jobs of run `id` in `namespace`.
