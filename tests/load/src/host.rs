@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use runplane_api::{ApiConfig, AuthConfig, LocalPolicy};
 use runplane_control::Control;
-use runplane_engine::{Limits, LoadedRuntime, PluginEngine, Registry};
+use runplane_engine::{Compiler, Limits, LoadedRuntime, PluginEngine, Registry, Tiering};
 use runplane_model::{HostSettings, RunId, RunState, SpecFile};
 use runplane_service::{RunService, Runtimes};
 use runplane_store::Store;
@@ -53,7 +53,20 @@ impl Wiring {
 /// components are cached in `cache`, so only the first benchmark compiles them.
 /// Built once and shared by every backend: loading the runtimes is the slow part.
 pub fn wiring(cache: &Path, scratch: &Path) -> anyhow::Result<Wiring> {
-    let engine = PluginEngine::new(Limits::default(), Some(cache)).context("the engine")?;
+    wiring_compiled_by(cache, scratch, Compiler::InProcess)
+}
+
+/// [`wiring`], the components missing from `cache` compiled by `compiler`: a worker
+/// process, as `runplane serve` compiles them, keeps the compiler's memory out of the
+/// host's.
+pub fn wiring_compiled_by(
+    cache: &Path,
+    scratch: &Path,
+    compiler: Compiler,
+) -> anyhow::Result<Wiring> {
+    let engine =
+        PluginEngine::with_compiler(Limits::default(), Some(cache), compiler, Tiering::Off)
+            .context("the engine")?;
     // The engine loads on its own threads: any executor can wait for it.
     let registry = futures::executor::block_on(Registry::with_builtins(
         &engine,

@@ -25,26 +25,30 @@
 //! the ratio is the figure to compare across machines, not the absolute ones.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Parser;
 use kube::Client;
+use runplane_engine::{BASELINE_FLAG, Compiler, Tier};
 use runplane_load::bench::{describe_machine, show_warnings, target_dir, write_report};
 use runplane_load::cluster::figures::{
     Baseline, HostFigures, Lag, RawFigures, Report, Settings, Size,
 };
-use runplane_load::cluster::memory::Memory;
+use runplane_load::cluster::memory::{self, Memory};
 use runplane_load::cluster::metrics::{self, Counts, Metrics};
 use runplane_load::cluster::plane::{self, Plane};
 use runplane_load::cluster::runs::{Outcome, Progress, Submission, seconds};
-use runplane_load::cluster::seen::Seen;
+use runplane_load::cluster::seen::{self, Seen};
 use runplane_load::cluster::{create_namespace, delete_namespace, raw};
 use runplane_load::host;
 use runplane_model::SpecFile;
 use runplane_target_kubernetes::KubernetesTarget;
 
+/// The subcommand that makes this executable a compiler worker.
+const COMPILE_WORKER: &str = "compile-worker";
 /// The host's watched kinds, as the API server's metrics name them.
 const HOST_KINDS: [&str; 5] = [
     "configmaps",
@@ -85,8 +89,34 @@ struct Args {
     out: Option<PathBuf>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Besides the benchmark, this executable is its own compiler worker (as `runplane
+/// compile-worker`) and the process of the reference watchers ([`seen::run_child`]).
+fn main() -> anyhow::Result<ExitCode> {
+    let mut raw = std::env::args_os().skip(1);
+    let first = raw.next();
+    if first.as_deref() == Some(COMPILE_WORKER.as_ref()) {
+        let tier = if raw.next().is_some_and(|flag| flag == BASELINE_FLAG) {
+            Tier::Baseline
+        } else {
+            Tier::Optimized
+        };
+        return Ok(runplane_engine::run_compile_worker(tier));
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    if first.as_deref() == Some(seen::SUBCOMMAND.as_ref()) {
+        let kubeconfig = PathBuf::from(raw.next().context("seen KUBECONFIG")?);
+        runtime.block_on(async {
+            let client = Plane::client_of(&kubeconfig).await?;
+            seen::run_child(client).await
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    runtime.block_on(benchmark())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The benchmark (see the module documentation).
+async fn benchmark() -> anyhow::Result<()> {
     let args = Args::parse();
     let target = target_dir()?;
     show_warnings();
@@ -108,8 +138,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let report = report?;
     println!(
-        "Host, benchmark (its watchers included in the RSS), etcd, kube-apiserver, the \
-         controllers and kwok share {cores} cores."
+        "Host (with the benchmark's driver of the runs), the benchmark's watchers (a process \
+         of their own), etcd, kube-apiserver, the controllers and kwok share {cores} cores."
     );
     let out = args
         .out
@@ -131,21 +161,27 @@ async fn bench(
     let compiled = target_dir.join("bench").join("compiled");
     let components_compiled = std::fs::read_dir(&compiled).map_or(true, |mut d| d.next().is_none());
     eprintln!("loading the built-in runtimes…");
-    let wiring = host::wiring(&compiled, scratch.path())?;
+    // Compiled in a worker process, as `runplane serve` compiles: on a fresh machine the
+    // compiler's memory would otherwise stay in the host's.
+    let compiler = Compiler::Worker {
+        program: std::env::current_exe().context("cannot find this executable")?,
+        args: vec![COMPILE_WORKER.into()],
+    };
+    let wiring = host::wiring_compiled_by(&compiled, scratch.path(), compiler)?;
     if components_compiled {
         eprintln!(
-            "warning: the runtime components were compiled in this process (nothing in {} \
-             yet): the compiler's leftovers stay in the RSS; run again for the host's figures",
+            "the runtime components were compiled by worker processes (nothing in {} yet)",
             compiled.display()
         );
     }
     let client = plane.client().await?;
-    let seen = Seen::start(&client, Duration::from_secs(120)).await?;
+    let seen = Seen::start(&plane.kubeconfig, Duration::from_secs(120)).await?;
     // The watchers' watch requests follow their listing: let them be open.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = Metrics::read(&client).await?.watches;
     let baseline = Baseline {
         memory: Memory::now()?,
+        watchers_memory: seen.memory()?,
         watches: HOST_KINDS
             .iter()
             .map(|kind| (kind.to_string(), before.get(*kind).copied().unwrap_or(0)))
@@ -162,6 +198,7 @@ async fn bench(
         seen: &seen,
         before: &before,
         unique: unique(),
+        target_dir,
     };
     let mut sizes = Vec::new();
     for &runs in &args.runs {
@@ -195,6 +232,8 @@ struct Bench<'a> {
     before: &'a Counts,
     /// Suffix of this invocation's namespaces.
     unique: u64,
+    /// The cargo target directory (the figures go under `bench/`).
+    target_dir: &'a std::path::Path,
 }
 
 impl Bench<'_> {
@@ -237,6 +276,8 @@ impl Bench<'_> {
             lag_from_job_complete: host.lag_from_job_complete,
             memory_all_ready: host.memory_all_ready,
             memory_end: host.memory_end,
+            watchers_all_ready: host.watchers_all_ready,
+            watchers_end: host.watchers_end,
             host_watches: host.watches,
             host_requests: host.requests,
             raw_requests,
@@ -256,6 +297,8 @@ impl Bench<'_> {
         let printer = print_progress(progress.clone(), runs);
         let settled = submission.settled(deadline).await;
         let memory_all_ready = Memory::now()?;
+        let watchers_all_ready = self.seen.memory()?;
+        self.dump_mappings(runs)?;
         let watches = metrics::added(&Metrics::read(self.client).await?.watches, self.before);
         eprintln!(
             "{runs} runs: {} READY, {} over before; waiting for every run to end…",
@@ -266,6 +309,7 @@ impl Bench<'_> {
         printer.abort();
         let ended = Instant::now();
         let memory_end = Memory::now()?;
+        let watchers_end = self.seen.memory()?;
         let requests = metrics::added(
             &Metrics::read(self.client).await?.requests,
             &requests_before,
@@ -305,6 +349,8 @@ impl Bench<'_> {
             ),
             memory_all_ready,
             memory_end,
+            watchers_all_ready,
+            watchers_end,
             watches,
             requests,
         })
@@ -323,6 +369,19 @@ impl Bench<'_> {
             {"name": "runplane.io/simulate-delay", "value": self.args.pod_runs_for}
         ]);
         Ok(file)
+    }
+
+    /// Writes the process's largest mappings (resident) to
+    /// `target/bench/kube-mappings-<runs>.txt`: the evidence behind the breakdown.
+    fn dump_mappings(&self, runs: usize) -> anyhow::Result<()> {
+        let smaps = std::fs::read_to_string("/proc/self/smaps")?;
+        let lines = memory::largest(&memory::mappings(&smaps), 40);
+        let path = self
+            .target_dir
+            .join("bench")
+            .join(format!("kube-mappings-{runs}.txt"));
+        std::fs::write(&path, lines.join("\n") + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 
     /// Deletes `namespace` and waits for it to be gone; the seconds it took.
@@ -344,6 +403,8 @@ struct HostPhase {
     lag_from_job_complete: Lag,
     memory_all_ready: Memory,
     memory_end: Memory,
+    watchers_all_ready: Memory,
+    watchers_end: Memory,
     watches: Counts,
     requests: Counts,
 }

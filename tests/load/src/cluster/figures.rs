@@ -32,16 +32,18 @@ pub struct Settings {
     pub cores: usize,
     /// The plane's run dir.
     pub plane_dir: String,
-    /// Whether the runtime components were compiled in this process (no cache yet): the
-    /// compiler's leftovers then stay in the RSS.
+    /// Whether the runtime components were compiled first (no cache yet), by worker
+    /// processes as `runplane serve` compiles them.
     pub components_compiled: bool,
 }
 
 /// The process and the API server before the host's first run.
 #[derive(Debug, Serialize)]
 pub struct Baseline {
-    /// The process's memory: runtimes loaded, the benchmark's watchers running.
+    /// The host's process: runtimes loaded, no cluster opened yet.
     pub memory: Memory,
+    /// The process of the benchmark's own watchers ([`crate::cluster::seen`]).
+    pub watchers_memory: Memory,
     /// Open watches of the kinds the host watches, every client's (these are taken
     /// off the later counts).
     pub watches: Counts,
@@ -67,10 +69,15 @@ pub struct Size {
     /// Job Complete (seen by the benchmark's watcher) to the run's COMPLETED event: the
     /// host's own share.
     pub lag_from_job_complete: Lag,
-    /// When every run was READY (submission over).
+    /// The host's process when every run was READY (submission over): the host and
+    /// the benchmark's driver of the runs (a task and an outcome per run).
     pub memory_all_ready: Memory,
-    /// When every run had ended.
+    /// The host's process when every run had ended.
     pub memory_end: Memory,
+    /// The process of the benchmark's own watchers when every run was READY.
+    pub watchers_all_ready: Memory,
+    /// The same when every run had ended.
+    pub watchers_end: Memory,
     /// Watches the host opened, per resource, when every run was READY: the API
     /// server's open watches minus the baseline.
     pub host_watches: Counts,
@@ -256,11 +263,26 @@ impl Size {
                 "",
             ),
             (
-                "RSS, every run READY",
+                "host RSS, every run READY",
                 render_memory(&self.memory_all_ready),
-                "< 300 MiB at 5,000",
+                "< 300 MiB at 10,000",
             ),
-            ("RSS, every run over", render_memory(&self.memory_end), ""),
+            ("  by mapping", render_mappings(&self.memory_all_ready), ""),
+            (
+                "host RSS, every run over",
+                render_memory(&self.memory_end),
+                "",
+            ),
+            ("  by mapping", render_mappings(&self.memory_end), ""),
+            (
+                "benchmark's watchers RSS, READY / over",
+                format!(
+                    "{} / {}",
+                    render_memory(&self.watchers_all_ready),
+                    render_memory(&self.watchers_end)
+                ),
+                "",
+            ),
             (
                 "host watches",
                 render_counts(&self.host_watches, None),
@@ -296,6 +318,22 @@ fn render_memory(memory: &Memory) -> String {
     format!(
         "{:.0} MiB ({:.0} anonymous, {:.0} files; peak {:.0})",
         memory.rss_mib, memory.anon_mib, memory.file_mib, memory.peak_mib
+    )
+}
+
+/// Resident MiB by kind of mapping.
+fn render_mappings(memory: &Memory) -> String {
+    let parts = &memory.by_mapping;
+    format!(
+        "malloc {:.0} (main {:.0}, arenas {:.0}), wasm pools {:.0}, code in anonymous memory \
+         {:.0}, other anonymous {:.0}, files {:.0}",
+        parts.malloc_main_mib + parts.malloc_arenas_mib,
+        parts.malloc_main_mib,
+        parts.malloc_arenas_mib,
+        parts.wasm_pools_mib,
+        parts.anon_code_mib,
+        parts.other_anon_mib,
+        parts.files_mib
     )
 }
 

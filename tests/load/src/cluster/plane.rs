@@ -48,8 +48,13 @@ impl Plane {
 
     /// A new client of the plane, with connections of its own.
     pub async fn client(&self) -> anyhow::Result<kube::Client> {
-        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)
-            .with_context(|| format!("cannot read {}", self.kubeconfig.display()))?;
+        Plane::client_of(&self.kubeconfig).await
+    }
+
+    /// A new client of the cluster of `kubeconfig`.
+    pub async fn client_of(path: &Path) -> anyhow::Result<kube::Client> {
+        let kubeconfig = Kubeconfig::read_from(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let config =
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
         Ok(kube::Client::try_from(config)?)
