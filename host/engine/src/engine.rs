@@ -16,7 +16,7 @@ use wasmtime::{
 
 use crate::bindings::PluginPre;
 use crate::boundary;
-use crate::cache::{self, CacheOutcome, CompiledCache};
+use crate::cache::{CacheOutcome, CompiledCache};
 use crate::call::{self, CallState, Site, Slots};
 use crate::compiler::{Compiler, Job};
 use crate::error::LoadError;
@@ -259,12 +259,7 @@ impl PluginEngine {
         let (engine, cache) = (engine.clone(), shared.cache.clone());
         shared
             .executor
-            .spawn_blocking(move || {
-                if let Some(key) = keep {
-                    cache.keep(&key, &code);
-                }
-                cache::load_compiled(&engine, &code)
-            })
+            .spawn_blocking(move || cache.keep_and_load(&engine, keep.as_deref(), &code))
             .await
             .map_err(|e| LoadError::Engine(format!("loading {origin}: {e}")))?
             .map_err(|e| LoadError::Compile {
