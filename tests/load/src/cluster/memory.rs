@@ -179,7 +179,7 @@ impl Breakdown {
         }
         let starts: std::collections::HashSet<u64> = mappings
             .iter()
-            .filter(|m| m.anonymous())
+            .filter(|m| m.path.is_empty())
             .map(|m| m.start)
             .collect();
         let mut breakdown = Breakdown::default();
@@ -194,7 +194,10 @@ impl Breakdown {
                 }
             } else if mapping.anonymous_code() {
                 &mut breakdown.anon_code_mib
-            } else if mapping.end <= block + ARENA_SPAN && starts.contains(&block) {
+            } else if mapping.path.is_empty()
+                && mapping.end <= block + ARENA_SPAN
+                && starts.contains(&block)
+            {
                 // Before the pools: an arena may lie right beside a pool's reservation.
                 &mut breakdown.malloc_arenas_mib
             } else if in_pool {
@@ -287,7 +290,7 @@ Rss:                   0 kB
 Rss:                1024 kB
 ";
         let mappings = mappings(smaps);
-        assert_eq!(mappings.len(), 10);
+        assert_eq!(mappings.len(), 11);
         assert_eq!(mappings[4].path, "/memfd:wasm-memory-image (deleted)");
         let parts = Breakdown::of(&mappings);
         assert_eq!(parts.malloc_main_mib, 1.0);
