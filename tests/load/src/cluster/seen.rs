@@ -182,7 +182,7 @@ where
 }
 
 /// The watchers' process (`kube seen KUBECONFIG`): both watchers on the cluster of
-/// `client`; prints [`LISTED`] once both listed it, then one line per first sighting,
+/// `client`; prints `LISTED` once both listed it, then one line per first sighting,
 /// until the benchmark ends it.
 pub async fn run_child(client: Client) -> anyhow::Result<()> {
     let (sightings, mut sighted) = mpsc::unbounded_channel();
