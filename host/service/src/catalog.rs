@@ -401,6 +401,7 @@ impl Catalog {
             function_ref,
             idempotency_key,
             placed_locally: request.placed_locally,
+            trigger: request.trigger,
         };
         Ok((submission, runtime))
     }

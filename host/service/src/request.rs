@@ -35,6 +35,9 @@ pub struct RunRequest {
     pub task: Option<String>,
     /// Every other field of the spec: the task's and the run's, not yet told apart.
     pub fields: Map<String, Value>,
+    /// The trigger firing that asks for the run (`status.trigger` of the run), if a
+    /// trigger does.
+    pub trigger: Option<Value>,
 }
 
 impl RunRequest {
@@ -76,6 +79,7 @@ impl RunRequest {
             function,
             task,
             fields: spec,
+            trigger: None,
         })
     }
 

@@ -106,6 +106,8 @@ pub struct Submission {
     pub idempotency_key: Option<String>,
     /// It asked for the cluster and runs locally because the host has none.
     pub placed_locally: bool,
+    /// The trigger firing that started it (`status.trigger`), if a trigger did.
+    pub trigger: Option<serde_json::Value>,
 }
 
 /// The run service. Cheap to clone.
@@ -232,6 +234,7 @@ impl RunService {
             function_ref,
             idempotency_key,
             placed_locally,
+            trigger,
         } = submission;
         if target == Target::Kubernetes && !self.has_cluster() {
             return Err(Error::NoCluster);
@@ -254,6 +257,7 @@ impl RunService {
             idempotency_key,
             placed_locally,
             created: OffsetDateTime::now_utc(),
+            trigger,
         };
         let (stored, created) = self.inner.store.insert_run(&new).await?;
         if !created {

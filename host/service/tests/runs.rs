@@ -51,6 +51,7 @@ fn submission(file: SpecFile, key: Option<&str>) -> Submission {
         function_ref: "python://demo/f".into(),
         idempotency_key: key.map(str::to_string),
         placed_locally: false,
+        trigger: None,
     }
 }
 
@@ -193,6 +194,7 @@ async fn a_restarted_host_drives_accepted_runs_and_reports_orphaned_processes() 
         idempotency_key: None,
         placed_locally: false,
         created: OffsetDateTime::now_utc(),
+        trigger: None,
     };
     // Accepted, never started: the host died right after storing it.
     let (accepted, _) = store.insert_run(&insert(HELLO)).await.unwrap();
@@ -293,6 +295,7 @@ async fn a_run_is_planned_by_the_runtime_version_it_was_accepted_with() {
             idempotency_key: None,
             placed_locally: false,
             created: OffsetDateTime::now_utc(),
+            trigger: None,
         })
         .await
         .unwrap();

@@ -126,6 +126,9 @@ pub struct NewRun {
     pub placed_locally: bool,
     /// When it was accepted.
     pub created: OffsetDateTime,
+    /// The trigger firing that started it (which trigger, which due time or event),
+    /// stored as its `status.trigger`; `None` for a run a user started.
+    pub trigger: Option<serde_json::Value>,
 }
 
 /// The store: connection pools and the backend behind them. Cheap to clone (the pools

@@ -27,6 +27,14 @@ const HISTORY_BATCH: usize = 512;
 /// Most log lines one insert statement writes (5 parameters each).
 const LOG_BATCH: usize = 100;
 
+/// A new run's status: empty, or the trigger firing that started it.
+fn initial_status(run: &NewRun) -> Result<String> {
+    match &run.trigger {
+        None => Ok("{}".to_string()),
+        Some(trigger) => rows::to_json(&serde_json::json!({ "trigger": trigger })),
+    }
+}
+
 /// Columns of a run, in the order [`stored_run`] reads them.
 macro_rules! run_columns {
     () => {
@@ -46,7 +54,7 @@ impl Store {
         let inserted = sqlx::query(concat!(
             "INSERT INTO runs (",
             run_columns!(),
-            ", idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}', 1, \
+            ", idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $15, 1, \
              $12, $12, $13, $14) ON CONFLICT (project, idempotency_key) DO NOTHING"
         ))
         .bind(run.id.as_str())
@@ -63,6 +71,7 @@ impl Store {
         .bind(created)
         .bind(i64::from(run.placed_locally))
         .bind(run.idempotency_key.as_deref())
+        .bind(initial_status(run)?)
         .execute(&self.writer)
         .await
         .map_err(|e| {

@@ -121,6 +121,7 @@ fn new_run(project: &str, function: &str, key: Option<&str>) -> NewRun {
         idempotency_key: key.map(str::to_string),
         placed_locally: false,
         created: OffsetDateTime::now_utc(),
+        trigger: None,
     }
 }
 

@@ -132,6 +132,7 @@ impl Backdoor {
                 runtime_digest: like.runtime_digest.clone().unwrap_or_default(),
                 idempotency_key: None,
                 placed_locally: false,
+                trigger: None,
                 created: OffsetDateTime::now_utc(),
             })
             .await

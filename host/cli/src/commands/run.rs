@@ -56,6 +56,7 @@ pub(crate) async fn execute(
         function_ref,
         idempotency_key: None,
         placed_locally: false,
+        trigger: None,
     };
     let stored = match service.submit(submission).await {
         Ok((stored, _)) => stored,
