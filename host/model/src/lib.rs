@@ -17,6 +17,8 @@
 //!   name them ([`FunctionRef`], [`TaskRef`], [`reference`](mod@reference)).
 //! - Spec files: [`SpecFile`], the YAML a user hands to `runplane run -f`: a function,
 //!   an optional task and a run. [`FieldError`] names a bad field by its path.
+//! - Triggers: [`Trigger`], which starts runs on a schedule or when runs of a function
+//!   reach a state ([`TriggerKind`], [`TriggerState`]).
 //! - The runtime contract's records ([`plan`], [`observation`], [`runtime`]): what a
 //!   runtime is ([`RuntimeInfo`]), what it is asked ([`RunContext`]), what it plans
 //!   ([`RunPlan`]) and how it reads a run's live objects ([`RunStatus`]).
@@ -43,6 +45,7 @@ pub mod runtime;
 mod spec_file;
 mod state;
 pub mod text;
+mod trigger;
 
 pub use catalog::{
     AlreadyExists, Executable, FunctionFilter, FunctionVersion, LiveRuns, NotFound, Project, Task,
@@ -63,3 +66,4 @@ pub use runtime::{
 };
 pub use spec_file::{DEFAULT_PROJECT, Entity, SpecFile, SpecFileError};
 pub use state::{ALL_STATES, IllegalTransition, RunState};
+pub use trigger::{Trigger, TriggerKind, TriggerState, UnknownName};

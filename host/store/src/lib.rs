@@ -38,10 +38,12 @@ mod rows;
 mod runs;
 mod runtimes;
 mod single_host;
+mod triggers;
 
 pub use cache::{RunListing, Shared};
 use runplane_model::{AlreadyExists, LiveRuns, NotFound, RunId, SpecFile, Target, VersionInUse};
 pub use single_host::HostClaim;
+pub use triggers::{Watch, WatchedTransition};
 use time::OffsetDateTime;
 
 /// Why a store call failed.

@@ -16,6 +16,11 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use tokio::sync::Barrier;
 
+mod triggers;
+use triggers::{
+    triggers_round_trip_and_change_conditionally, triggers_watch_the_transitions_of_one_function,
+};
+
 /// Instantiates every suite test for each backend: a fresh database per test.
 macro_rules! suite {
     ($($test:ident),* $(,)?) => {
@@ -79,6 +84,8 @@ suite!(
     counts_by_state,
     many_concurrent_writers,
     runtime_versions,
+    triggers_round_trip_and_change_conditionally,
+    triggers_watch_the_transitions_of_one_function,
 );
 
 /// `sqlite://` URL of a new file in `dir` (in a subdirectory the store must create).
