@@ -23,6 +23,8 @@
 //! - [`Runtimes`]: the loaded runtimes as the API lists them, and the lookups of the
 //!   runtime owning a kind, an action and a target, with errors that name the known
 //!   ones.
+//! - [`Triggers`]: runs started on a schedule or when runs of a function reach a state,
+//!   each firing exactly once across replicas ([`triggers::start`] runs the loops).
 //! - [`preview`]: a run's guarded plan, rendered and applied nowhere (`runplane plan`).
 //! - [`Error`]: every failure a caller can act upon, in the services' terms (the store's
 //!   and the control's errors are translated at this boundary).
@@ -37,6 +39,7 @@ mod recorder;
 mod request;
 mod runs;
 mod runtimes;
+pub mod triggers;
 mod versions;
 
 use runplane_engine::CallError;
@@ -50,6 +53,7 @@ pub use runplane_oci::Error as DistributionError;
 pub use runplane_store::{RunListing, Shared};
 pub use runs::{RunService, STOP_WAIT, ServiceEvent, Submission};
 pub use runtimes::Runtimes;
+pub use triggers::{NewTrigger, Triggers};
 pub use versions::{LoadCounts, Upload};
 
 /// Why a service refused or failed a request.

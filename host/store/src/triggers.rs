@@ -267,21 +267,32 @@ impl Store {
             .collect()
     }
 
-    /// Which of `keys` already started a run of `project` (runs' idempotency keys):
-    /// what a firing loop skips before it asks a runtime to validate the run again.
-    pub async fn started_keys(&self, project: &str, keys: &[String]) -> Result<Vec<String>> {
+    /// Which of `keys` already started a run of `project` (runs' idempotency keys), with
+    /// the id of the run each started: what a firing loop skips before it asks a runtime
+    /// to validate the run again.
+    pub async fn started_keys(
+        &self,
+        project: &str,
+        keys: &[String],
+    ) -> Result<Vec<(String, String)>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         let query = format!(
-            "SELECT idempotency_key FROM runs WHERE project = $1 AND idempotency_key IN ({})",
+            "SELECT idempotency_key, id FROM runs WHERE project = $1 AND idempotency_key IN ({})",
             placeholders(2, keys.len())
         );
-        let mut select = sqlx::query_scalar(sqlx::AssertSqlSafe(query)).bind(project);
+        let mut select = sqlx::query(sqlx::AssertSqlSafe(query)).bind(project);
         for key in keys {
             select = select.bind(key);
         }
-        select.fetch_all(&self.pool).await.map_err(database)
+        select
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database)?
+            .iter()
+            .map(|row| Ok((rows::text(row, "idempotency_key")?, rows::text(row, "id")?)))
+            .collect()
     }
 }
 

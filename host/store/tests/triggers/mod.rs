@@ -161,11 +161,11 @@ pub(crate) async fn triggers_watch_the_transitions_of_one_function(store: &Store
     // Firing keys: which already started a run.
     let mut keyed = super::new_run("demo", "evaluate", Some("trigger/t/1"));
     keyed.trigger = Some(json!({"id": "t"}));
-    store.insert_run(&keyed).await.unwrap();
+    let (run, _) = store.insert_run(&keyed).await.unwrap();
     let keys = ["trigger/t/1".to_string(), "trigger/t/2".to_string()];
     assert_eq!(
         store.started_keys("demo", &keys).await.unwrap(),
-        ["trigger/t/1"]
+        [("trigger/t/1".to_string(), run.run.id.as_str().to_string())]
     );
     assert!(store.started_keys("other", &keys).await.unwrap().is_empty());
 }
