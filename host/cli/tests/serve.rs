@@ -9,6 +9,7 @@ mod hostile;
 mod model_serving;
 mod oci;
 mod pipelines;
+mod replicas;
 mod sdk;
 mod transforms;
 

@@ -108,10 +108,10 @@ async fn drive(inner: &Inner, stored: StoredRun, work: Work, stop: watch::Receiv
         while let Ok(more) = reported.try_recv() {
             batch.push(more);
         }
-        if let Some(state) = recorder.record(batch).await {
-            // Someone else moved the run (a stop from another host): stop executing it
-            // here too, so the two never fight over the workload.
-            tracing::info!(run = %id, %state, "run changed elsewhere; letting go");
+        if let Some(moved) = recorder.record(batch).await {
+            // Someone else moved the run (a stop from another host) or owns it now:
+            // stop executing it here, so the two never fight over the workload.
+            tracing::info!(run = %id, ?moved, "run changed elsewhere; letting go");
             return;
         }
     }

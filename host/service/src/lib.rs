@@ -32,6 +32,7 @@
 mod builds;
 mod catalog;
 mod driver;
+mod leases;
 mod logs;
 mod oci;
 mod preview;
@@ -46,6 +47,7 @@ use runplane_engine::CallError;
 use runplane_model::{AlreadyExists, FieldError, LiveRuns, NotFound, RunId, RunState, Target};
 
 pub use catalog::{Catalog, check_id};
+pub use leases::{LeaseKeeper, Leases};
 pub use logs::LogStream;
 pub use preview::{Preview, preview};
 pub use request::RunRequest;

@@ -23,6 +23,12 @@ pub(crate) enum Recorded {
     /// Another writer moved the run first (a stop or delete from elsewhere); the run is
     /// now in this state and this transition was dropped.
     Superseded(RunState),
+    /// Another replica owns the run now (it claimed it, or took it to stop, resume or
+    /// delete it); this transition was dropped and this replica must let the run go.
+    Taken {
+        /// The replica that owns it.
+        owner: String,
+    },
     /// The database kept failing; the transition is only in the log.
     Lost,
 }
@@ -62,8 +68,11 @@ impl Recorder {
         &self.id
     }
 
-    /// Persists a batch of events in order: consecutive log lines in one write.
-    pub(crate) async fn record(&mut self, batch: Vec<RunEvent>) -> Option<RunState> {
+    /// Persists a batch of events in order: consecutive log lines in one write. Says
+    /// why the driver must let the run go, when a transition could not be stored
+    /// because the run moved on elsewhere ([`Recorded::Superseded`],
+    /// [`Recorded::Taken`]).
+    pub(crate) async fn record(&mut self, batch: Vec<RunEvent>) -> Option<Recorded> {
         let mut lines = Vec::new();
         let mut superseded = None;
         // Outputs not followed by a transition in the batch are written on their own.
@@ -95,8 +104,9 @@ impl Recorder {
                 RunEvent::Transition(transition) => {
                     self.flush_logs(&mut lines).await;
                     unwritten_outputs = false;
-                    if let Recorded::Superseded(state) = self.transition(&transition).await {
-                        superseded = Some(state);
+                    let recorded = self.transition(&transition).await;
+                    if matches!(recorded, Recorded::Superseded(_) | Recorded::Taken { .. }) {
+                        superseded = Some(recorded);
                     }
                 }
             }
@@ -125,17 +135,33 @@ impl Recorder {
 
     /// Persists `transition`, reading the row again when another writer got there first.
     pub(crate) async fn transition(&mut self, transition: &Transition) -> Recorded {
+        self.write(transition, false).await
+    }
+
+    /// Moves a run nobody drives from its stored state to `to` and makes this replica
+    /// its owner in the same write (a resume, a delete).
+    pub(crate) async fn take(&mut self, from: RunState, to: RunState, reason: &str) -> Recorded {
+        self.write(&Self::step_of(from, to, reason), true).await
+    }
+
+    /// Persists `transition`: only as the run's owner, or (`take`) taking the run.
+    async fn write(&mut self, transition: &Transition, take: bool) -> Recorded {
         let mut status = json!({ "message": transition.reason });
         if let Some(outputs) = self.outputs.take() {
             status["outputs"] = outputs;
         }
         status["service"] = service_status(self.serving.take());
         for attempt in 1..=WRITE_ATTEMPTS {
-            match self
-                .store
-                .record_transition(&self.id, self.version, transition, Some(&status))
-                .await
-            {
+            let written = if take {
+                self.store
+                    .take_with_transition(&self.id, self.version, transition, Some(&status))
+                    .await
+            } else {
+                self.store
+                    .record_transition(&self.id, self.version, transition, Some(&status))
+                    .await
+            };
+            match written {
                 Ok(version) => {
                     self.version = version;
                     let _ = self.events.send(ServiceEvent::Transition {
@@ -143,6 +169,9 @@ impl Recorder {
                         transition: transition.clone(),
                     });
                     return Recorded::Stored;
+                }
+                Err(runplane_store::Error::NotOwner { owner, .. }) => {
+                    return Recorded::Taken { owner };
                 }
                 Err(runplane_store::Error::Conflict { .. }) => {
                     match self.store.reread_run(&self.id).await {
@@ -163,13 +192,16 @@ impl Recorder {
     /// Moves the run from its stored state to `to` (for the service's own steps: resume,
     /// shutdown, a local run orphaned by a restart).
     pub(crate) async fn step(&mut self, from: RunState, to: RunState, reason: &str) -> Recorded {
-        self.transition(&Transition {
+        self.transition(&Self::step_of(from, to, reason)).await
+    }
+
+    fn step_of(from: RunState, to: RunState, reason: &str) -> Transition {
+        Transition {
             from,
             to,
             at: OffsetDateTime::now_utc(),
             reason: Some(reason.to_string()),
-        })
-        .await
+        }
     }
 
     async fn flush_logs(&mut self, lines: &mut Vec<(OutputStream, String)>) {

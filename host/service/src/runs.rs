@@ -15,7 +15,7 @@ use runplane_model::{
     FieldError, LogLine, NotFound, Run, RunFilter, RunId, RunPage, RunState, SpecFile, StoredRun,
     Target, Transition,
 };
-use runplane_store::{NewRun, RunListing, Shared, Store};
+use runplane_store::{Backend, Claimed, NewRun, RunListing, Shared, Store};
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 
@@ -34,6 +34,9 @@ const EVENT_BUFFER: usize = 16 * 1024;
 /// How long a stop may take before the caller is answered anyway (the run keeps
 /// stopping; its state says where it is).
 pub const STOP_WAIT: Duration = Duration::from_secs(60);
+
+/// How often a run another replica stops or deletes is read until it is over.
+const OTHER_REPLICA_POLL: Duration = Duration::from_millis(200);
 
 /// What the service announces to subscribers (the CLI's follower, SSE streams).
 #[derive(Clone, Debug, PartialEq)]
@@ -368,23 +371,45 @@ impl RunService {
         self.live().contains_key(id)
     }
 
-    /// Asks a live run to stop and waits (at most [`STOP_WAIT`]) until it has.
+    /// Asks a live run to stop and waits (at most [`STOP_WAIT`]) until it has. A run
+    /// another replica drives is asked through the store; its owner stops it.
     pub async fn stop(&self, id: &RunId) -> Result<StoredRun> {
         let handle = self.live().get(id).cloned();
-        match handle {
-            Some(handle) => {
-                handle.stop();
-                let _ = tokio::time::timeout(STOP_WAIT, handle.finished()).await;
-                self.get(id).await
+        if let Some(handle) = handle {
+            handle.stop();
+            let _ = tokio::time::timeout(STOP_WAIT, handle.finished()).await;
+            return self.get(id).await;
+        }
+        let run = self.get(id).await?;
+        if run.run.state.is_live()
+            && self.shares_store()
+            && self.inner.store.request_stop(id).await?
+        {
+            return self.wait_over(id).await;
+        }
+        Err(Error::WrongState {
+            id: id.clone(),
+            state: run.run.state,
+            what: "only a live run can be stopped",
+        })
+    }
+
+    /// Whether other replicas share this host's store (PostgreSQL): runs live here may
+    /// be driven elsewhere.
+    fn shares_store(&self) -> bool {
+        self.inner.store.backend() == Backend::Postgres
+    }
+
+    /// Run `id` once it is no longer live, or as it is after [`STOP_WAIT`], for a run
+    /// another replica drives.
+    async fn wait_over(&self, id: &RunId) -> Result<StoredRun> {
+        let deadline = tokio::time::Instant::now() + STOP_WAIT;
+        loop {
+            let run = self.inner.store.reread_run(id).await?;
+            if !run.run.state.is_live() || tokio::time::Instant::now() >= deadline {
+                return Ok(run);
             }
-            None => {
-                let run = self.get(id).await?;
-                Err(Error::WrongState {
-                    id: id.clone(),
-                    state: run.run.state,
-                    what: "only a live run can be stopped",
-                })
-            }
+            tokio::time::sleep(OTHER_REPLICA_POLL).await;
         }
     }
 
@@ -399,8 +424,9 @@ impl RunService {
             });
         }
         let mut recorder = self.recorder(&stored);
+        // Whichever replica resumes the run drives it from now on.
         match recorder
-            .step(RunState::Stopped, RunState::Resume, "resume requested")
+            .take(RunState::Stopped, RunState::Resume, "resume requested")
             .await
         {
             Recorded::Stored => {}
@@ -411,7 +437,7 @@ impl RunService {
                     what: "only a STOPPED run can be resumed",
                 });
             }
-            Recorded::Lost => {
+            Recorded::Taken { .. } | Recorded::Lost => {
                 return Err(Error::Store("cannot record the resume".into()));
             }
         }
@@ -420,24 +446,43 @@ impl RunService {
         Ok(stored)
     }
 
-    /// Deletes a run: stops it first when live, then removes its workload; the record
-    /// stays, in state DELETED.
+    /// Deletes a run: stops it first when live (asking the replica that drives it, if
+    /// another does), then removes its workload; the record stays, in state DELETED.
     pub async fn delete(&self, id: &RunId) -> Result<StoredRun> {
-        if self.is_driving(id) {
-            self.stop(id).await?;
+        let mut stored = self.get(id).await?;
+        let state = stored.run.state;
+        if state.is_live() && state != RunState::Deleting {
+            if self.is_driving(id) || self.shares_store() {
+                stored = self.stop(id).await?;
+            }
+        } else if state == RunState::Deleting && !self.is_driving(id) && self.shares_store() {
+            // Another replica deletes it.
+            return self.wait_over(id).await;
         }
-        let stored = self.get(id).await?;
-        if stored.run.state == RunState::Deleted {
+        let state = stored.run.state;
+        if state == RunState::Deleted {
             return Ok(stored);
         }
-        if stored.run.state.is_live()
-            && !matches!(stored.run.state, RunState::Created | RunState::Deleting)
-        {
+        if state.is_live() && !matches!(state, RunState::Created | RunState::Deleting) {
             return Err(Error::WrongState {
                 id: id.clone(),
-                state: stored.run.state,
+                state,
                 what: "a run driven by another host must be stopped there first",
             });
+        }
+        if state != RunState::Deleting {
+            // Whichever replica deletes the run drives its deletion.
+            match self
+                .recorder(&stored)
+                .take(state, RunState::Deleting, "delete requested")
+                .await
+            {
+                Recorded::Stored => stored = self.get(id).await?,
+                Recorded::Superseded(_) | Recorded::Taken { .. } => {
+                    return self.wait_over(id).await;
+                }
+                Recorded::Lost => return Err(Error::Store("cannot record the delete".into())),
+            }
         }
         let handle = self.spawn(stored, Work::Delete);
         handle.finished().await;
@@ -452,19 +497,42 @@ impl RunService {
         }
     }
 
-    /// Picks up every run the store says is live, after a restart. Kubernetes runs are
+    /// Takes over every live run nobody drives and drives it (see
+    /// [`adopt_orphans`](Self::adopt_orphans)): after a restart, every live run of a
+    /// SQLite file; on PostgreSQL, the runs of replicas whose heartbeat lapsed. Returns
+    /// how many runs are driven again.
+    pub async fn reattach(&self) -> Result<usize> {
+        const BATCH: u32 = 1000;
+        let mut driven = 0;
+        loop {
+            let (claimed, adopted) = self.adopt_orphans(BATCH).await?;
+            driven += adopted;
+            if claimed < BATCH as usize {
+                return Ok(driven);
+            }
+        }
+    }
+
+    /// Claims at most `limit` live runs nobody drives and drives them from where they
+    /// are; returns how many it claimed and how many it drives. Kubernetes runs are
     /// followed again (and applied again when they were not yet: names are
     /// deterministic, so nothing is duplicated). A local process does not survive its
-    /// host, so a local run caught mid-execution ends in ERROR saying so. Returns how
-    /// many runs are driven again.
-    pub async fn reattach(&self) -> Result<usize> {
+    /// host, so a local run caught mid-execution ends in ERROR saying so. A run another
+    /// replica asked to stop is stopped.
+    pub(crate) async fn adopt_orphans(&self, limit: u32) -> Result<(usize, usize)> {
+        let claimed = self.inner.store.claim_orphans(limit).await?;
+        let count = claimed.len();
         let mut driven = 0;
-        for stored in self.inner.store.live_runs().await? {
+        for Claimed {
+            run: stored,
+            stop_requested,
+        } in claimed
+        {
             if self.is_driving(&stored.run.id) {
                 continue;
             }
             let state = stored.run.state;
-            match (stored.run.target, state) {
+            let handle = match (stored.run.target, state) {
                 (Target::Kubernetes, _) if !self.has_cluster() => {
                     tracing::warn!(run = %stored.run.id, %state, "Kubernetes run left as is: no cluster configured");
                     continue;
@@ -495,9 +563,41 @@ impl RunService {
                 }
                 _ => self.spawn(stored, Work::Drive(None)),
             };
+            if stop_requested {
+                handle.stop();
+            }
             driven += 1;
         }
-        Ok(driven)
+        Ok((count, driven))
+    }
+
+    /// Stops run `id` when this replica drives it and another replica asked it to.
+    pub(crate) async fn stop_if_requested(&self, id: &RunId) {
+        let Some(handle) = self.live().get(id).cloned() else {
+            return;
+        };
+        match self.inner.store.stop_requested(id).await {
+            Ok(true) => handle.stop(),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(run = %id, %error, "cannot read a stop request"),
+        }
+    }
+
+    /// Stops every run this replica drives that another replica asked to stop (after
+    /// requests were missed).
+    pub(crate) async fn stop_every_requested(&self) {
+        let driven: Vec<RunId> = self.live().keys().cloned().collect();
+        for id in driven {
+            self.stop_if_requested(&id).await;
+        }
+    }
+
+    /// Stops driving every run at once, leaving them as they are: another replica owns
+    /// them now.
+    pub(crate) fn let_go(&self) {
+        for handle in self.live().values() {
+            handle.abort();
+        }
     }
 
     /// Lets go of every run before the host exits: local runs are stopped (they cannot

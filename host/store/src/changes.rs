@@ -19,12 +19,15 @@ use std::time::Duration;
 use runplane_model::RunId;
 use sqlx::Connection as _;
 use sqlx::postgres::PgListener;
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
 
 use crate::cache::ReadCache;
 
 /// The PostgreSQL channel the `runs` trigger notifies.
 const CHANNEL: &str = "runplane_runs";
+/// The PostgreSQL channel a stop asked of a run's owner notifies (migration
+/// `0005_leases.sql`).
+const REQUESTS: &str = "runplane_requests";
 /// How often a SQLite file's `data_version` is read.
 const SQLITE_POLL: Duration = Duration::from_millis(50);
 /// How long a watcher waits before connecting again after a failure.
@@ -37,9 +40,14 @@ pub(crate) struct Watcher(Mutex<Option<oneshot::Sender<()>>>);
 
 impl Watcher {
     /// Starts hearing the PostgreSQL server at `url` for `cache`.
-    pub(crate) fn postgres(url: &str, cache: Weak<ReadCache>) -> Watcher {
+    /// Stops asked of runs go to `requests`.
+    pub(crate) fn postgres(
+        url: &str,
+        cache: Weak<ReadCache>,
+        requests: broadcast::Sender<RunId>,
+    ) -> Watcher {
         let (stop, stopped) = oneshot::channel();
-        tokio::spawn(listen(url.to_string(), cache, stopped));
+        tokio::spawn(listen(url.to_string(), cache, requests, stopped));
         Watcher(Mutex::new(Some(stop)))
     }
 
@@ -73,8 +81,14 @@ impl Drop for Deafen {
     }
 }
 
-/// Listens on [`CHANNEL`] until stopped, connecting again after every loss.
-async fn listen(url: String, cache: Weak<ReadCache>, mut stopped: oneshot::Receiver<()>) {
+/// Listens on [`CHANNEL`] and [`REQUESTS`] until stopped, connecting again after every
+/// loss.
+async fn listen(
+    url: String,
+    cache: Weak<ReadCache>,
+    requests: broadcast::Sender<RunId>,
+    mut stopped: oneshot::Receiver<()>,
+) {
     let _deafen = Deafen(cache.clone());
     loop {
         let connected = tokio::select! {
@@ -94,7 +108,12 @@ async fn listen(url: String, cache: Weak<ReadCache>, mut stopped: oneshot::Recei
                     let Some(live) = cache.upgrade() else { return };
                     match received {
                         Ok(Some(notification)) => {
-                            live.run_changed(&RunId::from(notification.payload().to_string()));
+                            let run = RunId::from(notification.payload().to_string());
+                            if notification.channel() == REQUESTS {
+                                let _ = requests.send(run);
+                            } else {
+                                live.run_changed(&run);
+                            }
                         }
                         Ok(None) | Err(_) => {
                             tracing::warn!(
@@ -121,7 +140,7 @@ async fn listen(url: String, cache: Weak<ReadCache>, mut stopped: oneshot::Recei
 
 async fn subscribe(url: &str) -> sqlx::Result<PgListener> {
     let mut listener = PgListener::connect(url).await?;
-    listener.listen(CHANNEL).await?;
+    listener.listen_all([CHANNEL, REQUESTS]).await?;
     Ok(listener)
 }
 

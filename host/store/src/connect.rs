@@ -14,6 +14,9 @@ use crate::{Backend, Error, Result, Store};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 /// Schema of a PostgreSQL store.
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+/// How many stop requests of other replicas may wait unread before the oldest go (a
+/// lagging listener re-reads nothing: the claim of a run reads its request anyway).
+const REQUEST_BUFFER: usize = 1024;
 
 /// Readers of a SQLite file (WAL lets them run beside the writer); writes go through
 /// one connection of their own (see `Store::writer`).
@@ -118,10 +121,11 @@ impl Store {
             .map_err(|e| failed(&format!("migration failed: {e}")))?;
         // Nobody else can write a private in-memory database: the cache hears all.
         let cache = Arc::new(ReadCache::new(matches!(location, Location::SqliteMemory)));
+        let (requests, _) = tokio::sync::broadcast::channel(REQUEST_BUFFER);
         let watcher = match &location {
             Location::SqliteMemory => Watcher::none(),
             Location::SqliteFile { url, .. } => Watcher::sqlite(url, Arc::downgrade(&cache)),
-            Location::Postgres => Watcher::postgres(url, Arc::downgrade(&cache)),
+            Location::Postgres => Watcher::postgres(url, Arc::downgrade(&cache), requests.clone()),
         };
         tracing::debug!(url = %redact(url), ?backend, "store opened");
         let sqlite_file = match location {
@@ -135,6 +139,8 @@ impl Store {
             cache,
             watcher: Arc::new(watcher),
             sqlite_file,
+            replica: crate::replicas::new_replica_id().into(),
+            requests,
         })
     }
 

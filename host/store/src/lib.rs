@@ -34,6 +34,7 @@ mod cache;
 mod catalog;
 mod changes;
 mod connect;
+mod replicas;
 mod rows;
 mod runs;
 mod runtimes;
@@ -41,10 +42,11 @@ mod single_host;
 mod triggers;
 
 pub use cache::{RunListing, Shared};
+pub use replicas::Claimed;
 use runplane_model::{AlreadyExists, LiveRuns, NotFound, RunId, SpecFile, Target, VersionInUse};
 pub use single_host::HostClaim;
-pub use triggers::{Watch, WatchedTransition};
 use time::OffsetDateTime;
+pub use triggers::{Watch, WatchedTransition};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,15 @@ pub enum Error {
     /// A project (or a run id) of that name exists.
     #[error(transparent)]
     AlreadyExists(#[from] AlreadyExists),
+    /// Another replica drives the run now (it claimed it after this replica's heartbeat
+    /// lapsed, or took it to stop, resume or delete it): this replica must let it go.
+    #[error("run {id} is driven by replica {owner}, not by this one")]
+    NotOwner {
+        /// Id of the run.
+        id: String,
+        /// The replica that owns it (`none` when nobody does).
+        owner: String,
+    },
     /// The run changed since it was read (optimistic concurrency): re-read and retry.
     #[error("run {id} changed concurrently (expected version {expected}, found {found})")]
     Conflict {
@@ -151,4 +162,9 @@ pub struct Store {
     watcher: std::sync::Arc<changes::Watcher>,
     /// The file of a SQLite store, which one host may serve at a time (`single_host`).
     sqlite_file: Option<std::path::PathBuf>,
+    /// This store handle's replica id: the owner of the runs it inserts and claims, the
+    /// only writer of their transitions (see `replicas`).
+    replica: std::sync::Arc<str>,
+    /// Stops asked of runs by other replicas, heard from PostgreSQL (see `replicas`).
+    requests: tokio::sync::broadcast::Sender<RunId>,
 }

@@ -15,7 +15,7 @@ use crate::cache::{RunListing, Shared};
 use crate::rows::{
     self, FINAL_STATES, database, exists, insert_error, nanos, not_found, placeholders,
 };
-use crate::{Error, NewRun, Result, Store};
+use crate::{Backend, Claimed, Error, NewRun, Result, Store};
 
 /// Listing page size when the caller passes 0.
 const DEFAULT_PAGE: u32 = 100;
@@ -27,14 +27,6 @@ const HISTORY_BATCH: usize = 512;
 /// Most log lines one insert statement writes (5 parameters each).
 const LOG_BATCH: usize = 100;
 
-/// A new run's status: empty, or the trigger firing that started it.
-fn initial_status(run: &NewRun) -> Result<String> {
-    match &run.trigger {
-        None => Ok("{}".to_string()),
-        Some(trigger) => rows::to_json(&serde_json::json!({ "trigger": trigger })),
-    }
-}
-
 /// Columns of a run, in the order [`stored_run`] reads them.
 macro_rules! run_columns {
     () => {
@@ -43,9 +35,41 @@ macro_rules! run_columns {
     };
 }
 
+/// Whether a transition is written only by the run's owner, or makes the writer its
+/// owner.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// Only by the owner: the transitions of a driven run.
+    Fenced,
+    /// By whoever writes it first, who then owns the run.
+    Take,
+}
+
+/// The claim of [`Store::claim_orphans`]: live runs (`r`) matching `orphan`, oldest
+/// first, `$2` at most, locked with `lock`, become `$1`'s.
+fn claim_statement(orphan: &str, lock: &str) -> String {
+    format!(
+        concat!(
+            "UPDATE runs SET owner = $1 WHERE id IN (SELECT id FROM runs r WHERE state NOT IN {} \
+             AND {} ORDER BY created, id LIMIT $2{}) RETURNING ",
+            run_columns!(),
+            ", requested"
+        ),
+        *FINAL_STATES, orphan, lock
+    )
+}
+
+/// A new run's status: empty, or the trigger firing that started it.
+fn initial_status(run: &NewRun) -> Result<String> {
+    match &run.trigger {
+        None => Ok("{}".to_string()),
+        Some(trigger) => rows::to_json(&serde_json::json!({ "trigger": trigger })),
+    }
+}
+
 impl Store {
     /// Inserts a run in state CREATED (version 1, no history, status `{}`, its runtime's
-    /// digest) and says whether it was created. With an idempotency key already used in the project, the
+    /// digest), owned by this replica, and says whether it was created. With an idempotency key already used in the project, the
     /// run that has it comes back instead, with `false`: the unique index decides, so
     /// concurrent retries agree. [`Error::NotFound`] when the project does not exist.
     pub async fn insert_run(&self, run: &NewRun) -> Result<(StoredRun, bool)> {
@@ -54,8 +78,8 @@ impl Store {
         let inserted = sqlx::query(concat!(
             "INSERT INTO runs (",
             run_columns!(),
-            ", idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $15, 1, \
-             $12, $12, $13, $14) ON CONFLICT (project, idempotency_key) DO NOTHING"
+            ", idempotency_key, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $15, \
+             1, $12, $12, $13, $14, $16) ON CONFLICT (project, idempotency_key) DO NOTHING"
         ))
         .bind(run.id.as_str())
         .bind(&spec.project)
@@ -72,6 +96,7 @@ impl Store {
         .bind(i64::from(run.placed_locally))
         .bind(run.idempotency_key.as_deref())
         .bind(initial_status(run)?)
+        .bind(self.replica())
         .execute(&self.writer)
         .await
         .map_err(|e| {
@@ -272,27 +297,51 @@ impl Store {
         Ok(RunPage { runs, next })
     }
 
-    /// Every live run (not COMPLETED, ERROR, STOPPED or DELETED), oldest first: what a
-    /// host re-attaches to after a restart.
-    pub async fn live_runs(&self) -> Result<Vec<StoredRun>> {
-        static LIVE: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                concat!(
-                    "SELECT ",
-                    run_columns!(),
-                    " FROM runs WHERE state NOT IN {} ORDER BY created, id"
-                ),
-                *FINAL_STATES
+    /// Makes this replica the owner of at most `limit` live runs that nobody drives,
+    /// oldest first, and returns them: on PostgreSQL, runs without an owner or whose
+    /// owner's heartbeat lapsed, each handed to exactly one of the replicas that claim at
+    /// once (locked rows are skipped, not waited for); on a SQLite file, which has one
+    /// host, every live run another handle owned.
+    pub async fn claim_orphans(&self, limit: u32) -> Result<Vec<Claimed>> {
+        static POSTGRES: LazyLock<String> = LazyLock::new(|| {
+            claim_statement(
+                "(owner IS NULL OR (owner <> $1 AND NOT EXISTS (SELECT 1 FROM replicas p \
+                 WHERE p.id = r.owner AND p.alive_until >= $3)))",
+                " FOR UPDATE SKIP LOCKED",
             )
         });
-        let runs = sqlx::query(AssertSqlSafe(LIVE.as_str()))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database)?
-            .iter()
-            .map(stored_run)
-            .collect::<Result<Vec<_>>>()?;
-        self.with_histories(runs).await
+        static SQLITE: LazyLock<String> =
+            LazyLock::new(|| claim_statement("(owner IS NULL OR owner <> $1)", ""));
+        let query = match self.backend {
+            Backend::Postgres => sqlx::query(AssertSqlSafe(POSTGRES.as_str()))
+                .bind(self.replica())
+                .bind(i64::from(limit))
+                .bind(nanos(OffsetDateTime::now_utc())?),
+            Backend::Sqlite => sqlx::query(AssertSqlSafe(SQLITE.as_str()))
+                .bind(self.replica())
+                .bind(i64::from(limit)),
+        };
+        let rows = query.fetch_all(&self.writer).await.map_err(database)?;
+        let mut stop_requested = HashMap::new();
+        let mut runs = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let run = stored_run(row)?;
+            let requested = rows::optional_text(row, "requested")?;
+            stop_requested.insert(run.run.id.clone(), requested.is_some());
+            self.cache.run_changed(&run.run.id);
+            runs.push(run);
+        }
+        let mut claimed: Vec<Claimed> = self
+            .with_histories(runs)
+            .await?
+            .into_iter()
+            .map(|run| Claimed {
+                stop_requested: stop_requested.get(&run.run.id) == Some(&true),
+                run,
+            })
+            .collect();
+        claimed.sort_by_key(|claimed| claimed.run.created);
+        Ok(claimed)
     }
 
     /// Records `transition` if the run is still at `expected_version` and in state
@@ -301,7 +350,10 @@ impl Store {
     /// key by key (a `null` value removes the key), and the transition is appended to
     /// the history.
     ///
-    /// Errors: [`Error::Conflict`] when the version moved on (re-read and retry: of
+    /// Only the run's owner records its transitions (see [`Store::replica`]).
+    ///
+    /// Errors: [`Error::NotOwner`] when another replica owns the run (let it go);
+    /// [`Error::Conflict`] when the version moved on (re-read and retry: of
     /// concurrent writers with the same version exactly one wins); [`Error::Invalid`]
     /// when the state machine forbids the transition, when it does not start from the
     /// stored state although the version matches, or when `status` is not an object;
@@ -312,6 +364,34 @@ impl Store {
         expected_version: i64,
         transition: &Transition,
         status: Option<&serde_json::Value>,
+    ) -> Result<i64> {
+        self.write_transition(id, expected_version, transition, status, Owner::Fenced)
+            .await
+    }
+
+    /// Records `transition` as [`Store::record_transition`] does, whoever owned the run,
+    /// and makes this replica its owner in the same write: for the replica that
+    /// resumes or deletes a run that nobody drives. Of several replicas doing so with
+    /// the same version exactly one wins, as with any transition; a stop asked of the
+    /// run before is forgotten.
+    pub async fn take_with_transition(
+        &self,
+        id: &RunId,
+        expected_version: i64,
+        transition: &Transition,
+        status: Option<&serde_json::Value>,
+    ) -> Result<i64> {
+        self.write_transition(id, expected_version, transition, status, Owner::Take)
+            .await
+    }
+
+    async fn write_transition(
+        &self,
+        id: &RunId,
+        expected_version: i64,
+        transition: &Transition,
+        status: Option<&serde_json::Value>,
+        owner: Owner,
     ) -> Result<i64> {
         let invalid = |reason: String| Error::Invalid {
             id: id.to_string(),
@@ -332,33 +412,44 @@ impl Store {
         let mut tx = self.writer.begin().await.map_err(database)?;
         // The conditional update comes first: it is the lock (SQLite's write lock, the
         // row lock on PostgreSQL) and the check in one statement.
-        let stored_status: Option<String> = sqlx::query_scalar(
-            "UPDATE runs SET state = $1, version = version + 1, updated = $2 \
-             WHERE id = $3 AND version = $4 AND state = $5 RETURNING status",
-        )
+        let stored_status: Option<String> = sqlx::query_scalar(match owner {
+            Owner::Fenced => {
+                "UPDATE runs SET state = $1, version = version + 1, updated = $2 \
+                 WHERE id = $3 AND version = $4 AND state = $5 AND owner = $6 RETURNING status"
+            }
+            Owner::Take => {
+                "UPDATE runs SET state = $1, version = version + 1, updated = $2, owner = $6, \
+                 requested = NULL WHERE id = $3 AND version = $4 AND state = $5 RETURNING status"
+            }
+        })
         .bind(transition.to.as_str())
         .bind(at)
         .bind(id.as_str())
         .bind(expected_version)
         .bind(transition.from.as_str())
+        .bind(self.replica())
         .fetch_optional(&mut *tx)
         .await
         .map_err(database)?;
         let Some(stored_status) = stored_status else {
             tx.rollback().await.map_err(database)?;
-            let (found, state) = self.version_and_state(id).await?;
-            return Err(if found == expected_version && state != transition.from {
-                invalid(format!(
-                    "the run is {state}, the transition starts from {}",
-                    transition.from
-                ))
-            } else {
-                Error::Conflict {
-                    id: id.to_string(),
-                    expected: expected_version,
-                    found,
-                }
-            });
+            let (found, state, stored_owner) = self.version_state_owner(id).await?;
+            return Err(
+                if owner == Owner::Fenced && stored_owner.as_deref() != Some(self.replica()) {
+                    self.not_owner(id, stored_owner)
+                } else if found == expected_version && state != transition.from {
+                    invalid(format!(
+                        "the run is {state}, the transition starts from {}",
+                        transition.from
+                    ))
+                } else {
+                    Error::Conflict {
+                        id: id.to_string(),
+                        expected: expected_version,
+                        found,
+                    }
+                },
+            );
         };
         if let Some(patch) = patch {
             let mut merged: serde_json::Map<String, serde_json::Value> =
@@ -401,7 +492,8 @@ impl Store {
     /// Sets the run's `status.outputs` between transitions (a workflow's nodes as its
     /// steps go on), leaving its state and version alone: outputs are not a step of the
     /// state machine. `false` when the run is no longer at `version` (a transition got
-    /// there first, and the next one carries the outputs), or gone.
+    /// there first, and the next one carries the outputs), no longer this replica's, or
+    /// gone.
     pub async fn record_outputs(
         &self,
         id: &RunId,
@@ -409,13 +501,15 @@ impl Store {
         outputs: &serde_json::Value,
     ) -> Result<bool> {
         let mut tx = self.writer.begin().await.map_err(database)?;
-        let stored: Option<String> =
-            sqlx::query_scalar("SELECT status FROM runs WHERE id = $1 AND version = $2")
-                .bind(id.as_str())
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(database)?;
+        let stored: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM runs WHERE id = $1 AND version = $2 AND owner = $3",
+        )
+        .bind(id.as_str())
+        .bind(version)
+        .bind(self.replica())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(database)?;
         let Some(stored) = stored else {
             tx.rollback().await.map_err(database)?;
             return Ok(false);
@@ -516,7 +610,7 @@ impl Store {
         .collect::<Result<Vec<_>>>()?;
         if lines.is_empty() {
             // Nothing new, or no such run: only the latter is an error.
-            self.version_and_state(id).await?;
+            self.version_state_owner(id).await?;
         }
         Ok(lines)
     }
@@ -552,14 +646,18 @@ impl Store {
     }
 
     /// The stored version and state of run `id`, to explain a failed write.
-    async fn version_and_state(&self, id: &RunId) -> Result<(i64, RunState)> {
-        let row = sqlx::query("SELECT version, state FROM runs WHERE id = $1")
+    async fn version_state_owner(&self, id: &RunId) -> Result<(i64, RunState, Option<String>)> {
+        let row = sqlx::query("SELECT version, state, owner FROM runs WHERE id = $1")
             .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(database)?
             .ok_or_else(|| not_found("run", id.as_str()))?;
-        Ok((rows::integer(&row, "version")?, rows::state(&row, "state")?))
+        Ok((
+            rows::integer(&row, "version")?,
+            rows::state(&row, "state")?,
+            rows::optional_text(&row, "owner")?,
+        ))
     }
 
     /// Fills in the histories of `runs` with one query per [`HISTORY_BATCH`] runs. A

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use runplane_model::{
     AlreadyExists, Entity, FunctionFilter, LiveRuns, NotFound, OutputStream, RunFilter, RunId,
@@ -1020,7 +1021,9 @@ async fn live_runs(store: &Store) {
             expected.push(run.run.id);
         }
     }
-    let live = store.live_runs().await.unwrap();
+    // Let go, then claimed back: the live runs, each with its history.
+    store.retire_replica().await.unwrap();
+    let live: Vec<StoredRun> = claim(store).await;
     assert_eq!(
         live.iter().map(|r| r.run.id.clone()).collect::<Vec<_>>(),
         expected
@@ -1247,10 +1250,8 @@ async fn survives_restart(url: &str) {
         store.get_function("demo", "f", None).await.unwrap(),
         function
     );
-    assert_eq!(
-        store.live_runs().await.unwrap(),
-        std::slice::from_ref(&before)
-    );
+    // The host that opens the file again claims the run the last one drove.
+    assert_eq!(claim(&store).await, std::slice::from_ref(&before));
     assert_eq!(
         store
             .append_logs(&run.run.id, &[(OutputStream::Stdout, "after".to_string())])
@@ -1267,7 +1268,11 @@ async fn survives_restart(url: &str) {
         )
         .await
         .unwrap();
-    assert!(store.live_runs().await.unwrap().is_empty());
+    store.retire_replica().await.unwrap();
+    assert!(
+        claim(&store).await.is_empty(),
+        "a finished run is nobody's to claim"
+    );
     store.close().await;
 }
 
@@ -1404,6 +1409,7 @@ async fn hosts_share_a_database(url: &str) -> (Store, Store, RunId) {
     eventually(RunState::Built, || read(&b)).await;
     eventually(RunState::Built, || listed(&b)).await;
 
+    b.take_run(&id).await.unwrap();
     b.record_transition(&id, 2, &step(RunState::Built, RunState::Ready), None)
         .await
         .unwrap();
@@ -1441,6 +1447,7 @@ fn a_store_outliving_the_runtime_of_its_watcher_reads_the_database() {
     drop(first);
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let other = Store::open(&url).await.unwrap();
+        other.take_run(&id).await.unwrap();
         other
             .record_transition(&id, 1, &step(RunState::Created, RunState::Built), None)
             .await
@@ -1657,4 +1664,132 @@ async fn a_sqlite_file_is_claimed_by_one_host() {
     assert!(second.claim_single_host().unwrap().is_some(), "free again");
     let memory = Store::open("sqlite::memory:").await.unwrap();
     assert!(memory.claim_single_host().unwrap().is_none());
+}
+
+/// The live runs `store` claims (at most 1,000), as stored.
+async fn claim(store: &Store) -> Vec<StoredRun> {
+    let claimed = store.claim_orphans(1000).await.unwrap();
+    claimed.into_iter().map(|claimed| claimed.run).collect()
+}
+
+/// Ids of `runs`, sorted.
+fn ids(runs: &[StoredRun]) -> Vec<RunId> {
+    let mut ids: Vec<RunId> = runs.iter().map(|run| run.run.id.clone()).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn only_the_owner_of_a_run_records_its_transitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let (a, b) = (
+        Store::open(&url).await.unwrap(),
+        Store::open(&url).await.unwrap(),
+    );
+    assert_ne!(a.replica(), b.replica());
+    a.create_project("leases", None).await.unwrap();
+    let id = insert(&a, "leases", "f").await.run.id;
+    match b
+        .record_transition(&id, 1, &step(RunState::Created, RunState::Built), None)
+        .await
+    {
+        Err(Error::NotOwner { owner, .. }) => assert_eq!(owner, a.replica()),
+        other => panic!("b does not own the run: {other:?}"),
+    }
+    assert!(!b.record_outputs(&id, 1, &json!({"x": "1"})).await.unwrap());
+    // A stop asked by b is a's to read, until b takes the run.
+    assert!(b.request_stop(&id).await.unwrap());
+    assert!(a.stop_requested(&id).await.unwrap());
+    b.take_run(&id).await.unwrap();
+    assert!(
+        !b.stop_requested(&id).await.unwrap(),
+        "taking a run forgets its request"
+    );
+    assert!(matches!(
+        a.record_transition(&id, 1, &step(RunState::Created, RunState::Built), None)
+            .await,
+        Err(Error::NotOwner { .. })
+    ));
+    b.record_transition(&id, 1, &step(RunState::Created, RunState::Built), None)
+        .await
+        .unwrap();
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_runs_of_a_lapsed_replica_go_once_each_to_the_claimers() {
+    let Some(url) = runplane_test_support::postgres::database() else {
+        return;
+    };
+    let lease = Duration::from_millis(500);
+    let dead = Store::open(&url).await.unwrap();
+    dead.register_replica(lease).await.unwrap();
+    dead.create_project("leases", None).await.unwrap();
+    let mut runs = Vec::new();
+    for _ in 0..40 {
+        runs.push(insert(&dead, "leases", "f").await);
+    }
+    let (b, c) = (
+        Store::open(&url).await.unwrap(),
+        Store::open(&url).await.unwrap(),
+    );
+    for store in [&b, &c] {
+        store
+            .register_replica(Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    assert!(claim(&b).await.is_empty(), "a live replica keeps its runs");
+    assert!(dead.renew_replica(lease).await.unwrap());
+    tokio::time::sleep(lease * 2).await;
+    assert!(
+        !dead.renew_replica(lease).await.unwrap(),
+        "its heartbeat lapsed"
+    );
+    // Two replicas claim at once, in batches: every run goes to exactly one of them.
+    let batch = |store: Store| async move {
+        let mut mine = Vec::new();
+        loop {
+            let claimed = store.claim_orphans(7).await.unwrap();
+            if claimed.is_empty() {
+                return mine;
+            }
+            mine.extend(claimed.into_iter().map(|claimed| claimed.run));
+        }
+    };
+    let (by_b, by_c) = tokio::join!(
+        tokio::spawn(batch(b.clone())),
+        tokio::spawn(batch(c.clone()))
+    );
+    let (by_b, by_c) = (by_b.unwrap(), by_c.unwrap());
+    let mut both = [by_b.clone(), by_c.clone()].concat();
+    assert_eq!(both.len(), runs.len(), "no run claimed twice");
+    both.sort_by(|x, y| x.run.id.cmp(&y.run.id));
+    assert_eq!(ids(&both), ids(&runs));
+    // The lapsed replica writes nothing more; the claimer does.
+    let taken = &by_b.first().unwrap_or(&by_c[0]).run.id;
+    assert!(matches!(
+        dead.record_transition(taken, 1, &step(RunState::Created, RunState::Built), None)
+            .await,
+        Err(Error::NotOwner { .. })
+    ));
+    let owner = if by_b.iter().any(|run| &run.run.id == taken) {
+        &b
+    } else {
+        &c
+    };
+    owner
+        .record_transition(taken, 1, &step(RunState::Created, RunState::Built), None)
+        .await
+        .unwrap();
+    // A replica shutting down lets its runs go at once.
+    let released = owner.retire_replica().await.unwrap();
+    assert!(released > 0);
+    let other = if std::ptr::eq(owner, &b) { &c } else { &b };
+    assert_eq!(claim(other).await.len() as u64, released);
+    for store in [dead, b, c] {
+        store.close().await;
+    }
 }

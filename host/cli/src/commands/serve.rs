@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use runplane_api::{ApiConfig, DEFAULT_BODY_LIMIT};
-use runplane_service::{RunService, Runtimes};
+use runplane_service::{Leases, RunService, Runtimes};
 
 use crate::host::{self, Setup};
 
@@ -90,10 +90,13 @@ pub(crate) async fn execute(args: ServeArgs, setup: &Setup) -> anyhow::Result<Ex
     let (runtimes, _watch) = host::watched_runtimes(setup, &store).await?;
     let _follower = follow_store(runtimes.clone());
     let service = RunService::new(control, runtimes);
-    let reattached = service.reattach().await?;
+    let (leases, reattached) = service.keep_leases(Leases::default()).await?;
     if reattached > 0 {
         eprintln!("re-attached {reattached} live runs");
     }
+    // Held until the server ends: every replica runs the trigger loops (a firing's
+    // idempotency key in the store makes it start one run, whoever fires it).
+    let _triggers = runplane_service::triggers::start(&service);
     let api = ApiConfig {
         auth,
         local_target_for: config.local_target,
@@ -104,15 +107,30 @@ pub(crate) async fn execute(args: ServeArgs, setup: &Setup) -> anyhow::Result<Ex
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     eprintln!("runplane serving http://{}/api/v1", listener.local_addr()?);
-    runplane_api::serve(
-        listener,
-        runplane_api::router(service.clone(), api),
-        super::run::stop_on_signal(),
-    )
-    .await
-    .context("the API server failed")?;
+    let leases = std::sync::Arc::new(leases);
+    let (lost_tx, mut lost) = tokio::sync::watch::channel(false);
+    let keeper = leases.clone();
+    let stop = async move {
+        tokio::select! {
+            () = super::run::stop_on_signal() => {}
+            () = keeper.lost() => { let _ = lost_tx.send(true); }
+        }
+    };
+    runplane_api::serve(listener, runplane_api::router(service.clone(), api), stop)
+        .await
+        .context("the API server failed")?;
+    if *lost.borrow_and_update() {
+        // Another replica drives the runs now: nothing is this host's to stop.
+        service.shutdown().await;
+        bail!(
+            "this replica lost its runs to the other replicas (its heartbeat lapsed): exiting, as a new replica restarts"
+        );
+    }
     eprintln!("shutting down: stopping local runs, leaving Kubernetes runs to the next host");
     service.shutdown().await;
+    if let Ok(leases) = std::sync::Arc::try_unwrap(leases) {
+        leases.retire().await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
