@@ -11,7 +11,7 @@
 use runplane_model::reference::{self, FunctionRef};
 use runplane_model::{
     Capabilities, Executable, FunctionVersion, Project, RunState, RuntimeVersion, StoredRun,
-    StoredVersion, Target, Task, Transition,
+    StoredVersion, Target, Task, Transition, Trigger, TriggerState,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -229,6 +229,12 @@ pub(crate) struct RunStatusDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub(crate) service: Option<Value>,
+    /// The trigger firing that started the run: the trigger's `id`, `name`, `kind`, the
+    /// firing's `key`, its `timestamp` (due time or event) and the `details` its
+    /// template was rendered with; absent for a run a client started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) trigger: Option<Value>,
 }
 
 /// One step of a run's life.
@@ -311,6 +317,7 @@ impl RunDto {
                 transitions,
                 outputs: stored.status.get("outputs").cloned(),
                 service: stored.status.get("service").cloned(),
+                trigger: stored.status.get("trigger").cloned(),
             },
         }
     }
@@ -461,6 +468,107 @@ create_request! {
         /// A run's name is its id: when given, ignored.
         #[serde(default, rename = "name")]
         _name: Option<String>,
+    }
+}
+
+create_request! {
+    /// A trigger to create (creating it starts it), or its new name and spec (`PUT`).
+    #[schema(example = json!({"name": "nightly", "kind": "scheduler", "spec": {
+        "task": "python+job", "function": "python://demo/report",
+        "schedule": "0 0 2 * * ?", "timezone": "Europe/Rome", "missed": "once",
+        "template": {"local_execution": true, "parameters": {"day": "{{timestamp}}"}}}}))]
+    CreateTrigger {
+        /// `scheduler` (cron due times) or `lifecycle` (runs of a function reaching a
+        /// state); it never changes.
+        kind: String,
+        /// `task` (a task kind `python+job` or a task reference), `function` (or
+        /// `workflow`), `template` (the spec of its runs, rendered at each firing:
+        /// `{{timestamp}}`, `{{input.status.outputs.<name>}}`); a scheduler adds
+        /// `schedule` (Quartz with seconds first, 5-field Unix, or `@hourly`, `@daily`,
+        /// `@weekly`, `@monthly`, `@yearly`), `timezone` (IANA, default UTC) and `missed`
+        /// (`once`, the default, or `skip`: due times missed while no host was up); a
+        /// lifecycle trigger `key` (the watched function,
+        /// `store://<project>/function/<kind>/<name>[:<version>]`) and `states`
+        /// (`["COMPLETED"]`).
+        #[schema(value_type = Object)]
+        spec: Value,
+        /// For people; the id when absent.
+        #[serde(default)]
+        #[schema(pattern = "^[a-zA-Z0-9._+-]+$", min_length = 1, max_length = 253)]
+        name: Option<String>,
+    }
+}
+
+/// A trigger: what starts runs on a schedule or when runs of a function reach a state.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TriggerDto {
+    /// Trigger id, name, kind (`scheduler`, `lifecycle`), project, key and times.
+    #[serde(flatten)]
+    pub(crate) identity: Identity,
+    /// The spec as created or last changed.
+    #[schema(value_type = Object)]
+    pub(crate) spec: Value,
+    /// Whether it fires, and where its firing is.
+    pub(crate) status: TriggerStatusDto,
+}
+
+/// Where a trigger is.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TriggerStatusDto {
+    /// `RUNNING` (it fires), `STOPPED` or `ERROR` (`message` says why).
+    pub(crate) state: TriggerState,
+    /// Why it is in ERROR, or what became of due times missed while no host was up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) message: Option<String>,
+    /// Scheduler: its next due time not yet fired (RFC 3339, UTC): every earlier due
+    /// time since it was started has started one run.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) next_due: Option<OffsetDateTime>,
+    /// Lifecycle: transitions stamped up to this time have fired.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) seen_until: Option<OffsetDateTime>,
+    /// When it was last started: nothing before fires.
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) activated: OffsetDateTime,
+    /// Its last firing: `key`, `timestamp` and the `run` it started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) last_fired: Option<Value>,
+}
+
+impl From<Trigger> for TriggerDto {
+    fn from(trigger: Trigger) -> Self {
+        let key = format!(
+            "store://{}/trigger/{}/{}:{}",
+            trigger.project, trigger.kind, trigger.name, trigger.id
+        );
+        TriggerDto {
+            identity: Identity::new(
+                &trigger.id,
+                &trigger.name,
+                trigger.kind.as_str(),
+                Some(&trigger.project),
+                key,
+                (trigger.created, trigger.updated),
+            ),
+            spec: trigger.spec,
+            status: TriggerStatusDto {
+                state: trigger.state,
+                message: trigger.message,
+                next_due: trigger.next_due,
+                seen_until: trigger.seen_until,
+                activated: trigger.activated,
+                last_fired: trigger.last_fired,
+            },
+        }
     }
 }
 

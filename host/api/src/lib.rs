@@ -32,6 +32,7 @@
 //! | `/api/v1/-/{project}/functions[/{name}[/versions[/{version}]]]` | function versions, validated by their runtime |
 //! | `/api/v1/-/{project}/tasks[/{id}]` | tasks |
 //! | `/api/v1/-/{project}/runs[/{id}[/stop\|/resume\|/logs\|/events]]` | runs; logs as text, events as SSE |
+//! | `/api/v1/-/{project}/triggers[/{id}[/run\|/stop]]` | schedules and lifecycle triggers |
 //! | `GET /api/v1/runtimes[/{name}[/schemas[/{entity}/{kind}]]]` | runtimes, capability matrix, versions, spec schemas |
 //! | `POST /api/v1/runtimes`, `GET /api/v1/runtimes/{name}/versions`, `POST …/versions/{digest}/activate`, `DELETE …/versions/{digest}` | runtime versions: upload (`application/wasm`), list, activate or roll back, delete (admin) |
 //! | `GET /api/v1/openapi.json`, `/healthz`, `/readyz`, `/metrics` | document, probes, Prometheus |
@@ -73,7 +74,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware;
 use runplane_model::{Executable, StoredRun, Task};
-use runplane_service::{Catalog, RunService, Runtimes};
+use runplane_service::{Catalog, RunService, Runtimes, Triggers};
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -94,6 +95,8 @@ pub(crate) struct AppState {
     pub(crate) catalog: Catalog,
     /// The registry `runs` resolves kinds with, as `/api/v1/runtimes` lists it.
     pub(crate) runtimes: Runtimes,
+    /// Schedules and lifecycle triggers, starting their runs through `runs`.
+    pub(crate) triggers: Triggers,
     /// The configured tokens, hashed; the `auth` extractors ask it who is calling.
     pub(crate) auth: Arc<auth::Authenticator>,
     /// Who may start runs with `local_execution: true` (code on the host machine).
@@ -129,6 +132,13 @@ impl AppState {
 pub fn run_document(run: &StoredRun) -> serde_json::Value {
     serde_json::to_value(dto::RunDto::new(run, Executable::Function))
         .expect("a run document serializes")
+}
+
+/// The JSON document of a trigger, exactly as `GET /api/v1/-/{project}/triggers/{id}`
+/// answers it (`runplane triggers` prints local triggers with it).
+pub fn trigger_document(trigger: &runplane_model::Trigger) -> serde_json::Value {
+    serde_json::to_value(dto::TriggerDto::from(trigger.clone()))
+        .expect("a trigger document serializes")
 }
 
 /// The JSON document of a runtime with its versions, the kinds the host policy refuses
@@ -184,6 +194,7 @@ pub fn router(service: RunService, config: ApiConfig) -> Router {
     let state = AppState {
         catalog: service.catalog().clone(),
         runtimes: service.runtimes().clone(),
+        triggers: Triggers::new(service.clone()),
         runs: service,
         auth: Arc::new(auth),
         local_policy: local_target_for,

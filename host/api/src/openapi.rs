@@ -37,6 +37,7 @@ use crate::problem::{PROBLEM_JSON, Problem};
         (name = "workflows", description = "Versioned workflow specs (Hera, KFP): functions whose runtime drives several steps"),
         (name = "tasks", description = "Actions on functions with their execution settings"),
         (name = "runs", description = "Executions: create, follow, stop, resume, delete"),
+        (name = "triggers", description = "Runs started on a schedule or when runs of a function reach a state"),
         (name = "runtimes", description = "Loaded runtimes, their capabilities and spec schemas"),
         (name = "host", description = "Health, readiness, metrics and this document"),
         (name = "compatibility", description = "What the original platform's clients ask for beyond Runplane's entities"),

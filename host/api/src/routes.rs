@@ -17,6 +17,7 @@ mod runs;
 mod runtimes;
 mod tasks;
 mod token;
+mod triggers;
 
 use axum::http::{Method, StatusCode, Uri};
 use serde::Deserialize;
@@ -38,6 +39,7 @@ pub(crate) fn all(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(functions::router())
         .merge(tasks::router())
         .merge(runs::router())
+        .merge(triggers::router())
         .merge(runtimes::router(upload_limit))
         .merge(compat::entities())
         .routes(routes!(openapi::document));

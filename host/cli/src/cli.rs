@@ -78,6 +78,10 @@ pub(crate) enum Command {
     /// Inspect and change runs: in the local store, or on --server.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Start runs on a schedule or when runs of a function reach a state: create from a
+    /// file, list, show, stop, run again, delete; in the local store, or on --server.
+    #[command(subcommand)]
+    Triggers(TriggersCommand),
     /// Tools for runtime authors: check a component before it ships, publish it.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -211,6 +215,62 @@ pub(crate) enum RunsCommand {
         /// The run's id, a UUID as `runplane run` and `runs list` print it.
         id: String,
         /// The run's project (on a server, a run of another project is not found).
+        #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
+        project: String,
+    },
+}
+
+/// The subcommands of `runplane triggers`; [`Command::Triggers`] carries the help text.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TriggersCommand {
+    /// Create a trigger from a file (YAML or JSON: `name`, `kind`, `spec`, as the API
+    /// takes it; examples/triggers) and start it.
+    Create {
+        /// The trigger file.
+        #[arg(short, long)]
+        file: PathBuf,
+        /// The project (default: the file's `project`, else `default`).
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// List triggers, newest first.
+    List {
+        /// Only this project's triggers.
+        #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
+        project: String,
+        /// Only triggers of this kind (`scheduler`, `lifecycle`).
+        #[arg(long)]
+        kind: Option<String>,
+    },
+    /// Show one trigger with where its firing is.
+    Get {
+        /// The trigger's id.
+        id: String,
+        /// The trigger's project.
+        #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
+        project: String,
+    },
+    /// Stop a trigger: it fires no more until it is run again.
+    Stop {
+        /// The trigger's id.
+        id: String,
+        /// The trigger's project.
+        #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
+        project: String,
+    },
+    /// Start a stopped trigger (or one in ERROR) again, from now on.
+    Run {
+        /// The trigger's id.
+        id: String,
+        /// The trigger's project.
+        #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
+        project: String,
+    },
+    /// Delete a trigger; the runs it started stay.
+    Delete {
+        /// The trigger's id.
+        id: String,
+        /// The trigger's project.
         #[arg(long, default_value = runplane_model::DEFAULT_PROJECT)]
         project: String,
     },

@@ -8,6 +8,7 @@ mod runs;
 mod runtimes;
 mod scaffold;
 pub(crate) mod serve;
+mod triggers;
 
 use std::process::ExitCode;
 
@@ -65,6 +66,7 @@ pub(crate) async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
         }
         (Command::Serve(serve), _) => serve::execute(serve, setup).await,
         (Command::Runs(command), server) => runs::execute(command, server, setup).await,
+        (Command::Triggers(command), server) => triggers::execute(command, server, setup).await,
         (
             Command::Plugin(PluginCommand::Check {
                 component,

@@ -12,6 +12,7 @@ mod pipelines;
 mod replicas;
 mod sdk;
 mod transforms;
+mod triggers;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};

@@ -421,7 +421,7 @@ pub(crate) fn recorded(firing: &firing::Firing, run: &RunId) -> Value {
 /// Starts the firing loops of `runs`' triggers on this host: both passes every
 /// [`PASS`], and the lifecycle pass at once when one of this host's runs changes state.
 /// They stop when the returned guard is dropped.
-pub fn start(runs: RunService) -> TriggerLoops {
+pub fn start(runs: &RunService) -> TriggerLoops {
     let triggers = Triggers::new(runs.clone());
     let mut events = runs.subscribe();
     TriggerLoops(tokio::spawn(async move {

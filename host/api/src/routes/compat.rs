@@ -6,8 +6,8 @@
 //!   client reads, with no resource profiles.
 //! - `GET /api/auth`: 200 for a caller the host knows, 401 otherwise; the SDK asks it
 //!   after a 401 to tell an expired token from a wrong one.
-//! - `/api/v1/-/{project}/{entity}` for artifacts, data items, models, secrets and
-//!   triggers: an empty page when listed (the SDK lists some on its way to running a
+//! - `/api/v1/-/{project}/{entity}` for artifacts, data items, models and secrets: an
+//!   empty page when listed (the SDK lists some on its way to running a
 //!   function), a 501 problem naming the entity for anything else.
 //!
 //! Every answer carries `X-Api-Level` (see [`API_LEVEL`]).
@@ -101,8 +101,6 @@ enum OtherEntity {
     Models,
     /// Project secrets.
     Secrets,
-    /// Schedules and lifecycle triggers.
-    Triggers,
 }
 
 /// A listing of entities Runplane does not have.
@@ -145,7 +143,7 @@ fn unsupported(entity: OtherEntity) -> ApiError {
         .and_then(|value| value.as_str().map(str::to_string))
         .unwrap_or_default();
     ApiError::not_implemented(format!(
-        "Runplane has no {name}: only projects, functions, workflows, tasks and runs are kept"
+        "Runplane has no {name}: only projects, functions, workflows, tasks, runs and triggers are kept"
     ))
 }
 

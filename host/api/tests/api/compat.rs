@@ -190,7 +190,7 @@ async fn a_host_may_refuse_cluster_runs_it_cannot_place() {
 #[tokio::test]
 async fn what_runplane_does_not_keep_is_listed_empty_and_otherwise_501() {
     let host = Host::with_demo(secured()).await;
-    for entity in ["artifacts", "dataitems", "models", "secrets", "triggers"] {
+    for entity in ["artifacts", "dataitems", "models", "secrets"] {
         let list = host
             .get(&format!("/api/v1/-/demo/{entity}?page=0"), Some(EDITOR))
             .await;

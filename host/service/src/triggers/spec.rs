@@ -42,8 +42,8 @@ pub(crate) struct Watched {
 pub(crate) enum Rule {
     /// Due times of a schedule.
     Schedule {
-        /// The schedule, in its zone.
-        schedule: Schedule,
+        /// The schedule, in its zone (boxed: croner's pattern is large).
+        schedule: Box<Schedule>,
         /// What due times missed while every host was down come to.
         missed: Missed,
     },
@@ -208,7 +208,10 @@ fn schedule_rule(fields: &Map<String, Value>) -> Result<Rule> {
             ));
         }
     };
-    Ok(Rule::Schedule { schedule, missed })
+    Ok(Rule::Schedule {
+        schedule: Box::new(schedule),
+        missed,
+    })
 }
 
 /// `key` and `states`.
@@ -310,8 +313,8 @@ mod tests {
 
     use super::*;
 
-    fn refused(kind: TriggerKind, spec: Value) -> String {
-        match Spec::parse(kind, "demo", &spec) {
+    fn refused(kind: TriggerKind, spec: &Value) -> String {
+        match Spec::parse(kind, "demo", spec) {
             Err(Error::Invalid(fields)) => fields[0].path.clone(),
             other => panic!("{spec}: {other:?}"),
         }
@@ -361,36 +364,36 @@ mod tests {
         };
         let scheduler = TriggerKind::Scheduler;
         assert_eq!(
-            refused(scheduler, with("schedule", json!("61 * * * *"))),
+            refused(scheduler, &with("schedule", json!("61 * * * *"))),
             "spec.schedule"
         );
         assert_eq!(
-            refused(scheduler, with("timezone", json!("Nowhere/City"))),
+            refused(scheduler, &with("timezone", json!("Nowhere/City"))),
             "spec.timezone"
         );
         assert_eq!(
-            refused(scheduler, with("missed", json!("all"))),
+            refused(scheduler, &with("missed", json!("all"))),
             "spec.missed"
         );
         assert_eq!(
-            refused(scheduler, with("function", json!("train"))),
+            refused(scheduler, &with("function", json!("train"))),
             "spec.function"
         );
         assert_eq!(
-            refused(scheduler, with("function", json!("python://other/f"))),
+            refused(scheduler, &with("function", json!("python://other/f"))),
             "spec.function"
         );
-        assert_eq!(refused(scheduler, with("task", json!("job"))), "spec.task");
+        assert_eq!(refused(scheduler, &with("task", json!("job"))), "spec.task");
         assert_eq!(
-            refused(scheduler, with("template", json!([1]))),
+            refused(scheduler, &with("template", json!([1]))),
             "spec.template"
         );
         assert_eq!(
-            refused(scheduler, with("template", json!({"function": "x"}))),
+            refused(scheduler, &with("template", json!({"function": "x"}))),
             "spec.template.function"
         );
         assert_eq!(
-            refused(scheduler, with("states", json!(["COMPLETED"]))),
+            refused(scheduler, &with("states", json!(["COMPLETED"]))),
             "spec.states"
         );
         let lifecycle = TriggerKind::Lifecycle;
@@ -398,26 +401,26 @@ mod tests {
         assert_eq!(
             refused(
                 lifecycle,
-                watch(json!("store://demo/artifact/x/y"), json!(["COMPLETED"]))
+                &watch(json!("store://demo/artifact/x/y"), json!(["COMPLETED"]))
             ),
             "spec.key"
         );
         assert_eq!(
             refused(
                 lifecycle,
-                watch(json!("python://demo/train"), json!(["DONE"]))
+                &watch(json!("python://demo/train"), json!(["DONE"]))
             ),
             "spec.states[0]"
         );
         assert_eq!(
             refused(
                 lifecycle,
-                watch(json!("python://demo/train"), json!(["CREATED"]))
+                &watch(json!("python://demo/train"), json!(["CREATED"]))
             ),
             "spec.states[0]"
         );
         assert_eq!(
-            refused(lifecycle, watch(json!("python://demo/train"), json!([]))),
+            refused(lifecycle, &watch(json!("python://demo/train"), json!([]))),
             "spec.states"
         );
     }

@@ -54,7 +54,7 @@ pub(crate) async fn triggers_round_trip_and_change_conditionally(store: &Store) 
         .list_triggers("demo", Some(TriggerKind::Lifecycle))
         .await
         .unwrap();
-    assert_eq!(lifecycle, [watcher.clone()]);
+    assert_eq!(lifecycle, std::slice::from_ref(&watcher));
     assert!(matches!(
         store.list_triggers("nowhere", None).await,
         Err(Error::NotFound(_))
