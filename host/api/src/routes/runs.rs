@@ -305,7 +305,8 @@ async fn run_metrics(
     Ok(JsonBody(serde_json::Map::new()))
 }
 
-/// Stops a live run and waits (up to a minute) until it has stopped.
+/// Stops a live run and waits (up to a minute) until it has stopped; any replica can
+/// be asked, the run's owner stops it.
 #[utoipa::path(
     post,
     path = "/-/{project}/runs/{id}/stop",
@@ -313,7 +314,7 @@ async fn run_metrics(
     params(ProjectPath, RunPath),
     responses(
         (status = 200, description = "The run, STOPPED (or still stopping)", body = RunDto),
-        (status = 409, description = "The run is not live on this host", body = Problem,
+        (status = 409, description = "The run is not live", body = Problem,
          content_type = "application/problem+json"),
     )
 )]
@@ -361,7 +362,7 @@ async fn resume_run(
     params(ProjectPath, RunPath),
     responses(
         (status = 200, description = "The run, DELETED", body = RunDto),
-        (status = 409, description = "The run is driven by another host", body = Problem,
+        (status = 409, description = "The run could not be stopped first", body = Problem,
          content_type = "application/problem+json"),
     )
 )]

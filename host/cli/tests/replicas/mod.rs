@@ -55,7 +55,8 @@ fn history(run: &Value) -> Vec<String> {
 /// tick): one of them, asked to stop right after the kill, is stopped by the replica
 /// that claims it, the other is followed to COMPLETED. Every run's history holds each state once, and
 /// the audit log of the API server shows one apply of each run's Job and owner
-/// ConfigMap: nothing was applied again by the replica that took it over.
+/// ConfigMap: nothing was applied again by the replica that took it over. Last, a
+/// delete sent to a replica that does not own the stopped run deletes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_runs_and_take_over_those_of_a_killed_one() {
     let Some(kubeconfig) = runplane_test_support::control_plane::kubeconfig() else {
@@ -163,5 +164,14 @@ async fn replicas_share_runs_and_take_over_those_of_a_killed_one() {
             );
         }
     }
+    // A delete sent to a replica that does not own the run deletes it there.
+    let (status, run) = call(
+        reqwest::Method::DELETE,
+        &at(&replicas, 2).url(&format!("/api/v1/-/{project}/runs/{stopped}")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(state(&run), "DELETED", "{run:#}");
     drop(replicas);
 }
