@@ -497,10 +497,10 @@ impl RunService {
         }
     }
 
-    /// Takes over every live run nobody drives and drives it (see
-    /// [`adopt_orphans`](Self::adopt_orphans)): after a restart, every live run of a
-    /// SQLite file; on PostgreSQL, the runs of replicas whose heartbeat lapsed. Returns
-    /// how many runs are driven again.
+    /// Takes over every live run nobody drives and drives it from where it is (a
+    /// batch at a time, as `adopt_orphans` says how): after a restart, every live run
+    /// of a SQLite file; on PostgreSQL, the runs of replicas whose heartbeat lapsed.
+    /// Returns how many runs are driven again.
     pub async fn reattach(&self) -> Result<usize> {
         const BATCH: u32 = 1000;
         let mut driven = 0;
