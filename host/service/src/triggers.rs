@@ -31,16 +31,16 @@ mod template;
 use std::time::Duration;
 
 use runplane_model::reference::is_slug;
-use runplane_model::{RunId, Target, Trigger, TriggerKind, TriggerState};
+use runplane_model::{RunId, Trigger, TriggerKind, TriggerState};
 use runplane_store::Store;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::sync::broadcast::error::RecvError;
 
 pub use lifecycle::WINDOW;
 pub use scheduler::MISSED_AFTER;
 
-use crate::{Error, Result, RunRequest, RunService, ServiceEvent};
+use crate::{Error, Result, RunService, ServiceEvent};
 use spec::{Rule, Spec};
 
 /// How often every host runs both passes (a lifecycle pass also runs as soon as one of
@@ -297,21 +297,8 @@ impl Triggers {
     /// Resolves the run a firing would start, its template's placeholders left empty:
     /// the function, the task and the action must exist.
     async fn check_runs(&self, project: &str, spec: &Spec) -> Result<()> {
-        let mut fields: Map<String, Value> =
-            match template::render(&Value::Object(spec.template.clone()), &json!({})) {
-                Value::Object(fields) => fields,
-                _ => Map::new(),
-            };
-        fields.insert(
-            spec.function_field.into(),
-            Value::String(spec.function.to_string()),
-        );
-        fields.insert("task".into(), Value::String(spec.task.clone()));
-        let mut request = RunRequest::parse(project, spec.run_kind.clone(), fields)
+        let request = firing::run_request(&self.runs, project, spec, &json!({}))
             .map_err(|error| template_paths(error, spec.function_field))?;
-        if request.target == Target::Kubernetes && !self.runs.has_cluster() {
-            request.place_locally();
-        }
         self.runs
             .catalog()
             .resolve(request, None)

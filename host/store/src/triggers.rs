@@ -55,51 +55,41 @@ impl Store {
     /// Inserts `trigger` as it is; [`Error::AlreadyExists`] when its id is taken,
     /// [`Error::NotFound`] when its project does not exist.
     pub async fn insert_trigger(&self, trigger: &Trigger) -> Result<()> {
-        sqlx::query(concat!(
-            "INSERT INTO triggers (",
-            trigger_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        ))
-        .bind(&trigger.id)
-        .bind(&trigger.project)
-        .bind(&trigger.name)
-        .bind(trigger.kind.as_str())
-        .bind(rows::to_json(&trigger.spec)?)
-        .bind(trigger.state.as_str())
-        .bind(trigger.message.as_deref())
-        .bind(optional_nanos(trigger.next_due)?)
-        .bind(optional_nanos(trigger.seen_until)?)
-        .bind(nanos(trigger.activated)?)
-        .bind(optional_json(trigger.last_fired.as_ref())?)
-        .bind(trigger.version)
-        .bind(nanos(trigger.created)?)
-        .bind(nanos(trigger.updated)?)
-        .execute(&self.writer)
-        .await
-        .map_err(|e| {
-            insert_error(
-                e,
-                exists("trigger", &trigger.id),
-                not_found("project", &trigger.project),
-            )
-        })?;
+        let insert = sqlx::query(
+            "INSERT INTO triggers (project, id, name, spec, state, message, next_due, \
+             seen_until, activated, last_fired, version, updated, kind, created) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        );
+        bind_row(insert, trigger)?
+            .bind(trigger.kind.as_str())
+            .bind(nanos(trigger.created)?)
+            .execute(&self.writer)
+            .await
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    exists("trigger", &trigger.id),
+                    not_found("project", &trigger.project),
+                )
+            })?;
         Ok(())
     }
 
     /// Trigger `id` of `project`.
     pub async fn get_trigger(&self, project: &str, id: &str) -> Result<Trigger> {
-        sqlx::query(concat!(
+        let select = sqlx::query(concat!(
             "SELECT ",
             trigger_columns!(),
             " FROM triggers WHERE project = $1 AND id = $2"
-        ))
-        .bind(project)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database)?
-        .map(|row| trigger(&row))
-        .unwrap_or_else(|| Err(not_found("trigger", &format!("{project}/{id}"))))
+        ));
+        let row = select
+            .bind(project)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database)?;
+        let row = row.ok_or_else(|| not_found("trigger", &format!("{project}/{id}")))?;
+        trigger(&row)
     }
 
     /// The project's triggers (of `kind` when given), newest first; [`Error::NotFound`]
@@ -134,28 +124,17 @@ impl Store {
         let mut written = trigger.clone();
         written.version = expected + 1;
         written.updated = OffsetDateTime::now_utc();
-        let updated = sqlx::query(
+        let update = sqlx::query(
             "UPDATE triggers SET name = $3, spec = $4, state = $5, message = $6, \
              next_due = $7, seen_until = $8, activated = $9, last_fired = $10, version = $11, \
              updated = $12 WHERE project = $1 AND id = $2 AND version = $13",
-        )
-        .bind(&written.project)
-        .bind(&written.id)
-        .bind(&written.name)
-        .bind(rows::to_json(&written.spec)?)
-        .bind(written.state.as_str())
-        .bind(written.message.as_deref())
-        .bind(optional_nanos(written.next_due)?)
-        .bind(optional_nanos(written.seen_until)?)
-        .bind(nanos(written.activated)?)
-        .bind(optional_json(written.last_fired.as_ref())?)
-        .bind(written.version)
-        .bind(nanos(written.updated)?)
-        .bind(expected)
-        .execute(&self.writer)
-        .await
-        .map_err(database)?
-        .rows_affected();
+        );
+        let updated = bind_row(update, &written)?
+            .bind(expected)
+            .execute(&self.writer)
+            .await
+            .map_err(database)?
+            .rows_affected();
         if updated == 0 {
             let found = self.get_trigger(&written.project, &written.id).await?;
             return Err(Error::Conflict {
@@ -294,6 +273,28 @@ impl Store {
             .map(|row| Ok((rows::text(row, "idempotency_key")?, rows::text(row, "id")?)))
             .collect()
     }
+}
+
+/// A statement on a trigger's row with its columns bound in the order `$1` to `$12`:
+/// project, id, name, spec, state, message, next_due, seen_until, activated,
+/// last_fired, version, updated (inserting and replacing write them alike).
+fn bind_row<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    trigger: &'q Trigger,
+) -> Result<sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>> {
+    Ok(query
+        .bind(&trigger.project)
+        .bind(&trigger.id)
+        .bind(&trigger.name)
+        .bind(rows::to_json(&trigger.spec)?)
+        .bind(trigger.state.as_str())
+        .bind(trigger.message.as_deref())
+        .bind(optional_nanos(trigger.next_due)?)
+        .bind(optional_nanos(trigger.seen_until)?)
+        .bind(nanos(trigger.activated)?)
+        .bind(optional_json(trigger.last_fired.as_ref())?)
+        .bind(trigger.version)
+        .bind(nanos(trigger.updated)?))
 }
 
 /// A nullable timestamp, as stored.

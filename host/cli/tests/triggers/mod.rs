@@ -20,6 +20,13 @@ fn replica(dir: &Path, url: &str) -> Server {
     Server::launch_with(dir, None, None, &[("RUNPLANE_DATABASE_URL", url)])
 }
 
+/// Three replicas on `url`, each in a directory of its own.
+fn three_replicas(url: &str) -> (Vec<tempfile::TempDir>, Vec<Server>) {
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let replicas = dirs.iter().map(|dir| replica(dir.path(), url)).collect();
+    (dirs, replicas)
+}
+
 /// `server`'s replacement after a SIGKILL, in the same directory and database.
 fn kill_and_restart(server: Server, dir: &Path, url: &str) -> Server {
     server.signal(nix::sys::signal::Signal::SIGKILL);
@@ -77,8 +84,7 @@ async fn a_schedule_fires_once_per_due_time_across_three_replicas_and_a_restart(
     let Some(url) = runplane_test_support::postgres::database() else {
         return;
     };
-    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut replicas: Vec<Server> = dirs.iter().map(|dir| replica(dir.path(), &url)).collect();
+    let (dirs, mut replicas) = three_replicas(&url);
     create_function(
         &replicas[0],
         "demo",
@@ -145,8 +151,7 @@ async fn a_completed_run_starts_one_evaluation_even_when_its_replica_dies_at_onc
     let Some(url) = runplane_test_support::postgres::database() else {
         return;
     };
-    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut replicas: Vec<Server> = dirs.iter().map(|dir| replica(dir.path(), &url)).collect();
+    let (dirs, mut replicas) = three_replicas(&url);
     create_function(
         &replicas[0],
         "demo",

@@ -73,22 +73,7 @@ fn request(
     spec: &Spec,
     firing: &Firing,
 ) -> crate::Result<RunRequest> {
-    let rendered = template::render(&Value::Object(spec.template.clone()), &firing.details);
-    let mut fields = match rendered {
-        Value::Object(fields) => fields,
-        _ => Map::new(),
-    };
-    fields.insert(
-        spec.function_field.into(),
-        Value::String(spec.function.to_string()),
-    );
-    fields.insert("task".into(), Value::String(spec.task.clone()));
-    let mut request = RunRequest::parse(&trigger.project, spec.run_kind.clone(), fields)?;
-    // As for the API's clients: a host without a cluster runs them itself (whoever
-    // created the trigger was checked for that when it was created).
-    if request.target == Target::Kubernetes && !runs.has_cluster() {
-        request.place_locally();
-    }
+    let mut request = run_request(runs, &trigger.project, spec, &firing.details)?;
     request.trigger = Some(json!({
         "id": trigger.id,
         "name": trigger.name,
@@ -97,6 +82,32 @@ fn request(
         "timestamp": rfc3339(firing.timestamp),
         "details": firing.details,
     }));
+    Ok(request)
+}
+
+/// The run request of a trigger of `project` with `spec`, its template rendered with
+/// `details`: the trigger's task and function set, and, as for the API's clients, a
+/// cluster run placed on the host machine when the host has none (whoever created the
+/// trigger was checked for that when it was created).
+pub(crate) fn run_request(
+    runs: &RunService,
+    project: &str,
+    spec: &Spec,
+    details: &Value,
+) -> crate::Result<RunRequest> {
+    let mut fields = match template::render(&Value::Object(spec.template.clone()), details) {
+        Value::Object(fields) => fields,
+        _ => Map::new(),
+    };
+    fields.insert(
+        spec.function_field.into(),
+        Value::String(spec.function.to_string()),
+    );
+    fields.insert("task".into(), Value::String(spec.task.clone()));
+    let mut request = RunRequest::parse(project, spec.run_kind.clone(), fields)?;
+    if request.target == Target::Kubernetes && !runs.has_cluster() {
+        request.place_locally();
+    }
     Ok(request)
 }
 

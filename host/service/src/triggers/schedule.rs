@@ -80,22 +80,25 @@ impl Schedule {
 
     /// The first due time strictly after `at`.
     pub(crate) fn after(&self, at: OffsetDateTime) -> Result<OffsetDateTime, String> {
-        let zoned = self.zoned(at)?;
-        let next = self
-            .cron
-            .find_next_occurrence(&zoned, false)
-            .map_err(|error| format!("the schedule has no due time after {at}: {error}"))?;
-        instant(&next)
+        self.find(at, true)
     }
 
     /// The last due time at `at` or before it.
     pub(crate) fn at_or_before(&self, at: OffsetDateTime) -> Result<OffsetDateTime, String> {
+        self.find(at, false)
+    }
+
+    /// The first due time after `at` (`forward`), or the last at or before it.
+    fn find(&self, at: OffsetDateTime, forward: bool) -> Result<OffsetDateTime, String> {
         let zoned = self.zoned(at)?;
-        let previous = self
-            .cron
-            .find_previous_occurrence(&zoned, true)
-            .map_err(|error| format!("the schedule has no due time before {at}: {error}"))?;
-        instant(&previous)
+        let found = if forward {
+            self.cron.find_next_occurrence(&zoned, false)
+        } else {
+            self.cron.find_previous_occurrence(&zoned, true)
+        };
+        let found =
+            found.map_err(|error| format!("the schedule has no due time near {at}: {error}"))?;
+        instant(&found)
     }
 
     fn zoned(&self, at: OffsetDateTime) -> Result<jiff::Zoned, String> {
