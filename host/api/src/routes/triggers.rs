@@ -90,6 +90,7 @@ async fn create_trigger(
 #[into_params(parameter_in = Query)]
 struct ListTriggers {
     /// Only triggers of this kind.
+    #[param(inline)]
     kind: Option<TriggerKind>,
 }
 
