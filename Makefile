@@ -1,6 +1,6 @@
 # The commands CI and developers share; .ci/run calls `make test`.
 
-.PHONY: test fmt-check lint unit skipped doc bench bench-api bench-kube bench-swap plugins control-plane api-fuzz sdk-package
+.PHONY: test fmt-check lint unit skipped doc bench bench-api bench-kube bench-kube-replicas bench-swap plugins control-plane api-fuzz sdk-package
 
 ## The skip log: a test that cannot run here (no Go, no PostgreSQL, no python3) appends
 ## one line to it (tests/support/src/skip.rs); under CI a skip is a failure instead. In
@@ -70,6 +70,14 @@ bench-swap:
 ## watches and the throughput ratio printed and written to target/bench/kube.json.
 bench-kube:
 	cargo run --release -p runplane-load --bin kube -- --runs 1000,5000
+
+## The Kubernetes benchmark with replicas (issue 17): 1, 2 and 3 `runplane serve` on one
+## PostgreSQL database, 1,000 runs posted to them over HTTP; submission against the plain
+## SSA loop, lag, RSS per replica, and the takeover of a replica killed with SIGKILL;
+## written to target/bench/kube-replicas.json.
+bench-kube-replicas:
+	cargo build --release -p runplane-cli
+	cargo run --release -p runplane-load --bin kube -- --runs 1000 --replicas 1,2,3
 
 ## Build every runtime component (also done by the build scripts that embed them).
 plugins:

@@ -23,14 +23,38 @@
 //!
 //! Host, benchmark, etcd, the API server, the controllers and kwok share the machine:
 //! the ratio is the figure to compare across machines, not the absolute ones.
+//!
+//! With `--replicas 1,2,3` (`make bench-kube-replicas`, issue 17) the host is not built
+//! in-process: per number of runs N, the baseline is measured once, then for each number
+//! of replicas R ([`runplane_load::cluster::replicas`]):
+//!
+//! 1. R `runplane serve` processes (`target/release/runplane`) on a fresh PostgreSQL
+//!    database and the plane, started one after another (the first fills the compiled
+//!    cache the others read);
+//! 2. N runs of the hello example posted to them in turn over HTTP, `--concurrency`
+//!    requests at a time: runs accepted per second, and runs READY per second from the
+//!    store's READY transitions, each against the baseline's runs per second;
+//! 3. once every run is live (READY, PENDING or RUNNING), each replica's memory; from R = 2, the last
+//!    replica is killed (SIGKILL) and the store polled until none of the live runs is
+//!    its own any more, then until its runs are COMPLETED;
+//! 4. once every run is over, the survivors' memory and the lag of each run's COMPLETED
+//!    transition (the store's time) behind its pod's Succeeded (the benchmark's
+//!    watchers), apart for the runs taken over; the namespace is deleted.
+//!
+//! The report goes to `target/bench/kube-replicas.json`, each replica's stderr to
+//! `target/bench/kube-replicas-<R>-<N>-<n>.log`.
 
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::Parser;
+use hyper::Method;
+use hyper::body::Bytes;
 use kube::Client;
 use runplane_engine::{BASELINE_FLAG, Compiler, Tier};
 use runplane_load::bench::{describe_machine, show_warnings, target_dir, write_report};
@@ -40,11 +64,12 @@ use runplane_load::cluster::figures::{
 use runplane_load::cluster::memory::{self, Memory};
 use runplane_load::cluster::metrics::{self, Counts, Metrics};
 use runplane_load::cluster::plane::{self, Plane};
+use runplane_load::cluster::replicas::{self, Database, Launch, Replica, ReplicaSize, Takeover};
 use runplane_load::cluster::runs::{Outcome, Progress, Submission, seconds};
 use runplane_load::cluster::seen::{self, Seen};
 use runplane_load::cluster::{create_namespace, delete_namespace, raw};
-use runplane_load::host;
-use runplane_model::SpecFile;
+use runplane_load::{host, load};
+use runplane_model::{RunState, SpecFile};
 use runplane_target_kubernetes::KubernetesTarget;
 
 /// The subcommand that makes this executable a compiler worker.
@@ -84,7 +109,14 @@ struct Args {
     /// Leave the plane running at the end.
     #[arg(long)]
     keep_plane: bool,
-    /// Where the JSON report goes (default: target/bench/kube.json).
+    /// Replica mode: per number of runs, the baseline once, then for each number of
+    /// replicas that many `runplane serve` processes (`target/release/runplane`) on a
+    /// fresh PostgreSQL database, the runs posted to them over HTTP in turn, and (from
+    /// two replicas) the last one killed while its runs are live.
+    #[arg(long, value_delimiter = ',')]
+    replicas: Vec<usize>,
+    /// Where the JSON report goes (default: target/bench/kube.json, in replica mode
+    /// target/bench/kube-replicas.json).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -141,9 +173,12 @@ async fn benchmark() -> anyhow::Result<()> {
         "Host (with the benchmark's driver of the runs), the benchmark's watchers (a process \
          of their own), etcd, kube-apiserver, the controllers and kwok share {cores} cores."
     );
-    let out = args
-        .out
-        .unwrap_or_else(|| target.join("bench").join("kube.json"));
+    let name = if args.replicas.is_empty() {
+        "kube.json"
+    } else {
+        "kube-replicas.json"
+    };
+    let out = args.out.unwrap_or_else(|| target.join("bench").join(name));
     write_report(&report, &out)?;
     Ok(())
 }
@@ -154,7 +189,15 @@ async fn bench(
     plane: &Plane,
     target_dir: &std::path::Path,
     cores: usize,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<serde_json::Value> {
+    let runplane = target_dir.join("release").join("runplane");
+    if !args.replicas.is_empty() && !runplane.is_file() {
+        bail!(
+            "{} is missing: build it first (`cargo build --release -p runplane-cli`, as \
+             `make bench-kube-replicas` does)",
+            runplane.display()
+        );
+    }
     let scratch = tempfile::Builder::new()
         .prefix("runplane-bench-")
         .tempdir()?;
@@ -200,13 +243,27 @@ async fn bench(
         unique: unique(),
         target_dir,
     };
+    if !args.replicas.is_empty() {
+        let mut report = replicas::Report {
+            runplane,
+            concurrency: args.concurrency,
+            pod_runs_for: args.pod_runs_for.clone(),
+            cores,
+            raw: BTreeMap::new(),
+            sizes: Vec::new(),
+        };
+        for &runs in &args.runs {
+            bench.replica_sizes(runs, &mut report).await?;
+        }
+        return Ok(serde_json::to_value(report)?);
+    }
     let mut sizes = Vec::new();
     for &runs in &args.runs {
         let size = bench.size(runs).await?;
         println!("{}", size.render());
         sizes.push(size);
     }
-    Ok(Report {
+    Ok(serde_json::to_value(Report {
         settings: Settings {
             concurrency: args.concurrency,
             pod_runs_for: args.pod_runs_for.clone(),
@@ -216,7 +273,7 @@ async fn bench(
         },
         baseline,
         sizes,
-    })
+    })?)
 }
 
 /// What every phase uses.
@@ -244,27 +301,8 @@ impl Bench<'_> {
         let host = self.host(runs, &namespace).await?;
         let mut cleanup = vec![self.cleanup(&namespace).await?];
 
-        let namespace = format!("bench-raw-{runs}-{}", self.unique);
-        eprintln!("{runs} runs: planning the baseline's manifests…");
-        let manifests = raw::prepare(self.wiring, &self.spec(&namespace)?, runs).await?;
-        create_namespace(self.client, &namespace).await?;
-        eprintln!("{runs} runs: applying them with plain kube to namespace {namespace}…");
-        // A client of its own, as the host's target has.
-        let raw_client = self.plane.client().await?;
-        let requests_before = Metrics::read(self.client).await?.requests;
-        let applied = raw::apply(&raw_client, &namespace, manifests, self.args.concurrency).await?;
-        let raw_requests = metrics::added(
-            &Metrics::read(self.client).await?.requests,
-            &requests_before,
-        );
-        cleanup.push(self.cleanup(&namespace).await?);
-        let raw = RawFigures {
-            applied: applied.runs,
-            failed: applied.failed,
-            seconds: applied.seconds,
-            runs_per_second: applied.runs as f64 / applied.seconds.max(f64::MIN_POSITIVE),
-            first_error: applied.first_error,
-        };
+        let (raw, raw_requests, raw_cleanup) = self.raw(runs).await?;
+        cleanup.push(raw_cleanup);
         Ok(Size {
             runs,
             throughput_ratio: host.figures.runs_per_second
@@ -283,6 +321,34 @@ impl Bench<'_> {
             raw_requests,
             cleanup_seconds: cleanup,
         })
+    }
+
+    /// The baseline: the host's manifests for `runs` runs applied by the plain loop in a
+    /// namespace of its own, then deleted; its figures, the API server's requests by
+    /// verb meanwhile, and how long the deletion took.
+    async fn raw(&self, runs: usize) -> anyhow::Result<(RawFigures, Counts, Option<f64>)> {
+        let namespace = format!("bench-raw-{runs}-{}", self.unique);
+        eprintln!("{runs} runs: planning the baseline's manifests…");
+        let manifests = raw::prepare(self.wiring, &self.spec(&namespace)?, runs).await?;
+        create_namespace(self.client, &namespace).await?;
+        eprintln!("{runs} runs: applying them with plain kube to namespace {namespace}…");
+        // A client of its own, as the host's target has.
+        let raw_client = self.plane.client().await?;
+        let requests_before = Metrics::read(self.client).await?.requests;
+        let applied = raw::apply(&raw_client, &namespace, manifests, self.args.concurrency).await?;
+        let requests = metrics::added(
+            &Metrics::read(self.client).await?.requests,
+            &requests_before,
+        );
+        let cleanup = self.cleanup(&namespace).await?;
+        let raw = RawFigures {
+            applied: applied.runs,
+            failed: applied.failed,
+            seconds: applied.seconds,
+            runs_per_second: applied.runs as f64 / applied.seconds.max(f64::MIN_POSITIVE),
+            first_error: applied.first_error,
+        };
+        Ok((raw, requests, cleanup))
     }
 
     /// `runs` runs through the host in `namespace`, from submission to their end.
@@ -354,6 +420,228 @@ impl Bench<'_> {
             watches,
             requests,
         })
+    }
+
+    /// Replica mode for `runs` runs: the baseline, then each number of replicas; each
+    /// table printed as it is measured.
+    async fn replica_sizes(
+        &self,
+        runs: usize,
+        report: &mut replicas::Report,
+    ) -> anyhow::Result<()> {
+        let (raw, _, _) = self.raw(runs).await?;
+        for &count in &self.args.replicas {
+            let size = self
+                .replicas(runs, count.max(1), &raw, &report.runplane)
+                .await?;
+            println!("{}", size.render(&raw));
+            report.sizes.push(size);
+        }
+        report.raw.insert(runs, raw);
+        Ok(())
+    }
+
+    /// `runs` runs posted to `count` replicas, followed in their database to their end;
+    /// from two replicas, the last one is killed once every run is live.
+    async fn replicas(
+        &self,
+        runs: usize,
+        count: usize,
+        raw: &RawFigures,
+        runplane: &Path,
+    ) -> anyhow::Result<ReplicaSize> {
+        let namespace = format!("bench-replicas-{count}-{runs}-{}", self.unique);
+        let database = Database::fresh()?;
+        let work = tempfile::Builder::new()
+            .prefix("runplane-replicas-")
+            .tempdir()?;
+        let bench_dir = self.target_dir.join("bench");
+        let cache = bench_dir.join("serve-cache");
+        let launch = Launch {
+            program: runplane,
+            kubeconfig: &self.plane.kubeconfig,
+            database_url: &database.url,
+            cache: &cache,
+        };
+        let mut replicas = Vec::new();
+        for n in 0..count {
+            let dir = work.path().join(format!("replica-{n}"));
+            std::fs::create_dir_all(&dir)?;
+            let log = bench_dir.join(format!("kube-replicas-{count}-{runs}-{n}.log"));
+            let replica = launch.start(&dir, &log, &format!("replica {n}")).await?;
+            eprintln!(
+                "replica {n} serves on {} (pid {}), log {}",
+                replica.addr,
+                replica.pid,
+                log.display()
+            );
+            replicas.push(Some(replica));
+        }
+        let addrs: Vec<SocketAddr> = replicas.iter().flatten().map(|r| r.addr).collect();
+        let (path, body) = self.create_function(addrs[0], &namespace).await?;
+
+        eprintln!("{count} replicas, {runs} runs: posting them to namespace {namespace}…");
+        let deadline = Instant::now() + Duration::from_secs(self.args.timeout);
+        let accepted = replicas::submit(&addrs, &path, body, runs, self.args.concurrency).await;
+        let started = accepted.started.unwrap_or_else(Instant::now);
+        let total: usize = accepted.ids.iter().map(Vec::len).sum();
+        eprintln!(
+            "  {total} accepted in {:.1} s, {} refused; waiting for every run to be live…",
+            accepted.seconds, accepted.refused
+        );
+        let states = wait_states(&database, deadline, |states| {
+            replicas::settled(states) >= total
+        })
+        .await?;
+        let live_at_once = [RunState::Ready, RunState::Pending, RunState::Running]
+            .iter()
+            .filter_map(|state| states.get(state.as_str()))
+            .sum::<i64>();
+        let memory_all_live = replicas
+            .iter()
+            .flatten()
+            .map(Replica::memory)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let last_ready = database.reached(RunState::Ready).await?.into_values().max();
+        let seconds_to_ready = last_ready.map_or(0.0, |at| seconds(started, at));
+
+        let mut taken_over = HashSet::new();
+        let mut takeover = None;
+        if count >= 2
+            && let Some(victim) = replicas.last_mut().and_then(Option::take)
+            && let Some(first) = accepted.ids[count - 1].first()
+        {
+            let replica = database.owner(first).await?;
+            let live_runs = database.live_of(&replica).await?;
+            taken_over.extend(accepted.ids[count - 1].iter().cloned());
+            eprintln!(
+                "  SIGKILL of replica {} ({replica}), {live_runs} live runs…",
+                count - 1
+            );
+            let killed = Instant::now();
+            victim.kill().await?;
+            let mut claimed = None;
+            while Instant::now() < deadline {
+                if database.live_of(&replica).await? == 0 {
+                    claimed = Some(killed.elapsed().as_secs_f64());
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            eprintln!("  its runs were claimed after {claimed:?} s");
+            takeover = Some((
+                Takeover {
+                    replica,
+                    live_runs,
+                    seconds_to_claimed: claimed,
+                    seconds_to_completed: None,
+                    owners_after: database.live_owners().await?,
+                },
+                killed,
+            ));
+        }
+
+        eprintln!("  waiting for every run to end…");
+        let states = wait_states(&database, deadline, |states| replicas::live(states) == 0).await?;
+        let memory_end = replicas
+            .iter()
+            .map(|replica| replica.as_ref().map(Replica::memory).transpose())
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        drop(replicas);
+        let completed = database.reached(RunState::Completed).await?;
+        let takeover = takeover.map(|(mut takeover, killed)| {
+            let ends: Option<Vec<Instant>> = taken_over
+                .iter()
+                .map(|id| completed.get(id).copied())
+                .collect();
+            takeover.seconds_to_completed = ends
+                .and_then(|ends| ends.into_iter().max())
+                .map(|end| seconds(killed, end));
+            takeover
+        });
+        let lag = |keep: &dyn Fn(&str) -> bool| {
+            Lag::of(
+                completed
+                    .iter()
+                    .filter(|(run, _)| keep(run))
+                    .map(|(run, at)| (self.seen.succeeded(run), *at)),
+            )
+        };
+        let end_states = states;
+        let cleanup = self.cleanup(&namespace).await?;
+        let per_second = |seconds: f64| total as f64 / seconds.max(f64::MIN_POSITIVE);
+        let raw_rate = raw.runs_per_second.max(f64::MIN_POSITIVE);
+        Ok(ReplicaSize {
+            replicas: count,
+            runs,
+            accepted: accepted.ids.iter().map(Vec::len).collect(),
+            refused: accepted.refused,
+            first_refusal: accepted.first_refusal,
+            seconds_to_accept: accepted.seconds,
+            accepted_per_second: per_second(accepted.seconds),
+            seconds_to_ready,
+            ready_per_second: per_second(seconds_to_ready),
+            live_at_once: usize::try_from(live_at_once).unwrap_or(0),
+            accepted_ratio: per_second(accepted.seconds) / raw_rate,
+            ready_ratio: per_second(seconds_to_ready) / raw_rate,
+            lag_from_pod_succeeded: lag(&|_| true),
+            lag_own_runs: lag(&|run| !taken_over.contains(run)),
+            lag_taken_over: lag(&|run| taken_over.contains(run)),
+            memory_all_live,
+            memory_end,
+            takeover,
+            not_over: replicas::live(&end_states),
+            end_states,
+            cleanup_seconds: cleanup,
+        })
+    }
+
+    /// Creates project `namespace` and the hello example's function through the replica
+    /// at `addr`; the path and body that start a run of it (its pod kept Running by kwok
+    /// for `--pod-runs-for`).
+    async fn create_function(
+        &self,
+        addr: SocketAddr,
+        namespace: &str,
+    ) -> anyhow::Result<(String, Bytes)> {
+        let file = self.spec(namespace)?;
+        let post = |path: String, body: serde_json::Value| async move {
+            let (status, answer) =
+                load::request(addr, Method::POST, &path, Bytes::from(body.to_string())).await?;
+            if status.as_u16() != 201 {
+                bail!(
+                    "POST {path}: {status}: {}",
+                    String::from_utf8_lossy(&answer)
+                );
+            }
+            anyhow::Ok(())
+        };
+        post(
+            "/api/v1/projects".into(),
+            serde_json::json!({"name": namespace}),
+        )
+        .await?;
+        let function = &file.function;
+        post(
+            format!("/api/v1/-/{namespace}/functions"),
+            serde_json::json!({"name": function.name, "kind": function.kind, "spec": function.spec}),
+        )
+        .await?;
+        let mut spec = serde_json::json!({
+            "function": format!("{}://{namespace}/{}", function.kind, function.name),
+            "task": file.task.kind,
+            "local_execution": false,
+        });
+        for part in [&file.task.spec, &file.run.spec] {
+            if let (Some(spec), Some(part)) = (spec.as_object_mut(), part.as_object()) {
+                spec.extend(part.clone());
+            }
+        }
+        let body = serde_json::json!({"kind": format!("{}:run", file.task.kind), "spec": spec});
+        Ok((
+            format!("/api/v1/-/{namespace}/runs"),
+            Bytes::from(body.to_string()),
+        ))
     }
 
     /// The hello example in `namespace`, its pod kept Running by kwok for
@@ -434,6 +722,28 @@ fn print_progress(progress: Arc<Progress>, runs: usize) -> tokio::task::JoinHand
             );
         }
     })
+}
+
+/// Reads the runs' states every half second (printing them every [`PROGRESS`]) until
+/// `done` holds for them or `deadline` passes; the last states read.
+async fn wait_states(
+    database: &Database,
+    deadline: Instant,
+    done: impl Fn(&Counts) -> bool,
+) -> anyhow::Result<Counts> {
+    let mut printed = Instant::now();
+    loop {
+        let states = database.states().await?;
+        if done(&states) || Instant::now() >= deadline {
+            return Ok(states);
+        }
+        if printed.elapsed() >= PROGRESS {
+            printed = Instant::now();
+            let shown: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
+            eprintln!("  {}", shown.join(", "));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// A per-invocation suffix for namespace names.

@@ -182,7 +182,8 @@ impl Lag {
         lag
     }
 
-    fn render(&self) -> String {
+    /// `p50 …, p99 …, max … (n runs, …)`, or `not measured`.
+    pub fn render(&self) -> String {
         if self.runs == 0 {
             return "not measured".into();
         }
@@ -314,7 +315,7 @@ impl Size {
 }
 
 /// `RSS (anon, file; peak)`.
-fn render_memory(memory: &Memory) -> String {
+pub(crate) fn render_memory(memory: &Memory) -> String {
     format!(
         "{:.0} MiB ({:.0} anonymous, {:.0} files; peak {:.0})",
         memory.rss_mib, memory.anon_mib, memory.file_mib, memory.peak_mib
@@ -322,7 +323,7 @@ fn render_memory(memory: &Memory) -> String {
 }
 
 /// Resident MiB by kind of mapping.
-fn render_mappings(memory: &Memory) -> String {
+pub(crate) fn render_mappings(memory: &Memory) -> String {
     let parts = &memory.by_mapping;
     format!(
         "malloc {:.0} (main {:.0}, arenas {:.0}), wasm pools {:.0}, code in anonymous memory \
@@ -338,7 +339,7 @@ fn render_mappings(memory: &Memory) -> String {
 }
 
 /// `KEY n, …`, largest first; with `per` (runs), each also per run.
-fn render_counts(counts: &Counts, per: Option<usize>) -> String {
+pub(crate) fn render_counts(counts: &Counts, per: Option<usize>) -> String {
     if counts.is_empty() {
         return "none".into();
     }

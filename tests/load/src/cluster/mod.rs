@@ -15,6 +15,8 @@
 //!   server's metrics.
 //! - [`memory`]: the process's resident memory.
 //! - [`figures`]: lag histograms, the tables and the JSON file.
+//! - [`replicas`]: the replica mode: `runplane serve` processes on one PostgreSQL
+//!   database, submitted to over HTTP, a replica killed and its runs taken over.
 //!
 //! The `kube` binary puts them together; see its documentation.
 
@@ -23,6 +25,7 @@ pub mod memory;
 pub mod metrics;
 pub mod plane;
 pub mod raw;
+pub mod replicas;
 pub mod runs;
 pub mod seen;
 

@@ -239,9 +239,15 @@ pub async fn run_child(client: Client) -> anyhow::Result<()> {
 fn parse(line: &str) -> Option<(&str, &str, Instant)> {
     let mut fields = line.split(' ');
     let (what, run, nanos) = (fields.next()?, fields.next()?, fields.next()?);
-    let at = UNIX_EPOCH + Duration::from_nanos(nanos.parse().ok()?);
+    Some((what, run, from_epoch_nanos(nanos.parse().ok()?)?))
+}
+
+/// A wall-clock time (nanoseconds since the epoch, as the child writes it and as the
+/// store keeps a transition's time) in this process's monotonic clock.
+pub fn from_epoch_nanos(nanos: u64) -> Option<Instant> {
+    let at = UNIX_EPOCH + Duration::from_nanos(nanos);
     let ago = SystemTime::now().duration_since(at).unwrap_or_default();
-    Some((what, run, Instant::now().checked_sub(ago)?))
+    Instant::now().checked_sub(ago)
 }
 
 #[cfg(test)]
