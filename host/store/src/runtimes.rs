@@ -38,6 +38,7 @@ impl Store {
         component: Option<&[u8]>,
     ) -> Result<StoredVersion> {
         let info = version.info.as_ref().map(rows::to_json).transpose()?;
+        let mut connection = self.writer.acquire().await.map_err(database)?;
         sqlx::query(
             "INSERT INTO runtime_versions (digest, name, origin, loaded_by, loaded_at, state, \
              reason, size, info, component) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -59,9 +60,16 @@ impl Store {
         .bind(i64::try_from(version.size).unwrap_or(i64::MAX))
         .bind(info)
         .bind(component.map(<[u8]>::to_vec))
-        .execute(&self.writer)
+        .execute(&mut *connection)
         .await
         .map_err(database)?;
+        if component.is_some() {
+            // A PostgreSQL connection keeps the room of the largest message it sent:
+            // one that carried a component (megabytes) is closed, not pooled.
+            let _ = connection.close().await;
+        } else {
+            drop(connection);
+        }
         self.runtime_version(&version.digest).await
     }
 
