@@ -331,11 +331,15 @@ fn observed_object(
     if let Some(meta) = json.get_mut("metadata").and_then(|m| m.as_object_mut()) {
         meta.remove("managedFields");
     }
+    // Kept while the run lives: without the room the serializer grew into (up to
+    // twice the text), which every live run's Pod and workload would hold.
+    let mut text = json.to_string();
+    text.shrink_to_fit();
     let observed = ObservedObject {
         api_version: resource.api_version.clone(),
         kind: resource.kind.clone(),
         name,
-        object: json.to_string(),
+        object: text,
     };
     Some((run, version, observed))
 }
