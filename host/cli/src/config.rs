@@ -111,6 +111,9 @@ pub(crate) struct KubernetesConfig {
     /// never created, so a Role in each is all the host needs (`deploy/helm/runplane`).
     /// Absent: every namespace, watched cluster-wide and created when missing.
     pub(crate) namespaces: Option<Vec<String>>,
+    /// How many runs are planned and applied at once (the rest wait their turn);
+    /// absent: `DEFAULT_APPLY_CONCURRENCY` of the Kubernetes target.
+    pub(crate) apply_concurrency: Option<usize>,
 }
 
 /// The `[local_plans]` table: the runtimes, by name, that may plan local processes

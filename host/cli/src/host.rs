@@ -249,7 +249,8 @@ fn local_plan_policy() -> LocalPlanPolicy {
 pub(crate) const LOCAL_RUNTIMES_VAR: &str = "RUNPLANE_LOCAL_RUNTIMES";
 
 /// The cluster of kubeconfig context `context` (default: the current one), limited to
-/// the config's `[kubernetes] namespaces` when it names any. The
+/// the config's `[kubernetes] namespaces` when it names any, applying as many runs at
+/// once as its `apply_concurrency` says. The
 /// namespaces it creates enforce the loosest Pod Security level the host policy gives
 /// any run, so the API server never refuses what the guard let through; the guard
 /// holds each run to its own level.
@@ -262,6 +263,9 @@ pub(crate) async fn connect(
         .with_pod_security(setup.config.policy.loosest_pod_security());
     if let Some(namespaces) = &setup.config.kubernetes.namespaces {
         cluster = cluster.with_namespaces(namespaces.iter().cloned());
+    }
+    if let Some(runs) = setup.config.kubernetes.apply_concurrency {
+        cluster = cluster.with_apply_concurrency(runs);
     }
     Ok(cluster)
 }

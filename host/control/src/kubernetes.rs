@@ -123,16 +123,19 @@ impl Driver<'_> {
             .target
             .track(self.namespace(), &self.run_id, kinds)
             .await;
+        // The steps that run once are boxed: a future is as large as its largest
+        // step, and the one that lasts (following) is small, so a live run holds a
+        // small task rather than the room of a plan and an apply it no longer needs.
         let applied = match run.state {
             RunState::Created | RunState::Built | RunState::Resume => {
-                match self.plan_and_apply(run, &mut stop).await? {
+                match Box::pin(self.plan_and_apply(run, &mut stop)).await? {
                     Some(applied) => Some(applied),
                     None => return Ok(()),
                 }
             }
             // Applied by an earlier host: its owner object says what.
             RunState::Ready | RunState::Pending | RunState::Running => None,
-            RunState::Stop => return self.stop(run).await,
+            RunState::Stop => return Box::pin(self.stop(run)).await,
             RunState::Completed
             | RunState::Error
             | RunState::Stopped
@@ -142,13 +145,16 @@ impl Driver<'_> {
         self.follow(run, applied, tracker, stop).await
     }
 
-    /// Plans (or plans again), guards and applies the run; `None` when the run ended
-    /// instead (ERROR, or STOPPED when a stop came during the apply).
+    /// Plans (or plans again), guards and applies the run in one of the target's apply
+    /// slots (waiting for one first); `None` when the run ended instead (ERROR, or
+    /// STOPPED when a stop came during the apply).
     async fn plan_and_apply(
         &self,
         run: &mut Run,
         stop: &mut StopSignal,
     ) -> Result<Option<Vec<AppliedObject>>> {
+        // A stop asked meanwhile stays asked: the apply below sees it at once.
+        let _slot = self.target.apply_slot().await;
         let Some(objects) = self.plan(run).await? else {
             return Ok(None);
         };
@@ -228,7 +234,7 @@ impl Driver<'_> {
         let mut pending_since = pending_since(run);
         let pending_timeout = self.target.pending_timeout();
         loop {
-            match self.observe(&tracker, &mut applied).await {
+            match Box::pin(self.observe(&tracker, &mut applied)).await {
                 Observation::Unavailable => {}
                 Observation::Ended(reason) => return self.step(run, RunState::Error, reason),
                 Observation::Status(status) if last.as_ref() != Some(&status) => {
@@ -272,7 +278,7 @@ impl Driver<'_> {
                 }
                 () = stop_requested(&mut stop) => {
                     self.step(run, RunState::Stop, "stop requested")?;
-                    return self.stop(run).await;
+                    return Box::pin(self.stop(run)).await;
                 }
             }
         }

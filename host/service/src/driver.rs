@@ -108,7 +108,9 @@ async fn drive(inner: &Inner, stored: StoredRun, work: Work, stop: watch::Receiv
         while let Ok(more) = reported.try_recv() {
             batch.push(more);
         }
-        if let Some(moved) = recorder.record(batch).await {
+        // Boxed, as every step that is not waiting: a live run's task stays small
+        // (a future is as large as its largest step).
+        if let Some(moved) = Box::pin(recorder.record(batch)).await {
             // Someone else moved the run (a stop from another host) or owns it now:
             // stop executing it here, so the two never fight over the workload.
             tracing::info!(run = %id, ?moved, "run changed elsewhere; letting go");
@@ -118,7 +120,7 @@ async fn drive(inner: &Inner, stored: StoredRun, work: Work, stop: watch::Receiv
     let failure = match (&mut execution.0).await {
         Ok(Ok(run)) => {
             if run.state == RunState::Completed {
-                builds::write_back(inner, &id).await;
+                Box::pin(builds::write_back(inner, &id)).await;
             }
             return;
         }
@@ -126,7 +128,7 @@ async fn drive(inner: &Inner, stored: StoredRun, work: Work, stop: watch::Receiv
         Err(error) if error.is_cancelled() => return,
         Err(error) => format!("the run's driver failed: {error}"),
     };
-    fail(inner, &mut recorder, &failure).await;
+    Box::pin(fail(inner, &mut recorder, &failure)).await;
 }
 
 /// Aborts the execution when its driver goes (run superseded, host shutting down), so
@@ -171,22 +173,23 @@ async fn execute(
     let cluster = || control.kubernetes().ok_or(Error::NoCluster);
     let runtime = match &work {
         Work::Drive(Some(runtime)) => Some(runtime.clone()),
-        Work::Drive(None) => Some(runtimes.pinned(&stored).await?),
+        Work::Drive(None) => Some(Box::pin(runtimes.pinned(&stored)).await?),
         Work::Delete => None,
     };
     let StoredRun { run, spec, .. } = stored;
+    // Each way is boxed, so a run's task is as large as its own way, not the largest.
     Ok(match (runtime, run.target) {
-        (None, Target::Local) => control.delete_local(run, events).await?,
-        (None, Target::Kubernetes) => control.delete_kubernetes(run, events, cluster()?).await?,
+        (None, Target::Local) => Box::pin(control.delete_local(run, events)).await?,
+        (None, Target::Kubernetes) => {
+            Box::pin(control.delete_kubernetes(run, events, cluster()?)).await?
+        }
         (Some(runtime), target) => match target {
             Target::Local => {
-                control
-                    .run_local(&runtime, &spec, run, events, stop)
-                    .await?
+                Box::pin(control.run_local(&runtime, &spec, run, events, stop)).await?
             }
             Target::Kubernetes => {
-                control
-                    .run_kubernetes(&runtime, &spec, run, events, stop, cluster()?)
+                let cluster = cluster()?;
+                Box::pin(control.run_kubernetes(&runtime, &spec, run, events, stop, cluster))
                     .await?
             }
         },

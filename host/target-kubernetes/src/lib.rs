@@ -63,6 +63,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, Config};
 use runplane_model::ObservedObject;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::policy::{PodSecurity, run_selector};
 use crate::tracking::Tracking;
@@ -75,6 +76,13 @@ pub const DEFAULT_PENDING_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// How long a stop or a delete waits for the run's pods or objects to go unless
 /// configured otherwise (graceful termination, finalizers, the garbage collector).
 pub const DEFAULT_REMOVAL_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// How many runs are planned and applied at once unless set: a controller's workers
+/// (controller-runtime's `MaxConcurrentReconciles`). Every run being applied holds an
+/// HTTP connection to the API server (the kube client opens one per request in flight
+/// and keeps it idle afterwards) and its plan's objects; without a bound, a burst of
+/// submissions opened one connection per run and kept every plan in memory at once.
+pub const DEFAULT_APPLY_CONCURRENCY: usize = 32;
 
 /// What went wrong talking to the cluster.
 #[derive(Debug, thiserror::Error)]
@@ -274,6 +282,8 @@ pub struct KubernetesTarget {
     tracking: Scope,
     pending_timeout: Duration,
     removal_timeout: Duration,
+    /// Slots of the runs being planned and applied ([`DEFAULT_APPLY_CONCURRENCY`]).
+    applying: Arc<Semaphore>,
     /// The Pod Security level labelled on the namespaces this target creates, so that
     /// the cluster's own admission enforces what the guard checks.
     pod_security: PodSecurity,
@@ -331,6 +341,7 @@ impl KubernetesTarget {
             tracking: Scope::Cluster(Arc::new(Tracking::new(None))),
             pending_timeout: DEFAULT_PENDING_TIMEOUT,
             removal_timeout: DEFAULT_REMOVAL_TIMEOUT,
+            applying: Arc::new(Semaphore::new(DEFAULT_APPLY_CONCURRENCY)),
             pod_security: PodSecurity::default(),
         }
     }
@@ -395,6 +406,25 @@ impl KubernetesTarget {
     /// How long stops and deletes wait ([`DEFAULT_REMOVAL_TIMEOUT`] unless set).
     pub fn removal_timeout(&self) -> Duration {
         self.removal_timeout
+    }
+
+    /// The same target, planning and applying at most `runs` runs at once (at least
+    /// one; [`DEFAULT_APPLY_CONCURRENCY`] unless set). Clones made before share the old
+    /// bound.
+    pub fn with_apply_concurrency(mut self, runs: usize) -> Self {
+        self.applying = Arc::new(Semaphore::new(runs.max(1)));
+        self
+    }
+
+    /// A slot to plan and apply one run in, waited for while
+    /// [`with_apply_concurrency`](Self::with_apply_concurrency) runs hold theirs; the
+    /// run keeps it until its objects are applied (dropping it frees the slot).
+    pub async fn apply_slot(&self) -> OwnedSemaphorePermit {
+        self.applying
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the apply semaphore is never closed")
     }
 
     /// The kube client this target talks through, for what the target does not wrap
