@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::rows::{self, FINAL_STATES, database, nanos, not_found};
-use crate::{Error, Result, Store};
+use crate::{Backend, Error, Result, Store};
 
 /// Columns of a version, without its component, in the order [`version`] reads them.
 macro_rules! version_columns {
@@ -63,9 +63,10 @@ impl Store {
         .execute(&mut *connection)
         .await
         .map_err(database)?;
-        if component.is_some() {
+        if component.is_some() && self.backend == Backend::Postgres {
             // A PostgreSQL connection keeps the room of the largest message it sent:
-            // one that carried a component (megabytes) is closed, not pooled.
+            // one that carried a component (megabytes) is closed, not pooled. (Closing
+            // an in-memory SQLite database's connection would drop the database.)
             let _ = connection.close().await;
         } else {
             drop(connection);
